@@ -1,0 +1,317 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Names the operator owns: the finalizer, the adoption annotation and the tag prefix
+// that marks the EKS entries it manages.
+const (
+	// Finalizer holds an AccessEntry until its EKS entry is deleted (or retained).
+	Finalizer = "eksaccess.io/finalizer"
+
+	// AdoptAnnotation, set to "true", lets an AccessEntry take over an existing EKS
+	// entry that no operator owns.
+	AdoptAnnotation = "eksaccess.io/adopt"
+
+	// TagPrefix starts every ownership tag the operator writes on EKS entries. Users
+	// may not declare tags with this prefix.
+	TagPrefix = "eksaccess.io/"
+
+	// ReservedTagCount is how many of the 50 tags EKS allows on an entry the
+	// operator keeps for its ownership tags; spec.tags may hold the rest.
+	ReservedTagCount = 3
+)
+
+// Condition types, as kstatus reads them: Ready is always present, Reconciling and
+// Stalled only while they are True.
+const (
+	ConditionReady       = "Ready"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+)
+
+// AccessEntryType is the kind of IAM principal an access entry is for.
+// +kubebuilder:validation:Enum=STANDARD;EC2;EC2_LINUX;EC2_WINDOWS;FARGATE_LINUX;HYBRID_LINUX;HYPERPOD_LINUX
+type AccessEntryType string
+
+// The access entry types EKS knows. Every type but STANDARD is for the IAM role of
+// nodes (or pods on Fargate) and takes no username, groups or access policies.
+const (
+	TypeStandard      AccessEntryType = "STANDARD"
+	TypeEC2           AccessEntryType = "EC2"
+	TypeEC2Linux      AccessEntryType = "EC2_LINUX"
+	TypeEC2Windows    AccessEntryType = "EC2_WINDOWS"
+	TypeFargateLinux  AccessEntryType = "FARGATE_LINUX"
+	TypeHybridLinux   AccessEntryType = "HYBRID_LINUX"
+	TypeHyperpodLinux AccessEntryType = "HYPERPOD_LINUX"
+)
+
+// DeletionPolicy says what happens to the EKS entry when its AccessEntry is deleted
+// or moved to another identity.
+// +kubebuilder:validation:Enum=Delete;Retain
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete deletes the EKS entry with the object.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyRetain leaves the EKS entry in place.
+	DeletionPolicyRetain DeletionPolicy = "Retain"
+)
+
+// AccessScopeType is how far an access policy reaches.
+// +kubebuilder:validation:Enum=cluster;namespace
+type AccessScopeType string
+
+const (
+	// AccessScopeCluster applies the policy to every namespace and to cluster-wide objects.
+	AccessScopeCluster AccessScopeType = "cluster"
+	// AccessScopeNamespace applies the policy to the listed namespaces only.
+	AccessScopeNamespace AccessScopeType = "namespace"
+)
+
+// KubernetesGroup is a Kubernetes RBAC group name given to the principal.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=256
+// +kubebuilder:validation:XValidation:rule="!self.startsWith('system:')",message="kubernetesGroups must not start with 'system:': EKS refuses system groups; bind your own group name in a RoleBinding or ClusterRoleBinding instead"
+type KubernetesGroup string
+
+// ScopeNamespace is a Kubernetes namespace name, or a prefix ending in one '*'
+// wildcard such as "dev-*".
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:XValidation:rule="self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?|[a-z0-9][-a-z0-9]*[*])$')",message="namespaces must be DNS labels (lowercase letters, digits and '-', starting and ending with a letter or digit), optionally ending in one '*' wildcard such as 'dev-*'; for every namespace use accessScope.type cluster"
+type ScopeNamespace string
+
+// TagValue is the value of an EKS tag.
+// +kubebuilder:validation:MaxLength=256
+type TagValue string
+
+// AccessScope says where an access policy applies.
+// +kubebuilder:validation:XValidation:rule="self.type != 'namespace' || (has(self.namespaces) && size(self.namespaces) > 0)",message="accessScope of type namespace needs at least one entry in accessScope.namespaces"
+// +kubebuilder:validation:XValidation:rule="self.type != 'cluster' || !has(self.namespaces) || size(self.namespaces) == 0",message="accessScope of type cluster applies to all namespaces: remove accessScope.namespaces, or use type namespace"
+type AccessScope struct {
+	// Type is "cluster" for the whole cluster, or "namespace" for the namespaces listed.
+	// +required
+	Type AccessScopeType `json:"type"`
+
+	// Namespaces the policy applies to, for type namespace. A trailing '*' matches
+	// every namespace with that prefix.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	Namespaces []ScopeNamespace `json:"namespaces,omitempty"`
+}
+
+// AccessPolicy is an EKS access policy associated with the entry.
+type AccessPolicy struct {
+	// PolicyARN is the ARN of an EKS access policy, such as
+	// arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy.
+	// `aws eks list-access-policies` lists them.
+	// +required
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:(aws|aws-cn|aws-us-gov):eks::aws:cluster-access-policy/[A-Za-z0-9][A-Za-z0-9_+=,.@-]*$')",message="policyARN must be an EKS access policy ARN such as arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy ('aws eks list-access-policies' lists them)"
+	PolicyARN string `json:"policyARN"`
+
+	// AccessScope says where the policy applies.
+	// +required
+	AccessScope AccessScope `json:"accessScope"`
+}
+
+// AccessEntrySpec declares one EKS access entry: which IAM principal may reach which
+// cluster, and with what Kubernetes identity and permissions.
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || self.principalARN.matches('^arn:[^:]+:iam::[0-9]{12}:role/')",messageExpression="'type ' + self.type + ' is for node roles: principalARN must be an IAM role (arn:aws:iam::ACCOUNT:role/NAME), not a user'"
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || !has(self.username)",messageExpression="'username is only allowed for type STANDARD; EKS names ' + self.type + ' principals itself: remove spec.username'"
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || !has(self.kubernetesGroups) || size(self.kubernetesGroups) == 0",messageExpression="'kubernetesGroups are only allowed for type STANDARD; EKS gives ' + self.type + ' principals their node groups itself: remove spec.kubernetesGroups'"
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || !has(self.accessPolicies) || size(self.accessPolicies) == 0",messageExpression="'accessPolicies can only be associated with type STANDARD entries, not ' + self.type + ': remove spec.accessPolicies'"
+type AccessEntrySpec struct {
+	// ClusterName is the name of the EKS cluster the entry grants access to.
+	// Changing it moves the entry: the old one is deleted (unless deletionPolicy is
+	// Retain) and a new one is created.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=100
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9A-Za-z][A-Za-z0-9_-]*$')",message="clusterName must start with a letter or digit and contain only letters, digits, '-' and '_'"
+	ClusterName string `json:"clusterName"`
+
+	// Region is the AWS region of the cluster, such as us-west-2. When empty the
+	// operator's default region is used. Changing it moves the entry.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$')",message="region must be an AWS region name such as us-west-2 or eu-central-1"
+	Region string `json:"region,omitempty"`
+
+	// PrincipalARN is the IAM role or user that gets access, such as
+	// arn:aws:iam::111122223333:role/my-role. Role paths are allowed
+	// (role/development/apps/my-role). Changing it moves the entry.
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^arn:[^:]+:sts::')",message="principalARN must be an IAM role or user, not an STS session: use arn:aws:iam::ACCOUNT:role/NAME instead of arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^arn:[^:]+:iam::[0-9]{12}:role/aws-service-role/')",message="principalARN is a service-linked role (role/aws-service-role/...); EKS does not allow access entries for service-linked roles"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$')",message="principalARN must be an IAM role or user ARN such as arn:aws:iam::111122223333:role/my-role (a path such as role/team/my-role is allowed)"
+	PrincipalARN string `json:"principalARN"`
+
+	// Type is the kind of principal: STANDARD for people and workloads, or one of
+	// the node types (EC2, EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX, HYBRID_LINUX,
+	// HYPERPOD_LINUX) for node roles in the cluster's account. EKS cannot change the
+	// type of an entry: changing it recreates the entry.
+	// +optional
+	// +kubebuilder:default=STANDARD
+	Type AccessEntryType `json:"type,omitempty"`
+
+	// Username is the Kubernetes username of the principal (STANDARD only). When
+	// empty EKS derives one from the ARN. If it contains {{SessionName}}, a colon
+	// must come before it, as in "dev:{{SessionName}}".
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="!['system:', 'eks:', 'aws:', 'amazon:', 'iam:'].exists(p, self.startsWith(p))",message="username must not start with system:, eks:, aws:, amazon: or iam:; those prefixes are reserved by Kubernetes and AWS"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('{{SessionName}}') || self.substring(0, self.indexOf('{{SessionName}}')).contains(':')",message="username with {{SessionName}} needs a colon before it, as in 'dev:{{SessionName}}'"
+	Username string `json:"username,omitempty"`
+
+	// KubernetesGroups are the Kubernetes RBAC groups of the principal (STANDARD
+	// only); bind them with RoleBindings or ClusterRoleBindings.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=100
+	KubernetesGroups []KubernetesGroup `json:"kubernetesGroups,omitempty"`
+
+	// AccessPolicies are the EKS access policies associated with the entry
+	// (STANDARD only), each once, with its scope.
+	// +optional
+	// +listType=map
+	// +listMapKey=policyARN
+	// +kubebuilder:validation:MaxItems=50
+	AccessPolicies []AccessPolicy `json:"accessPolicies,omitempty"`
+
+	// Tags to set on the EKS entry. Keys starting with aws: or eksaccess.io/ are
+	// reserved. EKS allows 50 tags; the operator keeps 3 for ownership.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=47
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) >= 1 && size(k) <= 128)",message="tag keys must be 1 to 128 characters long"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.lowerAscii().startsWith('aws:'))",message="tag keys must not start with 'aws:' (in any case); that prefix is reserved by AWS"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.lowerAscii().startsWith('eksaccess.io/'))",message="tag keys must not start with 'eksaccess.io/'; the operator writes its ownership tags there"
+	Tags map[string]TagValue `json:"tags,omitempty"`
+
+	// DeletionPolicy says what happens to the EKS entry when this object is deleted
+	// or its identity changes: Delete (the default) removes it, Retain leaves it.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// EntryIdentity is what names an EKS access entry. EKS cannot change any of it, so
+// when the spec's identity differs from the recorded one the entry is recreated.
+type EntryIdentity struct {
+	// ClusterName of the cluster the entry was created in.
+	ClusterName string `json:"clusterName"`
+	// Region of that cluster, as resolved when the entry was created.
+	Region string `json:"region"`
+	// PrincipalARN of the entry.
+	PrincipalARN string `json:"principalARN"`
+	// Type of the entry.
+	Type AccessEntryType `json:"type"`
+}
+
+// ObservedAccessScope is an access scope as EKS reports it. It carries no validation:
+// status shows what EKS holds, whatever that is.
+type ObservedAccessScope struct {
+	// Type is "cluster" or "namespace".
+	Type AccessScopeType `json:"type"`
+	// Namespaces of a namespace scope.
+	// +optional
+	Namespaces []string `json:"namespaces,omitempty"`
+}
+
+// AssociatedAccessPolicy is an access policy as EKS reports it associated.
+type AssociatedAccessPolicy struct {
+	// PolicyARN of the associated policy.
+	PolicyARN string `json:"policyARN"`
+	// AccessScope as EKS holds it.
+	AccessScope ObservedAccessScope `json:"accessScope"`
+	// AssociatedAt is when EKS associated the policy.
+	// +optional
+	AssociatedAt *metav1.Time `json:"associatedAt,omitempty"`
+	// ModifiedAt is when EKS last changed the association.
+	// +optional
+	ModifiedAt *metav1.Time `json:"modifiedAt,omitempty"`
+}
+
+// AccessEntryStatus is what the operator last observed in EKS.
+type AccessEntryStatus struct {
+	// ObservedGeneration is the generation of the spec that was last fully handled.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready is always present; Reconciling and Stalled only while True.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// AccessEntryARN is the ARN of the EKS entry.
+	// +optional
+	AccessEntryARN string `json:"accessEntryARN,omitempty"`
+
+	// Identity is what the EKS entry was created with, kept so that an identity
+	// change can find and remove the old entry.
+	// +optional
+	Identity *EntryIdentity `json:"identity,omitempty"`
+
+	// Username as EKS reports it, including the one EKS derived.
+	// +optional
+	Username string `json:"username,omitempty"`
+
+	// KubernetesGroups as EKS reports them, including the ones EKS adds for nodes.
+	// +optional
+	KubernetesGroups []string `json:"kubernetesGroups,omitempty"`
+
+	// AccessPolicies as EKS reports them associated.
+	// +optional
+	AccessPolicies []AssociatedAccessPolicy `json:"accessPolicies,omitempty"`
+
+	// CreatedAt is when EKS created the entry.
+	// +optional
+	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+
+	// ModifiedAt is when EKS last changed the entry.
+	// +optional
+	ModifiedAt *metav1.Time `json:"modifiedAt,omitempty"`
+}
+
+// AccessEntry is an Amazon EKS access entry: an IAM principal's access to an EKS
+// cluster, with its Kubernetes username, groups and access policies.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ae,categories=eks
+// +kubebuilder:printcolumn:name="Cluster",type=string,JSONPath=`.spec.clusterName`
+// +kubebuilder:printcolumn:name="Principal",type=string,JSONPath=`.spec.principalARN`
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type AccessEntry struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec is the access entry as it should be in EKS.
+	// +required
+	Spec AccessEntrySpec `json:"spec"`
+
+	// Status is the access entry as the operator last saw it in EKS.
+	// +optional
+	Status AccessEntryStatus `json:"status,omitempty"`
+}
+
+// AccessEntryList is a list of AccessEntry objects.
+// +kubebuilder:object:root=true
+type AccessEntryList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the access entries.
+	Items []AccessEntry `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&AccessEntry{}, &AccessEntryList{})
+}
