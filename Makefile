@@ -1,0 +1,91 @@
+# eks-access-operator: build, generate, test.
+# `make test` is everything CI runs; it builds the envtest binaries when they are absent.
+
+IMG ?= eks-access-operator:dev
+BIN := $(CURDIR)/bin
+K8S_BIN := $(BIN)/k8s
+KUBECTL := $(K8S_BIN)/kubectl
+CONTROLLER_TOOLS_VERSION := v0.23.0
+# The version is in the file name, so a version bump rebuilds it.
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+GO_TEST_FLAGS ?= -timeout 30m
+
+.PHONY: all
+all: build
+
+##@ Development
+
+.PHONY: manifests
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the manager's RBAC from the markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="{./api/...,./controllers/...}" output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="{./api/...,./controllers/...}"
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: test
+test: manifests generate fmt vet envtest-assets ## Run every test against envtest and the EKS emulator.
+	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: verify
+verify: manifests generate fmt ## Regenerate everything and fail when the tree is not clean.
+	@if [ -n "$$(git status --porcelain)" ]; then \
+		echo "the tree is dirty after 'make manifests generate fmt'; commit the regenerated files:"; \
+		git status --porcelain; git --no-pager diff --stat; exit 1; \
+	fi
+	@echo "generated files are up to date"
+
+.PHONY: envtest-assets
+envtest-assets: ## Build kube-apiserver, etcd and kubectl from Go modules into bin/k8s (once).
+	@hack/envtest-assets.sh
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the manager binary into bin/.
+	CGO_ENABLED=0 go build -o $(BIN)/eks-access-operator .
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig.
+	go run . $(ARGS)
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+##@ Deployment
+
+.PHONY: install
+install: manifests envtest-assets ## Install the CRDs into the cluster of the current kubeconfig.
+	$(KUBECTL) apply --server-side -k config/crd
+
+.PHONY: uninstall
+uninstall: manifests envtest-assets ## Remove the CRDs from the cluster of the current kubeconfig.
+	$(KUBECTL) delete --ignore-not-found -k config/crd
+
+.PHONY: deploy
+deploy: manifests envtest-assets ## Deploy the operator, image IMG, to the cluster of the current kubeconfig.
+	$(KUBECTL) kustomize config/default | sed 's|image: controller:latest|image: $(IMG)|' | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: envtest-assets ## Remove the operator from the cluster of the current kubeconfig.
+	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found -f -
+
+##@ Tools
+
+$(CONTROLLER_GEN):
+	@echo "building controller-gen $(CONTROLLER_TOOLS_VERSION) into bin/"
+	GOBIN=$(BIN)/.controller-gen go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
+	mv $(BIN)/.controller-gen/controller-gen $@ && rmdir $(BIN)/.controller-gen
+
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  %-16s %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
