@@ -34,6 +34,11 @@ vet: ## Run go vet.
 .PHONY: test
 test: manifests generate fmt vet envtest-assets ## Run every test against envtest and the EKS emulator.
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) emulator-cli-check
+
+.PHONY: emulator-cli-check
+emulator-cli-check: ## Run the user guide's AWS CLI commands against the EKS emulator.
+	hack/emulator-aws-cli.sh
 
 .PHONY: verify
 verify: manifests generate fmt ## Regenerate everything and fail when the tree is not clean.
@@ -56,6 +61,10 @@ build: manifests generate fmt vet ## Build the manager binary into bin/.
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig.
 	go run . $(ARGS)
+
+.PHONY: emulator
+emulator: ## Run the EKS emulator on 127.0.0.1:8686 (a test tool; see --help).
+	go run ./hack/eks-emulator $(ARGS)
 
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).

@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# Runs the AWS CLI commands of the EKS access-entry user guide against the EKS
+# emulator (hack/eks-emulator) and checks what they print. A test tool: it
+# builds the emulator, starts it on a free loopback port with dummy
+# credentials, and stops it on exit. Needs Go and the AWS CLI (installed from
+# Debian's awscli package when missing).
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=$(mktemp -d)
+emu_pid=""
+
+cleanup() {
+	if [[ -n "$emu_pid" ]]; then
+		kill "$emu_pid" 2>/dev/null || true
+		wait "$emu_pid" 2>/dev/null || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [[ -s "$work/emulator.log" ]]; then
+		echo "--- emulator log (last 20 lines):" >&2
+		tail -n 20 "$work/emulator.log" >&2
+	fi
+	exit 1
+}
+
+expect_eq() { # description got want
+	[[ "$2" == "$3" ]] || fail "$1: got '$2', want '$3'"
+	echo "ok: $1"
+}
+
+expect_contains() { # description got want
+	[[ "$2" == *"$3"* ]] || fail "$1: '$2' does not contain '$3'"
+	echo "ok: $1"
+}
+
+# expect_refused description want-text command...: the command must fail and
+# print want-text (the CLI prints "An error occurred (Code) ...: message").
+expect_refused() {
+	local desc=$1 want=$2 out
+	shift 2
+	if out=$("$@" 2>&1); then
+		fail "$desc: the call succeeded, want an error containing '$want'; output: $out"
+	fi
+	expect_contains "$desc" "$out" "$want"
+}
+
+if ! command -v aws >/dev/null 2>&1; then
+	echo "aws CLI not found; installing Debian's awscli" >&2
+	apt-get update
+	apt-get install -y awscli
+fi
+echo "using $(aws --version 2>&1)"
+
+cd "$repo_root"
+go build -o "$work/eks-emulator" ./hack/eks-emulator
+
+cat >"$work/config.yaml" <<'EOF'
+clusters:
+  - name: demo
+    account: "111122223333"
+    region: us-west-2
+    authenticationMode: CONFIG_MAP
+    creatorAdmin: arn:aws:iam::111122223333:role/cluster-creator
+updateDuration: 8s # long enough to observe UPDATING between CLI calls (~1s each)
+EOF
+
+"$work/eks-emulator" --listen 127.0.0.1:0 --config "$work/config.yaml" --verbose \
+	>"$work/emulator.out" 2>"$work/emulator.log" &
+emu_pid=$!
+url=""
+for _ in $(seq 1 100); do
+	url=$(sed -n 's/^eks-emulator listening on //p' "$work/emulator.out")
+	[[ -n "$url" ]] && break
+	kill -0 "$emu_pid" 2>/dev/null || fail "the emulator exited during start-up"
+	sleep 0.1
+done
+[[ -n "$url" ]] || fail "the emulator did not report its address within 10s"
+echo "emulator at $url"
+
+# Dummy credentials only; keep any real AWS configuration out of the way.
+export AWS_ACCESS_KEY_ID=AKIAEMULATOREXAMPLE1 AWS_SECRET_ACCESS_KEY=emulator-dummy-secret
+export AWS_DEFAULT_REGION=us-west-2 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_REGION || true
+
+awseks() { aws eks --endpoint-url "$url" "$@"; }
+q() { awseks "$@" --output text; } # with --query, prints bare values
+
+cluster=demo
+acct=111122223333
+my_role=arn:aws:iam::$acct:role/my-role
+node_role=arn:aws:iam::$acct:role/EKS-my-cluster-self-managed-ng-1
+viewers_role=arn:aws:iam::$acct:role/EKS-my-cluster-my-namespace-Viewers
+my_user=arn:aws:iam::$acct:user/my-user
+view_policy=arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy
+
+echo "== prerequisites: versions and authentication mode"
+out=$(awseks describe-cluster --name $cluster --query 'cluster.{"Kubernetes Version": version, "Platform Version": platformVersion}' --output json)
+expect_contains "describe-cluster shows the Kubernetes version" "$out" '"Kubernetes Version": "1.34"'
+expect_contains "describe-cluster shows the platform version" "$out" '"Platform Version": "eks.10"'
+expect_eq "cluster starts in CONFIG_MAP" "$(q describe-cluster --name $cluster --query cluster.accessConfig.authenticationMode)" CONFIG_MAP
+expect_refused "access entries need an API authentication mode" \
+	"InvalidRequestException) when calling the CreateAccessEntry operation: The authentication mode of the cluster must be set to one of [API, API_AND_CONFIG_MAP]" \
+	awseks create-access-entry --cluster-name $cluster --principal-arn "$my_role"
+
+echo "== setting up access entries: update-cluster-config"
+update_id=$(q update-cluster-config --name $cluster --access-config authenticationMode=API_AND_CONFIG_MAP --query update.id)
+[[ -n "$update_id" ]] || fail "update-cluster-config returned no update id"
+expect_eq "the update is an AccessConfigUpdate in progress" \
+	"$(q describe-update --name $cluster --update-id "$update_id" --query '[update.type, update.status, update.params[0].value]')" \
+	"$(printf 'AccessConfigUpdate\tInProgress\tAPI_AND_CONFIG_MAP')"
+expect_eq "cluster is UPDATING" "$(q describe-cluster --name $cluster --query cluster.status)" UPDATING
+expect_contains "list-updates records the update" "$(q list-updates --name $cluster --query updateIds)" "$update_id"
+expect_refused "a second update while one runs" "ResourceInUseException" \
+	awseks update-cluster-config --name $cluster --access-config authenticationMode=API
+status=""
+for _ in $(seq 1 100); do
+	status=$(q describe-update --name $cluster --update-id "$update_id" --query update.status)
+	[[ "$status" == Successful ]] && break
+	sleep 0.2
+done
+expect_eq "the update succeeds" "$status" Successful
+expect_eq "cluster is ACTIVE in API_AND_CONFIG_MAP" \
+	"$(q describe-cluster --name $cluster --query '[cluster.status, cluster.accessConfig.authenticationMode]')" \
+	"$(printf 'ACTIVE\tAPI_AND_CONFIG_MAP')"
+expect_eq "EKS created the cluster creator's admin entry" \
+	"$(q list-access-entries --cluster-name $cluster --query 'accessEntries[0]')" "arn:aws:iam::$acct:role/cluster-creator"
+
+echo "== creating access entries"
+expect_eq "EC2_Linux node entry gets EKS's username and group" \
+	"$(q create-access-entry --cluster-name $cluster --principal-arn "$node_role" --type EC2_Linux --query '[accessEntry.type, accessEntry.username, accessEntry.kubernetesGroups[0]]')" \
+	"$(printf 'EC2_LINUX\tsystem:node:{{EC2PrivateDNSName}}\tsystem:nodes')"
+expect_refused "no --kubernetes-groups on a node entry" "InvalidParameterException" \
+	awseks create-access-entry --cluster-name $cluster --principal-arn "arn:aws:iam::$acct:role/ng-2" --type EC2_Linux --kubernetes-groups Viewers
+expect_eq "STANDARD role entry with a username" \
+	"$(q create-access-entry --cluster-name $cluster --principal-arn "$my_role" --type STANDARD --username my-user --query '[accessEntry.type, accessEntry.username]')" \
+	"$(printf 'STANDARD\tmy-user')"
+expect_eq "STANDARD role entry with RBAC group" \
+	"$(q create-access-entry --cluster-name $cluster --principal-arn "$viewers_role" --type STANDARD --username Viewers --kubernetes-groups Viewers --query '[accessEntry.username, accessEntry.kubernetesGroups[0]]')" \
+	"$(printf 'Viewers\tViewers')"
+expect_eq "IAM user entry" \
+	"$(q create-access-entry --cluster-name $cluster --principal-arn "$my_user" --type STANDARD --username my-user --query accessEntry.principalArn)" \
+	"$my_user"
+expect_refused "one entry per principal" \
+	"ResourceInUseException) when calling the CreateAccessEntry operation: The specified access entry resource is already in use on this cluster." \
+	awseks create-access-entry --cluster-name $cluster --principal-arn "$my_role"
+expect_refused "reserved username prefix" \
+	"InvalidParameterException) when calling the CreateAccessEntry operation: The username must not begin with system:" \
+	awseks create-access-entry --cluster-name $cluster --principal-arn "arn:aws:iam::$acct:role/other" --username system:admin
+expect_refused "service-linked roles are not principals" "service-linked" \
+	awseks create-access-entry --cluster-name $cluster --principal-arn "arn:aws:iam::$acct:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS"
+entry_arn=$(q describe-access-entry --cluster-name $cluster --principal-arn "$my_role" --query accessEntry.accessEntryArn)
+[[ "$entry_arn" =~ ^arn:aws:eks:us-west-2:$acct:access-entry/$cluster/role/$acct/my-role/[0-9a-f-]{36}$ ]] ||
+	fail "access entry ARN '$entry_arn' has not the EKS shape"
+echo "ok: access entry ARN $entry_arn"
+expect_eq "list-access-entries lists all five entries" \
+	"$(q list-access-entries --cluster-name $cluster --query 'length(accessEntries)')" 5
+
+echo "== access policies"
+expect_contains "list-access-policies includes AmazonEKSClusterAdminPolicy" \
+	"$(q list-access-policies --query 'accessPolicies[].name')" AmazonEKSClusterAdminPolicy
+out=$(q associate-access-policy --cluster-name $cluster --principal-arn "$my_role" \
+	--access-scope type=namespace,namespaces=my-namespace1,my-namespace2 --policy-arn "$view_policy" \
+	--query '[associatedAccessPolicy.accessScope.type, join(`,`, associatedAccessPolicy.accessScope.namespaces)]')
+expect_eq "associate-access-policy at namespace scope" "$out" "$(printf 'namespace\tmy-namespace1,my-namespace2')"
+expect_eq "list-associated-access-policies" \
+	"$(q list-associated-access-policies --cluster-name $cluster --principal-arn "$my_role" --query 'associatedAccessPolicies[0].policyArn')" \
+	"$view_policy"
+expect_eq "list-access-entries filtered by policy" \
+	"$(q list-access-entries --cluster-name $cluster --associated-policy-arn "$view_policy" --query 'accessEntries[0]')" "$my_role"
+expect_refused "no access policies on a node entry" \
+	'This operation can only be performed on Access Entries with a type of "STANDARD".' \
+	awseks associate-access-policy --cluster-name $cluster --principal-arn "$node_role" --access-scope type=cluster --policy-arn "$view_policy"
+expect_refused "unknown access policy" "InvalidParameterException" \
+	awseks associate-access-policy --cluster-name $cluster --principal-arn "$my_role" --access-scope type=cluster \
+	--policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSEverythingPolicy
+
+echo "== updating access entries"
+# EKS resets what an update leaves out: here the username goes back to the default.
+expect_eq "update-access-entry sets groups and resets the username" \
+	"$(q update-access-entry --cluster-name $cluster --principal-arn "$viewers_role" --kubernetes-groups Viewers --query '[accessEntry.username, accessEntry.kubernetesGroups[0]]')" \
+	"$(printf 'arn:aws:sts::%s:assumed-role/EKS-my-cluster-my-namespace-Viewers/{{SessionName}}\tViewers' $acct)"
+awseks tag-resource --resource-arn "$entry_arn" --tags team=platform >/dev/null
+expect_eq "tag-resource and list-tags-for-resource" \
+	"$(q list-tags-for-resource --resource-arn "$entry_arn" --query tags.team)" platform
+expect_refused "aws: tag keys are reserved" "BadRequestException" \
+	awseks tag-resource --resource-arn "$entry_arn" --tags aws:owner=me
+
+echo "== deleting access entries"
+awseks disassociate-access-policy --cluster-name $cluster --principal-arn "$my_role" --policy-arn "$view_policy" >/dev/null
+expect_eq "disassociate-access-policy" \
+	"$(q list-associated-access-policies --cluster-name $cluster --principal-arn "$my_role" --query 'length(associatedAccessPolicies)')" 0
+awseks delete-access-entry --cluster-name $cluster --principal-arn "$my_role" >/dev/null
+expect_refused "deleted entry is gone" \
+	"ResourceNotFoundException) when calling the DescribeAccessEntry operation: The specified principalArn could not be found." \
+	awseks describe-access-entry --cluster-name $cluster --principal-arn "$my_role"
+
+echo "== authentication mode only moves forward"
+update_id=$(q update-cluster-config --name $cluster --access-config authenticationMode=API --query update.id)
+for _ in $(seq 1 100); do
+	[[ "$(q describe-cluster --name $cluster --query cluster.status)" == ACTIVE ]] && break
+	sleep 0.2
+done
+expect_eq "cluster is ACTIVE in API" "$(q describe-cluster --name $cluster --query '[cluster.status, cluster.accessConfig.authenticationMode]')" \
+	"$(printf 'ACTIVE\tAPI')"
+expect_eq "second update succeeded" "$(q describe-update --name $cluster --update-id "$update_id" --query update.status)" Successful
+expect_refused "no way back to the ConfigMap" "InvalidParameterException) when calling the UpdateClusterConfig operation: Unsupported authentication mode update from API to API_AND_CONFIG_MAP" \
+	awseks update-cluster-config --name $cluster --access-config authenticationMode=API_AND_CONFIG_MAP
+
+echo "== STS"
+expect_eq "sts get-caller-identity" \
+	"$(aws sts get-caller-identity --endpoint-url "$url" --query Account --output text)" $acct
+role_id=$(aws sts assume-role --endpoint-url "$url" --role-arn "arn:aws:iam::$acct:role/cluster-creator" \
+	--role-session-name cli --query AssumedRoleUser.AssumedRoleId --output text)
+[[ "$role_id" =~ ^AROA[A-Z2-7]{17}:cli$ ]] || fail "assume-role returned role ID '$role_id'"
+echo "ok: sts assume-role ($role_id)"
+
+echo "PASS: the AWS CLI works against the EKS emulator"

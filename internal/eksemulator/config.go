@@ -1,0 +1,235 @@
+package eksemulator
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"regexp"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Authentication modes of an EKS cluster, in the only order they may change.
+const (
+	ModeConfigMap       = "CONFIG_MAP"
+	ModeAPIAndConfigMap = "API_AND_CONFIG_MAP"
+	ModeAPI             = "API"
+)
+
+// Defaults applied by New when a field is left empty.
+const (
+	DefaultAccountID         = "111122223333"
+	DefaultRegion            = "us-west-2"
+	DefaultClusterName       = "demo"
+	DefaultKubernetesVersion = "1.34"
+	DefaultPlatformVersion   = "eks.10"
+	DefaultUpdateDuration    = 2 * time.Second
+)
+
+// Config describes the emulated world and its misbehaviour. The zero value is
+// usable: one cluster "demo" in 111122223333/us-west-2, permissive principals,
+// no delays and no faults.
+type Config struct {
+	Clusters []ClusterConfig `json:"clusters"`
+	// Principals lists the IAM roles and users that exist. Nil means permissive
+	// mode (any well-formed ARN exists); an empty, non-nil list means none does.
+	Principals []string `json:"principals,omitempty"`
+	// DefaultAccount is the account of callers that did not assume a role through
+	// the emulator; the first cluster's account when empty.
+	DefaultAccount string `json:"defaultAccount,omitempty"`
+
+	// ConsistencyDelay is the propagation delay of creates, deletes and new
+	// principals: fixed, or the maximum of a seeded random delay when
+	// ConsistencyRandom is set.
+	ConsistencyDelay  time.Duration `json:"-"`
+	ConsistencyRandom bool          `json:"-"`
+	// Seed drives every random choice (IDs, delays, jitter, faults), so a test
+	// that makes the same calls in the same order sees the same outcomes.
+	Seed int64 `json:"-"`
+	// RateLimit is the sustained request rate per account (token bucket);
+	// 0 means unlimited. Burst is the bucket size (default: ceil(RateLimit)).
+	RateLimit float64 `json:"-"`
+	Burst     int     `json:"-"`
+	// Latency is added to every EKS call, plus a seeded random part up to MaxJitter.
+	Latency   time.Duration `json:"-"`
+	MaxJitter time.Duration `json:"-"`
+	// FaultRate is the share (0..1) of EKS calls answered with 500 ServerException.
+	FaultRate float64 `json:"-"`
+	// UpdateDuration is how long an authentication-mode update keeps the cluster
+	// UPDATING (default 2s).
+	UpdateDuration time.Duration `json:"-"`
+
+	// Logger, when set, receives one debug line per call (operation, outcome).
+	Logger *slog.Logger `json:"-"`
+}
+
+// ClusterConfig describes one emulated cluster.
+type ClusterConfig struct {
+	Name    string `json:"name"`
+	Account string `json:"account"`
+	Region  string `json:"region"`
+	// AuthenticationMode is CONFIG_MAP, API_AND_CONFIG_MAP (default) or API.
+	AuthenticationMode string `json:"authenticationMode,omitempty"`
+	KubernetesVersion  string `json:"kubernetesVersion,omitempty"`
+	PlatformVersion    string `json:"platformVersion,omitempty"`
+	// CreatorAdmin is the IAM principal that created the cluster. When set, it
+	// has a STANDARD entry with AmazonEKSClusterAdminPolicy at cluster scope; on a
+	// CONFIG_MAP cluster EKS makes that entry when the mode first allows the API.
+	CreatorAdmin string `json:"creatorAdmin,omitempty"`
+}
+
+// fileConfig is the YAML file format: Config plus the fault settings, with
+// durations written as Go duration strings ("2s", "150ms").
+type fileConfig struct {
+	Clusters          []ClusterConfig `json:"clusters"`
+	Principals        []string        `json:"principals"`
+	DefaultAccount    string          `json:"defaultAccount"`
+	ConsistencyDelay  string          `json:"consistencyDelay"`
+	ConsistencyRandom bool            `json:"consistencyRandom"`
+	Seed              int64           `json:"seed"`
+	RateLimit         float64         `json:"rateLimit"`
+	Burst             int             `json:"burst"`
+	Latency           string          `json:"latency"`
+	MaxJitter         string          `json:"maxJitter"`
+	FaultRate         float64         `json:"faultRate"`
+	UpdateDuration    string          `json:"updateDuration"`
+}
+
+// LoadConfig reads a YAML configuration file. Unknown keys are an error so
+// that a typo does not silently fall back to a default.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	var fc fileConfig
+	if err := yaml.UnmarshalStrict(data, &fc); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	cfg := Config{
+		Clusters:          fc.Clusters,
+		Principals:        fc.Principals,
+		DefaultAccount:    fc.DefaultAccount,
+		ConsistencyRandom: fc.ConsistencyRandom,
+		Seed:              fc.Seed,
+		RateLimit:         fc.RateLimit,
+		Burst:             fc.Burst,
+		FaultRate:         fc.FaultRate,
+	}
+	durations := []struct {
+		name string
+		in   string
+		out  *time.Duration
+	}{
+		{"consistencyDelay", fc.ConsistencyDelay, &cfg.ConsistencyDelay},
+		{"latency", fc.Latency, &cfg.Latency},
+		{"maxJitter", fc.MaxJitter, &cfg.MaxJitter},
+		{"updateDuration", fc.UpdateDuration, &cfg.UpdateDuration},
+	}
+	for _, d := range durations {
+		if d.in == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.in)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s: %s: %w", path, d.name, err)
+		}
+		*d.out = v
+	}
+	if _, err := normalizeConfig(cfg); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+var (
+	clusterNameRE = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
+	accountRE     = regexp.MustCompile(`^[0-9]{12}$`)
+	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+)
+
+// normalizeConfig fills in defaults and refuses a configuration the emulator
+// could not serve consistently.
+func normalizeConfig(cfg Config) (Config, error) {
+	if cfg.DefaultAccount != "" && !accountRE.MatchString(cfg.DefaultAccount) {
+		return cfg, fmt.Errorf("defaultAccount %q is not a 12-digit account ID", cfg.DefaultAccount)
+	}
+	if len(cfg.Clusters) == 0 {
+		cfg.Clusters = []ClusterConfig{{Name: DefaultClusterName}}
+	}
+	clusters := make([]ClusterConfig, len(cfg.Clusters))
+	seen := map[clusterKey]bool{}
+	for i, c := range cfg.Clusters {
+		if c.Account == "" {
+			c.Account = cfg.DefaultAccount
+		}
+		if c.Account == "" {
+			c.Account = DefaultAccountID
+		}
+		if c.Region == "" {
+			c.Region = DefaultRegion
+		}
+		if c.AuthenticationMode == "" {
+			c.AuthenticationMode = ModeAPIAndConfigMap
+		}
+		if c.KubernetesVersion == "" {
+			c.KubernetesVersion = DefaultKubernetesVersion
+		}
+		if c.PlatformVersion == "" {
+			c.PlatformVersion = DefaultPlatformVersion
+		}
+		switch {
+		case !clusterNameRE.MatchString(c.Name):
+			return cfg, fmt.Errorf("clusters[%d]: name %q must match %s", i, c.Name, clusterNameRE)
+		case !accountRE.MatchString(c.Account):
+			return cfg, fmt.Errorf("clusters[%d] %s: account %q is not a 12-digit account ID", i, c.Name, c.Account)
+		case !regionRE.MatchString(c.Region):
+			return cfg, fmt.Errorf("clusters[%d] %s: region %q is not a region name like us-west-2", i, c.Name, c.Region)
+		case modeRank(c.AuthenticationMode) < 0:
+			return cfg, fmt.Errorf("clusters[%d] %s: authenticationMode %q must be one of CONFIG_MAP, API_AND_CONFIG_MAP, API", i, c.Name, c.AuthenticationMode)
+		}
+		if c.CreatorAdmin != "" {
+			if _, err := parsePrincipalARN(c.CreatorAdmin); err != nil {
+				return cfg, fmt.Errorf("clusters[%d] %s: creatorAdmin: %s", i, c.Name, err.message)
+			}
+		}
+		k := clusterKey{c.Account, c.Region, c.Name}
+		if seen[k] {
+			return cfg, fmt.Errorf("clusters[%d]: cluster %s is defined twice in %s/%s", i, c.Name, c.Account, c.Region)
+		}
+		seen[k] = true
+		clusters[i] = c
+	}
+	cfg.Clusters = clusters
+	if cfg.DefaultAccount == "" {
+		cfg.DefaultAccount = clusters[0].Account
+	}
+	for i, p := range cfg.Principals {
+		if _, err := parsePrincipalARN(p); err != nil {
+			return cfg, fmt.Errorf("principals[%d]: %s", i, err.message)
+		}
+	}
+	if cfg.UpdateDuration <= 0 {
+		cfg.UpdateDuration = DefaultUpdateDuration
+	}
+	f, err := checkFaults(faultsOf(cfg))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.RateLimit, cfg.Burst, cfg.FaultRate = f.RateLimit, f.Burst, f.FaultRate
+	return cfg, nil
+}
+
+// modeRank orders authentication modes; -1 for an unknown mode.
+func modeRank(mode string) int {
+	switch mode {
+	case ModeConfigMap:
+		return 0
+	case ModeAPIAndConfigMap:
+		return 1
+	case ModeAPI:
+		return 2
+	}
+	return -1
+}
