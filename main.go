@@ -3,18 +3,28 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"fmt"
 	"os"
+	"time"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	eksaccessv1alpha1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/controllers"
 )
 
 var scheme = runtime.NewScheme()
@@ -26,20 +36,51 @@ func init() {
 
 func main() {
 	var (
-		metricsAddr string
-		probeAddr   string
-		leaderElect bool
+		metricsAddr    string
+		probeAddr      string
+		leaderElect    bool
+		watchNamespace string
+		selector       string
+		instanceID     string
+		clientOpts     controllers.ClientOptions
+		r              = controllers.AccessEntryReconciler{}
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
+	flag.StringVar(&watchNamespace, "watch-namespace", "", "Only reconcile AccessEntries in this namespace (default: all namespaces).")
+	flag.StringVar(&selector, "selector", "", "Only reconcile AccessEntries whose labels match this selector, to shard objects between operator instances (e.g. shard=a).")
+	flag.StringVar(&instanceID, "instance-id", "", "Identity of this operator instance in the ownership tags of EKS entries (default: the UID of the kube-system namespace, stable for the cluster).")
+	flag.StringVar(&r.DefaultRegion, "region", os.Getenv("AWS_REGION"), "AWS region of AccessEntries without spec.region (default: $AWS_REGION).")
+	flag.StringVar(&clientOpts.Endpoint, "eks-endpoint", "", "EKS endpoint URL instead of the regional default (a VPC endpoint, or the emulator).")
+	flag.Float64Var(&clientOpts.QPS, "eks-qps", 10, "EKS calls per second, per account and region, shared by all workers.")
+	flag.IntVar(&clientOpts.Burst, "eks-burst", 10, "EKS calls allowed in a burst above --eks-qps.")
+	flag.DurationVar(&r.ResyncPeriod, "resync-period", 10*time.Minute, "How often each entry is read back from EKS to correct drift (jittered by 10%).")
+	flag.IntVar(&r.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "AccessEntries reconciled at once.")
+	flag.DurationVar(&r.StallAfter, "stall-after", 5*time.Minute, "How long to wait on EKS (eventual consistency, a new IAM principal) before reporting Stalled.")
+	flag.DurationVar(&r.RecheckInterval, "recheck-interval", time.Minute, "How often a condition only a person can fix (CONFIG_MAP cluster, missing cluster, denied permission) is checked again.")
+	flag.DurationVar(&r.ConsistencyWindow, "consistency-window", 30*time.Second, "How long an entry the operator created may read as absent before it is taken as deleted out of band.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
+	cacheOpts := cache.Options{}
+	if watchNamespace != "" {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{watchNamespace: {}}
+	}
+	if selector != "" {
+		sel, err := labels.Parse(selector)
+		if err != nil {
+			log.Error(err, "invalid --selector")
+			os.Exit(1)
+		}
+		cacheOpts.ByObject = map[client.Object]cache.ByObject{&eksaccessv1alpha1.AccessEntry{}: {Label: sel}}
+	}
+
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Cache:                  cacheOpts,
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
@@ -59,9 +100,40 @@ func main() {
 		os.Exit(1)
 	}
 
-	log.Info("starting the manager")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	ctx := ctrl.SetupSignalHandler()
+	if instanceID == "" {
+		if instanceID, err = clusterUID(ctx, mgr.GetAPIReader()); err != nil {
+			log.Error(err, "unable to derive --instance-id")
+			os.Exit(1)
+		}
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		log.Error(err, "unable to load AWS configuration")
+		os.Exit(1)
+	}
+	r.Client = mgr.GetClient()
+	r.EKS = controllers.NewSDKClients(awsCfg, clientOpts)
+	r.Recorder = mgr.GetEventRecorder("eks-access-operator")
+	r.InstanceID = instanceID
+	if err := r.SetupWithManager(mgr); err != nil {
+		log.Error(err, "unable to set up the AccessEntry controller")
+		os.Exit(1)
+	}
+
+	log.Info("starting the manager", "instanceID", instanceID, "region", r.DefaultRegion, "eksEndpoint", clientOpts.Endpoint)
+	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "the manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// clusterUID is the UID of the kube-system namespace: stable for the life of the
+// Kubernetes cluster, so ownership tags survive operator restarts and upgrades.
+func clusterUID(ctx context.Context, reader client.Reader) (string, error) {
+	ns := &corev1.Namespace{}
+	if err := reader.Get(ctx, client.ObjectKey{Name: "kube-system"}, ns); err != nil {
+		return "", fmt.Errorf("reading the kube-system namespace: %w (or set --instance-id)", err)
+	}
+	return string(ns.UID), nil
 }

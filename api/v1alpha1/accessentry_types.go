@@ -31,6 +31,42 @@ const (
 	ConditionStalled     = "Stalled"
 )
 
+// Condition reasons. Each one is documented with its fix in docs/conditions.md.
+const (
+	// ReasonSynced: EKS was read back and matches the spec (Ready=True).
+	ReasonSynced = "Synced"
+	// ReasonProgressing: the operator is writing to EKS.
+	ReasonProgressing = "Progressing"
+	// ReasonWaitingForEKS: EKS has not yet shown a change the operator made
+	// (eventual consistency); it checks again with backoff.
+	ReasonWaitingForEKS = "WaitingForEKS"
+	// ReasonPrincipalNotFound: EKS does not know the IAM principal yet (a new role
+	// takes a while to propagate) or it does not exist.
+	ReasonPrincipalNotFound = "PrincipalNotFound"
+	// ReasonAlreadyExists: an entry for the principal exists that no operator owns;
+	// annotate the object with eksaccess.io/adopt: "true" to take it over.
+	ReasonAlreadyExists = "AlreadyExists"
+	// ReasonConflict: another AccessEntry owns the EKS entry for the principal.
+	ReasonConflict = "Conflict"
+	// ReasonInvalidSpec: EKS refused the spec; the message is EKS's.
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonAuthenticationModeNotSupported: the cluster authenticates through the
+	// aws-auth ConfigMap only; its authentication mode has to include the EKS API.
+	ReasonAuthenticationModeNotSupported = "AuthenticationModeNotSupported"
+	// ReasonClusterNotFound: no such cluster in the operator's account and region.
+	ReasonClusterNotFound = "ClusterNotFound"
+	// ReasonAccessDenied: the operator's IAM identity lacks a permission.
+	ReasonAccessDenied = "AccessDenied"
+	// ReasonThrottled: EKS throttled the operator; it backs off and retries.
+	ReasonThrottled = "Throttled"
+	// ReasonEKSError: EKS failed in a way worth retrying.
+	ReasonEKSError = "EKSError"
+	// ReasonNoRegion: neither spec.region nor the operator's --region is set.
+	ReasonNoRegion = "NoRegion"
+	// ReasonDeleting: the EKS entry is being deleted.
+	ReasonDeleting = "Deleting"
+)
+
 // AccessEntryType is the kind of IAM principal an access entry is for.
 // +kubebuilder:validation:Enum=STANDARD;EC2;EC2_LINUX;EC2_WINDOWS;FARGATE_LINUX;HYBRID_LINUX;HYPERPOD_LINUX
 type AccessEntryType string
@@ -277,6 +313,12 @@ type AccessEntryStatus struct {
 	// ModifiedAt is when EKS last changed the entry.
 	// +optional
 	ModifiedAt *metav1.Time `json:"modifiedAt,omitempty"`
+
+	// ManagedTags are the keys of spec.tags last written to EKS, so that a tag
+	// removed from the spec is removed from EKS while tags set by others stay.
+	// +optional
+	// +listType=set
+	ManagedTags []string `json:"managedTags,omitempty"`
 }
 
 // AccessEntry is an Amazon EKS access entry: an IAM principal's access to an EKS

@@ -1,0 +1,625 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+)
+
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+
+// AccessEntryReconciler makes EKS hold the access entry each AccessEntry declares.
+type AccessEntryReconciler struct {
+	client.Client
+	EKS      EKSClients
+	Recorder events.EventRecorder
+
+	// InstanceID goes into the ownership tags: entries tagged by another instance
+	// are never touched.
+	InstanceID string
+	// DefaultRegion is used for objects without spec.region.
+	DefaultRegion string
+	// ResyncPeriod is how often an object is re-read from EKS to correct drift.
+	ResyncPeriod time.Duration
+	// StallAfter is how long the operator waits on EKS (a principal IAM has not
+	// propagated, a change EKS does not show) before it reports Stalled.
+	StallAfter time.Duration
+	// RecheckInterval is how often a condition only a person can fix (CONFIG_MAP
+	// cluster, missing cluster, denied permission) is checked again.
+	RecheckInterval time.Duration
+	// ConsistencyWindow is how long an entry the operator created may read as
+	// absent before it is taken as deleted out of band and created again.
+	ConsistencyWindow time.Duration
+	// MaxConcurrentReconciles bounds the workers.
+	MaxConcurrentReconciles int
+}
+
+// SetupWithManager registers the controller. Status patches and the operator's own
+// finalizer patches do not start a reconcile: only spec, label and annotation
+// changes and deletion do; drift is found by the periodic resync.
+func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	deletion := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	}}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1.AccessEntry{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
+			predicate.LabelChangedPredicate{}, deletion))).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
+		Named("accessentry").
+		Complete(r)
+}
+
+// Reconcile gets the object, then deletes or creates and updates its EKS entry, and
+// writes what it saw into status with one patch.
+func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	ae := &v1.AccessEntry{}
+	if err := r.Get(ctx, req.NamespacedName, ae); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+
+	if ae.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(ae, v1.Finalizer) {
+		before := ae.DeepCopy()
+		controllerutil.AddFinalizer(ae, v1.Finalizer)
+		if err := r.Patch(ctx, ae, client.MergeFrom(before)); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	orig := ae.DeepCopy()
+	defer func() {
+		if err := r.patchStatus(ctx, orig, ae); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	if !ae.DeletionTimestamp.IsZero() {
+		return r.reconcileDelete(ctx, ae)
+	}
+	return r.reconcileEntry(ctx, ae)
+}
+
+// patchStatus writes status when it changed, and records an event when Ready moved
+// to a new failure reason.
+func (r *AccessEntryReconciler) patchStatus(ctx context.Context, orig, ae *v1.AccessEntry) error {
+	if equality.Semantic.DeepEqual(orig.Status, ae.Status) {
+		return nil
+	}
+	was := meta.FindStatusCondition(orig.Status.Conditions, v1.ConditionReady)
+	now := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
+	if now != nil && now.Status == metav1.ConditionFalse && (was == nil || was.Reason != now.Reason) &&
+		now.Reason != v1.ReasonProgressing && now.Reason != v1.ReasonWaitingForEKS && now.Reason != v1.ReasonDeleting {
+		r.event(ae, corev1.EventTypeWarning, now.Reason, "%s", now.Message)
+	}
+	return client.IgnoreNotFound(r.Status().Patch(ctx, ae, client.MergeFrom(orig)))
+}
+
+// reconcileEntry moves the entry to a new identity if the spec's changed, makes sure
+// it exists and is ours, applies the plan, and reads EKS back before Ready.
+func (r *AccessEntryReconciler) reconcileEntry(ctx context.Context, ae *v1.AccessEntry) (ctrl.Result, error) {
+	id, ok := r.identity(ae)
+	if !ok {
+		r.stalled(ae, v1.ReasonNoRegion, "spec.region is empty and the operator has no default region: set spec.region or start the operator with --region")
+		return ctrl.Result{}, nil
+	}
+	cl := r.EKS.For(id.Region)
+
+	if old := ae.Status.Identity; old != nil && *old != id {
+		if res, err, done := r.retire(ctx, ae, *old); !done {
+			return res, err
+		}
+	}
+
+	obs, wrote, res, err, ok := r.ensureEntry(ctx, cl, ae, id)
+	if !ok {
+		return res, err
+	}
+
+	desired := DesiredFor(ae, id, r.InstanceID)
+	if p := ComputePlan(desired, *obs, ae.Status.ManagedTags); !p.Empty() {
+		r.progressing(ae, v1.ReasonProgressing, "updating the EKS access entry")
+		if err := r.apply(ctx, cl, id, obs.ARN, p); err != nil {
+			return r.eksFailure(ae, id, err)
+		}
+		if !wrote && ae.Status.ObservedGeneration == ae.Generation {
+			// The spec did not change since the last Ready: someone changed EKS.
+			driftCorrections.Inc()
+			r.event(ae, corev1.EventTypeNormal, "DriftCorrected", "put back %d out-of-band change(s) to the EKS access entry", p.Writes())
+		} else if !wrote {
+			r.event(ae, corev1.EventTypeNormal, "Updated", "updated the EKS access entry (%d change(s))", p.Writes())
+		}
+		wrote = true
+	}
+	ae.Status.ManagedTags = desired.SpecTagKeys
+
+	if wrote {
+		// Ready only on a read-back: observe again and compare.
+		obs, err = r.observe(ctx, cl, id)
+		if err != nil {
+			return r.eksFailure(ae, id, err)
+		}
+		if obs == nil {
+			return r.waitForEKS(ae, "the EKS access entry was written but does not read back yet")
+		}
+		if p := ComputePlan(desired, *obs, ae.Status.ManagedTags); !p.Empty() {
+			recordObserved(ae, obs)
+			return r.waitForEKS(ae, "EKS does not show the changes yet")
+		}
+	}
+	recordObserved(ae, obs)
+	r.ready(ae, "the EKS access entry matches the spec")
+	return ctrl.Result{RequeueAfter: wait.Jitter(r.ResyncPeriod, 0.1)}, nil
+}
+
+// identity is the spec's identity, with the region resolved; false without a region.
+func (r *AccessEntryReconciler) identity(ae *v1.AccessEntry) (v1.EntryIdentity, bool) {
+	region := ae.Spec.Region
+	if region == "" {
+		region = r.DefaultRegion
+	}
+	typ := ae.Spec.Type
+	if typ == "" {
+		typ = v1.TypeStandard
+	}
+	return v1.EntryIdentity{ClusterName: ae.Spec.ClusterName, Region: region, PrincipalARN: ae.Spec.PrincipalARN, Type: typ}, region != ""
+}
+
+// retire removes the entry of a previous identity (unless deletionPolicy is Retain)
+// and forgets it. Until status no longer names it, a crash resumes here, and a
+// second delete of an entry already gone is success. done is false when the
+// reconcile has to stop with res and err.
+func (r *AccessEntryReconciler) retire(ctx context.Context, ae *v1.AccessEntry, old v1.EntryIdentity) (res ctrl.Result, err error, done bool) {
+	if ae.Spec.DeletionPolicy != v1.DeletionPolicyRetain {
+		r.progressing(ae, v1.ReasonProgressing, fmt.Sprintf("deleting the EKS access entry of %s in cluster %s before creating the new one", old.PrincipalARN, old.ClusterName))
+		_, err := r.EKS.For(old.Region).DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{
+			ClusterName: aws.String(old.ClusterName), PrincipalArn: aws.String(old.PrincipalARN),
+		})
+		if err != nil && classify(err) != errNotFound && classify(err) != errClusterNotFound {
+			res, err := r.eksFailure(ae, old, err)
+			return res, err, false
+		}
+	}
+	r.event(ae, corev1.EventTypeNormal, "Recreating", "the identity changed: %s the EKS access entry of %s in cluster %s",
+		map[bool]string{true: "retained", false: "deleted"}[ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain], old.PrincipalARN, old.ClusterName)
+	ae.Status = v1.AccessEntryStatus{Conditions: ae.Status.Conditions, ObservedGeneration: ae.Status.ObservedGeneration}
+	return ctrl.Result{}, nil, true
+}
+
+// ensureEntry returns the observed entry of the identity, creating it when absent
+// and settling ownership when it exists. wrote says whether it created or adopted.
+// ok is false when the reconcile has to stop with res and err.
+func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *v1.AccessEntry, id v1.EntryIdentity) (obs *Observed, wrote bool, res ctrl.Result, err error, ok bool) {
+	// An entry recorded in status is read first; a new object is created right away,
+	// which saves a read on the common path.
+	if ae.Status.Identity != nil {
+		obs, err := r.observe(ctx, cl, id)
+		if err != nil {
+			res, err := r.eksFailure(ae, id, err)
+			return nil, false, res, err, false
+		}
+		if obs != nil {
+			return obs, false, ctrl.Result{}, nil, true
+		}
+		// Absent right after our create is eventual consistency; absent after a
+		// read-back once showed it (Ready) is an out-of-band delete.
+		confirmed := meta.IsStatusConditionTrue(ae.Status.Conditions, v1.ConditionReady)
+		if c := ae.Status.CreatedAt; !confirmed && c != nil && time.Since(c.Time) < r.ConsistencyWindow {
+			res, err := r.waitForEKS(ae, "the EKS access entry was created but is not visible yet")
+			return nil, false, res, err, false
+		}
+		driftCorrections.Inc()
+		r.event(ae, corev1.EventTypeWarning, "DriftCorrected", "the EKS access entry was deleted out of band; creating it again")
+	}
+
+	desired := DesiredFor(ae, id, r.InstanceID)
+	r.progressing(ae, v1.ReasonProgressing, "creating the EKS access entry")
+	in := &eks.CreateAccessEntryInput{
+		ClusterName:  aws.String(id.ClusterName),
+		PrincipalArn: aws.String(id.PrincipalARN),
+		Type:         aws.String(string(id.Type)),
+		Tags:         desired.Tags,
+	}
+	if id.Type == v1.TypeStandard {
+		in.KubernetesGroups = desired.Groups
+		if desired.Username != "" {
+			in.Username = aws.String(desired.Username)
+		}
+	}
+	out, err := cl.CreateAccessEntry(ctx, in)
+	if err == nil {
+		obs := observedEntry(out.AccessEntry)
+		if id.Type == v1.TypeStandard {
+			obs.Policies = map[string]ObservedPolicy{}
+		}
+		ae.Status.Identity = &id
+		ae.Status.CreatedAt = timeOf(out.AccessEntry.CreatedAt)
+		r.event(ae, corev1.EventTypeNormal, "Created", "created the EKS access entry of %s in cluster %s", id.PrincipalARN, id.ClusterName)
+		return obs, true, ctrl.Result{}, nil, true
+	}
+	if classify(err) != errInUse {
+		res, err := r.eksFailure(ae, id, err)
+		return nil, false, res, err, false
+	}
+	res, err, ok = r.claim(ctx, cl, ae, id)
+	if !ok {
+		return nil, false, res, err, false
+	}
+	obs, err = r.observe(ctx, cl, id)
+	if err != nil || obs == nil {
+		res, err := r.waitOrFail(ae, id, err, "the existing EKS access entry does not read back yet")
+		return nil, false, res, err, false
+	}
+	return obs, true, ctrl.Result{}, nil, true
+}
+
+// claim decides what to do about an entry that already exists for the principal:
+// ours from an earlier attempt, unowned and adoptable, or someone else's. It never
+// writes to an entry that is not ours, except to adopt one the object opted in for.
+func (r *AccessEntryReconciler) claim(ctx context.Context, cl EKSAPI, ae *v1.AccessEntry, id v1.EntryIdentity) (ctrl.Result, error, bool) {
+	obs, err := r.observe(ctx, cl, id)
+	if err != nil {
+		res, err := r.eksFailure(ae, id, err)
+		return res, err, false
+	}
+	if obs == nil {
+		// Deleted a moment ago (by us, on an identity change): EKS still holds the name.
+		res, err := r.waitForEKS(ae, "an EKS access entry for this principal is still being deleted")
+		return res, err, false
+	}
+	mine := Owner{Instance: r.InstanceID, Namespace: ae.Namespace, Name: ae.Name}
+	owner, owned := OwnerOf(obs.Tags)
+	switch {
+	case owned && owner == mine && obs.Type != string(id.Type):
+		// Ours, but of the type we are moving away from: finish deleting it.
+		_, err := cl.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN)})
+		if err != nil && classify(err) != errNotFound {
+			res, err := r.eksFailure(ae, id, err)
+			return res, err, false
+		}
+		res, err := r.waitForEKS(ae, "the EKS access entry of the previous type is still being deleted")
+		return res, err, false
+	case owned && owner == mine:
+		// Created by an attempt that crashed before it recorded status.
+	case owned:
+		r.stalled(ae, v1.ReasonConflict, fmt.Sprintf("the EKS access entry of %s in cluster %s belongs to AccessEntry %s; only one object may manage a principal", id.PrincipalARN, id.ClusterName, owner))
+		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
+	case ae.Annotations[v1.AdoptAnnotation] != "true":
+		r.stalled(ae, v1.ReasonAlreadyExists, fmt.Sprintf("an EKS access entry for %s already exists in cluster %s and no operator manages it; annotate this object with %s: \"true\" to take it over", id.PrincipalARN, id.ClusterName, v1.AdoptAnnotation))
+		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
+	case obs.Type != string(id.Type):
+		r.stalled(ae, v1.ReasonAlreadyExists, fmt.Sprintf("the existing EKS access entry for %s is of type %s, not %s, and EKS cannot change a type; set spec.type to %s to adopt it", id.PrincipalARN, obs.Type, id.Type, obs.Type))
+		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
+	default:
+		// Adopt: the ownership tags make it ours; the plan then brings it to the spec.
+		if _, err := cl.TagResource(ctx, &eks.TagResourceInput{ResourceArn: aws.String(obs.ARN), Tags: ownershipTags(r.InstanceID, ae.Namespace, ae.Name)}); err != nil {
+			res, err := r.eksFailure(ae, id, err)
+			return res, err, false
+		}
+		r.event(ae, corev1.EventTypeNormal, "Adopted", "took over the existing EKS access entry of %s in cluster %s", id.PrincipalARN, id.ClusterName)
+	}
+	ae.Status.Identity = &id
+	ae.Status.CreatedAt = metaTime(obs.CreatedAt)
+	return ctrl.Result{}, nil, true
+}
+
+// observe reads the entry and, for STANDARD entries only, its policies. It returns
+// nil when EKS has no such entry.
+func (r *AccessEntryReconciler) observe(ctx context.Context, cl EKSAPI, id v1.EntryIdentity) (*Observed, error) {
+	out, err := cl.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{
+		ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN),
+	})
+	if err != nil {
+		if classify(err) == errNotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	obs := observedEntry(out.AccessEntry)
+	// Listing the policies of any other type is an error in EKS.
+	if obs.Type != string(v1.TypeStandard) {
+		return obs, nil
+	}
+	obs.Policies = map[string]ObservedPolicy{}
+	pages := eks.NewListAssociatedAccessPoliciesPaginator(cl, &eks.ListAssociatedAccessPoliciesInput{
+		ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN), MaxResults: aws.Int32(100),
+	})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			if classify(err) == errNotFound {
+				return nil, nil
+			}
+			return nil, err
+		}
+		for _, p := range page.AssociatedAccessPolicies {
+			op := ObservedPolicy{AssociatedAt: aws.ToTime(p.AssociatedAt), ModifiedAt: aws.ToTime(p.ModifiedAt)}
+			if p.AccessScope != nil {
+				op.Scope = Scope{Type: string(p.AccessScope.Type), Namespaces: sorted(p.AccessScope.Namespaces)}
+			}
+			obs.Policies[aws.ToString(p.PolicyArn)] = op
+		}
+	}
+	return obs, nil
+}
+
+// apply makes the plan's writes: username and groups together, tags, then policies.
+func (r *AccessEntryReconciler) apply(ctx context.Context, cl EKSAPI, id v1.EntryIdentity, entryARN string, p Plan) error {
+	cluster, principal := aws.String(id.ClusterName), aws.String(id.PrincipalARN)
+	if p.Update != nil {
+		if _, err := cl.UpdateAccessEntry(ctx, &eks.UpdateAccessEntryInput{
+			ClusterName: cluster, PrincipalArn: principal, Username: p.Update.Username, KubernetesGroups: p.Update.Groups,
+		}); err != nil {
+			return errorf(err, "updating username and groups")
+		}
+	}
+	if len(p.SetTags) > 0 {
+		if _, err := cl.TagResource(ctx, &eks.TagResourceInput{ResourceArn: aws.String(entryARN), Tags: p.SetTags}); err != nil {
+			return errorf(err, "tagging the entry")
+		}
+	}
+	if len(p.RemoveTags) > 0 {
+		if _, err := cl.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: aws.String(entryARN), TagKeys: p.RemoveTags}); err != nil {
+			return errorf(err, "untagging the entry")
+		}
+	}
+	for _, arn := range slices.Sorted(maps.Keys(p.Associate)) {
+		scope := p.Associate[arn]
+		if _, err := cl.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{
+			ClusterName: cluster, PrincipalArn: principal, PolicyArn: aws.String(arn),
+			AccessScope: &types.AccessScope{Type: types.AccessScopeType(scope.Type), Namespaces: scope.Namespaces},
+		}); err != nil {
+			return errorf(err, "associating %s", arn)
+		}
+	}
+	for _, arn := range p.Disassociate {
+		if _, err := cl.DisassociateAccessPolicy(ctx, &eks.DisassociateAccessPolicyInput{
+			ClusterName: cluster, PrincipalArn: principal, PolicyArn: aws.String(arn),
+		}); err != nil && classify(err) != errNotFound {
+			return errorf(err, "disassociating %s", arn)
+		}
+	}
+	return nil
+}
+
+// reconcileDelete deletes the EKS entry (unless Retain) and then lets the object go.
+// An entry this object created but never recorded (a crash right after the create)
+// is found by its ownership tags.
+func (r *AccessEntryReconciler) reconcileDelete(ctx context.Context, ae *v1.AccessEntry) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(ae, v1.Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	if ae.Spec.DeletionPolicy != v1.DeletionPolicyRetain {
+		if err := r.deleteOwnedEntry(ctx, ae); err != nil {
+			return r.eksFailure(ae, derefIdentity(ae.Status.Identity), err)
+		}
+	}
+	before := ae.DeepCopy()
+	controllerutil.RemoveFinalizer(ae, v1.Finalizer)
+	if err := r.Patch(ctx, ae, client.MergeFrom(before)); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	verb := "deleted"
+	if ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
+		verb = "retained"
+	}
+	r.event(ae, corev1.EventTypeNormal, "Deleted", "%s the EKS access entry of %s in cluster %s", verb, ae.Spec.PrincipalARN, ae.Spec.ClusterName)
+	return ctrl.Result{}, nil
+}
+
+// deleteOwnedEntry deletes the entry recorded in status, or the spec's entry when it
+// carries this object's ownership tags. Absent counts as deleted.
+func (r *AccessEntryReconciler) deleteOwnedEntry(ctx context.Context, ae *v1.AccessEntry) error {
+	id := ae.Status.Identity
+	if id == nil {
+		spec, ok := r.identity(ae)
+		if !ok {
+			return nil
+		}
+		obs, err := r.observe(ctx, r.EKS.For(spec.Region), spec)
+		if err != nil {
+			return err
+		}
+		if obs == nil {
+			return nil
+		}
+		if owner, _ := OwnerOf(obs.Tags); owner != (Owner{Instance: r.InstanceID, Namespace: ae.Namespace, Name: ae.Name}) {
+			return nil
+		}
+		id = &spec
+	}
+	r.progressing(ae, v1.ReasonDeleting, "deleting the EKS access entry")
+	_, err := r.EKS.For(id.Region).DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{
+		ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN),
+	})
+	// A cluster that is gone took its entries with it.
+	if err != nil && classify(err) != errNotFound && classify(err) != errClusterNotFound {
+		return err
+	}
+	return nil
+}
+
+// eksFailure turns an EKS error into conditions and a result, by its class.
+func (r *AccessEntryReconciler) eksFailure(ae *v1.AccessEntry, id v1.EntryIdentity, err error) (ctrl.Result, error) {
+	switch classify(err) {
+	case errInvalid:
+		r.stalled(ae, v1.ReasonInvalidSpec, "EKS refused the entry: "+eksMessage(err)+"; fix the spec")
+		ae.Status.ObservedGeneration = ae.Generation
+		return ctrl.Result{}, reconcile.TerminalError(err)
+	case errModeNotSupported:
+		r.stalled(ae, v1.ReasonAuthenticationModeNotSupported, fmt.Sprintf(
+			"cluster %s only authenticates through the aws-auth ConfigMap; switch its authentication mode to API_AND_CONFIG_MAP or API "+
+				"(aws eks update-cluster-config --name %s --access-config authenticationMode=API_AND_CONFIG_MAP) and the entry will be created",
+			id.ClusterName, id.ClusterName))
+		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
+	case errClusterNotFound:
+		r.stalled(ae, v1.ReasonClusterNotFound, fmt.Sprintf("EKS has no cluster %s in region %s for the operator's account; check spec.clusterName and spec.region", id.ClusterName, id.Region))
+		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
+	case errAccessDenied:
+		r.stalled(ae, v1.ReasonAccessDenied, fmt.Sprintf("the operator's IAM identity may not call %s: %s; grant it in the operator's IAM policy", operationOf(err), eksMessage(err)))
+		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
+	case errInvalidPrincipal:
+		return r.waitOrFail(ae, id, err, "EKS does not know "+id.PrincipalARN+" yet (a new IAM role takes a while to propagate): "+eksMessage(err))
+	case errNotFound:
+		return r.waitForEKS(ae, "EKS does not show the access entry yet: "+eksMessage(err))
+	case errThrottled:
+		// Expected under load: back off without an error log, and never stall.
+		r.progressing(ae, v1.ReasonThrottled, "EKS is throttling the operator; retrying with backoff")
+		return ctrl.Result{RequeueAfter: wait.Jitter(r.backoff(ae), 0.5)}, nil
+	case errInUse:
+		return r.waitForEKS(ae, "EKS reports the access entry in use: "+eksMessage(err))
+	}
+	r.progressing(ae, v1.ReasonEKSError, "EKS call failed, retrying: "+eksMessage(err))
+	return ctrl.Result{}, err
+}
+
+// waitOrFail waits for EKS when err is nil or says the entry is not visible yet,
+// and classifies any other error.
+func (r *AccessEntryReconciler) waitOrFail(ae *v1.AccessEntry, id v1.EntryIdentity, err error, msg string) (ctrl.Result, error) {
+	if err != nil && classify(err) != errInvalidPrincipal && classify(err) != errNotFound {
+		return r.eksFailure(ae, id, err)
+	}
+	reason := v1.ReasonWaitingForEKS
+	if err != nil && classify(err) == errInvalidPrincipal {
+		reason = v1.ReasonPrincipalNotFound
+	}
+	return r.wait(ae, reason, msg)
+}
+
+// waitForEKS reports that the operator waits for EKS to show a change.
+func (r *AccessEntryReconciler) waitForEKS(ae *v1.AccessEntry, msg string) (ctrl.Result, error) {
+	return r.wait(ae, v1.ReasonWaitingForEKS, msg)
+}
+
+// wait keeps Reconciling=True and checks again with a backoff that grows with the
+// time already waited (1s up to 30s). After StallAfter it also reports Stalled,
+// and keeps checking.
+func (r *AccessEntryReconciler) wait(ae *v1.AccessEntry, reason, msg string) (ctrl.Result, error) {
+	r.progressing(ae, reason, msg)
+	if waited := r.reconcilingFor(ae); r.StallAfter > 0 && waited > r.StallAfter {
+		meta.SetStatusCondition(&ae.Status.Conditions, metav1.Condition{Type: v1.ConditionStalled, Status: metav1.ConditionTrue,
+			Reason: reason, Message: fmt.Sprintf("%s (for %s)", msg, waited.Round(time.Second)), ObservedGeneration: ae.Generation})
+	}
+	return ctrl.Result{RequeueAfter: r.backoff(ae)}, nil
+}
+
+// reconcilingFor is how long the object has been Reconciling without a break.
+func (r *AccessEntryReconciler) reconcilingFor(ae *v1.AccessEntry) time.Duration {
+	if c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReconciling); c != nil {
+		return time.Since(c.LastTransitionTime.Time)
+	}
+	return 0
+}
+
+// backoff grows with the time already spent Reconciling: 1s at first, then a
+// quarter of it, up to 30s.
+func (r *AccessEntryReconciler) backoff(ae *v1.AccessEntry) time.Duration {
+	return min(max(time.Second, r.reconcilingFor(ae)/4), 30*time.Second)
+}
+
+// ready sets Ready=True and clears Reconciling and Stalled.
+func (r *AccessEntryReconciler) ready(ae *v1.AccessEntry, msg string) {
+	meta.SetStatusCondition(&ae.Status.Conditions, metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionTrue,
+		Reason: v1.ReasonSynced, Message: msg, ObservedGeneration: ae.Generation})
+	meta.RemoveStatusCondition(&ae.Status.Conditions, v1.ConditionReconciling)
+	meta.RemoveStatusCondition(&ae.Status.Conditions, v1.ConditionStalled)
+	ae.Status.ObservedGeneration = ae.Generation
+}
+
+// progressing sets Ready=False and Reconciling=True with the same reason; it keeps
+// the time Reconciling started, which wait measures from.
+func (r *AccessEntryReconciler) progressing(ae *v1.AccessEntry, reason, msg string) {
+	meta.SetStatusCondition(&ae.Status.Conditions, metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: reason, Message: msg, ObservedGeneration: ae.Generation})
+	meta.SetStatusCondition(&ae.Status.Conditions, metav1.Condition{Type: v1.ConditionReconciling, Status: metav1.ConditionTrue,
+		Reason: reason, Message: msg, ObservedGeneration: ae.Generation})
+	meta.RemoveStatusCondition(&ae.Status.Conditions, v1.ConditionStalled)
+}
+
+// stalled sets Ready=False and Stalled=True: a person has to act.
+func (r *AccessEntryReconciler) stalled(ae *v1.AccessEntry, reason, msg string) {
+	meta.SetStatusCondition(&ae.Status.Conditions, metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: reason, Message: msg, ObservedGeneration: ae.Generation})
+	meta.SetStatusCondition(&ae.Status.Conditions, metav1.Condition{Type: v1.ConditionStalled, Status: metav1.ConditionTrue,
+		Reason: reason, Message: msg, ObservedGeneration: ae.Generation})
+	meta.RemoveStatusCondition(&ae.Status.Conditions, v1.ConditionReconciling)
+}
+
+func (r *AccessEntryReconciler) event(ae *v1.AccessEntry, eventType, reason, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(ae, nil, eventType, reason, "Reconcile", format, args...)
+	}
+}
+
+// recordObserved writes what EKS holds into status.
+func recordObserved(ae *v1.AccessEntry, obs *Observed) {
+	ae.Status.AccessEntryARN = obs.ARN
+	ae.Status.Username = obs.Username
+	ae.Status.KubernetesGroups = sorted(obs.Groups)
+	ae.Status.CreatedAt = metaTime(obs.CreatedAt)
+	ae.Status.ModifiedAt = metaTime(obs.ModifiedAt)
+	ae.Status.AccessPolicies = nil
+	for _, arn := range slices.Sorted(maps.Keys(obs.Policies)) {
+		p := obs.Policies[arn]
+		ae.Status.AccessPolicies = append(ae.Status.AccessPolicies, v1.AssociatedAccessPolicy{
+			PolicyARN:    arn,
+			AccessScope:  v1.ObservedAccessScope{Type: v1.AccessScopeType(p.Scope.Type), Namespaces: p.Scope.Namespaces},
+			AssociatedAt: metaTime(p.AssociatedAt),
+			ModifiedAt:   metaTime(p.ModifiedAt),
+		})
+	}
+}
+
+func observedEntry(e *types.AccessEntry) *Observed {
+	if e == nil {
+		return &Observed{}
+	}
+	return &Observed{
+		ARN:        aws.ToString(e.AccessEntryArn),
+		Type:       aws.ToString(e.Type),
+		Username:   aws.ToString(e.Username),
+		Groups:     e.KubernetesGroups,
+		Tags:       e.Tags,
+		CreatedAt:  aws.ToTime(e.CreatedAt),
+		ModifiedAt: aws.ToTime(e.ModifiedAt),
+	}
+}
+
+func metaTime(t time.Time) *metav1.Time {
+	if t.IsZero() {
+		return nil
+	}
+	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
+	return &mt
+}
+
+func timeOf(t *time.Time) *metav1.Time { return metaTime(aws.ToTime(t)) }
+
+func derefIdentity(id *v1.EntryIdentity) v1.EntryIdentity {
+	if id == nil {
+		return v1.EntryIdentity{}
+	}
+	return *id
+}

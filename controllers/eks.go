@@ -1,0 +1,234 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"golang.org/x/time/rate"
+)
+
+// EKSAPI is the part of the EKS API the AccessEntry controller calls, in the SDK's
+// own signatures: *eks.Client satisfies it and the SDK's paginators accept it.
+type EKSAPI interface {
+	CreateAccessEntry(context.Context, *eks.CreateAccessEntryInput, ...func(*eks.Options)) (*eks.CreateAccessEntryOutput, error)
+	DescribeAccessEntry(context.Context, *eks.DescribeAccessEntryInput, ...func(*eks.Options)) (*eks.DescribeAccessEntryOutput, error)
+	UpdateAccessEntry(context.Context, *eks.UpdateAccessEntryInput, ...func(*eks.Options)) (*eks.UpdateAccessEntryOutput, error)
+	DeleteAccessEntry(context.Context, *eks.DeleteAccessEntryInput, ...func(*eks.Options)) (*eks.DeleteAccessEntryOutput, error)
+	AssociateAccessPolicy(context.Context, *eks.AssociateAccessPolicyInput, ...func(*eks.Options)) (*eks.AssociateAccessPolicyOutput, error)
+	DisassociateAccessPolicy(context.Context, *eks.DisassociateAccessPolicyInput, ...func(*eks.Options)) (*eks.DisassociateAccessPolicyOutput, error)
+	ListAssociatedAccessPolicies(context.Context, *eks.ListAssociatedAccessPoliciesInput, ...func(*eks.Options)) (*eks.ListAssociatedAccessPoliciesOutput, error)
+	TagResource(context.Context, *eks.TagResourceInput, ...func(*eks.Options)) (*eks.TagResourceOutput, error)
+	UntagResource(context.Context, *eks.UntagResourceInput, ...func(*eks.Options)) (*eks.UntagResourceOutput, error)
+}
+
+var _ EKSAPI = (*eks.Client)(nil)
+
+// EKSClients hands out the EKS client of a region.
+type EKSClients interface {
+	For(region string) EKSAPI
+}
+
+// ClientOptions configure the EKS clients the operator builds.
+type ClientOptions struct {
+	// Endpoint overrides the EKS endpoint (the emulator, or a VPC endpoint).
+	Endpoint string
+	// QPS and Burst bound the calls of all workers to one account and region.
+	QPS   float64
+	Burst int
+	// MaxAttempts is how often the SDK tries one call (throttling and 5xx are retried).
+	MaxAttempts int
+}
+
+// SDKClients builds one *eks.Client a region from a base AWS config, each behind a
+// client-side rate limiter shared by every worker, and counts every attempt in the
+// eks_access_operator_eks_requests_total metric.
+type SDKClients struct {
+	base aws.Config
+	opts ClientOptions
+
+	mu      sync.Mutex
+	clients map[string]EKSAPI
+}
+
+// NewSDKClients returns clients that build on cfg (credentials from the SDK's chain).
+func NewSDKClients(cfg aws.Config, opts ClientOptions) *SDKClients {
+	if opts.MaxAttempts == 0 {
+		opts.MaxAttempts = 5
+	}
+	return &SDKClients{base: cfg, opts: opts, clients: map[string]EKSAPI{}}
+}
+
+// For returns the client of region, building it on first use. The credentials of
+// one operator are those of one account, so a limiter per region is one per account
+// and region.
+func (c *SDKClients) For(region string) EKSAPI {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.clients[region]; ok {
+		return cl
+	}
+	var limiter *rate.Limiter
+	if c.opts.QPS > 0 {
+		limiter = rate.NewLimiter(rate.Limit(c.opts.QPS), max(c.opts.Burst, 1))
+	}
+	cl := eks.NewFromConfig(c.base, func(o *eks.Options) {
+		o.Region = region
+		if c.opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(c.opts.Endpoint)
+		}
+		// The SDK's retry quota turns a burst of throttling into errors that are
+		// not EKS's; our own limiter and the workqueue's backoff pace us instead.
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = c.opts.MaxAttempts
+			so.RateLimiter = ratelimit.None
+		})
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			// After Retry, so that every attempt waits for a token and is counted.
+			return stack.Finalize.Insert(attemptMiddleware(limiter), "Retry", middleware.After)
+		})
+	})
+	c.clients[region] = cl
+	return cl
+}
+
+// attemptMiddleware waits for the rate limiter before each attempt and counts its
+// outcome by operation.
+func attemptMiddleware(limiter *rate.Limiter) middleware.FinalizeMiddleware {
+	return middleware.FinalizeMiddlewareFunc("eksAccessAttempt", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		if limiter != nil {
+			if err := limiter.Wait(ctx); err != nil {
+				return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+			}
+		}
+		out, md, err := next.HandleFinalize(ctx, in)
+		eksRequests.WithLabelValues(awsmiddleware.GetOperationName(ctx), outcome(err)).Inc()
+		return out, md, err
+	})
+}
+
+// outcome is "OK" or the error code of a failed call.
+func outcome(err error) string {
+	if err == nil {
+		return "OK"
+	}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return "NetworkError"
+}
+
+// errKind is what the controller does about an EKS error.
+type errKind int
+
+const (
+	// errTransient: return the error; the workqueue retries with backoff.
+	errTransient errKind = iota
+	// errNotFound: the entry (or association) is absent; success for a delete.
+	errNotFound
+	// errClusterNotFound: no such cluster in this account and region; check again later.
+	errClusterNotFound
+	// errInUse: the entry already exists.
+	errInUse
+	// errInvalidPrincipal: EKS does not know the principal, often because IAM has
+	// not propagated a new role yet; retry with backoff, then stall.
+	errInvalidPrincipal
+	// errInvalid: EKS refused the input; a person has to change the spec.
+	errInvalid
+	// errModeNotSupported: the cluster authenticates through the aws-auth
+	// ConfigMap only; someone has to switch its authentication mode.
+	errModeNotSupported
+	// errThrottled: slow down; retry with backoff.
+	errThrottled
+	// errAccessDenied: the operator's IAM identity lacks a permission.
+	errAccessDenied
+)
+
+// classify maps an EKS error to what the controller does about it. It is the one
+// place that looks at the SDK's error types.
+func classify(err error) errKind {
+	var (
+		notFound    *types.ResourceNotFoundException
+		inUse       *types.ResourceInUseException
+		invalidPar  *types.InvalidParameterException
+		invalidReq  *types.InvalidRequestException
+		tagNotFound *types.NotFoundException
+		badRequest  *types.BadRequestException
+		apiErr      smithy.APIError
+		respErr     *smithyhttp.ResponseError
+	)
+	switch {
+	case errors.As(err, &notFound):
+		if strings.Contains(aws.ToString(notFound.Message), "No cluster found") {
+			return errClusterNotFound
+		}
+		return errNotFound
+	case errors.As(err, &tagNotFound):
+		return errNotFound
+	case errors.As(err, &inUse):
+		return errInUse
+	case errors.As(err, &invalidPar):
+		if strings.Contains(aws.ToString(invalidPar.Message), "invalid principal") {
+			return errInvalidPrincipal
+		}
+		return errInvalid
+	case errors.As(err, &invalidReq):
+		if strings.Contains(aws.ToString(invalidReq.Message), "authentication mode") {
+			return errModeNotSupported
+		}
+		return errInvalid
+	case errors.As(err, &badRequest):
+		return errInvalid
+	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDeniedException":
+		return errAccessDenied
+	case errors.As(err, &apiErr) && isThrottle(apiErr.ErrorCode()):
+		return errThrottled
+	case errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusTooManyRequests:
+		return errThrottled
+	}
+	return errTransient
+}
+
+func isThrottle(code string) bool {
+	switch code {
+	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded":
+		return true
+	}
+	return false
+}
+
+// eksMessage is EKS's own message for an API error, without the SDK's wrapping.
+func eksMessage(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorMessage()
+	}
+	return err.Error()
+}
+
+// operationOf names the EKS operation an error came from, for AccessDenied messages.
+func operationOf(err error) string {
+	var opErr *smithy.OperationError
+	if errors.As(err, &opErr) {
+		return "eks:" + opErr.OperationName
+	}
+	return "an EKS action"
+}
+
+// errorf wraps an EKS error with what the controller was doing.
+func errorf(err error, format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}

@@ -1,0 +1,145 @@
+package controllers
+
+import (
+	"reflect"
+	"testing"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+)
+
+const (
+	role = "arn:aws:iam::111122223333:role/team/dev"
+	view = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+	edit = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+)
+
+var (
+	owner       = ownershipTags("i1", "ns", "dev")
+	clusterWide = Scope{Type: "cluster"}
+)
+
+func desired(typ v1.AccessEntryType, mutate func(*Desired)) Desired {
+	d := Desired{
+		Identity: v1.EntryIdentity{ClusterName: "demo", Region: "us-west-2", PrincipalARN: role, Type: typ},
+		Tags:     map[string]string{},
+		Policies: map[string]Scope{},
+	}
+	for k, v := range owner {
+		d.Tags[k] = v
+	}
+	if mutate != nil {
+		mutate(&d)
+	}
+	return d
+}
+
+// observed is a STANDARD entry as EKS shows it right after a create without a username.
+func observed(mutate func(*Observed)) Observed {
+	o := Observed{Type: "STANDARD", Username: DefaultUsername(role), Tags: map[string]string{}, Policies: map[string]ObservedPolicy{}}
+	for k, v := range owner {
+		o.Tags[k] = v
+	}
+	if mutate != nil {
+		mutate(&o)
+	}
+	return o
+}
+
+func TestComputePlan(t *testing.T) {
+	user := "dev:{{SessionName}}"
+	cases := []struct {
+		name    string
+		d       Desired
+		o       Observed
+		managed []string
+		want    Plan
+	}{
+		{name: "in sync with derived username", d: desired(v1.TypeStandard, nil), o: observed(nil)},
+		{name: "node type: EKS username and groups are not drift",
+			d: desired(v1.TypeEC2Linux, nil),
+			o: observed(func(o *Observed) {
+				o.Type, o.Username, o.Groups, o.Policies = "EC2_LINUX", "system:node:{{EC2PrivateDNSName}}", []string{"system:nodes"}, nil
+			})},
+		{name: "groups compare as sets",
+			d: desired(v1.TypeStandard, func(d *Desired) { d.Groups = []string{"a", "b"} }),
+			o: observed(func(o *Observed) { o.Groups = []string{"b", "a"} })},
+		{name: "groups change sends username too",
+			d:    desired(v1.TypeStandard, func(d *Desired) { d.Username, d.Groups = user, []string{"a"} }),
+			o:    observed(func(o *Observed) { o.Username = user }),
+			want: Plan{Update: &EntryUpdate{Username: &user, Groups: []string{"a"}}}},
+		{name: "username removed from spec goes back to EKS's",
+			d:    desired(v1.TypeStandard, nil),
+			o:    observed(func(o *Observed) { o.Username = "custom" }),
+			want: Plan{Update: &EntryUpdate{}}},
+		{name: "declared tag enforced, undeclared tag left alone",
+			d:    desired(v1.TypeStandard, func(d *Desired) { d.Tags["team"] = "a" }),
+			o:    observed(func(o *Observed) { o.Tags["team"] = "b"; o.Tags["cost"] = "x" }),
+			want: Plan{SetTags: map[string]string{"team": "a"}}},
+		{name: "tag that left the spec is removed",
+			d:       desired(v1.TypeStandard, nil),
+			o:       observed(func(o *Observed) { o.Tags["team"] = "a"; o.Tags["cost"] = "x" }),
+			managed: []string{"team", "gone-already"},
+			want:    Plan{RemoveTags: []string{"team"}}},
+		{name: "missing ownership tags are written",
+			d:    desired(v1.TypeStandard, nil),
+			o:    observed(func(o *Observed) { o.Tags = map[string]string{} }),
+			want: Plan{SetTags: owner}},
+		{name: "missing policy associated",
+			d:    desired(v1.TypeStandard, func(d *Desired) { d.Policies[view] = clusterWide }),
+			o:    observed(nil),
+			want: Plan{Associate: map[string]Scope{view: clusterWide}}},
+		{name: "scope change associates again without disassociating",
+			d: desired(v1.TypeStandard, func(d *Desired) {
+				d.Policies[edit] = Scope{Type: "namespace", Namespaces: []string{"a", "b"}}
+			}),
+			o: observed(func(o *Observed) {
+				o.Policies[edit] = ObservedPolicy{Scope: Scope{Type: "namespace", Namespaces: []string{"a"}}}
+			}),
+			want: Plan{Associate: map[string]Scope{edit: {Type: "namespace", Namespaces: []string{"a", "b"}}}}},
+		{name: "removed policy disassociated",
+			d: desired(v1.TypeStandard, func(d *Desired) { d.Policies[view] = clusterWide }),
+			o: observed(func(o *Observed) {
+				o.Policies[view] = ObservedPolicy{Scope: clusterWide}
+				o.Policies[edit] = ObservedPolicy{Scope: clusterWide}
+			}),
+			want: Plan{Disassociate: []string{edit}}},
+		{name: "node type never plans policies",
+			d: desired(v1.TypeFargateLinux, nil),
+			o: observed(func(o *Observed) { o.Type, o.Policies = "FARGATE_LINUX", nil })},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ComputePlan(tc.d, tc.o, tc.managed)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("plan:\n got  %+v\n want %+v", got, tc.want)
+			}
+			if got.Empty() != (tc.want.Writes() == 0) {
+				t.Fatalf("Empty() = %v with %d writes", got.Empty(), got.Writes())
+			}
+		})
+	}
+}
+
+func TestDefaultUsername(t *testing.T) {
+	cases := map[string]string{
+		"arn:aws:iam::111122223333:user/alice":               "arn:aws:iam::111122223333:user/alice",
+		"arn:aws:iam::111122223333:role/my-role":             "arn:aws:sts::111122223333:assumed-role/my-role/{{SessionName}}",
+		"arn:aws:iam::111122223333:role/development/apps/r1": "arn:aws:sts::111122223333:assumed-role/r1/{{SessionName}}",
+		"arn:aws-cn:iam::111122223333:role/r":                "arn:aws-cn:sts::111122223333:assumed-role/r/{{SessionName}}",
+	}
+	for arn, want := range cases {
+		if got := DefaultUsername(arn); got != want {
+			t.Errorf("DefaultUsername(%s) = %s, want %s", arn, got, want)
+		}
+	}
+}
+
+func TestOwnerOf(t *testing.T) {
+	if _, ok := OwnerOf(map[string]string{"team": "a"}); ok {
+		t.Error("an entry without ownership tags reads as owned")
+	}
+	got, ok := OwnerOf(map[string]string{tagInstance: "i", tagNamespace: "ns", tagName: "n", "x": "y"})
+	if !ok || got != (Owner{Instance: "i", Namespace: "ns", Name: "n"}) {
+		t.Errorf("OwnerOf = %+v, %v", got, ok)
+	}
+}

@@ -1,0 +1,308 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
+)
+
+// The suite runs the real manager against a real kube-apiserver (envtest) and the
+// EKS emulator over HTTP, through the real SDK client.
+const (
+	account  = "111122223333"
+	region   = "us-west-2"
+	testNS   = "teams"
+	instance = "test-instance"
+	// shardLabel splits objects between the suite's manager and the fast-resync
+	// manager of the drift test, as --selector does in production; no manager
+	// watches shard=paused, which stands for an operator that is down.
+	shardLabel = "test.eksaccess.io/shard"
+)
+
+var (
+	k8s     client.Client
+	restCfg *rest.Config
+	emu     *eksemulator.Server
+	// admin is an SDK client of the emulator for the tests' own out-of-band changes.
+	admin *eks.Client
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	ctrl.SetLogger(logr.Discard())
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	restCfg = cfg
+
+	emu, err = eksemulator.New(eksemulator.Config{
+		Clusters: []eksemulator.ClusterConfig{
+			{Name: "demo", Account: account, Region: region, AuthenticationMode: "API_AND_CONFIG_MAP"},
+			{Name: "other", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "legacy", Account: account, Region: region, AuthenticationMode: "CONFIG_MAP"},
+		},
+		UpdateDuration: time.Second,
+		Seed:           1,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := emu.Start("127.0.0.1:0"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = emu.Close() }()
+	admin = eks.NewFromConfig(awsConfig(), func(o *eks.Options) { o.BaseEndpoint = aws.String(emu.URL()) })
+
+	scheme := newScheme()
+	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNS}}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	stop, err := startManager(shardLabel+" notin (fast,paused)", 10*time.Minute)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stop()
+	return m.Run()
+}
+
+func newScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1.AddToScheme(scheme)
+	return scheme
+}
+
+func awsConfig() aws.Config {
+	return aws.Config{
+		Region:      region,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTESTING", "secret", ""),
+	}
+}
+
+// startManager runs a manager with the AccessEntry controller for the objects
+// matching selector, and returns the function that stops it.
+func startManager(selector string, resync time.Duration) (func(), error) {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return nil, err
+	}
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                 newScheme(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  cache.Options{ByObject: map[client.Object]cache.ByObject{&v1.AccessEntry{}: {Label: sel}}},
+		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &AccessEntryReconciler{
+		Client:                  mgr.GetClient(),
+		EKS:                     NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), QPS: 20, Burst: 20}),
+		Recorder:                mgr.GetEventRecorder("eks-access-operator"),
+		InstanceID:              instance,
+		DefaultRegion:           region,
+		ResyncPeriod:            resync,
+		StallAfter:              time.Minute,
+		RecheckInterval:         2 * time.Second,
+		ConsistencyWindow:       30 * time.Second,
+		MaxConcurrentReconciles: 4,
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	return func() { cancel(); <-done }, nil
+}
+
+// entry is a STANDARD AccessEntry for the demo cluster; name and principal are unique per test.
+func entry(name, principal string, mutate ...func(*v1.AccessEntry)) *v1.AccessEntry {
+	ae := &v1.AccessEntry{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: testNS},
+		Spec: v1.AccessEntrySpec{
+			ClusterName:  "demo",
+			PrincipalARN: principal,
+		},
+	}
+	for _, m := range mutate {
+		m(ae)
+	}
+	return ae
+}
+
+func roleARN(name string) string { return "arn:aws:iam::" + account + ":role/" + name }
+
+// create creates ae and deletes it (waiting until it is gone) when the test ends,
+// so that no test leaves work behind for the next one.
+func create(t *testing.T, ae *v1.AccessEntry) {
+	t.Helper()
+	if err := k8s.Create(context.Background(), ae); err != nil {
+		t.Fatalf("creating %s: %v", ae.Name, err)
+	}
+	key := client.ObjectKeyFromObject(ae)
+	t.Cleanup(func() { deleteAndWait(t, key) })
+}
+
+func deleteAndWait(t *testing.T, key client.ObjectKey) {
+	t.Helper()
+	ae := &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
+	if err := k8s.Delete(context.Background(), ae); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatalf("deleting %s: %v", key, err)
+	}
+	eventually(t, 30*time.Second, "object "+key.String()+" to be gone", func() (bool, string) {
+		err := k8s.Get(context.Background(), key, &v1.AccessEntry{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s; last: %s", timeout, what, detail)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, key client.ObjectKey) *v1.AccessEntry {
+	t.Helper()
+	ae := &v1.AccessEntry{}
+	if err := k8s.Get(context.Background(), key, ae); err != nil {
+		t.Fatalf("getting %s: %v", key, err)
+	}
+	return ae
+}
+
+// waitReady waits until the object's current generation is Ready and returns it.
+func waitReady(t *testing.T, ae *v1.AccessEntry, timeout time.Duration) *v1.AccessEntry {
+	t.Helper()
+	key := client.ObjectKeyFromObject(ae)
+	var cur *v1.AccessEntry
+	eventually(t, timeout, key.String()+" to be Ready", func() (bool, string) {
+		cur = get(t, key)
+		c := meta.FindStatusCondition(cur.Status.Conditions, v1.ConditionReady)
+		ok := c != nil && c.Status == metav1.ConditionTrue && cur.Status.ObservedGeneration == cur.Generation
+		return ok, conditions(cur)
+	})
+	return cur
+}
+
+// waitReason waits until Ready=False with the given reason and returns the object.
+func waitReason(t *testing.T, ae *v1.AccessEntry, reason string, timeout time.Duration) *v1.AccessEntry {
+	t.Helper()
+	key := client.ObjectKeyFromObject(ae)
+	var cur *v1.AccessEntry
+	eventually(t, timeout, key.String()+" to be Ready=False "+reason, func() (bool, string) {
+		cur = get(t, key)
+		c := meta.FindStatusCondition(cur.Status.Conditions, v1.ConditionReady)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reason, conditions(cur)
+	})
+	return cur
+}
+
+func conditions(ae *v1.AccessEntry) string {
+	var b strings.Builder
+	for _, c := range ae.Status.Conditions {
+		fmt.Fprintf(&b, "%s=%s (%s: %s) ", c.Type, c.Status, c.Reason, c.Message)
+	}
+	return b.String()
+}
+
+// update applies mutate to the latest version of the object.
+func update(t *testing.T, ae *v1.AccessEntry, mutate func(*v1.AccessEntry)) *v1.AccessEntry {
+	t.Helper()
+	cur := get(t, client.ObjectKeyFromObject(ae))
+	mutate(cur)
+	if err := k8s.Update(context.Background(), cur); err != nil {
+		t.Fatalf("updating %s: %v", ae.Name, err)
+	}
+	return cur
+}
+
+// emuEntry is the entry the emulator holds for a principal in a cluster.
+func emuEntry(cluster, principal string) (eksemulator.Entry, bool) {
+	for _, e := range emu.Entries(account, region, cluster) {
+		if e.PrincipalARN == principal {
+			return e, true
+		}
+	}
+	return eksemulator.Entry{}, false
+}
+
+func mustEmuEntry(t *testing.T, cluster, principal string) eksemulator.Entry {
+	t.Helper()
+	e, ok := emuEntry(cluster, principal)
+	if !ok {
+		t.Fatalf("the emulator holds no entry for %s in %s", principal, cluster)
+	}
+	return e
+}
+
+// calls counts the emulator's calls of an operation, all outcomes together.
+func calls(op string) int {
+	n := 0
+	for _, c := range emu.Calls()[op] {
+		n += c
+	}
+	return n
+}
+
+// writes counts every call that changes EKS.
+func writes() int {
+	n := 0
+	for _, op := range []string{"CreateAccessEntry", "UpdateAccessEntry", "DeleteAccessEntry", "AssociateAccessPolicy",
+		"DisassociateAccessPolicy", "TagResource", "UntagResource"} {
+		n += calls(op)
+	}
+	return n
+}
