@@ -466,7 +466,6 @@ func (r *AccessEntryReconciler) eksFailure(ae *v1.AccessEntry, id v1.EntryIdenti
 	switch classify(err) {
 	case errInvalid:
 		r.stalled(ae, v1.ReasonInvalidSpec, "EKS refused the entry: "+eksMessage(err)+"; fix the spec")
-		ae.Status.ObservedGeneration = ae.Generation
 		return ctrl.Result{}, reconcile.TerminalError(err)
 	case errModeNotSupported:
 		r.stalled(ae, v1.ReasonAuthenticationModeNotSupported, fmt.Sprintf(
@@ -517,10 +516,13 @@ func (r *AccessEntryReconciler) waitForEKS(ae *v1.AccessEntry, msg string) (ctrl
 // time already waited (1s up to 30s). After StallAfter it also reports Stalled,
 // and keeps checking.
 func (r *AccessEntryReconciler) wait(ae *v1.AccessEntry, reason, msg string) (ctrl.Result, error) {
+	if s := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionStalled); s != nil && s.Reason == reason && s.ObservedGeneration == ae.Generation {
+		// Already stalled on this: stay so (no flapping back to Reconciling), keep checking.
+		return ctrl.Result{RequeueAfter: maxBackoff}, nil
+	}
 	r.progressing(ae, reason, msg)
-	if waited := r.reconcilingFor(ae); r.StallAfter > 0 && waited > r.StallAfter {
-		meta.SetStatusCondition(&ae.Status.Conditions, metav1.Condition{Type: v1.ConditionStalled, Status: metav1.ConditionTrue,
-			Reason: reason, Message: fmt.Sprintf("%s (for %s)", msg, waited.Round(time.Second)), ObservedGeneration: ae.Generation})
+	if r.StallAfter > 0 && r.reconcilingFor(ae) > r.StallAfter {
+		r.stalled(ae, reason, fmt.Sprintf("%s (no progress for more than %s)", msg, r.StallAfter))
 	}
 	return ctrl.Result{RequeueAfter: r.backoff(ae)}, nil
 }
@@ -533,10 +535,13 @@ func (r *AccessEntryReconciler) reconcilingFor(ae *v1.AccessEntry) time.Duration
 	return 0
 }
 
+// maxBackoff bounds the wait between checks of something EKS has not shown yet.
+const maxBackoff = 30 * time.Second
+
 // backoff grows with the time already spent Reconciling: 1s at first, then a
-// quarter of it, up to 30s.
+// quarter of it, up to maxBackoff.
 func (r *AccessEntryReconciler) backoff(ae *v1.AccessEntry) time.Duration {
-	return min(max(time.Second, r.reconcilingFor(ae)/4), 30*time.Second)
+	return min(max(time.Second, r.reconcilingFor(ae)/4), maxBackoff)
 }
 
 // ready sets Ready=True and clears Reconciling and Stalled.
@@ -558,8 +563,10 @@ func (r *AccessEntryReconciler) progressing(ae *v1.AccessEntry, reason, msg stri
 	meta.RemoveStatusCondition(&ae.Status.Conditions, v1.ConditionStalled)
 }
 
-// stalled sets Ready=False and Stalled=True: a person has to act.
+// stalled sets Ready=False and Stalled=True: a person has to act. The generation
+// counts as handled, so that kstatus (Flux) reports Failed rather than waiting.
 func (r *AccessEntryReconciler) stalled(ae *v1.AccessEntry, reason, msg string) {
+	ae.Status.ObservedGeneration = ae.Generation
 	meta.SetStatusCondition(&ae.Status.Conditions, metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse,
 		Reason: reason, Message: msg, ObservedGeneration: ae.Generation})
 	meta.SetStatusCondition(&ae.Status.Conditions, metav1.Condition{Type: v1.ConditionStalled, Status: metav1.ConditionTrue,
