@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"k8s.io/apimachinery/pkg/api/meta"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
@@ -58,6 +59,7 @@ func TestCreateWithTwoPoliciesInOnePass(t *testing.T) {
 	})
 	create(t, ae)
 	got := waitReady(t, ae, 30*time.Second)
+	wantHealth(t, ae, kstatus.CurrentStatus, "Healthy")
 
 	e := mustEmuEntry(t, "demo", principal)
 	wantPolicies(t, e, map[string]string{editPolicy: "namespace:team-a,team-a-*", viewPolicy: "cluster:"})
@@ -284,6 +286,7 @@ func TestOwnership(t *testing.T) {
 		if !meta.IsStatusConditionTrue(got.Status.Conditions, v1.ConditionStalled) {
 			t.Fatalf("AlreadyExists needs a person, want Stalled: %s", conditions(got))
 		}
+		wantHealth(t, ae, kstatus.FailedStatus, "Degraded")
 		time.Sleep(3 * time.Second) // at least one recheck
 		if n := writes() - calls("CreateAccessEntry"); n != 0 {
 			t.Fatalf("%d writes to an entry the operator does not own (calls: %v)", n, emu.Calls())
@@ -520,6 +523,7 @@ func TestConfigMapClusterConvergesAfterModeSwitch(t *testing.T) {
 	if !strings.Contains(msg, "aws eks update-cluster-config --name legacy --access-config authenticationMode=API_AND_CONFIG_MAP") {
 		t.Fatalf("the message does not say how to fix it: %s", msg)
 	}
+	wantHealth(t, ae, kstatus.FailedStatus, "Degraded")
 	if _, err := admin.UpdateClusterConfig(context.Background(), &eks.UpdateClusterConfigInput{
 		Name: aws.String("legacy"), AccessConfig: &types.UpdateAccessConfigRequest{AuthenticationMode: types.AuthenticationModeApiAndConfigMap},
 	}); err != nil {

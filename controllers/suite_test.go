@@ -16,11 +16,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,6 +31,7 @@ import (
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/health"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
@@ -305,4 +308,27 @@ func writes() int {
 		n += calls(op)
 	}
 	return n
+}
+
+// wantHealth reads the live object from the API server and checks what Flux
+// (kstatus) and Argo CD (the shipped Lua health check) make of it.
+func wantHealth(t *testing.T, ae *v1.AccessEntry, wantKstatus kstatus.Status, wantArgo string) {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(v1.GroupVersion.WithKind("AccessEntry"))
+	if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(ae), u); err != nil {
+		t.Fatal(err)
+	}
+	res, err := kstatus.Compute(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	argo, err := health.ArgoCD(u.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != wantKstatus || argo.Status != wantArgo {
+		t.Fatalf("health of %s: kstatus %s (%s), Argo CD %s (%s); want %s and %s",
+			ae.Name, res.Status, res.Message, argo.Status, argo.Message, wantKstatus, wantArgo)
+	}
 }
