@@ -35,6 +35,7 @@ vet: ## Run go vet.
 test: manifests generate fmt vet envtest-assets ## Run every test against envtest and the EKS emulator.
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) emulator-cli-check
+	$(MAKE) demo-check
 
 .PHONY: emulator-cli-check
 emulator-cli-check: ## Run the user guide's AWS CLI commands against the EKS emulator.
@@ -56,11 +57,25 @@ envtest-assets: ## Build kube-apiserver, etcd and kubectl from Go modules into b
 
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager binary into bin/.
+	@echo "building the operator into bin/eks-access-operator"
 	CGO_ENABLED=0 go build -o $(BIN)/eks-access-operator .
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager against the cluster of the current kubeconfig.
 	go run . $(ARGS)
+
+.PHONY: demo
+demo: envtest-assets build demo-binary ## Run the operator locally: control plane, EKS emulator, samples; Ctrl-C stops it.
+	$(BIN)/demo
+
+.PHONY: demo-check
+demo-check: envtest-assets build demo-binary ## Run the demo non-interactively; fail unless every sample is Ready and EKS matches.
+	$(BIN)/demo --check
+
+.PHONY: demo-binary
+demo-binary:
+	@echo "building the demo driver into bin/demo"
+	go build -o $(BIN)/demo ./hack/demo
 
 .PHONY: emulator
 emulator: ## Run the EKS emulator on 127.0.0.1:8686 (a test tool; see --help).

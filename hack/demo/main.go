@@ -1,0 +1,330 @@
+// Command demo runs the operator on a laptop with nothing else installed: a local
+// control plane (etcd and kube-apiserver from bin/k8s), the EKS emulator, and the
+// operator as its own process. It applies config/samples, waits for every entry to
+// be Ready, and shows what EKS (the emulator) holds. With --check it then verifies
+// that the emulator holds exactly what the samples declare and exits; otherwise it
+// keeps everything running until Ctrl-C.
+//
+// Run it with `make demo` or `make demo-check`, which build what it needs first.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/controllers"
+	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
+)
+
+const (
+	account = "111122223333"
+	region  = "us-west-2"
+	cluster = "demo"
+)
+
+func main() {
+	check := flag.Bool("check", false, "verify the result and exit instead of running until Ctrl-C")
+	operator := flag.String("operator", "bin/eks-access-operator", "the operator binary to run")
+	timeout := flag.Duration("timeout", 2*time.Minute, "how long to wait for every sample to be Ready")
+	flag.Parse()
+	if err := run(*check, *operator, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(check bool, operatorBin string, timeout time.Duration) error {
+	root := testenv.RepoRoot()
+	work := filepath.Join(root, "tmp", "demo")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// A closed stdout (the reader of a pipe gone with the same Ctrl-C) must not kill
+	// the demo before it has stopped what it started.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+
+	step("starting etcd and kube-apiserver on loopback, with the AccessEntry CRD installed")
+	env, _, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	defer func() { step("stopping etcd and kube-apiserver"); _ = env.Stop() }()
+	kubeconfig, err := writeKubeconfig(env, work)
+	if err != nil {
+		return err
+	}
+
+	step("starting the EKS emulator (cluster %q, account %s, %s)", cluster, account, region)
+	emu, err := eksemulator.New(eksemulator.Config{Clusters: []eksemulator.ClusterConfig{
+		{Name: cluster, Account: account, Region: region, AuthenticationMode: "API_AND_CONFIG_MAP"},
+	}})
+	if err != nil {
+		return err
+	}
+	if err := emu.Start("127.0.0.1:0"); err != nil {
+		return err
+	}
+	defer func() { step("stopping the EKS emulator"); _ = emu.Close() }()
+
+	step("starting the operator (%s), its log in %s", operatorBin, rel(root, filepath.Join(work, "operator.log")))
+	opStop, err := startOperator(filepath.Join(root, operatorBin), kubeconfig, emu.URL(), filepath.Join(work, "operator.log"))
+	if err != nil {
+		return err
+	}
+	defer func() { step("stopping the operator"); opStop() }()
+
+	kubectl := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, filepath.Join(testenv.AssetsDir(), "kubectl"), args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return string(out), fmt.Errorf("kubectl %s: %w\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out), nil
+	}
+
+	step("applying config/samples")
+	out, err := kubectl("apply", "-k", "config/samples")
+	if err != nil {
+		return err
+	}
+	fmt.Print(indent(out))
+
+	step("waiting for every AccessEntry to be Ready (kubectl wait --for=condition=Ready)")
+	if out, err := kubectl("wait", "--for=condition=Ready", "accessentries", "--all", "-A", "--timeout="+timeout.String()); err != nil {
+		get, _ := kubectl("get", "accessentries", "-A")
+		return fmt.Errorf("%w\n%s", err, get)
+	} else {
+		fmt.Print(indent(out))
+	}
+
+	step("kubectl get accessentries -A")
+	if out, err = kubectl("get", "accessentries", "-A"); err != nil {
+		return err
+	}
+	fmt.Print(indent(out))
+	entries := emu.Entries(account, region, cluster)
+	step("what EKS (the emulator) holds for cluster %q", cluster)
+	printEntries(entries)
+
+	if check {
+		samples, err := testenv.ReadSamples()
+		if err != nil {
+			return err
+		}
+		if problems := compare(samples, entries); len(problems) > 0 {
+			return fmt.Errorf("the emulator does not hold what the samples declare:\n  %s", strings.Join(problems, "\n  "))
+		}
+		step("check passed: %d samples Ready, and EKS holds exactly the %d entries they declare", len(samples), len(entries))
+		return nil
+	}
+
+	fmt.Printf(`
+The demo is running. In another terminal:
+
+  export KUBECONFIG=%s
+  %s get accessentries -A
+  %s edit accessentry developers -n default     # change groups or policies, watch EKS follow
+
+  export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=%s
+  aws eks list-access-entries --cluster-name %s --endpoint-url %s
+  aws eks delete-access-entry --cluster-name %s --principal-arn arn:aws:iam::%s:role/platform-admins --endpoint-url %s
+      # drift: the operator puts it back at its next resync (--resync-period, 30s here)
+
+Press Ctrl-C to stop everything.
+`, kubeconfig, rel(root, filepath.Join(testenv.AssetsDir(), "kubectl")), rel(root, filepath.Join(testenv.AssetsDir(), "kubectl")),
+		region, cluster, emu.URL(), cluster, account, emu.URL())
+	<-ctx.Done()
+	fmt.Println()
+	return nil
+}
+
+// writeKubeconfig writes an admin kubeconfig for the control plane.
+func writeKubeconfig(env *envtest.Environment, dir string) (string, error) {
+	user, err := env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, data, 0o600)
+}
+
+// startOperator runs the operator binary as production does, as its own process.
+func startOperator(bin, kubeconfig, endpoint, logPath string) (func(), error) {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin,
+		"--kubeconfig="+kubeconfig,
+		"--eks-endpoint="+endpoint,
+		"--region="+region,
+		"--resync-period=30s",
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=0",
+	)
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo", "AWS_REGION="+region)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("starting %s (run 'make build' first): %w", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+	}, nil
+}
+
+// compare lists the differences between what the samples declare and what EKS holds:
+// one entry per sample with its type, username, groups, policies and tags, and
+// no other entry.
+func compare(samples []*v1.AccessEntry, entries []eksemulator.Entry) []string {
+	var problems []string
+	held := map[string]eksemulator.Entry{}
+	for _, e := range entries {
+		held[e.PrincipalARN] = e
+	}
+	for _, s := range samples {
+		e, ok := held[s.Spec.PrincipalARN]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: no entry for %s", s.Name, s.Spec.PrincipalARN))
+			continue
+		}
+		delete(held, s.Spec.PrincipalARN)
+		typ := string(s.Spec.Type)
+		if typ == "" {
+			typ = string(v1.TypeStandard)
+		}
+		if e.Type != typ {
+			problems = append(problems, fmt.Sprintf("%s: type %s, want %s", s.Name, e.Type, typ))
+		}
+		if typ != string(v1.TypeStandard) {
+			if len(e.Policies) != 0 {
+				problems = append(problems, fmt.Sprintf("%s: a node entry with policies %v", s.Name, e.Policies))
+			}
+			continue
+		}
+		wantUser := s.Spec.Username
+		if wantUser == "" {
+			wantUser = controllers.DefaultUsername(s.Spec.PrincipalARN)
+		}
+		if e.Username != wantUser {
+			problems = append(problems, fmt.Sprintf("%s: username %q, want %q", s.Name, e.Username, wantUser))
+		}
+		var groups []string
+		for _, g := range s.Spec.KubernetesGroups {
+			groups = append(groups, string(g))
+		}
+		if !sameSet(groups, e.KubernetesGroups) {
+			problems = append(problems, fmt.Sprintf("%s: groups %v, want %v", s.Name, e.KubernetesGroups, groups))
+		}
+		want, got := map[string]string{}, map[string]string{}
+		for _, p := range s.Spec.AccessPolicies {
+			var ns []string
+			for _, n := range p.AccessScope.Namespaces {
+				ns = append(ns, string(n))
+			}
+			slices.Sort(ns)
+			want[p.PolicyARN] = string(p.AccessScope.Type) + ":" + strings.Join(ns, ",")
+		}
+		for _, p := range e.Policies {
+			ns := slices.Clone(p.Namespaces)
+			slices.Sort(ns)
+			got[p.PolicyARN] = p.ScopeType + ":" + strings.Join(ns, ",")
+		}
+		if fmt.Sprint(want) != fmt.Sprint(got) {
+			problems = append(problems, fmt.Sprintf("%s: policies %v, want %v", s.Name, got, want))
+		}
+		for k, v := range s.Spec.Tags {
+			if e.Tags[k] != string(v) {
+				problems = append(problems, fmt.Sprintf("%s: tag %s=%q, want %q", s.Name, k, e.Tags[k], v))
+			}
+		}
+	}
+	for arn := range held {
+		problems = append(problems, "an entry no sample declares: "+arn)
+	}
+	sort.Strings(problems)
+	return problems
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func printEntries(entries []eksemulator.Entry) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "    PRINCIPAL\tTYPE\tUSERNAME\tGROUPS\tPOLICIES")
+	for _, e := range entries {
+		var policies []string
+		for _, p := range e.Policies {
+			name := p.PolicyARN[strings.LastIndex(p.PolicyARN, "/")+1:]
+			if p.ScopeType == "namespace" {
+				name += "(" + strings.Join(p.Namespaces, ",") + ")"
+			}
+			policies = append(policies, name)
+		}
+		fmt.Fprintf(w, "    %s\t%s\t%s\t%s\t%s\n", e.PrincipalARN, e.Type, e.Username,
+			orDash(strings.Join(e.KubernetesGroups, ",")), orDash(strings.Join(policies, " ")))
+	}
+	_ = w.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func step(format string, args ...any) {
+	fmt.Printf("==> "+format+"\n", args...)
+}
+
+func indent(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if s == "" {
+		return ""
+	}
+	return "    " + strings.ReplaceAll(s, "\n", "\n    ") + "\n"
+}
+
+func rel(root, path string) string {
+	if r, err := filepath.Rel(root, path); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return path
+}
