@@ -1,0 +1,188 @@
+// Package e2e checks the artifacts users install: the config/default kustomization
+// applied with the built kubectl to a real kube-apiserver, and the static build the
+// Dockerfile makes.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
+)
+
+const namespace = "eks-access-system"
+
+// TestDefaultInstall builds config/default with kubectl's kustomize, applies it to
+// envtest, and checks what a production install relies on.
+func TestDefaultInstall(t *testing.T) {
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	kubeconfig := writeKubeconfig(t, env)
+	kubectl := filepath.Join(testenv.AssetsDir(), "kubectl")
+
+	built, err := exec.Command(kubectl, "kustomize", filepath.Join(testenv.RepoRoot(), "config", "default")).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/default: %v", err)
+	}
+	apply := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "-f", "-")
+	apply.Stdin = bytes.NewReader(built)
+	if out, err := apply.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply of config/default: %v\n%s", err, out)
+	}
+
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	dep := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "eks-access-operator-controller-manager"}, dep); err != nil {
+		t.Fatalf("the manager Deployment: %v", err)
+	}
+	pod := dep.Spec.Template.Spec
+	if pod.ServiceAccountName != "eks-access-operator-controller-manager" {
+		t.Errorf("service account %q", pod.ServiceAccountName)
+	}
+	if psc := pod.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot ||
+		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod security context %+v: want non-root and seccomp RuntimeDefault", psc)
+	}
+	manager := pod.Containers[0]
+	if sc := manager.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+		sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Capabilities == nil ||
+		!slices.Contains(sc.Capabilities.Drop, "ALL") {
+		t.Errorf("container security context %+v: want a read-only root, no privilege escalation, all capabilities dropped", sc)
+	}
+	if manager.Resources.Requests.Memory().IsZero() || manager.Resources.Limits.Memory().IsZero() ||
+		manager.Resources.Requests.Cpu().IsZero() || manager.Resources.Limits.Cpu().IsZero() {
+		t.Errorf("resources %+v: want requests and limits", manager.Resources)
+	}
+	if !slices.Contains(manager.Args, "--leader-elect") {
+		t.Errorf("args %v: want leader election", manager.Args)
+	}
+
+	sa := &corev1.ServiceAccount{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: pod.ServiceAccountName}, sa); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := sa.Annotations["eks.amazonaws.com/role-arn"]; !ok {
+		t.Errorf("the ServiceAccount has no IRSA annotation: %v", sa.Annotations)
+	}
+	svc := &corev1.Service{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "eks-access-operator-controller-manager-metrics"}, svc); err != nil {
+		t.Errorf("the metrics Service: %v", err)
+	}
+
+	role := &rbacv1.ClusterRole{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "eks-access-operator-manager-role"}, role); err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string]bool{"accessentries": true, "accessentries/status": true, "accessentries/finalizers": true, "events": true, "namespaces": true}
+	for _, rule := range role.Rules {
+		for _, r := range rule.Resources {
+			if !allowed[r] {
+				t.Errorf("the manager role grants %q, which the operator does not use", r)
+			}
+		}
+		if slices.Contains(rule.Verbs, "*") || slices.Contains(rule.Resources, "*") || slices.Contains(rule.APIGroups, "*") {
+			t.Errorf("the manager role has a wildcard: %+v", rule)
+		}
+		if slices.Contains(rule.Resources, "namespaces") && !slices.Equal(rule.Verbs, []string{"get"}) {
+			t.Errorf("namespaces: verbs %v, want only get (for the kube-system UID)", rule.Verbs)
+		}
+	}
+	lease := &rbacv1.Role{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "eks-access-operator-leader-election-role"}, lease); err != nil {
+		t.Errorf("the leader-election Role: %v", err)
+	}
+}
+
+func writeKubeconfig(t *testing.T, env *envtest.Environment) string {
+	t.Helper()
+	user, err := env.AddUser(envtest.User{Name: "installer", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestDockerfileBuildIsStatic runs the Dockerfile's own build command (there is no
+// Docker engine here) and checks that the binary needs no C library, as the
+// distroless static base requires, and that the image runs as non-root.
+func TestDockerfileBuildIsStatic(t *testing.T) {
+	root := testenv.RepoRoot()
+	dockerfile, err := os.ReadFile(filepath.Join(root, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(dockerfile)
+	build := regexp.MustCompile(`(?m)^RUN (CGO_ENABLED=0 .*go build .*)$`).FindStringSubmatch(text)
+	if build == nil {
+		t.Fatal("no 'RUN CGO_ENABLED=0 ... go build' line in the Dockerfile")
+	}
+	for _, want := range []string{"FROM gcr.io/distroless/static:nonroot", "USER 65532:65532"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the Dockerfile lacks %q", want)
+		}
+	}
+
+	out := filepath.Join(t.TempDir(), "eks-access-operator")
+	cmd := strings.Replace(build[1], "-o eks-access-operator", "-o "+out, 1)
+	sh := exec.Command("sh", "-c", cmd)
+	sh.Dir = root
+	sh.Env = append(os.Environ(), "TARGETOS=linux", "TARGETARCH="+goarch())
+	if b, err := sh.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, b)
+	}
+	f, err := elf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Fatal("the binary asks for a dynamic loader: it would not start on distroless/static")
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Fatalf("the binary links %v dynamically", libs)
+	}
+}
+
+func goarch() string {
+	out, err := exec.Command("go", "env", "GOARCH").Output()
+	if err != nil {
+		return "amd64"
+	}
+	return strings.TrimSpace(string(out))
+}
