@@ -23,8 +23,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/controllers"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
@@ -66,7 +64,7 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 		return err
 	}
 	defer func() { step("stopping etcd and kube-apiserver"); _ = env.Stop() }()
-	kubeconfig, err := writeKubeconfig(env, work)
+	kubeconfig, err := testenv.WriteKubeconfig(env, work)
 	if err != nil {
 		return err
 	}
@@ -84,11 +82,19 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 	defer func() { step("stopping the EKS emulator"); _ = emu.Close() }()
 
 	step("starting the operator (%s), its log in %s", operatorBin, rel(root, filepath.Join(work, "operator.log")))
-	opStop, err := startOperator(filepath.Join(root, operatorBin), kubeconfig, emu.URL(), filepath.Join(work, "operator.log"))
+	_ = os.Remove(filepath.Join(work, "operator.log"))
+	op, err := testenv.StartOperator(filepath.Join(root, operatorBin), []string{
+		"--kubeconfig=" + kubeconfig,
+		"--eks-endpoint=" + emu.URL(),
+		"--region=" + region,
+		"--resync-period=30s",
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=0",
+	}, filepath.Join(work, "operator.log"))
 	if err != nil {
 		return err
 	}
-	defer func() { step("stopping the operator"); opStop() }()
+	defer func() { step("stopping the operator"); op.Stop() }()
 
 	kubectl := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, filepath.Join(testenv.AssetsDir(), "kubectl"), args...)
@@ -155,54 +161,6 @@ Press Ctrl-C to stop everything.
 	<-ctx.Done()
 	fmt.Println()
 	return nil
-}
-
-// writeKubeconfig writes an admin kubeconfig for the control plane.
-func writeKubeconfig(env *envtest.Environment, dir string) (string, error) {
-	user, err := env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return "", err
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(dir, "kubeconfig")
-	return path, os.WriteFile(path, data, 0o600)
-}
-
-// startOperator runs the operator binary as production does, as its own process.
-func startOperator(bin, kubeconfig, endpoint, logPath string) (func(), error) {
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin,
-		"--kubeconfig="+kubeconfig,
-		"--eks-endpoint="+endpoint,
-		"--region="+region,
-		"--resync-period=30s",
-		"--metrics-bind-address=0",
-		"--health-probe-bind-address=0",
-	)
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=demo", "AWS_SECRET_ACCESS_KEY=demo", "AWS_REGION="+region)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("starting %s (run 'make build' first): %w", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	return func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logFile.Close()
-	}, nil
 }
 
 // compare lists the differences between what the samples declare and what EKS holds:
