@@ -126,6 +126,9 @@ func (r *AccessEntryReconciler) reconcileEntry(ctx context.Context, ae *v1.Acces
 		return ctrl.Result{}, nil
 	}
 	cl := r.EKS.For(id.Region)
+	// Synced at this generation before: whatever has to be written now is drift.
+	ready := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
+	synced := ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == ae.Generation
 
 	if old := ae.Status.Identity; old != nil && *old != id {
 		if res, err, done := r.retire(ctx, ae, *old); !done {
@@ -144,8 +147,7 @@ func (r *AccessEntryReconciler) reconcileEntry(ctx context.Context, ae *v1.Acces
 		if err := r.apply(ctx, cl, id, obs.ARN, p); err != nil {
 			return r.eksFailure(ae, id, err)
 		}
-		if !wrote && ae.Status.ObservedGeneration == ae.Generation {
-			// The spec did not change since the last Ready: someone changed EKS.
+		if !wrote && synced {
 			driftCorrections.Inc()
 			r.event(ae, corev1.EventTypeNormal, "DriftCorrected", "put back %d out-of-band change(s) to the EKS access entry", p.Writes())
 		} else if !wrote {
@@ -411,8 +413,10 @@ func (r *AccessEntryReconciler) reconcileDelete(ctx context.Context, ae *v1.Acce
 	if !controllerutil.ContainsFinalizer(ae, v1.Finalizer) {
 		return ctrl.Result{}, nil
 	}
+	var deleted *v1.EntryIdentity
 	if ae.Spec.DeletionPolicy != v1.DeletionPolicyRetain {
-		if err := r.deleteOwnedEntry(ctx, ae); err != nil {
+		var err error
+		if deleted, err = r.deleteOwnedEntry(ctx, ae); err != nil {
 			return r.eksFailure(ae, derefIdentity(ae.Status.Identity), err)
 		}
 	}
@@ -421,32 +425,31 @@ func (r *AccessEntryReconciler) reconcileDelete(ctx context.Context, ae *v1.Acce
 	if err := r.Patch(ctx, ae, client.MergeFrom(before)); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	verb := "deleted"
-	if ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
-		verb = "retained"
+	switch {
+	case deleted != nil:
+		r.event(ae, corev1.EventTypeNormal, "Deleted", "deleted the EKS access entry of %s in cluster %s", deleted.PrincipalARN, deleted.ClusterName)
+	case ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain && ae.Status.Identity != nil:
+		r.event(ae, corev1.EventTypeNormal, "Retained", "left the EKS access entry of %s in cluster %s in place (deletionPolicy Retain)", ae.Status.Identity.PrincipalARN, ae.Status.Identity.ClusterName)
 	}
-	r.event(ae, corev1.EventTypeNormal, "Deleted", "%s the EKS access entry of %s in cluster %s", verb, ae.Spec.PrincipalARN, ae.Spec.ClusterName)
 	return ctrl.Result{}, nil
 }
 
 // deleteOwnedEntry deletes the entry recorded in status, or the spec's entry when it
-// carries this object's ownership tags. Absent counts as deleted.
-func (r *AccessEntryReconciler) deleteOwnedEntry(ctx context.Context, ae *v1.AccessEntry) error {
+// carries this object's ownership tags, and returns the identity it deleted (nil
+// when there was nothing of ours). Absent counts as deleted.
+func (r *AccessEntryReconciler) deleteOwnedEntry(ctx context.Context, ae *v1.AccessEntry) (*v1.EntryIdentity, error) {
 	id := ae.Status.Identity
 	if id == nil {
 		spec, ok := r.identity(ae)
 		if !ok {
-			return nil
+			return nil, nil
 		}
 		obs, err := r.observe(ctx, r.EKS.For(spec.Region), spec)
-		if err != nil {
-			return err
-		}
-		if obs == nil {
-			return nil
+		if err != nil || obs == nil {
+			return nil, err
 		}
 		if owner, _ := OwnerOf(obs.Tags); owner != (Owner{Instance: r.InstanceID, Namespace: ae.Namespace, Name: ae.Name}) {
-			return nil
+			return nil, nil
 		}
 		id = &spec
 	}
@@ -454,11 +457,14 @@ func (r *AccessEntryReconciler) deleteOwnedEntry(ctx context.Context, ae *v1.Acc
 	_, err := r.EKS.For(id.Region).DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{
 		ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN),
 	})
-	// A cluster that is gone took its entries with it.
-	if err != nil && classify(err) != errNotFound && classify(err) != errClusterNotFound {
-		return err
+	switch {
+	case err == nil:
+		return id, nil
+	case classify(err) == errNotFound || classify(err) == errClusterNotFound:
+		// Already gone, or the cluster is gone and took its entries with it.
+		return nil, nil
 	}
-	return nil
+	return nil, err
 }
 
 // eksFailure turns an EKS error into conditions and a result, by its class.
