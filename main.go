@@ -39,6 +39,7 @@ func main() {
 		metricsAddr    string
 		probeAddr      string
 		leaderElect    bool
+		leaderElectID  string
 		watchNamespace string
 		selector       string
 		instanceID     string
@@ -48,6 +49,7 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
+	flag.StringVar(&leaderElectID, "leader-election-id", "eks-access-operator.eksaccess.io", "Name of the leader-election Lease; give each --selector shard its own.")
 	flag.StringVar(&watchNamespace, "watch-namespace", "", "Only reconcile AccessEntries in this namespace (default: all namespaces).")
 	flag.StringVar(&selector, "selector", "", "Only reconcile AccessEntries whose labels match this selector, to shard objects between operator instances (e.g. shard=a).")
 	flag.StringVar(&instanceID, "instance-id", "", "Identity of this operator instance in the ownership tags of EKS entries (default: the UID of the kube-system namespace, stable for the cluster).")
@@ -85,7 +87,7 @@ func main() {
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: probeAddr,
 		LeaderElection:         leaderElect,
-		LeaderElectionID:       "eks-access-operator.eksaccess.io",
+		LeaderElectionID:       leaderElectID,
 	})
 	if err != nil {
 		log.Error(err, "unable to create the manager")
