@@ -23,6 +23,10 @@ manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the manager's RBAC from th
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="{./api/...,./controllers/...}"
 
+.PHONY: docs
+docs: manifests ## Generate the API reference docs/api.md from the CRDs.
+	go run ./hack/apidocs -crds config/crd/bases -out docs/api.md
+
 .PHONY: fmt
 fmt: ## Run go fmt.
 	go fmt ./...
@@ -42,9 +46,9 @@ emulator-cli-check: ## Run the user guide's AWS CLI commands against the EKS emu
 	hack/emulator-aws-cli.sh
 
 .PHONY: verify
-verify: manifests generate fmt ## Regenerate everything and fail when the tree is not clean.
+verify: manifests generate fmt docs ## Regenerate everything and fail when the tree is not clean.
 	@if [ -n "$$(git status --porcelain)" ]; then \
-		echo "the tree is dirty after 'make manifests generate fmt'; commit the regenerated files:"; \
+		echo "the tree is dirty after 'make manifests generate fmt docs'; commit the regenerated files:"; \
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
 	fi
 	@echo "generated files are up to date"

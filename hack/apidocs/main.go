@@ -1,0 +1,640 @@
+// Command apidocs writes the API reference (docs/api.md) from the CRDs that
+// controller-gen generates into config/crd/bases: per kind its names, scope and print
+// columns, then for every object level of each version's schema a table of its fields
+// with type, default, description and validation.
+//
+//	go run ./hack/apidocs -crds config/crd/bases -out docs/api.md
+//	go run ./hack/apidocs -check    # exit 1 when docs/api.md is out of date
+//
+// The output depends only on the CRDs: properties are sorted by name, while lists
+// whose order means something (versions, print columns, enum values, rules) keep
+// the schema's order.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"sigs.k8s.io/yaml"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the command without the process around it: it returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("apidocs", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	crdDir := fs.String("crds", "config/crd/bases", "Directory of the generated CRD YAML files.")
+	out := fs.String("out", "docs/api.md", "Markdown file to write, or - for standard output.")
+	check := fs.Bool("check", false, "Write nothing; exit 1 when -out differs from what would be written.")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "apidocs: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+
+	crds, err := loadCRDs(*crdDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "apidocs: %v\n", err)
+		return 1
+	}
+	doc := render(crds, filepath.ToSlash(filepath.Clean(*crdDir)))
+
+	switch {
+	case *check:
+		cur, err := os.ReadFile(*out)
+		if err != nil {
+			fmt.Fprintf(stderr, "apidocs: %v; run `make docs`\n", err)
+			return 1
+		}
+		if line := firstDifference(cur, doc); line > 0 {
+			fmt.Fprintf(stderr, "apidocs: %s is out of date (line %d differs from the CRDs in %s); run `make docs`\n", *out, line, *crdDir)
+			return 1
+		}
+		return 0
+	case *out == "-":
+		if _, err := stdout.Write(doc); err != nil {
+			fmt.Fprintf(stderr, "apidocs: %v\n", err)
+			return 1
+		}
+		return 0
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		fmt.Fprintf(stderr, "apidocs: %v\n", err)
+		return 1
+	}
+	if err := os.WriteFile(*out, doc, 0o644); err != nil {
+		fmt.Fprintf(stderr, "apidocs: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// firstDifference is the 1-based number of the first line where a and b differ, or 0
+// when they are equal.
+func firstDifference(a, b []byte) int {
+	if bytes.Equal(a, b) {
+		return 0
+	}
+	la, lb := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
+	for i := range max(len(la), len(lb)) {
+		if i >= len(la) || i >= len(lb) || la[i] != lb[i] {
+			return i + 1
+		}
+	}
+	return max(len(la), len(lb))
+}
+
+var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
+
+// loadCRDs reads every CustomResourceDefinition in the .yaml and .yml files of dir
+// (several documents a file are allowed; other kinds are skipped), sorted by group
+// and kind.
+func loadCRDs(dir string) ([]apiextv1.CustomResourceDefinition, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var crds []apiextv1.CustomResourceDefinition
+	for _, e := range entries {
+		if e.IsDir() || (filepath.Ext(e.Name()) != ".yaml" && filepath.Ext(e.Name()) != ".yml") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		for i, part := range docSeparator.Split(string(data), -1) {
+			if strings.TrimSpace(part) == "" {
+				continue
+			}
+			var head struct {
+				APIVersion string `json:"apiVersion"`
+				Kind       string `json:"kind"`
+			}
+			if err := yaml.Unmarshal([]byte(part), &head); err != nil {
+				return nil, fmt.Errorf("%s, document %d: %w", path, i+1, err)
+			}
+			if head.Kind != "CustomResourceDefinition" {
+				continue
+			}
+			if head.APIVersion != apiextv1.SchemeGroupVersion.String() {
+				return nil, fmt.Errorf("%s, document %d: CustomResourceDefinition of %s; only %s is supported", path, i+1, head.APIVersion, apiextv1.SchemeGroupVersion)
+			}
+			var crd apiextv1.CustomResourceDefinition
+			if err := yaml.UnmarshalStrict([]byte(part), &crd); err != nil {
+				return nil, fmt.Errorf("%s, document %d: %w", path, i+1, err)
+			}
+			crds = append(crds, crd)
+		}
+	}
+	if len(crds) == 0 {
+		return nil, errors.New("no CustomResourceDefinition in " + dir)
+	}
+	slices.SortStableFunc(crds, func(a, b apiextv1.CustomResourceDefinition) int {
+		return strings.Compare(a.Spec.Group+"/"+a.Spec.Names.Kind, b.Spec.Group+"/"+b.Spec.Names.Kind)
+	})
+	return crds, nil
+}
+
+// render is the whole Markdown document.
+func render(crds []apiextv1.CustomResourceDefinition, source string) []byte {
+	var w strings.Builder
+	fmt.Fprintf(&w, "<!-- Code generated by `make docs` (go run ./hack/apidocs) from %s. DO NOT EDIT. -->\n\n", source)
+	w.WriteString("# API reference\n\n")
+	fmt.Fprintf(&w, "Generated by `make docs` from the CRDs in `%s/`, which `make manifests` generates from the\n", source)
+	w.WriteString("Go types in `api/`. Do not edit this file: change the doc comments and markers of the types,\n")
+	w.WriteString("run `make manifests docs`, and commit the result.\n\n")
+	w.WriteString("Each object level of a schema has a table of its fields. A path ending in `[]` is an item of\n")
+	w.WriteString("a list; the validation column lists what the API server checks when an object is applied,\n")
+	w.WriteString("with the message it answers for each CEL rule.\n\n")
+	for _, crd := range crds {
+		fmt.Fprintf(&w, "- [%s](#%s) (`%s`)\n", crd.Spec.Names.Kind, kindAnchor(crd), crd.Spec.Group)
+	}
+	for _, crd := range crds {
+		renderKind(&w, crd)
+	}
+	return []byte(w.String())
+}
+
+func kindAnchor(crd apiextv1.CustomResourceDefinition) string {
+	return anchor(crd.Spec.Group + "-" + crd.Spec.Names.Kind)
+}
+
+var nonAnchor = regexp.MustCompile(`[^a-z0-9]+`)
+
+// anchor turns s into an HTML id: lowercase letters and digits separated by '-'.
+func anchor(s string) string {
+	return strings.Trim(nonAnchor.ReplaceAllString(strings.ToLower(s), "-"), "-")
+}
+
+// renderKind writes one CRD: its names, then each version in the CRD's order.
+func renderKind(w *strings.Builder, crd apiextv1.CustomResourceDefinition) {
+	n := crd.Spec.Names
+	fmt.Fprintf(w, "\n<a id=\"%s\"></a>\n\n## %s\n\n", kindAnchor(crd), n.Kind)
+	if d := rootDescription(crd); d != "" {
+		w.WriteString(paragraphs(d) + "\n\n")
+	}
+	w.WriteString("| | |\n|---|---|\n")
+	fmt.Fprintf(w, "| API group | %s |\n", code(crd.Spec.Group))
+	var versions []string
+	for _, v := range crd.Spec.Versions {
+		var notes []string
+		if v.Served {
+			notes = append(notes, "served")
+		} else {
+			notes = append(notes, "not served")
+		}
+		if v.Storage {
+			notes = append(notes, "storage")
+		}
+		if v.Deprecated {
+			notes = append(notes, "deprecated")
+		}
+		versions = append(versions, fmt.Sprintf("%s (%s)", code(v.Name), strings.Join(notes, ", ")))
+	}
+	fmt.Fprintf(w, "| Versions | %s |\n", strings.Join(versions, ", "))
+	fmt.Fprintf(w, "| Scope | %s |\n", crd.Spec.Scope)
+	fmt.Fprintf(w, "| Resource | %s (singular %s, list kind %s) |\n", code(n.Plural), code(n.Singular), code(n.ListKind))
+	if len(n.ShortNames) > 0 {
+		fmt.Fprintf(w, "| Short names | %s (`kubectl get %s`) |\n", codeList(sortedCopy(n.ShortNames)), n.ShortNames[0])
+	}
+	if len(n.Categories) > 0 {
+		cats := sortedCopy(n.Categories)
+		fmt.Fprintf(w, "| Categories | %s (`kubectl get %s` lists every kind in the category) |\n", codeList(cats), cats[0])
+	}
+	for _, v := range crd.Spec.Versions {
+		renderVersion(w, crd, v)
+	}
+}
+
+// rootDescription is the description of the storage version's schema, or of the
+// first version with one.
+func rootDescription(crd apiextv1.CustomResourceDefinition) string {
+	var first string
+	for _, v := range crd.Spec.Versions {
+		if v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
+			continue
+		}
+		if v.Storage {
+			return v.Schema.OpenAPIV3Schema.Description
+		}
+		if first == "" {
+			first = v.Schema.OpenAPIV3Schema.Description
+		}
+	}
+	return first
+}
+
+// renderVersion writes a version: subresources, print columns and the field tables.
+func renderVersion(w *strings.Builder, crd apiextv1.CustomResourceDefinition, v apiextv1.CustomResourceDefinitionVersion) {
+	base := anchor(crd.Spec.Group + "-" + crd.Spec.Names.Kind + "-" + v.Name)
+	fmt.Fprintf(w, "\n<a id=\"%s\"></a>\n\n### %s `%s/%s`\n\n", base, crd.Spec.Names.Kind, crd.Spec.Group, v.Name)
+	if v.Deprecated {
+		msg := "This version is deprecated."
+		if v.DeprecationWarning != nil {
+			msg += " " + *v.DeprecationWarning
+		}
+		w.WriteString(escape(msg) + "\n\n")
+	}
+	if sr := v.Subresources; sr != nil {
+		var subs []string
+		if sr.Status != nil {
+			subs = append(subs, "`status`")
+		}
+		if sr.Scale != nil {
+			subs = append(subs, fmt.Sprintf("`scale` (replicas at %s)", code(sr.Scale.SpecReplicasPath)))
+		}
+		if len(subs) > 0 {
+			fmt.Fprintf(w, "Subresources: %s.\n\n", strings.Join(subs, ", "))
+		}
+	}
+	if len(v.AdditionalPrinterColumns) > 0 {
+		fmt.Fprintf(w, "Columns of `kubectl get %s`:\n\n", crd.Spec.Names.Plural)
+		described := slices.ContainsFunc(v.AdditionalPrinterColumns, func(c apiextv1.CustomResourceColumnDefinition) bool { return c.Description != "" })
+		w.WriteString("| Column | Type | JSONPath | Shown |")
+		if described {
+			w.WriteString(" Description |")
+		}
+		w.WriteString("\n|---|---|---|---|")
+		if described {
+			w.WriteString("---|")
+		}
+		w.WriteString("\n")
+		for _, c := range v.AdditionalPrinterColumns {
+			typ := c.Type
+			if c.Format != "" {
+				typ += " (" + c.Format + ")"
+			}
+			shown := "always"
+			if c.Priority > 0 {
+				shown = "with `-o wide`"
+			}
+			fmt.Fprintf(w, "| %s | %s | %s | %s |", escape(c.Name), typ, code(c.JSONPath), shown)
+			if described {
+				fmt.Fprintf(w, " %s |", cell(c.Description))
+			}
+			w.WriteString("\n")
+		}
+	}
+	if v.Schema == nil || v.Schema.OpenAPIV3Schema == nil {
+		w.WriteString("This version has no schema.\n")
+		return
+	}
+	objectSections(w, base, "", crd.Spec.Names.Kind+" (top level)", *v.Schema.OpenAPIV3Schema, "")
+}
+
+// objectSections writes the table of one object level, then the sections of the
+// objects below it, in property order (sorted by name).
+func objectSections(w *strings.Builder, base, path, title string, s apiextv1.JSONSchemaProps, desc string) {
+	if len(s.Properties) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n<a id=\"%s\"></a>\n\n#### %s\n\n", sectionAnchor(base, path), title)
+	if path != "" && desc != "" {
+		w.WriteString(paragraphs(desc) + "\n\n")
+	}
+	if path != "" && len(s.XValidations) > 0 {
+		fmt.Fprintf(w, "Rules on %s as a whole:\n\n", code(path))
+		for _, r := range s.XValidations {
+			w.WriteString("- " + ruleText(r) + "\n")
+		}
+		w.WriteString("\n")
+	}
+	w.WriteString("| Field | Type | Required | Default | Description | Validation |\n|---|---|---|---|---|---|\n")
+	names := sortedKeys(s.Properties)
+	for _, name := range names {
+		p := s.Properties[name]
+		fp := join(path, name)
+		desc := p.Description
+		if path == "" && name == "metadata" && desc == "" {
+			desc = "Standard object metadata: name, namespace, labels, annotations and the rest of [ObjectMeta](https://kubernetes.io/docs/reference/kubernetes-api/common-definitions/object-meta/)."
+		} else {
+			desc = cell(desc)
+		}
+		req := ""
+		if slices.Contains(s.Required, name) {
+			req = "yes"
+		}
+		var c []string
+		if p.Type == "object" && len(p.Properties) > 0 && len(p.XValidations) > 0 {
+			// The object's own section lists its rules.
+			rules := "1 rule"
+			if n := len(p.XValidations); n > 1 {
+				rules = strconv.Itoa(n) + " rules"
+			}
+			c = append(constraints(p, false), fmt.Sprintf("%s on the whole object: see [%s](#%s)", rules, code(fp), sectionAnchor(base, fp)))
+		} else {
+			c = constraints(p, true)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", code(fp), typeOf(base, fp, p), req, defaultOf(p), desc, strings.Join(c, "<br>"))
+	}
+	for _, name := range names {
+		p := s.Properties[name]
+		fp := join(path, name)
+		child, childPath, childDesc := p, fp, p.Description
+		// Lists of lists end at their innermost item.
+		for child.Type == "array" && child.Items != nil && child.Items.Schema != nil {
+			child, childPath = *child.Items.Schema, childPath+"[]"
+			if child.Description != "" {
+				childDesc = child.Description
+			}
+		}
+		if child.Type == "object" && len(child.Properties) == 0 && child.AdditionalProperties != nil && child.AdditionalProperties.Schema != nil {
+			child, childPath = *child.AdditionalProperties.Schema, childPath+".<key>"
+			if child.Description != "" {
+				childDesc = child.Description
+			}
+		}
+		objectSections(w, base, childPath, code(childPath), child, childDesc)
+	}
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+func sectionAnchor(base, path string) string {
+	if path == "" {
+		return base + "-root"
+	}
+	return base + "-" + anchor(path)
+}
+
+// typeOf is the type of a field, linked to its section when it is an object with fields.
+func typeOf(base, path string, s apiextv1.JSONSchemaProps) string {
+	switch {
+	case s.XIntOrString:
+		return "int-or-string"
+	case s.Type == "array":
+		if s.Items == nil || s.Items.Schema == nil {
+			return "\\[\\]any"
+		}
+		return "\\[\\]" + typeOf(base, path+"[]", *s.Items.Schema)
+	case s.Type == "object" && len(s.Properties) > 0:
+		return fmt.Sprintf("[object](#%s)", sectionAnchor(base, path))
+	case s.Type == "object" && s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil:
+		return "map\\[string\\]" + typeOf(base, path+".<key>", *s.AdditionalProperties.Schema)
+	case s.Type == "object" && s.XPreserveUnknownFields != nil && *s.XPreserveUnknownFields:
+		return "object (any fields)"
+	case s.Type == "":
+		return "any"
+	case s.Format != "":
+		return s.Type + " (" + s.Format + ")"
+	}
+	return s.Type
+}
+
+// defaultOf is the default value, strings without their JSON quotes.
+func defaultOf(s apiextv1.JSONSchemaProps) string {
+	if s.Default == nil {
+		return ""
+	}
+	return code(jsonValue(s.Default.Raw))
+}
+
+// jsonValue shows a JSON value compactly; a string without its quotes.
+func jsonValue(raw []byte) string {
+	var str string
+	if err := json.Unmarshal(raw, &str); err == nil {
+		return str
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return string(raw)
+	}
+	return buf.String()
+}
+
+// constraints lists what the schema checks about a value: its own bounds and, with
+// rules, its CEL rules; then those of its items or map values.
+func constraints(s apiextv1.JSONSchemaProps, rules bool) []string {
+	var c []string
+	if len(s.Enum) > 0 {
+		var vals []string
+		for _, e := range s.Enum {
+			vals = append(vals, code(jsonValue(e.Raw)))
+		}
+		c = append(c, "one of "+strings.Join(vals, ", "))
+	}
+	c = appendRange(c, s.MinLength, s.MaxLength, "character", "characters")
+	c = appendRange(c, s.MinItems, s.MaxItems, "item", "items")
+	c = appendRange(c, s.MinProperties, s.MaxProperties, "entry", "entries")
+	if s.Minimum != nil {
+		op := "at least "
+		if s.ExclusiveMinimum {
+			op = "more than "
+		}
+		c = append(c, op+number(*s.Minimum))
+	}
+	if s.Maximum != nil {
+		op := "at most "
+		if s.ExclusiveMaximum {
+			op = "less than "
+		}
+		c = append(c, op+number(*s.Maximum))
+	}
+	if s.MultipleOf != nil {
+		c = append(c, "multiple of "+number(*s.MultipleOf))
+	}
+	if s.Pattern != "" {
+		c = append(c, "matches "+code(s.Pattern))
+	}
+	if s.UniqueItems {
+		c = append(c, "items unique")
+	}
+	if s.XListType != nil {
+		switch *s.XListType {
+		case "set":
+			c = append(c, "a set: each value at most once")
+		case "map":
+			c = append(c, fmt.Sprintf("a map keyed by %s: each key at most once", codeList(s.XListMapKeys)))
+		case "atomic":
+			c = append(c, "atomic: replaced as a whole")
+		}
+	}
+	if s.XMapType != nil && *s.XMapType == "atomic" {
+		c = append(c, "atomic: replaced as a whole")
+	}
+	if rules {
+		for _, r := range s.XValidations {
+			c = append(c, ruleText(r))
+		}
+	}
+	if s.Type == "array" && s.Items != nil && s.Items.Schema != nil && len(s.Items.Schema.Properties) == 0 {
+		for _, ic := range constraints(*s.Items.Schema, true) {
+			c = append(c, "each item: "+ic)
+		}
+	}
+	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil && len(s.AdditionalProperties.Schema.Properties) == 0 {
+		for _, vc := range constraints(*s.AdditionalProperties.Schema, true) {
+			c = append(c, "each value: "+vc)
+		}
+	}
+	return c
+}
+
+// appendRange adds "1 to 100 characters", "at most 50 items" or "at least 1 entry".
+func appendRange(c []string, lo, hi *int64, one, many string) []string {
+	unit := func(n int64) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	}
+	switch {
+	case lo != nil && hi != nil:
+		return append(c, fmt.Sprintf("%d to %d %s", *lo, *hi, unit(*hi)))
+	case hi != nil:
+		return append(c, fmt.Sprintf("at most %d %s", *hi, unit(*hi)))
+	case lo != nil:
+		return append(c, fmt.Sprintf("at least %d %s", *lo, unit(*lo)))
+	}
+	return c
+}
+
+func number(f float64) string {
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+// ruleText is a CEL rule as a person meets it: the message the API server answers
+// with, or the expression that builds it.
+func ruleText(r apiextv1.ValidationRule) string {
+	var t string
+	switch {
+	case r.MessageExpression != "":
+		t = "rule: message built by " + code(oneLine(r.MessageExpression))
+	case r.Message != "":
+		t = "rule: " + escape(oneLine(r.Message))
+	default:
+		t = "rule: " + code(oneLine(r.Rule))
+	}
+	if r.FieldPath != "" {
+		t += " (reported on " + code(r.FieldPath) + ")"
+	}
+	return t
+}
+
+var spaces = regexp.MustCompile(`\s+`)
+
+func oneLine(s string) string {
+	return strings.TrimSpace(spaces.ReplaceAllString(s, " "))
+}
+
+// cell is a description for a table cell: the lines of a paragraph joined, and
+// paragraphs separated by <br><br>.
+func cell(s string) string {
+	return strings.ReplaceAll(paragraphs(s), "\n\n", "<br><br>")
+}
+
+var blankLines = regexp.MustCompile(`\n[ \t]*\n\s*`)
+
+// paragraphs is a description as escaped Markdown paragraphs: the hard line breaks
+// of Go doc comments become spaces.
+func paragraphs(s string) string {
+	var ps []string
+	for _, p := range blankLines.Split(strings.TrimSpace(s), -1) {
+		if p = oneLine(p); p != "" {
+			ps = append(ps, escape(p))
+		}
+	}
+	return strings.Join(ps, "\n\n")
+}
+
+// escape makes text safe for Markdown and table cells: code spans are kept; outside
+// them the characters Markdown would read as emphasis or HTML, and '|', are escaped.
+func escape(s string) string {
+	parts := strings.Split(s, "`")
+	if len(parts)%2 == 0 {
+		// Unbalanced backticks: no code spans.
+		return escapePlain(s)
+	}
+	for i := range parts {
+		if i%2 == 0 {
+			parts[i] = escapePlain(parts[i])
+		} else {
+			parts[i] = strings.ReplaceAll(parts[i], "|", "\\|")
+		}
+	}
+	return strings.Join(parts, "`")
+}
+
+func escapePlain(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '|', '*', '`', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '_':
+			// Only an underscore at the edge of a word can start emphasis.
+			if i == 0 || i == len(s)-1 || !isWordByte(s[i-1]) || !isWordByte(s[i+1]) {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// code is s as an inline code span that survives a table cell.
+func code(s string) string {
+	fence := "`"
+	if strings.Contains(s, "`") {
+		fence = "``"
+		s = " " + s + " "
+	}
+	return fence + strings.ReplaceAll(s, "|", "\\|") + fence
+}
+
+func codeList(items []string) string {
+	var out []string
+	for _, s := range items {
+		out = append(out, code(s))
+	}
+	return strings.Join(out, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
