@@ -40,6 +40,7 @@ test: manifests generate fmt vet envtest-assets ## Run every test against envtes
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) emulator-cli-check
 	$(MAKE) demo-check
+	$(MAKE) bench-smoke
 
 .PHONY: emulator-cli-check
 emulator-cli-check: ## Run the user guide's AWS CLI commands against the EKS emulator.
@@ -80,6 +81,19 @@ demo-check: envtest-assets build demo-binary ## Run the demo non-interactively; 
 demo-binary:
 	@echo "building the demo driver into bin/demo"
 	go build -o $(BIN)/demo ./hack/demo
+
+.PHONY: bench
+bench: envtest-assets build bench-binary ## Benchmark 1,000 entries against EKS's rate limit (ARGS="--entries 10000" for more).
+	$(BIN)/bench $(ARGS)
+
+.PHONY: bench-smoke
+bench-smoke: envtest-assets build bench-binary ## A 50-entry benchmark run, so the harness does not rot.
+	$(BIN)/bench --entries 50 --rate 50 --burst 50 --smoke
+
+.PHONY: bench-binary
+bench-binary:
+	@echo "building the benchmark driver into bin/bench"
+	go build -o $(BIN)/bench ./hack/bench
 
 .PHONY: emulator
 emulator: ## Run the EKS emulator on 127.0.0.1:8686 (a test tool; see --help).
