@@ -129,8 +129,12 @@ func (r Result) resyncReadsMet() bool {
 
 func run(o options) (Result, error) {
 	root := testenv.RepoRoot()
-	work := filepath.Join(root, "tmp", "bench")
-	if err := os.MkdirAll(work, 0o755); err != nil {
+	// A folder per run, so that runs side by side keep their kubeconfig and log apart.
+	if err := os.MkdirAll(filepath.Join(root, "tmp", "bench"), 0o755); err != nil {
+		return Result{}, err
+	}
+	work, err := os.MkdirTemp(filepath.Join(root, "tmp", "bench"), "run-")
+	if err != nil {
 		return Result{}, err
 	}
 	res := Result{Entries: o.entries, Rate: o.rate, Burst: o.burst, LatencyMS: o.latency.Milliseconds(),
@@ -170,8 +174,7 @@ func run(o options) (Result, error) {
 		"--metrics-bind-address=" + metricsAddr, "--health-probe-bind-address=0",
 	}
 	logPath := filepath.Join(work, "operator.log")
-	_ = os.Remove(logPath)
-	say("starting the operator (log in tmp/bench/operator.log)")
+	say("starting the operator (log in %s)", logPath)
 	op, err := testenv.StartOperator(filepath.Join(root, o.operator), opArgs, logPath)
 	if err != nil {
 		return res, err
