@@ -55,6 +55,8 @@ func main() {
 	flag.StringVar(&instanceID, "instance-id", "", "Identity of this operator instance in the ownership tags of EKS entries (default: the UID of the kube-system namespace, stable for the cluster).")
 	flag.StringVar(&r.DefaultRegion, "region", os.Getenv("AWS_REGION"), "AWS region of AccessEntries without spec.region (default: $AWS_REGION).")
 	flag.StringVar(&clientOpts.Endpoint, "eks-endpoint", "", "EKS endpoint URL instead of the regional default (a VPC endpoint, or the emulator).")
+	flag.StringVar(&clientOpts.STSEndpoint, "sts-endpoint", "", "STS endpoint URL for assuming the roles of ClusterAccessConfigs (default: the regional one; the emulator serves STS at its own address).")
+	flag.BoolVar(&r.RequireClusterConfig, "require-cluster-config", false, "Refuse (NotPermitted) AccessEntries whose cluster has no ClusterAccessConfig, so that every entry is held to guardrails (multi-tenant installs).")
 	flag.Float64Var(&clientOpts.QPS, "eks-qps", 10, "EKS calls per second, per account and region, shared by all workers.")
 	flag.IntVar(&clientOpts.Burst, "eks-burst", 10, "EKS calls allowed in a burst above --eks-qps.")
 	flag.DurationVar(&r.ResyncPeriod, "resync-period", 10*time.Minute, "How often each entry is read back from EKS to correct drift (jittered by 10%).")
@@ -68,7 +70,9 @@ func main() {
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
 
-	cacheOpts := cache.Options{}
+	// The operator never reads managedFields; dropping them from the cache is most of
+	// an AccessEntry's size in memory.
+	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 	if watchNamespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{watchNamespace: {}}
 	}
@@ -120,6 +124,18 @@ func main() {
 	r.InstanceID = instanceID
 	if err := r.SetupWithManager(mgr); err != nil {
 		log.Error(err, "unable to set up the AccessEntry controller")
+		os.Exit(1)
+	}
+	cacReconciler := &controllers.ClusterAccessConfigReconciler{
+		Client:        mgr.GetClient(),
+		EKS:           r.EKS,
+		Recorder:      r.Recorder,
+		DefaultRegion: r.DefaultRegion,
+		ResyncPeriod:  r.ResyncPeriod,
+		PollInterval:  10 * time.Second,
+	}
+	if err := cacReconciler.SetupWithManager(mgr); err != nil {
+		log.Error(err, "unable to set up the ClusterAccessConfig controller")
 		os.Exit(1)
 	}
 

@@ -1,11 +1,13 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,13 +25,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 )
 
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // AccessEntryReconciler makes EKS hold the access entry each AccessEntry declares.
 type AccessEntryReconciler struct {
@@ -55,7 +58,14 @@ type AccessEntryReconciler struct {
 	ConsistencyWindow time.Duration
 	// MaxConcurrentReconciles bounds the workers.
 	MaxConcurrentReconciles int
+	// RequireClusterConfig makes an AccessEntry without a matching
+	// ClusterAccessConfig NotPermitted (multi-tenant installs).
+	RequireClusterConfig bool
 }
+
+// clusterNameField indexes AccessEntries by spec.clusterName, to find those a
+// ClusterAccessConfig governs.
+const clusterNameField = "spec.clusterName"
 
 // SetupWithManager registers the controller. Status patches and the operator's own
 // finalizer patches do not start a reconcile: only spec, label and annotation
@@ -64,13 +74,36 @@ func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	deletion := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		return !e.ObjectNew.GetDeletionTimestamp().IsZero()
 	}}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1.AccessEntry{}, clusterNameField, func(o client.Object) []string {
+		return []string{o.(*v1.AccessEntry).Spec.ClusterName}
+	}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.AccessEntry{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
 			predicate.LabelChangedPredicate{}, deletion))).
+		// A ClusterAccessConfig change (guardrails, or its cluster back to ACTIVE)
+		// concerns every AccessEntry of its cluster.
+		Watches(&v1.ClusterAccessConfig{}, handler.EnqueueRequestsFromMapFunc(r.entriesOfCluster)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("accessentry").
 		Complete(r)
+}
+
+// entriesOfCluster lists the AccessEntries a ClusterAccessConfig governs.
+func (r *AccessEntryReconciler) entriesOfCluster(ctx context.Context, o client.Object) []reconcile.Request {
+	cac := o.(*v1.ClusterAccessConfig)
+	list := &v1.AccessEntryList{}
+	if err := r.List(ctx, list, client.MatchingFields{clusterNameField: cac.Spec.ClusterName}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing the AccessEntries of a cluster", "cluster", cac.Spec.ClusterName)
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, ae := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ae)})
+	}
+	return reqs
 }
 
 // Reconcile gets the object, then deletes or creates and updates its EKS entry, and
@@ -120,12 +153,19 @@ func (r *AccessEntryReconciler) patchStatus(ctx context.Context, orig, ae *v1.Ac
 // reconcileEntry moves the entry to a new identity if the spec's changed, makes sure
 // it exists and is ours, applies the plan, and reads EKS back before Ready.
 func (r *AccessEntryReconciler) reconcileEntry(ctx context.Context, ae *v1.AccessEntry) (ctrl.Result, error) {
-	id, ok := r.identity(ae)
+	cac, err := r.clusterConfig(ctx, ae.Spec.ClusterName, ae.Spec.Region)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	id, ok := r.identity(ae, cac)
 	if !ok {
 		r.stalled(ae, v1.ReasonNoRegion, "spec.region is empty and the operator has no default region: set spec.region or start the operator with --region")
 		return ctrl.Result{}, nil
 	}
-	cl := r.EKS.For(id.Region)
+	if res, err, ok := r.permitted(ctx, ae, cac); !ok {
+		return res, err
+	}
+	cl := r.EKS.For(r.target(id.Region, cac))
 	// Synced at this generation before: whatever has to be written now is drift.
 	ready := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
 	synced := ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == ae.Generation
@@ -176,9 +216,79 @@ func (r *AccessEntryReconciler) reconcileEntry(ctx context.Context, ae *v1.Acces
 	return ctrl.Result{RequeueAfter: wait.Jitter(r.ResyncPeriod, 0.1)}, nil
 }
 
-// identity is the spec's identity, with the region resolved; false without a region.
-func (r *AccessEntryReconciler) identity(ae *v1.AccessEntry) (v1.EntryIdentity, bool) {
+// clusterConfig finds the ClusterAccessConfig of a cluster: same name, and the same
+// region when one is given. nil when there is none.
+func (r *AccessEntryReconciler) clusterConfig(ctx context.Context, cluster, region string) (*v1.ClusterAccessConfig, error) {
+	list := &v1.ClusterAccessConfigList{}
+	if err := r.List(ctx, list); err != nil {
+		return nil, err
+	}
+	for i, c := range list.Items {
+		if c.Spec.ClusterName != cluster {
+			continue
+		}
+		if region == "" || cmp.Or(c.Spec.Region, r.DefaultRegion) == region {
+			return &list.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// permitted holds the object to its cluster's guardrails, and to the rule that a
+// ClusterAccessConfig must exist when the operator requires one; it also makes
+// the object wait while its cluster is UPDATING. ok is false when the reconcile
+// stops there with res and err, having written nothing to EKS.
+func (r *AccessEntryReconciler) permitted(ctx context.Context, ae *v1.AccessEntry, cac *v1.ClusterAccessConfig) (res ctrl.Result, err error, ok bool) {
+	if cac == nil {
+		if r.RequireClusterConfig {
+			r.stalled(ae, v1.ReasonNotPermitted, fmt.Sprintf("no ClusterAccessConfig for cluster %s, and this operator requires one (--require-cluster-config): ask the platform team to create it", ae.Spec.ClusterName))
+			return ctrl.Result{}, nil, false
+		}
+		return ctrl.Result{}, nil, true
+	}
+	var nsLabels map[string]string
+	if cac.Spec.Guardrails.NamespaceSelector != nil {
+		ns := &corev1.Namespace{}
+		if err := r.Get(ctx, client.ObjectKey{Name: ae.Namespace}, ns); err != nil {
+			return ctrl.Result{}, err, false
+		}
+		nsLabels = ns.Labels
+	}
+	if v := CheckGuardrails(ae, cac.Spec.Guardrails, nsLabels); len(v) > 0 {
+		r.stalled(ae, v1.ReasonNotPermitted, fmt.Sprintf("not permitted by ClusterAccessConfig %s: %s", cac.Name, strings.Join(v, "; ")))
+		return ctrl.Result{}, nil, false
+	}
+	if cac.Status.ClusterStatus == "UPDATING" {
+		// The ClusterAccessConfig watch brings the object back when the cluster is ACTIVE.
+		r.progressing(ae, v1.ReasonClusterUpdating, fmt.Sprintf("cluster %s is UPDATING (authentication mode); waiting for it to be ACTIVE", cac.Spec.ClusterName))
+		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
+	}
+	return ctrl.Result{}, nil, true
+}
+
+// target is where the calls for a cluster go: its ClusterAccessConfig's role, if any.
+func (r *AccessEntryReconciler) target(region string, cac *v1.ClusterAccessConfig) Target {
+	t := Target{Region: region}
+	if cac != nil {
+		t.RoleARN, t.ExternalID = cac.Spec.RoleARN, cac.Spec.ExternalID
+	}
+	return t
+}
+
+// targetOf is the target of a recorded identity, through the ClusterAccessConfig
+// that governs its cluster now.
+func (r *AccessEntryReconciler) targetOf(ctx context.Context, id v1.EntryIdentity) (Target, error) {
+	cac, err := r.clusterConfig(ctx, id.ClusterName, id.Region)
+	return r.target(id.Region, cac), err
+}
+
+// identity is the spec's identity, with the region resolved (the spec's, its
+// ClusterAccessConfig's, or the operator's default); false without a region.
+func (r *AccessEntryReconciler) identity(ae *v1.AccessEntry, cac *v1.ClusterAccessConfig) (v1.EntryIdentity, bool) {
 	region := ae.Spec.Region
+	if region == "" && cac != nil {
+		region = cac.Spec.Region
+	}
 	if region == "" {
 		region = r.DefaultRegion
 	}
@@ -196,7 +306,11 @@ func (r *AccessEntryReconciler) identity(ae *v1.AccessEntry) (v1.EntryIdentity, 
 func (r *AccessEntryReconciler) retire(ctx context.Context, ae *v1.AccessEntry, old v1.EntryIdentity) (res ctrl.Result, err error, done bool) {
 	if ae.Spec.DeletionPolicy != v1.DeletionPolicyRetain {
 		r.progressing(ae, v1.ReasonProgressing, fmt.Sprintf("deleting the EKS access entry of %s in cluster %s before creating the new one", old.PrincipalARN, old.ClusterName))
-		_, err := r.EKS.For(old.Region).DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{
+		t, err := r.targetOf(ctx, old)
+		if err != nil {
+			return ctrl.Result{}, err, false
+		}
+		_, err = r.EKS.For(t).DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{
 			ClusterName: aws.String(old.ClusterName), PrincipalArn: aws.String(old.PrincipalARN),
 		})
 		if err != nil && classify(err) != errNotFound && classify(err) != errClusterNotFound {
@@ -236,6 +350,17 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *
 		r.event(ae, corev1.EventTypeWarning, "DriftCorrected", "the EKS access entry was deleted out of band; creating it again")
 	}
 
+	if ae.Status.Identity == nil && ae.Annotations[v1.AdoptAnnotation] == "true" {
+		// An object made to adopt (kubectl eksaccess import) most likely has an entry
+		// already: read it instead of a create that EKS would refuse.
+		if obs, err := r.observe(ctx, cl, id); err != nil {
+			res, err := r.eksFailure(ae, id, err)
+			return nil, false, res, err, false
+		} else if obs != nil {
+			return r.claimExisting(ctx, cl, ae, id, obs)
+		}
+	}
+
 	desired := DesiredFor(ae, id, r.InstanceID)
 	r.progressing(ae, v1.ReasonProgressing, "creating the EKS access entry")
 	in := &eks.CreateAccessEntryInput{
@@ -265,7 +390,13 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *
 		res, err := r.eksFailure(ae, id, err)
 		return nil, false, res, err, false
 	}
-	res, err, ok = r.claim(ctx, cl, ae, id)
+	return r.claimExisting(ctx, cl, ae, id, nil)
+}
+
+// claimExisting settles ownership of an entry that exists for the principal (seen,
+// when known, as seen) and reads it again after that.
+func (r *AccessEntryReconciler) claimExisting(ctx context.Context, cl EKSAPI, ae *v1.AccessEntry, id v1.EntryIdentity, seen *Observed) (obs *Observed, wrote bool, res ctrl.Result, err error, ok bool) {
+	res, err, ok = r.claim(ctx, cl, ae, id, seen)
 	if !ok {
 		return nil, false, res, err, false
 	}
@@ -280,11 +411,13 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *
 // claim decides what to do about an entry that already exists for the principal:
 // ours from an earlier attempt, unowned and adoptable, or someone else's. It never
 // writes to an entry that is not ours, except to adopt one the object opted in for.
-func (r *AccessEntryReconciler) claim(ctx context.Context, cl EKSAPI, ae *v1.AccessEntry, id v1.EntryIdentity) (ctrl.Result, error, bool) {
-	obs, err := r.observe(ctx, cl, id)
-	if err != nil {
-		res, err := r.eksFailure(ae, id, err)
-		return res, err, false
+func (r *AccessEntryReconciler) claim(ctx context.Context, cl EKSAPI, ae *v1.AccessEntry, id v1.EntryIdentity, obs *Observed) (ctrl.Result, error, bool) {
+	if obs == nil {
+		var err error
+		if obs, err = r.observe(ctx, cl, id); err != nil {
+			res, err := r.eksFailure(ae, id, err)
+			return res, err, false
+		}
 	}
 	if obs == nil {
 		// Deleted a moment ago (by us, on an identity change): EKS still holds the name.
@@ -440,11 +573,18 @@ func (r *AccessEntryReconciler) reconcileDelete(ctx context.Context, ae *v1.Acce
 func (r *AccessEntryReconciler) deleteOwnedEntry(ctx context.Context, ae *v1.AccessEntry) (*v1.EntryIdentity, error) {
 	id := ae.Status.Identity
 	if id == nil {
-		spec, ok := r.identity(ae)
+		cac, err := r.clusterConfig(ctx, ae.Spec.ClusterName, ae.Spec.Region)
+		if err != nil {
+			return nil, err
+		}
+		spec, ok := r.identity(ae, cac)
 		if !ok {
 			return nil, nil
 		}
-		obs, err := r.observe(ctx, r.EKS.For(spec.Region), spec)
+		obs, err := r.observe(ctx, r.EKS.For(r.target(spec.Region, cac)), spec)
+		if err != nil && classify(err) == errClusterNotFound {
+			return nil, nil // no cluster, no entry
+		}
 		if err != nil || obs == nil {
 			return nil, err
 		}
@@ -454,7 +594,11 @@ func (r *AccessEntryReconciler) deleteOwnedEntry(ctx context.Context, ae *v1.Acc
 		id = &spec
 	}
 	r.progressing(ae, v1.ReasonDeleting, "deleting the EKS access entry")
-	_, err := r.EKS.For(id.Region).DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{
+	t, err := r.targetOf(ctx, *id)
+	if err != nil {
+		return nil, err
+	}
+	_, err = r.EKS.For(t).DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{
 		ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN),
 	})
 	switch {

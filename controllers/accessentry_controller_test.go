@@ -535,7 +535,7 @@ func TestConfigMapClusterConvergesAfterModeSwitch(t *testing.T) {
 
 func TestDriftCorrectedWithinOneResync(t *testing.T) {
 	const resync = 2 * time.Second
-	stop, err := startManager(shardLabel+"=fast", resync)
+	stop, err := startManager(shardLabel+"=fast", resync, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,10 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -32,19 +34,35 @@ type EKSAPI interface {
 	ListAssociatedAccessPolicies(context.Context, *eks.ListAssociatedAccessPoliciesInput, ...func(*eks.Options)) (*eks.ListAssociatedAccessPoliciesOutput, error)
 	TagResource(context.Context, *eks.TagResourceInput, ...func(*eks.Options)) (*eks.TagResourceOutput, error)
 	UntagResource(context.Context, *eks.UntagResourceInput, ...func(*eks.Options)) (*eks.UntagResourceOutput, error)
+
+	// For ClusterAccessConfig: the cluster's mode, its updates, and its entries.
+	DescribeCluster(context.Context, *eks.DescribeClusterInput, ...func(*eks.Options)) (*eks.DescribeClusterOutput, error)
+	UpdateClusterConfig(context.Context, *eks.UpdateClusterConfigInput, ...func(*eks.Options)) (*eks.UpdateClusterConfigOutput, error)
+	DescribeUpdate(context.Context, *eks.DescribeUpdateInput, ...func(*eks.Options)) (*eks.DescribeUpdateOutput, error)
+	ListAccessEntries(context.Context, *eks.ListAccessEntriesInput, ...func(*eks.Options)) (*eks.ListAccessEntriesOutput, error)
 }
 
 var _ EKSAPI = (*eks.Client)(nil)
 
-// EKSClients hands out the EKS client of a region.
+// Target is where EKS calls go: a region, and the IAM role to assume for a
+// cluster in another account (empty: the operator's own credentials).
+type Target struct {
+	Region     string
+	RoleARN    string
+	ExternalID string
+}
+
+// EKSClients hands out the EKS client of a target.
 type EKSClients interface {
-	For(region string) EKSAPI
+	For(t Target) EKSAPI
 }
 
 // ClientOptions configure the EKS clients the operator builds.
 type ClientOptions struct {
 	// Endpoint overrides the EKS endpoint (the emulator, or a VPC endpoint).
 	Endpoint string
+	// STSEndpoint overrides the STS endpoint used to assume roles.
+	STSEndpoint string
 	// QPS and Burst bound the calls of all workers to one account and region.
 	QPS   float64
 	Burst int
@@ -52,15 +70,17 @@ type ClientOptions struct {
 	MaxAttempts int
 }
 
-// SDKClients builds one *eks.Client a region from a base AWS config, each behind a
-// client-side rate limiter shared by every worker, and counts every attempt in the
-// eks_access_operator_eks_requests_total metric.
+// SDKClients builds one *eks.Client a target from a base AWS config, each behind a
+// client-side rate limiter shared by every worker calling the same account and
+// region, and counts every attempt in the eks_access_operator_eks_requests_total
+// metric. Assumed-role credentials are cached and refreshed by the SDK.
 type SDKClients struct {
 	base aws.Config
 	opts ClientOptions
 
-	mu      sync.Mutex
-	clients map[string]EKSAPI
+	mu       sync.Mutex
+	clients  map[Target]EKSAPI
+	limiters map[string]*rate.Limiter
 }
 
 // NewSDKClients returns clients that build on cfg (credentials from the SDK's chain).
@@ -68,24 +88,34 @@ func NewSDKClients(cfg aws.Config, opts ClientOptions) *SDKClients {
 	if opts.MaxAttempts == 0 {
 		opts.MaxAttempts = 5
 	}
-	return &SDKClients{base: cfg, opts: opts, clients: map[string]EKSAPI{}}
+	return &SDKClients{base: cfg, opts: opts, clients: map[Target]EKSAPI{}, limiters: map[string]*rate.Limiter{}}
 }
 
-// For returns the client of region, building it on first use. The credentials of
-// one operator are those of one account, so a limiter per region is one per account
-// and region.
-func (c *SDKClients) For(region string) EKSAPI {
+// For returns the client of a target, building it on first use.
+func (c *SDKClients) For(t Target) EKSAPI {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cl, ok := c.clients[region]; ok {
+	if cl, ok := c.clients[t]; ok {
 		return cl
 	}
-	var limiter *rate.Limiter
-	if c.opts.QPS > 0 {
-		limiter = rate.NewLimiter(rate.Limit(c.opts.QPS), max(c.opts.Burst, 1))
+	cfg := c.base.Copy()
+	if t.RoleARN != "" {
+		stsClient := sts.NewFromConfig(c.base, func(o *sts.Options) {
+			o.Region = t.Region
+			if c.opts.STSEndpoint != "" {
+				o.BaseEndpoint = aws.String(c.opts.STSEndpoint)
+			}
+		})
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "eks-access-operator"
+			if t.ExternalID != "" {
+				o.ExternalID = aws.String(t.ExternalID)
+			}
+		}))
 	}
-	cl := eks.NewFromConfig(c.base, func(o *eks.Options) {
-		o.Region = region
+	limiter := c.limiter(t)
+	cl := eks.NewFromConfig(cfg, func(o *eks.Options) {
+		o.Region = t.Region
 		if c.opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.opts.Endpoint)
 		}
@@ -100,8 +130,27 @@ func (c *SDKClients) For(region string) EKSAPI {
 			return stack.Finalize.Insert(attemptMiddleware(limiter), "Retry", middleware.After)
 		})
 	})
-	c.clients[region] = cl
+	c.clients[t] = cl
 	return cl
+}
+
+// limiter is shared by every target in one account and region: EKS limits per
+// account. The operator's own credentials are one account; a role names its own.
+func (c *SDKClients) limiter(t Target) *rate.Limiter {
+	if c.opts.QPS <= 0 {
+		return nil
+	}
+	account := "self"
+	if parts := strings.Split(t.RoleARN, ":"); len(parts) > 4 {
+		account = parts[4]
+	}
+	key := account + "/" + t.Region
+	if l, ok := c.limiters[key]; ok {
+		return l
+	}
+	l := rate.NewLimiter(rate.Limit(c.opts.QPS), max(c.opts.Burst, 1))
+	c.limiters[key] = l
+	return l
 }
 
 // attemptMiddleware waits for the rate limiter before each attempt and counts its

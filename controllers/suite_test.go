@@ -42,6 +42,8 @@ const (
 	region   = "us-west-2"
 	testNS   = "teams"
 	instance = "test-instance"
+	// remoteAccount holds a cluster reached only through an assumed role.
+	remoteAccount = "444455556666"
 	// shardLabel splits objects between the suite's manager and the fast-resync
 	// manager of the drift test, as --selector does in production; no manager
 	// watches shard=paused, which stands for an operator that is down.
@@ -75,6 +77,10 @@ func runSuite(m *testing.M) int {
 			{Name: "demo", Account: account, Region: region, AuthenticationMode: "API_AND_CONFIG_MAP"},
 			{Name: "other", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "legacy", Account: account, Region: region, AuthenticationMode: "CONFIG_MAP"},
+			{Name: "modeswitch", Account: account, Region: region, AuthenticationMode: "CONFIG_MAP"},
+			{Name: "guarded", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "pruned", Account: account, Region: region, AuthenticationMode: "API", CreatorAdmin: roleARN("cluster-creator")},
+			{Name: "remote", Account: remoteAccount, Region: region, AuthenticationMode: "API"},
 		},
 		UpdateDuration: time.Second,
 		Seed:           1,
@@ -100,7 +106,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	stop, err := startManager(shardLabel+" notin (fast,paused)", 10*time.Minute)
+	stop, err := startManager(shardLabel+" notin (fast,paused,strict)", 10*time.Minute, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -123,9 +129,11 @@ func awsConfig() aws.Config {
 	}
 }
 
-// startManager runs a manager with the AccessEntry controller for the objects
-// matching selector, and returns the function that stops it.
-func startManager(selector string, resync time.Duration) (func(), error) {
+// startManager runs a manager with the AccessEntry and ClusterAccessConfig
+// controllers (the latter when clusterConfigs) for the AccessEntries matching
+// selector, and returns the function that stops it. tune changes the AccessEntry
+// reconciler's settings.
+func startManager(selector string, resync time.Duration, clusterConfigs bool, tune ...func(*AccessEntryReconciler)) (func(), error) {
 	sel, err := labels.Parse(selector)
 	if err != nil {
 		return nil, err
@@ -142,7 +150,7 @@ func startManager(selector string, resync time.Duration) (func(), error) {
 	}
 	r := &AccessEntryReconciler{
 		Client:                  mgr.GetClient(),
-		EKS:                     NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), QPS: 20, Burst: 20}),
+		EKS:                     NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), QPS: 20, Burst: 20}),
 		Recorder:                mgr.GetEventRecorder("eks-access-operator"),
 		InstanceID:              instance,
 		DefaultRegion:           region,
@@ -152,8 +160,18 @@ func startManager(selector string, resync time.Duration) (func(), error) {
 		ConsistencyWindow:       30 * time.Second,
 		MaxConcurrentReconciles: 4,
 	}
+	for _, t := range tune {
+		t(r)
+	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err
+	}
+	if clusterConfigs {
+		cac := &ClusterAccessConfigReconciler{Client: mgr.GetClient(), EKS: r.EKS, Recorder: r.Recorder,
+			DefaultRegion: region, ResyncPeriod: resync, PollInterval: 500 * time.Millisecond}
+		if err := cac.SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -344,3 +344,51 @@ func TestSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterAccessConfigAdmission checks the ClusterAccessConfig rules the API
+// server enforces: the authentication mode only moves forward, and the role and
+// names are well formed.
+func TestClusterAccessConfigAdmission(t *testing.T) {
+	ctx := context.Background()
+	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "forward"},
+		Spec: v1.ClusterAccessConfigSpec{ClusterName: "demo", AuthenticationMode: v1.AuthenticationModeAPIAndConfigMap}}
+	if err := k8s.Create(ctx, cac); err != nil {
+		t.Fatal(err)
+	}
+	cac.Spec.AuthenticationMode = v1.AuthenticationModeAPI
+	if err := k8s.Update(ctx, cac); err != nil {
+		t.Fatalf("API_AND_CONFIG_MAP to API was refused: %v", err)
+	}
+	cac.Spec.AuthenticationMode = v1.AuthenticationModeAPIAndConfigMap
+	if err := k8s.Update(ctx, cac); err == nil || !strings.Contains(err.Error(), "spec.authenticationMode") ||
+		!strings.Contains(err.Error(), "can only move forward") {
+		t.Fatalf("want API to API_AND_CONFIG_MAP refused, got %v", err)
+	}
+
+	for _, tc := range []struct {
+		name      string
+		mutate    func(*v1.ClusterAccessConfigSpec)
+		wantField string
+		wantMsg   string
+	}{
+		{"CONFIG_MAP cannot be asked for", func(s *v1.ClusterAccessConfigSpec) { s.AuthenticationMode = "CONFIG_MAP" },
+			"spec.authenticationMode", `Unsupported value: "CONFIG_MAP"`},
+		{"role ARN", func(s *v1.ClusterAccessConfigSpec) { s.RoleARN = "arn:aws:iam::444455556666:user/alice" },
+			"spec.roleARN", "must be an IAM role ARN"},
+		{"cluster name", func(s *v1.ClusterAccessConfigSpec) { s.ClusterName = "my.cluster" },
+			"spec.clusterName", "contain only letters, digits"},
+		{"unmanaged policy", func(s *v1.ClusterAccessConfigSpec) { s.UnmanagedEntries.Policy = "Purge" },
+			"spec.unmanagedEntries.policy", `Unsupported value: "Purge"`},
+		{"allowed types", func(s *v1.ClusterAccessConfigSpec) { s.Guardrails.AllowedTypes = []v1.AccessEntryType{"LINUX"} },
+			"spec.guardrails.allowedTypes[0]", `Unsupported value: "LINUX"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{GenerateName: "cac-"}, Spec: v1.ClusterAccessConfigSpec{ClusterName: "demo"}}
+			tc.mutate(&bad.Spec)
+			err := k8s.Create(ctx, bad)
+			if err == nil || !strings.Contains(err.Error(), tc.wantField+":") || !strings.Contains(err.Error(), tc.wantMsg) {
+				t.Fatalf("want a refusal naming %s with %q, got %v", tc.wantField, tc.wantMsg, err)
+			}
+		})
+	}
+}

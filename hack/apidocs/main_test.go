@@ -72,10 +72,10 @@ func TestEveryFieldIsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := string(render(crds, crdDir))
-
 	var checked int
-	for _, crd := range crds {
+	for i, crd := range crds {
+		// One kind at a time: kinds share field paths such as status.conditions.
+		doc := string(render(crds[i:i+1], crdDir))
 		for _, v := range crd.Spec.Versions {
 			root := v.Schema.OpenAPIV3Schema
 			for _, top := range []string{"spec", "status"} {

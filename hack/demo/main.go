@@ -114,16 +114,16 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 	}
 	fmt.Print(indent(out))
 
-	step("waiting for every AccessEntry to be Ready (kubectl wait --for=condition=Ready)")
-	if out, err := kubectl("wait", "--for=condition=Ready", "accessentries", "--all", "-A", "--timeout="+timeout.String()); err != nil {
+	step("waiting for the ClusterAccessConfig and every AccessEntry to be Ready (kubectl wait --for=condition=Ready)")
+	if out, err := kubectl("wait", "--for=condition=Ready", "clusteraccessconfigs,accessentries", "--all", "-A", "--timeout="+timeout.String()); err != nil {
 		get, _ := kubectl("get", "accessentries", "-A")
 		return fmt.Errorf("%w\n%s", err, get)
 	} else {
 		fmt.Print(indent(out))
 	}
 
-	step("kubectl get accessentries -A")
-	if out, err = kubectl("get", "accessentries", "-A"); err != nil {
+	step("kubectl get clusteraccessconfigs,accessentries -A")
+	if out, err = kubectl("get", "clusteraccessconfigs,accessentries", "-A"); err != nil {
 		return err
 	}
 	fmt.Print(indent(out))

@@ -99,7 +99,8 @@ func TestDefaultInstall(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKey{Name: "eks-access-operator-manager-role"}, role); err != nil {
 		t.Fatal(err)
 	}
-	allowed := map[string]bool{"accessentries": true, "accessentries/status": true, "accessentries/finalizers": true, "events": true, "namespaces": true}
+	allowed := map[string]bool{"accessentries": true, "accessentries/status": true, "accessentries/finalizers": true,
+		"clusteraccessconfigs": true, "clusteraccessconfigs/status": true, "events": true, "namespaces": true}
 	for _, rule := range role.Rules {
 		for _, r := range rule.Resources {
 			if !allowed[r] {
@@ -109,8 +110,8 @@ func TestDefaultInstall(t *testing.T) {
 		if slices.Contains(rule.Verbs, "*") || slices.Contains(rule.Resources, "*") || slices.Contains(rule.APIGroups, "*") {
 			t.Errorf("the manager role has a wildcard: %+v", rule)
 		}
-		if slices.Contains(rule.Resources, "namespaces") && !slices.Equal(rule.Verbs, []string{"get"}) {
-			t.Errorf("namespaces: verbs %v, want only get (for the kube-system UID)", rule.Verbs)
+		if slices.Contains(rule.Resources, "namespaces") && !slices.Equal(rule.Verbs, []string{"get", "list", "watch"}) {
+			t.Errorf("namespaces: verbs %v, want only read access (the kube-system UID, guardrail namespace selectors)", rule.Verbs)
 		}
 	}
 	lease := &rbacv1.Role{}

@@ -1,0 +1,296 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+)
+
+// createConfig creates a ClusterAccessConfig and deletes it when the test ends.
+func createConfig(t *testing.T, cac *v1.ClusterAccessConfig) {
+	t.Helper()
+	if err := k8s.Create(context.Background(), cac); err != nil {
+		t.Fatalf("creating ClusterAccessConfig %s: %v", cac.Name, err)
+	}
+	t.Cleanup(func() {
+		if err := k8s.Delete(context.Background(), cac); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting ClusterAccessConfig %s: %v", cac.Name, err)
+		}
+	})
+}
+
+// waitConfig waits until the ClusterAccessConfig satisfies ok and returns it.
+func waitConfig(t *testing.T, name string, timeout time.Duration, what string, ok func(*v1.ClusterAccessConfig) bool) *v1.ClusterAccessConfig {
+	t.Helper()
+	cur := &v1.ClusterAccessConfig{}
+	eventually(t, timeout, "ClusterAccessConfig "+name+" "+what, func() (bool, string) {
+		if err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, cur); err != nil {
+			return false, err.Error()
+		}
+		return ok(cur), fmt.Sprintf("mode %s, cluster %s, conditions %+v", cur.Status.AuthenticationMode, cur.Status.ClusterStatus, cur.Status.Conditions)
+	})
+	return cur
+}
+
+func configReady(c *v1.ClusterAccessConfig) bool {
+	r := meta.FindStatusCondition(c.Status.Conditions, v1.ConditionReady)
+	return r != nil && r.Status == metav1.ConditionTrue && c.Status.ObservedGeneration == c.Generation
+}
+
+func clusterMode(t *testing.T, name string) string {
+	t.Helper()
+	out, err := admin.DescribeCluster(context.Background(), &eks.DescribeClusterInput{Name: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out.Cluster.AccessConfig.AuthenticationMode)
+}
+
+func TestAuthenticationModeMovesForward(t *testing.T) {
+	ctx := context.Background()
+	principal := roleARN("modeswitch-user")
+	ae := entry("modeswitch-user", principal, func(ae *v1.AccessEntry) { ae.Spec.ClusterName = "modeswitch" })
+	create(t, ae)
+	waitReason(t, ae, v1.ReasonAuthenticationModeNotSupported, 30*time.Second)
+
+	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "modeswitch"},
+		Spec: v1.ClusterAccessConfigSpec{ClusterName: "modeswitch", AuthenticationMode: v1.AuthenticationModeAPIAndConfigMap}}
+	createConfig(t, cac)
+	waitConfig(t, cac.Name, 30*time.Second, "to report the update in progress", func(c *v1.ClusterAccessConfig) bool {
+		r := meta.FindStatusCondition(c.Status.Conditions, v1.ConditionReconciling)
+		return r != nil && r.Reason == v1.ReasonUpdatingAuthenticationMode
+	})
+	got := waitConfig(t, cac.Name, 30*time.Second, "to be Ready in API_AND_CONFIG_MAP", func(c *v1.ClusterAccessConfig) bool {
+		return configReady(c) && c.Status.AuthenticationMode == "API_AND_CONFIG_MAP"
+	})
+	if got.Status.Update == nil || got.Status.Update.Status != "Successful" || !got.Status.AccessEntriesSupported {
+		t.Fatalf("status after the update: %+v", got.Status)
+	}
+	waitReady(t, ae, 30*time.Second)
+	mustEmuEntry(t, "modeswitch", principal)
+
+	cur := &v1.ClusterAccessConfig{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: cac.Name}, cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.AuthenticationMode = v1.AuthenticationModeAPI
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	waitConfig(t, cac.Name, 30*time.Second, "to be Ready in API", func(c *v1.ClusterAccessConfig) bool {
+		return configReady(c) && c.Status.AuthenticationMode == "API"
+	})
+	if m := clusterMode(t, "modeswitch"); m != "API" {
+		t.Fatalf("EKS reports mode %s", m)
+	}
+	waitReady(t, ae, 30*time.Second)
+
+	t.Run("backward change refused at admission", func(t *testing.T) {
+		if err := k8s.Get(ctx, client.ObjectKey{Name: cac.Name}, cur); err != nil {
+			t.Fatal(err)
+		}
+		cur.Spec.AuthenticationMode = v1.AuthenticationModeAPIAndConfigMap
+		err := k8s.Update(ctx, cur)
+		if err == nil || !strings.Contains(err.Error(), "spec.authenticationMode") || !strings.Contains(err.Error(), "can only move forward") {
+			t.Fatalf("want the backward change refused with a clear message, got %v", err)
+		}
+	})
+}
+
+func TestCrossAccountClusterThroughAssumeRole(t *testing.T) {
+	principal := "arn:aws:iam::" + remoteAccount + ":role/remote-admin"
+	ae := entry("remote-admin", principal, func(ae *v1.AccessEntry) {
+		ae.Spec.ClusterName = "remote"
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy)}
+	})
+
+	t.Run("without the role the cluster is not found", func(t *testing.T) {
+		create(t, ae)
+		waitReason(t, ae, v1.ReasonClusterNotFound, 30*time.Second)
+		deleteAndWait(t, client.ObjectKeyFromObject(ae))
+	})
+
+	emu.ResetCalls()
+	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "remote"}, Spec: v1.ClusterAccessConfigSpec{
+		ClusterName: "remote", RoleARN: "arn:aws:iam::" + remoteAccount + ":role/eks-access-operator", ExternalID: "platform-team"}}
+	createConfig(t, cac)
+	waitConfig(t, cac.Name, 30*time.Second, "to be Ready", configReady)
+	ae.ResourceVersion = ""
+	create(t, ae)
+	waitReady(t, ae, 30*time.Second)
+	var found bool
+	for _, e := range emu.Entries(remoteAccount, region, "remote") {
+		found = found || (e.PrincipalARN == principal && len(e.Policies) == 1)
+	}
+	if !found {
+		t.Fatalf("the entry is not in the remote account's cluster: %+v", emu.Entries(remoteAccount, region, "remote"))
+	}
+	if n := calls("AssumeRole"); n == 0 {
+		t.Fatalf("no sts:AssumeRole call (calls %v)", emu.Calls())
+	}
+}
+
+func TestGuardrails(t *testing.T) {
+	ctx := context.Background()
+	for name, labels := range map[string]map[string]string{"tenant-a": {"tenant": "yes"}, "tenant-unlabeled": nil, "outsiders": {"tenant": "yes"}} {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+		if err := k8s.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "guarded"}, Spec: v1.ClusterAccessConfigSpec{
+		ClusterName: "guarded",
+		Guardrails: v1.Guardrails{
+			AllowedNamespaces: []string{"tenant-a", "tenant-unlabeled"},
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "yes"}},
+			AllowedPolicyARNs: []string{viewPolicy, editPolicy},
+			AllowClusterScope: ptr.To(false),
+			AllowedTypes:      []v1.AccessEntryType{v1.TypeStandard},
+		},
+	}}
+	createConfig(t, cac)
+	waitConfig(t, cac.Name, 30*time.Second, "to be Ready", configReady)
+	emu.ResetCalls()
+
+	guarded := func(name, ns string, mutate func(*v1.AccessEntry)) *v1.AccessEntry {
+		return entry(name, roleARN(name), func(ae *v1.AccessEntry) {
+			ae.Namespace = ns
+			ae.Spec.ClusterName = "guarded"
+			ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy, "tenant-a")}
+			mutate(ae)
+		})
+	}
+	cases := []struct {
+		ae   *v1.AccessEntry
+		want string
+	}{
+		{guarded("from-outsiders", "outsiders", func(*v1.AccessEntry) {}), "namespace outsiders may not grant access to this cluster"},
+		{guarded("from-unlabeled", "tenant-unlabeled", func(*v1.AccessEntry) {}), "namespace tenant-unlabeled does not match the namespaceSelector tenant=yes"},
+		{guarded("node-type", "tenant-a", func(ae *v1.AccessEntry) { ae.Spec.Type, ae.Spec.AccessPolicies = v1.TypeEC2Linux, nil }), "type EC2_LINUX is not allowed"},
+		{guarded("admin-policy", "tenant-a", func(ae *v1.AccessEntry) { ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(adminPolicy, "tenant-a")} }), "access policy " + adminPolicy + " is not allowed"},
+		{guarded("cluster-scope", "tenant-a", func(ae *v1.AccessEntry) { ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy)} }), "at cluster scope is not allowed"},
+	}
+	for _, tc := range cases {
+		create(t, tc.ae)
+	}
+	allowed := guarded("allowed", "tenant-a", func(*v1.AccessEntry) {})
+	create(t, allowed)
+
+	for _, tc := range cases {
+		got := waitReason(t, tc.ae, v1.ReasonNotPermitted, 30*time.Second)
+		msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message
+		if !strings.Contains(msg, tc.want) || !strings.Contains(msg, "ClusterAccessConfig guarded") {
+			t.Errorf("%s: NotPermitted message %q does not say %q", tc.ae.Name, msg, tc.want)
+		}
+		if _, ok := emuEntry("guarded", tc.ae.Spec.PrincipalARN); ok {
+			t.Errorf("%s broke a guardrail but has an entry in EKS", tc.ae.Name)
+		}
+	}
+	waitReady(t, allowed, 30*time.Second)
+	// The one permitted entry: a create and an associate; nothing else was written.
+	if n := writes(); n != 2 {
+		t.Fatalf("%d writes to EKS, want 2 for the one permitted entry (calls %v)", n, emu.Calls())
+	}
+}
+
+func TestRequireClusterConfig(t *testing.T) {
+	stop, err := startManager(shardLabel+"=strict", 10*time.Minute, false, func(r *AccessEntryReconciler) { r.RequireClusterConfig = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	emu.ResetCalls()
+	ae := entry("no-config", roleARN("no-config"), func(ae *v1.AccessEntry) { ae.Labels = map[string]string{shardLabel: "strict"} })
+	create(t, ae)
+	got := waitReason(t, ae, v1.ReasonNotPermitted, 30*time.Second)
+	if msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message; !strings.Contains(msg, "no ClusterAccessConfig for cluster demo") {
+		t.Fatalf("message: %s", msg)
+	}
+	if n := writes(); n != 0 {
+		t.Fatalf("%d writes for an entry the operator may not manage", n)
+	}
+}
+
+func TestPruning(t *testing.T) {
+	ctx := context.Background()
+	creator, breakGlass, nodes, retained := roleARN("cluster-creator"), roleARN("break-glass-oncall"), roleARN("pruned-nodes"), roleARN("pruned-retained")
+	seed := func(principal, typ string, tags map[string]string) {
+		if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("pruned"), PrincipalArn: aws.String(principal),
+			Type: aws.String(typ), Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seed(breakGlass, "STANDARD", nil)
+	seed(nodes, "EC2_LINUX", nil)
+	seed(retained, "STANDARD", ownershipTags("another-instance", "elsewhere", "kept"))
+	managed := entry("pruned-managed", roleARN("pruned-managed"), func(ae *v1.AccessEntry) { ae.Spec.ClusterName = "pruned" })
+	create(t, managed)
+	waitReady(t, managed, 30*time.Second)
+	t.Cleanup(func() {
+		for _, p := range []string{breakGlass, nodes, retained, creator} {
+			cleanupEntry(t, "pruned", p)
+		}
+	})
+	if _, ok := emuEntry("pruned", creator); !ok {
+		t.Fatal("the emulator did not make the cluster creator's admin entry")
+	}
+	held := len(emu.Entries(account, region, "pruned"))
+
+	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "pruned"}, Spec: v1.ClusterAccessConfigSpec{
+		ClusterName: "pruned",
+		UnmanagedEntries: v1.UnmanagedEntries{Policy: v1.UnmanagedDelete, DryRun: true,
+			Protect: []string{"arn:aws:iam::" + account + ":role/break-glass-*"}},
+	}}
+	createConfig(t, cac)
+	actions := func(c *v1.ClusterAccessConfig) map[string]string {
+		out := map[string]string{}
+		for _, u := range c.Status.UnmanagedEntries {
+			out[u.PrincipalARN] = u.Action
+		}
+		return out
+	}
+	want := map[string]string{creator: "WouldDelete", breakGlass: "Protected", nodes: "Protected", retained: "Protected"}
+	got := waitConfig(t, cac.Name, 30*time.Second, "to report the unmanaged entries", configReady)
+	if fmt.Sprint(actions(got)) != fmt.Sprint(want) {
+		t.Fatalf("dry run: unmanaged entries %v, want %v", actions(got), want)
+	}
+	if n := len(emu.Entries(account, region, "pruned")); n != held {
+		t.Fatalf("the dry run deleted: %d entries left of %d", n, held)
+	}
+
+	if err := k8s.Get(ctx, client.ObjectKey{Name: cac.Name}, got); err != nil {
+		t.Fatal(err)
+	}
+	got.Spec.UnmanagedEntries.DryRun = false
+	if err := k8s.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	want[creator] = "Deleted"
+	got = waitConfig(t, cac.Name, 30*time.Second, "to delete the creator's entry", func(c *v1.ClusterAccessConfig) bool {
+		return configReady(c) && actions(c)[creator] == "Deleted"
+	})
+	if fmt.Sprint(actions(got)) != fmt.Sprint(want) {
+		t.Fatalf("unmanaged entries %v, want %v", actions(got), want)
+	}
+	if _, ok := emuEntry("pruned", creator); ok {
+		t.Fatal("the cluster creator's admin entry is still there")
+	}
+	for _, p := range []string{breakGlass, nodes, retained, managed.Spec.PrincipalARN} {
+		if _, ok := emuEntry("pruned", p); !ok {
+			t.Errorf("pruning deleted %s, which it must keep", p)
+		}
+	}
+}
