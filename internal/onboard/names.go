@@ -1,0 +1,126 @@
+package onboard
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// principal is a parsed IAM role or user ARN, in the forms the CRD accepts.
+type principal struct {
+	ARN       string
+	Partition string
+	Account   string
+	Kind      string // "role" or "user"
+	Path      string // "" or "team/apps/" (no leading slash)
+	Name      string
+}
+
+// principalRE is the CRD's rule for spec.principalARN, split into its parts.
+var principalRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):(role|user)/((?:[A-Za-z0-9_+=,.@-]+/)*)([A-Za-z0-9_+=,.@-]{1,64})$`)
+
+func parsePrincipal(arn string) (principal, bool) {
+	m := principalRE.FindStringSubmatch(arn)
+	if m == nil {
+		return principal{}, false
+	}
+	return principal{ARN: arn, Partition: m[1], Account: m[2], Kind: m[3], Path: m[4], Name: m[5]}, true
+}
+
+// ssoPrefix starts the name of every role IAM Identity Center makes for a permission
+// set: AWSReservedSSO_<permission set>_<unique suffix>.
+const ssoPrefix = "AWSReservedSSO_"
+
+// ssoPermissionSet is the permission set an Identity Center role is for.
+func ssoPermissionSet(roleName string) (string, bool) {
+	rest, ok := strings.CutPrefix(roleName, ssoPrefix)
+	i := strings.LastIndex(rest, "_")
+	if !ok || i <= 0 {
+		return "", false
+	}
+	return rest[:i], true
+}
+
+// baseName is the object name of a principal's AccessEntry: the cluster name, then
+// the IAM name (the permission set for Identity Center roles, whose names carry a
+// random suffix), then the account when it is not the cluster's own. Prefixing the
+// cluster (unless the IAM name starts with it already) keeps the objects of several
+// clusters apart in one namespace.
+func baseName(cluster string, p principal, homeAccount string) string {
+	name := p.Name
+	if set, ok := ssoPermissionSet(p.Name); ok && p.Kind == "role" {
+		name = set
+	}
+	if p.Account != homeAccount {
+		name += "-" + p.Account
+	}
+	prefix, n := dnsName(cluster)+"-", dnsName(name)
+	if strings.HasPrefix(n, prefix) {
+		// demo-gpu-nodes in cluster demo stays demo-gpu-nodes.
+		return n
+	}
+	return dnsName(prefix + n)
+}
+
+// dnsName lowercases s and replaces every run of characters an object name may not
+// hold by one '-'. The result is a valid DNS-1123 subdomain of at most 253
+// characters (IAM and cluster names are far shorter).
+func dnsName(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if len(out) > 253 {
+		out = strings.TrimRight(out[:253], "-")
+	}
+	if out == "" {
+		out = "principal"
+	}
+	return out
+}
+
+// assignNames gives each object its base name. Different principals can still
+// meet on one name (role and user of the same name, names that differ only in
+// characters an object name cannot hold): each of those gets a short hash of its
+// principal ARN appended, so every name is unique and depends only on its own
+// principal and the names it collides with, never on listing order.
+func assignNames(objs []*Object, cluster, homeAccount string) {
+	byName := map[string][]*Object{}
+	for _, o := range objs {
+		p, _ := parsePrincipal(o.Spec.PrincipalARN)
+		n := baseName(cluster, p, homeAccount)
+		byName[n] = append(byName[n], o)
+	}
+	for _, n := range slices.Sorted(maps.Keys(byName)) {
+		group := byName[n]
+		for _, o := range group {
+			o.Name = n
+			if len(group) > 1 {
+				sum := sha256.Sum256([]byte(o.Spec.PrincipalARN))
+				o.Name = dnsName(n + "-" + hex.EncodeToString(sum[:])[:8])
+			}
+		}
+	}
+}
+
+// sortObjects orders objects by name, for a deterministic output.
+func sortObjects(objs []*Object) []Object {
+	slices.SortFunc(objs, func(a, b *Object) int { return cmp.Compare(a.Name, b.Name) })
+	out := make([]Object, len(objs))
+	for i, o := range objs {
+		out[i] = *o
+	}
+	return out
+}

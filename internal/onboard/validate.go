@@ -1,0 +1,186 @@
+package onboard
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+)
+
+// The CRD's patterns (api/v1alpha1/accessentry_types.go). validateSpec mirrors the
+// schema so that a manifest the API server would refuse is reported and left out
+// instead of printed; the tests apply every output to a real API server, and check
+// that both refuse the same bad specs.
+var (
+	clusterNameRE = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]*$`)
+	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	policyARNRE   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):eks::aws:cluster-access-policy/[A-Za-z0-9][A-Za-z0-9_+=,.@-]*$`)
+	namespaceRE   = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?|[a-z0-9][-a-z0-9]*[*])$`)
+	stsARNRE      = regexp.MustCompile(`^arn:[^:]+:sts::`)
+	linkedRoleRE  = regexp.MustCompile(`^arn:[^:]+:iam::[0-9]{12}:role/aws-service-role/`)
+	nodeRoleRE    = regexp.MustCompile(`^arn:[^:]+:iam::[0-9]{12}:role/`)
+)
+
+var reservedUsernamePrefixes = []string{"system:", "eks:", "aws:", "amazon:", "iam:"}
+
+const sessionName = "{{SessionName}}"
+
+// usernameProblem says why EKS (and the CRD) refuse a username, or "".
+func usernameProblem(u string) string {
+	for _, p := range reservedUsernamePrefixes {
+		if strings.HasPrefix(u, p) {
+			return "it starts with " + p + ", which is reserved"
+		}
+	}
+	if i := strings.Index(u, sessionName); i >= 0 && !strings.Contains(u[:i], ":") {
+		return sessionName + " needs a colon before it"
+	}
+	if n := utf8.RuneCountInString(u); n > 512 {
+		return fmt.Sprintf("it is %d characters long; at most 512 are allowed", n)
+	}
+	return ""
+}
+
+// checkTarget refuses a cluster, region or namespace no AccessEntry can name.
+func checkTarget(cluster, region, namespace string) error {
+	if len(cluster) < 1 || len(cluster) > 100 || !clusterNameRE.MatchString(cluster) {
+		return fmt.Errorf("cluster name %q is not valid: 1 to 100 letters, digits, '-' and '_', starting with a letter or digit", cluster)
+	}
+	if region != "" && (len(region) > 32 || !regionRE.MatchString(region)) {
+		return fmt.Errorf("%q is not an AWS region name such as us-west-2", region)
+	}
+	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
+		return fmt.Errorf("namespace %q is not valid: %s", namespace, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func isNodeType(t v1.AccessEntryType) bool { return t != "" && t != v1.TypeStandard }
+
+// validateSpec lists every rule of the CRD the spec breaks; nil when it is valid.
+func validateSpec(s v1.AccessEntrySpec) []string {
+	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+
+	if n := utf8.RuneCountInString(s.ClusterName); n < 1 || n > 100 || !clusterNameRE.MatchString(s.ClusterName) {
+		bad("clusterName %q is not a valid cluster name", s.ClusterName)
+	}
+	if s.Region != "" && (utf8.RuneCountInString(s.Region) > 32 || !regionRE.MatchString(s.Region)) {
+		bad("region %q is not an AWS region name", s.Region)
+	}
+	switch {
+	case utf8.RuneCountInString(s.PrincipalARN) > 2048:
+		bad("principalARN is longer than 2048 characters")
+	case stsARNRE.MatchString(s.PrincipalARN):
+		bad("principalARN %s is an STS session, not an IAM role or user", s.PrincipalARN)
+	case linkedRoleRE.MatchString(s.PrincipalARN):
+		bad("principalARN %s is a service-linked role", s.PrincipalARN)
+	case !principalRE.MatchString(s.PrincipalARN):
+		bad("principalARN %q is not an IAM role or user ARN", s.PrincipalARN)
+	}
+	switch s.Type {
+	case "", v1.TypeStandard, v1.TypeEC2, v1.TypeEC2Linux, v1.TypeEC2Windows, v1.TypeFargateLinux, v1.TypeHybridLinux, v1.TypeHyperpodLinux:
+	default:
+		bad("type %q is not an access entry type", s.Type)
+	}
+	if isNodeType(s.Type) {
+		if !nodeRoleRE.MatchString(s.PrincipalARN) {
+			bad("type %s needs an IAM role as principal", s.Type)
+		}
+		if s.Username != "" {
+			bad("type %s takes no username", s.Type)
+		}
+		if len(s.KubernetesGroups) > 0 {
+			bad("type %s takes no kubernetesGroups", s.Type)
+		}
+		if len(s.AccessPolicies) > 0 {
+			bad("type %s takes no accessPolicies", s.Type)
+		}
+	}
+	if s.Username != "" {
+		if p := usernameProblem(s.Username); p != "" {
+			bad("username %q: %s", s.Username, p)
+		}
+	}
+	if len(s.KubernetesGroups) > 100 {
+		bad("%d kubernetesGroups; at most 100 are allowed", len(s.KubernetesGroups))
+	}
+	seen := map[string]bool{}
+	for _, g := range s.KubernetesGroups {
+		switch n := utf8.RuneCountInString(string(g)); {
+		case n < 1 || n > 256:
+			bad("group %q must be 1 to 256 characters long", g)
+		case strings.HasPrefix(string(g), "system:"):
+			bad("group %q starts with system:", g)
+		case seen[string(g)]:
+			bad("group %q is listed twice", g)
+		}
+		seen[string(g)] = true
+	}
+	if len(s.AccessPolicies) > 50 {
+		bad("%d accessPolicies; at most 50 are allowed", len(s.AccessPolicies))
+	}
+	seen = map[string]bool{}
+	for _, p := range s.AccessPolicies {
+		if utf8.RuneCountInString(p.PolicyARN) > 256 || !policyARNRE.MatchString(p.PolicyARN) {
+			bad("policyARN %q is not an EKS access policy ARN", p.PolicyARN)
+		}
+		if seen[p.PolicyARN] {
+			bad("policy %s is listed twice", p.PolicyARN)
+		}
+		seen[p.PolicyARN] = true
+		ns := p.AccessScope.Namespaces
+		switch p.AccessScope.Type {
+		case v1.AccessScopeCluster:
+			if len(ns) > 0 {
+				bad("policy %s: a cluster scope takes no namespaces", p.PolicyARN)
+			}
+		case v1.AccessScopeNamespace:
+			if len(ns) == 0 {
+				bad("policy %s: a namespace scope needs namespaces", p.PolicyARN)
+			}
+		default:
+			bad("policy %s: scope type %q is neither cluster nor namespace", p.PolicyARN, p.AccessScope.Type)
+		}
+		if len(ns) > 100 {
+			bad("policy %s: %d namespaces; at most 100 are allowed", p.PolicyARN, len(ns))
+		}
+		seenNS := map[string]bool{}
+		for _, n := range ns {
+			if utf8.RuneCountInString(string(n)) > 63 || !namespaceRE.MatchString(string(n)) {
+				bad("policy %s: %q is not a namespace name or prefix*", p.PolicyARN, n)
+			}
+			if seenNS[string(n)] {
+				bad("policy %s: namespace %q is listed twice", p.PolicyARN, n)
+			}
+			seenNS[string(n)] = true
+		}
+	}
+	if len(s.Tags) > 47 {
+		bad("%d tags; at most 47 are allowed (EKS allows 50 and the operator keeps 3)", len(s.Tags))
+	}
+	for k, val := range s.Tags {
+		lower := strings.ToLower(k)
+		switch n := utf8.RuneCountInString(k); {
+		case n < 1 || n > 128:
+			bad("tag key %q must be 1 to 128 characters long", k)
+		case strings.HasPrefix(lower, "aws:"):
+			bad("tag key %q starts with aws:", k)
+		case strings.HasPrefix(lower, strings.ToLower(v1.TagPrefix)):
+			bad("tag key %q starts with %s", k, v1.TagPrefix)
+		}
+		if utf8.RuneCountInString(string(val)) > 256 {
+			bad("tag %q: the value is longer than 256 characters", k)
+		}
+	}
+	switch s.DeletionPolicy {
+	case "", v1.DeletionPolicyDelete, v1.DeletionPolicyRetain:
+	default:
+		bad("deletionPolicy %q is neither Delete nor Retain", s.DeletionPolicy)
+	}
+	return errs
+}
