@@ -11,7 +11,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
@@ -124,16 +123,8 @@ func TestMigrateReadsTheClusterConfigMap(t *testing.T) {
 }
 
 func TestMigrateWithoutConfigMapInCluster(t *testing.T) {
-	user, err := env.AddUser(envtest.User{Name: "reader", Groups: []string{"system:masters"}}, nil)
+	path, err := testenv.WriteKubeconfig(env, t.TempDir())
 	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err = ReadAWSAuthFromCluster(context.Background(), path, "")

@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
@@ -36,7 +35,10 @@ func TestDefaultInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	kubeconfig := writeKubeconfig(t, env)
+	kubeconfig, err := testenv.WriteKubeconfig(env, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	kubectl := filepath.Join(testenv.AssetsDir(), "kubectl")
 
 	built, err := exec.Command(kubectl, "kustomize", filepath.Join(testenv.RepoRoot(), "config", "default")).Output()
@@ -118,23 +120,6 @@ func TestDefaultInstall(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "eks-access-operator-leader-election-role"}, lease); err != nil {
 		t.Errorf("the leader-election Role: %v", err)
 	}
-}
-
-func writeKubeconfig(t *testing.T, env *envtest.Environment) string {
-	t.Helper()
-	user, err := env.AddUser(envtest.User{Name: "installer", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // TestDockerfileBuildIsStatic runs the Dockerfile's own build command (there is no
