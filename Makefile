@@ -41,6 +41,7 @@ test: manifests generate fmt vet envtest-assets ## Run every test against envtes
 	$(MAKE) emulator-cli-check
 	$(MAKE) demo-check
 	$(MAKE) bench-smoke
+	$(MAKE) soak-short
 
 .PHONY: emulator-cli-check
 emulator-cli-check: ## Run the user guide's AWS CLI commands against the EKS emulator.
@@ -94,6 +95,19 @@ bench-smoke: envtest-assets build bench-binary ## A 50-entry benchmark run, so t
 bench-binary:
 	@echo "building the benchmark driver into bin/bench"
 	go build -o $(BIN)/bench ./hack/bench
+
+.PHONY: soak
+soak: envtest-assets build soak-binary ## Soak: random changes to 200 objects for 4 minutes under EKS faults, operator kills and an API server restart.
+	$(BIN)/soak $(ARGS)
+
+.PHONY: soak-short
+soak-short: envtest-assets build soak-binary ## The one-minute soak that make test runs.
+	$(BIN)/soak --short
+
+.PHONY: soak-binary
+soak-binary:
+	@echo "building the soak driver into bin/soak"
+	go build -o $(BIN)/soak ./hack/soak
 
 .PHONY: emulator
 emulator: ## Run the EKS emulator on 127.0.0.1:8686 (a test tool; see --help).

@@ -184,6 +184,15 @@ func (r *AccessEntryReconciler) reconcileEntry(ctx context.Context, ae *v1.Acces
 	desired := DesiredFor(ae, id, r.InstanceID)
 	if p := ComputePlan(desired, *obs, ae.Status.ManagedTags); !p.Empty() {
 		r.progressing(ae, v1.ReasonProgressing, "updating the EKS access entry")
+		if len(p.SetTags) > 0 {
+			// Tags are written before they are recorded as ours; record them first,
+			// so that a crash in between cannot leave a tag nobody removes.
+			if err := r.recordIntent(ctx, ae, func(st *v1.AccessEntryStatus) {
+				st.ManagedTags = union(st.ManagedTags, desired.SpecTagKeys)
+			}); err != nil {
+				return ctrl.Result{}, err
+			}
+		}
 		if err := r.apply(ctx, cl, id, obs.ARN, p); err != nil {
 			return r.eksFailure(ae, id, err)
 		}
@@ -306,14 +315,10 @@ func (r *AccessEntryReconciler) identity(ae *v1.AccessEntry, cac *v1.ClusterAcce
 func (r *AccessEntryReconciler) retire(ctx context.Context, ae *v1.AccessEntry, old v1.EntryIdentity) (res ctrl.Result, err error, done bool) {
 	if ae.Spec.DeletionPolicy != v1.DeletionPolicyRetain {
 		r.progressing(ae, v1.ReasonProgressing, fmt.Sprintf("deleting the EKS access entry of %s in cluster %s before creating the new one", old.PrincipalARN, old.ClusterName))
-		t, err := r.targetOf(ctx, old)
-		if err != nil {
-			return ctrl.Result{}, err, false
-		}
-		_, err = r.EKS.For(t).DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{
-			ClusterName: aws.String(old.ClusterName), PrincipalArn: aws.String(old.PrincipalARN),
-		})
-		if err != nil && classify(err) != errNotFound && classify(err) != errClusterNotFound {
+		if _, err := r.deleteIfMine(ctx, ae, old); errors.Is(err, errNotVisibleYet) {
+			res, err := r.waitForEKS(ae, "the EKS access entry of the previous identity is not visible yet, so it cannot be deleted yet")
+			return res, err, false
+		} else if err != nil {
 			res, err := r.eksFailure(ae, old, err)
 			return res, err, false
 		}
@@ -322,6 +327,45 @@ func (r *AccessEntryReconciler) retire(ctx context.Context, ae *v1.AccessEntry, 
 		map[bool]string{true: "retained", false: "deleted"}[ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain], old.PrincipalARN, old.ClusterName)
 	ae.Status = v1.AccessEntryStatus{Conditions: ae.Status.Conditions, ObservedGeneration: ae.Status.ObservedGeneration}
 	return ctrl.Result{}, nil, true
+}
+
+// errNotVisibleYet: an entry the operator may have just created reads as absent.
+var errNotVisibleYet = errors.New("the EKS access entry may exist but is not visible yet")
+
+// deleteIfMine deletes the entry of an identity if it carries this object's
+// ownership tags, and reports whether it did. An entry that is absent, or in a
+// cluster that is gone, needs no deleting; one that is not ours is never deleted.
+// An entry recorded in status moments ago that reads as absent may still appear:
+// errNotVisibleYet, until --consistency-window has passed.
+func (r *AccessEntryReconciler) deleteIfMine(ctx context.Context, ae *v1.AccessEntry, id v1.EntryIdentity) (bool, error) {
+	mayAppear := ae.Status.Identity != nil && *ae.Status.Identity == id && ae.Status.IdentityRecordedAt != nil &&
+		time.Since(ae.Status.IdentityRecordedAt.Time) < r.ConsistencyWindow &&
+		!meta.IsStatusConditionTrue(ae.Status.Conditions, v1.ConditionReady)
+	t, err := r.targetOf(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	cl := r.EKS.For(t)
+	in := &eks.DescribeAccessEntryInput{ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN)}
+	out, err := cl.DescribeAccessEntry(ctx, in)
+	switch {
+	case err != nil && classify(err) == errNotFound && mayAppear:
+		return false, errNotVisibleYet
+	case err != nil && (classify(err) == errNotFound || classify(err) == errClusterNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case !r.ownedByMe(ae, observedEntry(out.AccessEntry)):
+		return false, nil
+	}
+	_, err = cl.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: in.ClusterName, PrincipalArn: in.PrincipalArn})
+	switch {
+	case err == nil:
+		return true, nil
+	case classify(err) == errNotFound || classify(err) == errClusterNotFound:
+		return false, nil
+	}
+	return false, err
 }
 
 // ensureEntry returns the observed entry of the identity, creating it when absent
@@ -337,7 +381,12 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *
 			return nil, false, res, err, false
 		}
 		if obs != nil {
-			return obs, false, ctrl.Result{}, nil, true
+			if r.ownedByMe(ae, obs) {
+				return obs, false, ctrl.Result{}, nil, true
+			}
+			// Recorded before a create whose answer never came (a crash), and the
+			// entry is someone else's: settle it as any existing entry.
+			return r.claimExisting(ctx, cl, ae, id, obs)
 		}
 		// Absent right after our create is eventual consistency; absent after a
 		// read-back once showed it (Ready) is an out-of-band delete.
@@ -346,8 +395,10 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *
 			res, err := r.waitForEKS(ae, "the EKS access entry was created but is not visible yet")
 			return nil, false, res, err, false
 		}
-		driftCorrections.Inc()
-		r.event(ae, corev1.EventTypeWarning, "DriftCorrected", "the EKS access entry was deleted out of band; creating it again")
+		if ae.Status.CreatedAt != nil {
+			driftCorrections.Inc()
+			r.event(ae, corev1.EventTypeWarning, "DriftCorrected", "the EKS access entry was deleted out of band; creating it again")
+		}
 	}
 
 	if ae.Status.Identity == nil && ae.Annotations[v1.AdoptAnnotation] == "true" {
@@ -361,7 +412,20 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *
 		}
 	}
 
+	// Record the identity before the create: should the operator die before the
+	// answer, the next one finds the entry through status, and deletes it if the
+	// object moved on or went away, instead of leaving an orphan.
 	desired := DesiredFor(ae, id, r.InstanceID)
+	if ae.Status.Identity == nil || *ae.Status.Identity != id {
+		if err := r.recordIntent(ctx, ae, func(st *v1.AccessEntryStatus) {
+			now := metav1.Now()
+			st.Identity, st.IdentityRecordedAt = &id, &now
+			st.ManagedTags = union(st.ManagedTags, desired.SpecTagKeys)
+		}); err != nil {
+			return nil, false, ctrl.Result{}, err, false
+		}
+	}
+
 	r.progressing(ae, v1.ReasonProgressing, "creating the EKS access entry")
 	in := &eks.CreateAccessEntryInput{
 		ClusterName:  aws.String(id.ClusterName),
@@ -424,10 +488,9 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, cl EKSAPI, ae *v1.Acc
 		res, err := r.waitForEKS(ae, "an EKS access entry for this principal is still being deleted")
 		return res, err, false
 	}
-	mine := Owner{Instance: r.InstanceID, Namespace: ae.Namespace, Name: ae.Name}
 	owner, owned := OwnerOf(obs.Tags)
 	switch {
-	case owned && owner == mine && obs.Type != string(id.Type):
+	case r.ownedByMe(ae, obs) && obs.Type != string(id.Type):
 		// Ours, but of the type we are moving away from: finish deleting it.
 		_, err := cl.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN)})
 		if err != nil && classify(err) != errNotFound {
@@ -436,15 +499,18 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, cl EKSAPI, ae *v1.Acc
 		}
 		res, err := r.waitForEKS(ae, "the EKS access entry of the previous type is still being deleted")
 		return res, err, false
-	case owned && owner == mine:
+	case r.ownedByMe(ae, obs):
 		// Created by an attempt that crashed before it recorded status.
 	case owned:
+		ae.Status.Identity = nil // not ours: never delete it on our behalf
 		r.stalled(ae, v1.ReasonConflict, fmt.Sprintf("the EKS access entry of %s in cluster %s belongs to AccessEntry %s; only one object may manage a principal", id.PrincipalARN, id.ClusterName, owner))
 		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
 	case ae.Annotations[v1.AdoptAnnotation] != "true":
+		ae.Status.Identity = nil
 		r.stalled(ae, v1.ReasonAlreadyExists, fmt.Sprintf("an EKS access entry for %s already exists in cluster %s and no operator manages it; annotate this object with %s: \"true\" to take it over", id.PrincipalARN, id.ClusterName, v1.AdoptAnnotation))
 		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
 	case obs.Type != string(id.Type):
+		ae.Status.Identity = nil
 		r.stalled(ae, v1.ReasonAlreadyExists, fmt.Sprintf("the existing EKS access entry for %s is of type %s, not %s, and EKS cannot change a type; set spec.type to %s to adopt it", id.PrincipalARN, obs.Type, id.Type, obs.Type))
 		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
 	default:
@@ -458,6 +524,31 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, cl EKSAPI, ae *v1.Acc
 	ae.Status.Identity = &id
 	ae.Status.CreatedAt = metaTime(obs.CreatedAt)
 	return ctrl.Result{}, nil, true
+}
+
+// recordIntent patches status at once with what the operator is about to write to
+// EKS, when that changes status: the deferred patch at the end of the reconcile
+// would come too late after a crash.
+func (r *AccessEntryReconciler) recordIntent(ctx context.Context, ae *v1.AccessEntry, mutate func(*v1.AccessEntryStatus)) error {
+	before := ae.DeepCopy()
+	mutate(&ae.Status)
+	if equality.Semantic.DeepEqual(before.Status, ae.Status) {
+		return nil
+	}
+	return r.Status().Patch(ctx, ae, client.MergeFrom(before))
+}
+
+// union is the sorted union of two sets of keys.
+func union(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// ownedByMe reports whether the entry carries this object's ownership tags.
+func (r *AccessEntryReconciler) ownedByMe(ae *v1.AccessEntry, obs *Observed) bool {
+	owner, _ := OwnerOf(obs.Tags)
+	return owner == Owner{Instance: r.InstanceID, Namespace: ae.Namespace, Name: ae.Name}
 }
 
 // observe reads the entry and, for STANDARD entries only, its policies. It returns
@@ -549,7 +640,9 @@ func (r *AccessEntryReconciler) reconcileDelete(ctx context.Context, ae *v1.Acce
 	var deleted *v1.EntryIdentity
 	if ae.Spec.DeletionPolicy != v1.DeletionPolicyRetain {
 		var err error
-		if deleted, err = r.deleteOwnedEntry(ctx, ae); err != nil {
+		if deleted, err = r.deleteOwnedEntry(ctx, ae); errors.Is(err, errNotVisibleYet) {
+			return r.waitForEKS(ae, "the EKS access entry was just created and is not visible yet, so it cannot be deleted yet")
+		} else if err != nil {
 			return r.eksFailure(ae, derefIdentity(ae.Status.Identity), err)
 		}
 	}
@@ -567,9 +660,9 @@ func (r *AccessEntryReconciler) reconcileDelete(ctx context.Context, ae *v1.Acce
 	return ctrl.Result{}, nil
 }
 
-// deleteOwnedEntry deletes the entry recorded in status, or the spec's entry when it
-// carries this object's ownership tags, and returns the identity it deleted (nil
-// when there was nothing of ours). Absent counts as deleted.
+// deleteOwnedEntry deletes the entry recorded in status or, when none is, the
+// spec's, if it carries this object's ownership tags; it returns the identity it
+// deleted (nil when there was nothing of ours).
 func (r *AccessEntryReconciler) deleteOwnedEntry(ctx context.Context, ae *v1.AccessEntry) (*v1.EntryIdentity, error) {
 	id := ae.Status.Identity
 	if id == nil {
@@ -581,34 +674,14 @@ func (r *AccessEntryReconciler) deleteOwnedEntry(ctx context.Context, ae *v1.Acc
 		if !ok {
 			return nil, nil
 		}
-		obs, err := r.observe(ctx, r.EKS.For(r.target(spec.Region, cac)), spec)
-		if err != nil && classify(err) == errClusterNotFound {
-			return nil, nil // no cluster, no entry
-		}
-		if err != nil || obs == nil {
-			return nil, err
-		}
-		if owner, _ := OwnerOf(obs.Tags); owner != (Owner{Instance: r.InstanceID, Namespace: ae.Namespace, Name: ae.Name}) {
-			return nil, nil
-		}
 		id = &spec
 	}
 	r.progressing(ae, v1.ReasonDeleting, "deleting the EKS access entry")
-	t, err := r.targetOf(ctx, *id)
-	if err != nil {
+	deleted, err := r.deleteIfMine(ctx, ae, *id)
+	if err != nil || !deleted {
 		return nil, err
 	}
-	_, err = r.EKS.For(t).DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{
-		ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN),
-	})
-	switch {
-	case err == nil:
-		return id, nil
-	case classify(err) == errNotFound || classify(err) == errClusterNotFound:
-		// Already gone, or the cluster is gone and took its entries with it.
-		return nil, nil
-	}
-	return nil, err
+	return id, nil
 }
 
 // eksFailure turns an EKS error into conditions and a result, by its class.

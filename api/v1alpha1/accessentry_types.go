@@ -290,9 +290,16 @@ type AccessEntryStatus struct {
 	AccessEntryARN string `json:"accessEntryARN,omitempty"`
 
 	// Identity is what the EKS entry was created with, kept so that an identity
-	// change can find and remove the old entry.
+	// change can find and remove the old entry. It is recorded just before the
+	// create, so that an entry whose create was cut short is found too.
 	// +optional
 	Identity *EntryIdentity `json:"identity,omitempty"`
+
+	// IdentityRecordedAt is when Identity was recorded. EKS may show a new entry
+	// only seconds later, so until --consistency-window has passed an entry that
+	// reads as absent is not taken as gone.
+	// +optional
+	IdentityRecordedAt *metav1.Time `json:"identityRecordedAt,omitempty"`
 
 	// Username as EKS reports it, including the one EKS derived.
 	// +optional

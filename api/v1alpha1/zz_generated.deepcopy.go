@@ -117,6 +117,10 @@ func (in *AccessEntryStatus) DeepCopyInto(out *AccessEntryStatus) {
 		*out = new(EntryIdentity)
 		**out = **in
 	}
+	if in.IdentityRecordedAt != nil {
+		in, out := &in.IdentityRecordedAt, &out.IdentityRecordedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.KubernetesGroups != nil {
 		in, out := &in.KubernetesGroups, &out.KubernetesGroups
 		*out = make([]string, len(*in))

@@ -54,6 +54,13 @@ func StartOperator(bin string, args []string, logPath string) (*Operator, error)
 // PID is the operator's process ID.
 func (o *Operator) PID() int { return o.cmd.Process.Pid }
 
+// Kill SIGKILLs the operator, as a node failure or an OOM kill would, and waits for it.
+func (o *Operator) Kill() {
+	_ = o.cmd.Process.Kill()
+	<-o.exited
+	o.logFile.Close()
+}
+
 // Stop asks the operator to stop, kills it after 10s, and waits for it.
 func (o *Operator) Stop() {
 	_ = o.cmd.Process.Signal(syscall.SIGTERM)

@@ -1,0 +1,588 @@
+// Command soak runs the operator, as its own process, against a real kube-apiserver
+// and an EKS emulator that fails (500s, throttling, latency, eventual consistency),
+// while a driver creates, updates, moves and deletes AccessEntries at random and
+// the operator is SIGKILLed and restarted, and kube-apiserver restarted once. After
+// quiescence it checks that EKS holds exactly what the live objects declare, that
+// nothing is left of deleted objects or old identities (but what Retain keeps),
+// that entries no operator owns were not touched, that every object is Ready, and
+// that the operator never panicked.
+//
+// `make soak` runs it for several minutes; `--short` is the variant `make test` runs.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/controllers"
+	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
+)
+
+const (
+	account   = "111122223333"
+	region    = "us-west-2"
+	namespace = "soak"
+)
+
+var clusters = []string{"soak-a", "soak-b"}
+
+type options struct {
+	objects  int
+	duration time.Duration
+	kills    int
+	operator string
+	seed     uint64
+	settle   time.Duration
+}
+
+func main() {
+	var o options
+	short := flag.Bool("short", false, "the short variant for make test: 40 objects, 60s, 4 kills")
+	flag.IntVar(&o.objects, "objects", 200, "AccessEntries alive at most at once")
+	flag.DurationVar(&o.duration, "duration", 4*time.Minute, "how long the driver changes things")
+	flag.IntVar(&o.kills, "kills", 12, "how many times the operator is SIGKILLed and restarted")
+	flag.StringVar(&o.operator, "operator", "bin/eks-access-operator", "the operator binary")
+	flag.Uint64Var(&o.seed, "seed", 1, "seed of the driver and the emulator's faults")
+	flag.DurationVar(&o.settle, "settle", 4*time.Minute, "how long quiescence may take")
+	flag.Parse()
+	if *short {
+		o.objects, o.duration, o.kills = 40, 60*time.Second, 4
+	}
+	ctrl.SetLogger(logr.Discard())
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "soak: FAILED:", err)
+		os.Exit(1)
+	}
+}
+
+// model is what the driver believes EKS must end up holding.
+type model struct {
+	live     map[string]*v1.AccessEntry // by object name: the last spec applied
+	retained map[string]bool            // identities kept by Retain
+	seq      int
+}
+
+type identity struct{ cluster, principal string }
+
+func key(cluster, principal string) string { return cluster + " " + principal }
+
+type counts struct {
+	ops             map[string]int
+	kills, restarts int
+	invariants      int
+}
+
+func run(o options) error {
+	root := testenv.RepoRoot()
+	if err := os.MkdirAll(filepath.Join(root, "tmp", "soak"), 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp(filepath.Join(root, "tmp", "soak"), "run-")
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(o.seed, o.seed+1))
+	c := counts{ops: map[string]int{}}
+
+	say("starting etcd and kube-apiserver")
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		return err
+	}
+	var restarted *exec.Cmd
+	defer func() {
+		if restarted != nil {
+			_ = restarted.Process.Signal(syscall.SIGTERM)
+			_ = restarted.Wait()
+		}
+		_ = env.Stop()
+	}()
+	kubeconfig, err := testenv.WriteKubeconfig(env, work)
+	if err != nil {
+		return err
+	}
+
+	emu, err := eksemulator.New(eksemulator.Config{Seed: int64(o.seed), Clusters: []eksemulator.ClusterConfig{
+		{Name: clusters[0], Account: account, Region: region, AuthenticationMode: "API"},
+		{Name: clusters[1], Account: account, Region: region, AuthenticationMode: "API"},
+	}})
+	if err != nil {
+		return err
+	}
+	if err := emu.Start("127.0.0.1:0"); err != nil {
+		return err
+	}
+	defer func() { _ = emu.Close() }()
+
+	unowned, err := seedUnowned(emu)
+	if err != nil {
+		return err
+	}
+	faults := eksemulator.Faults{FaultRate: 0.05, RateLimit: 25, Burst: 25, MaxJitter: 200 * time.Millisecond,
+		ConsistencyDelay: 3 * time.Second, ConsistencyRandom: true}
+	emu.SetFaults(faults)
+	say("EKS emulator faults: 5%% 500s, %v requests/s, latency up to %s, consistency delay up to %s", faults.RateLimit, faults.MaxJitter, faults.ConsistencyDelay)
+
+	logPath := filepath.Join(work, "operator.log")
+	opArgs := []string{"--kubeconfig=" + kubeconfig, "--eks-endpoint=" + emu.URL(), "--region=" + region,
+		"--resync-period=20s", "--eks-qps=50", "--eks-burst=50", // above EKS's rate: throttling happens "--metrics-bind-address=0", "--health-probe-bind-address=0",
+		"--instance-id=soak"}
+	opBin := filepath.Join(root, o.operator)
+	op, err := testenv.StartOperator(opBin, opArgs, logPath)
+	if err != nil {
+		return err
+	}
+	defer func() { op.Stop() }()
+
+	k8s, err := newClient(cfg)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
+		return err
+	}
+
+	m := &model{live: map[string]*v1.AccessEntry{}, retained: map[string]bool{}}
+	say("driving %d objects for %s with %d operator kills and one kube-apiserver restart (operator log: %s)", o.objects, o.duration, o.kills, logPath)
+	start := time.Now()
+	killAt := make([]time.Duration, o.kills)
+	for i := range killAt {
+		slot := o.duration / time.Duration(o.kills)
+		killAt[i] = time.Duration(i)*slot + time.Duration(rng.Int64N(int64(slot)))
+	}
+	restartAt := o.duration / 2
+	for time.Since(start) < o.duration || len(killAt) > 0 {
+		elapsed := time.Since(start)
+		if len(killAt) > 0 && elapsed >= killAt[0] {
+			killAt = killAt[1:]
+			op.Kill()
+			time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
+			if op, err = testenv.StartOperator(opBin, opArgs, logPath); err != nil {
+				return err
+			}
+			c.kills++
+		}
+		if restartAt > 0 && elapsed >= restartAt {
+			restartAt = 0
+			say("restarting kube-apiserver")
+			if restarted, err = restartAPIServer(cfg); err != nil {
+				return fmt.Errorf("restarting kube-apiserver: %w", err)
+			}
+			c.restarts++
+		}
+		if kind, err := m.step(ctx, k8s, rng, o.objects); err != nil {
+			c.ops["failed ("+kind+")"]++ // the API server may be restarting; the model was not changed
+		} else {
+			c.ops[kind]++
+		}
+		time.Sleep(time.Duration(50+rng.IntN(150)) * time.Millisecond)
+	}
+
+	say("quiescence: faults off, waiting for every object to be Ready and every deletion to finish")
+	emu.SetFaults(eksemulator.Faults{})
+	if err := settle(ctx, k8s, m, o.settle); err != nil {
+		return err
+	}
+	if err := m.check(emu, unowned, &c); err != nil {
+		return err
+	}
+	logText, _ := os.ReadFile(logPath)
+	c.invariants++
+	if bytes.Contains(logText, []byte("panic")) {
+		return fmt.Errorf("the operator log (%s) shows a panic", logPath)
+	}
+	report(c, emu, len(m.live))
+	return nil
+}
+
+// seedUnowned creates entries no operator owns; they must come through untouched.
+func seedUnowned(emu *eksemulator.Server) ([]eksemulator.Entry, error) {
+	cl := eks.NewFromConfig(aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("soak", "soak", "")},
+		func(o *eks.Options) { o.BaseEndpoint = aws.String(emu.URL()) })
+	ctx := context.Background()
+	for i := range 5 {
+		p := fmt.Sprintf("arn:aws:iam::%s:role/unowned-%d", account, i)
+		if _, err := cl.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(clusters[i%2]), PrincipalArn: aws.String(p),
+			KubernetesGroups: []string{"hand-made"}, Tags: map[string]string{"owner": "someone-else"}}); err != nil {
+			return nil, err
+		}
+		if _, err := cl.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(clusters[i%2]), PrincipalArn: aws.String(p),
+			PolicyArn: aws.String(policyARN("AmazonEKSViewPolicy")), AccessScope: &ekstypes.AccessScope{Type: ekstypes.AccessScopeTypeCluster}}); err != nil {
+			return nil, err
+		}
+	}
+	var out []eksemulator.Entry
+	for _, cl := range clusters {
+		out = append(out, emu.Entries(account, region, cl)...)
+	}
+	return out, nil
+}
+
+func policyARN(name string) string { return "arn:aws:eks::aws:cluster-access-policy/" + name }
+
+// step makes one random change and records it in the model when the API server took it.
+func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, maxObjects int) (string, error) {
+	names := make([]string, 0, len(m.live))
+	for n := range m.live {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	r := rng.IntN(100)
+	switch {
+	case len(names) < maxObjects/4 || (r < 30 && len(names) < maxObjects):
+		m.seq++
+		ae := &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("soak-%04d", m.seq), Namespace: namespace}}
+		ae.Spec.ClusterName = clusters[rng.IntN(2)]
+		ae.Spec.PrincipalARN = m.freshPrincipal()
+		randomize(&ae.Spec, rng)
+		if rng.IntN(5) == 0 {
+			ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain
+		}
+		if err := k8s.Create(ctx, ae); err != nil {
+			return "create", err
+		}
+		m.live[ae.Name] = ae.DeepCopy()
+		return "create", nil
+	case r < 60:
+		return "update", m.change(ctx, k8s, names[rng.IntN(len(names))], func(s *v1.AccessEntrySpec) { randomize(s, rng) })
+	case r < 75:
+		name := names[rng.IntN(len(names))]
+		return "identity change", m.change(ctx, k8s, name, func(s *v1.AccessEntrySpec) {
+			old := identity{s.ClusterName, s.PrincipalARN}
+			switch rng.IntN(3) {
+			case 0:
+				s.PrincipalARN = m.freshPrincipal()
+			case 1:
+				s.ClusterName = clusters[(slices.Index(clusters, s.ClusterName)+1)%2]
+			default:
+				if s.Type == v1.TypeStandard || s.Type == "" {
+					s.Type = v1.TypeEC2Linux
+				} else {
+					s.Type = v1.TypeStandard
+				}
+				randomize(s, rng)
+			}
+			if s.DeletionPolicy == v1.DeletionPolicyRetain && (old != identity{s.ClusterName, s.PrincipalARN}) {
+				m.retained[key(old.cluster, old.principal)] = true
+			}
+		})
+	default:
+		name := names[rng.IntN(len(names))]
+		ae := m.live[name]
+		if err := k8s.Delete(ctx, &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}); err != nil && !apierrors.IsNotFound(err) {
+			return "delete", err
+		}
+		if ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
+			m.retained[key(ae.Spec.ClusterName, ae.Spec.PrincipalARN)] = true
+		}
+		delete(m.live, name)
+		return "delete", nil
+	}
+}
+
+// change applies mutate to the live object (retrying on conflicts) and to the model.
+func (m *model) change(ctx context.Context, k8s client.Client, name string, mutate func(*v1.AccessEntrySpec)) error {
+	spec := m.live[name].Spec.DeepCopy()
+	mutate(spec)
+	for range 5 {
+		cur := &v1.AccessEntry{}
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cur); err != nil {
+			return err
+		}
+		cur.Spec = *spec
+		err := k8s.Update(ctx, cur)
+		if err == nil {
+			m.live[name].Spec = *spec
+			return nil
+		}
+		if !apierrors.IsConflict(err) {
+			return err
+		}
+	}
+	return errors.New("conflicts")
+}
+
+func (m *model) freshPrincipal() string {
+	m.seq++
+	return fmt.Sprintf("arn:aws:iam::%s:role/soak/principal-%05d", account, m.seq)
+}
+
+// randomize sets the mutable fields: username, groups, tags, policies and scopes
+// (for STANDARD), keeping the identity.
+func randomize(s *v1.AccessEntrySpec, rng *rand.Rand) {
+	s.Username, s.KubernetesGroups, s.AccessPolicies = "", nil, nil
+	s.Tags = map[string]v1.TagValue{}
+	for i := range rng.IntN(3) {
+		s.Tags[fmt.Sprintf("k%d", i)] = v1.TagValue(strconv.Itoa(rng.IntN(3)))
+	}
+	if s.Type != "" && s.Type != v1.TypeStandard {
+		return
+	}
+	if rng.IntN(3) == 0 {
+		s.Username = fmt.Sprintf("user-%d:{{SessionName}}", rng.IntN(5))
+	}
+	for _, g := range rng.Perm(4)[:rng.IntN(3)] {
+		s.KubernetesGroups = append(s.KubernetesGroups, v1.KubernetesGroup(fmt.Sprintf("group-%d", g)))
+	}
+	names := []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy", "AmazonEKSAdminPolicy"}
+	for _, i := range rng.Perm(3)[:rng.IntN(3)] {
+		p := v1.AccessPolicy{PolicyARN: policyARN(names[i]), AccessScope: v1.AccessScope{Type: v1.AccessScopeCluster}}
+		if rng.IntN(2) == 0 {
+			p.AccessScope = v1.AccessScope{Type: v1.AccessScopeNamespace, Namespaces: []v1.ScopeNamespace{v1.ScopeNamespace(fmt.Sprintf("ns-%d", rng.IntN(3)))}}
+		}
+		s.AccessPolicies = append(s.AccessPolicies, p)
+	}
+}
+
+// settle waits until every live object is Ready at its generation and every
+// deleted object is gone.
+func settle(ctx context.Context, k8s client.Client, m *model, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		list := &v1.AccessEntryList{}
+		err := k8s.List(ctx, list, client.InNamespace(namespace))
+		if err == nil {
+			var notReady []string
+			for _, ae := range list.Items {
+				if _, live := m.live[ae.Name]; !live {
+					notReady = append(notReady, ae.Name+" (deleted, still there)")
+					continue
+				}
+				c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
+				if c == nil || c.Status != metav1.ConditionTrue || ae.Status.ObservedGeneration != ae.Generation {
+					msg := "no status"
+					if c != nil {
+						msg = c.Reason + ": " + c.Message
+					}
+					notReady = append(notReady, ae.Name+" ("+msg+")")
+				}
+			}
+			if len(notReady) == 0 && len(list.Items) == len(m.live) {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("not quiescent after %s: %d objects, %d live in the model; not ready: %v", timeout, len(list.Items), len(m.live), notReady)
+			}
+		} else if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// check compares what EKS holds with the model and the unowned snapshot.
+func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *counts) error {
+	var problems []string
+	held := map[string]eksemulator.Entry{}
+	for _, cl := range clusters {
+		for _, e := range emu.Entries(account, region, cl) {
+			held[key(cl, e.PrincipalARN)] = e
+		}
+	}
+	for _, u := range unowned {
+		k := ""
+		for hk, e := range held {
+			if e.AccessEntryARN == u.AccessEntryARN {
+				k = hk
+			}
+		}
+		c.invariants++
+		if k == "" || fmt.Sprint(held[k]) != fmt.Sprint(u) {
+			problems = append(problems, "an unowned entry was changed or deleted: "+u.PrincipalARN)
+			continue
+		}
+		delete(held, k)
+	}
+	for _, ae := range m.live {
+		k := key(ae.Spec.ClusterName, ae.Spec.PrincipalARN)
+		e, ok := held[k]
+		c.invariants++
+		if !ok {
+			problems = append(problems, ae.Name+": no entry for "+k)
+			continue
+		}
+		delete(held, k)
+		delete(m.retained, k)
+		problems = append(problems, matches(ae, e, c)...)
+	}
+	for k := range held {
+		c.invariants++
+		if !m.retained[k] {
+			problems = append(problems, "an entry no live object declares and no Retain keeps: "+k)
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return fmt.Errorf("%d invariants broken:\n  %s", len(problems), strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// matches lists how an EKS entry differs from its object's spec.
+func matches(ae *v1.AccessEntry, e eksemulator.Entry, c *counts) []string {
+	var out []string
+	typ := string(ae.Spec.Type)
+	if typ == "" {
+		typ = "STANDARD"
+	}
+	want := controllers.DesiredFor(ae, v1.EntryIdentity{ClusterName: ae.Spec.ClusterName, Region: region, PrincipalARN: ae.Spec.PrincipalARN,
+		Type: v1.AccessEntryType(typ)}, "soak")
+	obs := controllers.Observed{Type: e.Type, Username: e.Username, Groups: e.KubernetesGroups, Tags: e.Tags}
+	if typ == "STANDARD" {
+		obs.Policies = map[string]controllers.ObservedPolicy{}
+		for _, p := range e.Policies {
+			ns := slices.Clone(p.Namespaces)
+			slices.Sort(ns)
+			obs.Policies[p.PolicyARN] = controllers.ObservedPolicy{Scope: controllers.Scope{Type: p.ScopeType, Namespaces: ns}}
+		}
+	}
+	c.invariants += 5 // type, username, groups, tags, policies
+	if e.Type != typ {
+		out = append(out, fmt.Sprintf("%s: type %s, want %s", ae.Name, e.Type, typ))
+	}
+	// The operator's own plan function must find nothing to do; removed tags are
+	// checked against every key the spec could have held.
+	if p := controllers.ComputePlan(want, obs, []string{"k0", "k1", "k2"}); !p.Empty() {
+		out = append(out, fmt.Sprintf("%s: EKS differs from the spec: %+v", ae.Name, p))
+	}
+	return out
+}
+
+// restartAPIServer stops the running kube-apiserver (a child of this process) and
+// starts it again with the same arguments, certificates and etcd, then waits for it.
+func restartAPIServer(cfg *rest.Config) (*exec.Cmd, error) {
+	pid, args, err := findChild("kube-apiserver")
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return nil, err
+	}
+	for range 300 {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil {
+			break
+		}
+		if data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(data), ") Z ") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	k8s, err := newClient(cfg)
+	if err != nil {
+		return cmd, err
+	}
+	for range 600 {
+		if err := k8s.List(context.Background(), &v1.AccessEntryList{}, client.InNamespace(namespace)); err == nil {
+			return cmd, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return cmd, errors.New("kube-apiserver did not come back within 60s")
+}
+
+// findChild finds a child process of this one by its command name.
+func findChild(name string) (int, []string, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		if !strings.Contains(s, "("+name+")") {
+			continue
+		}
+		fields := strings.Fields(s[strings.LastIndex(s, ")")+1:])
+		if len(fields) < 2 || fields[1] != strconv.Itoa(os.Getpid()) {
+			continue
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			return 0, nil, err
+		}
+		return pid, strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"), nil
+	}
+	return 0, nil, fmt.Errorf("no %s child process", name)
+}
+
+func newClient(cfg *rest.Config) (client.Client, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = 200, 400
+	cfg.Timeout = 10 * time.Second
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := v1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return client.New(cfg, client.Options{Scheme: scheme})
+}
+
+func report(c counts, emu *eksemulator.Server, live int) {
+	var ops []string
+	for k, n := range c.ops {
+		ops = append(ops, fmt.Sprintf("%s=%d", k, n))
+	}
+	sort.Strings(ops)
+	faults, throttled, total := 0, 0, 0
+	for _, outcomes := range emu.Calls() {
+		for outcome, n := range outcomes {
+			total += n
+			switch outcome {
+			case "ServerException":
+				faults += n
+			case "ThrottlingException":
+				throttled += n
+			}
+		}
+	}
+	fmt.Printf("\nsoak passed\n  operations: %s\n  EKS calls: %d, 500s injected: %d, throttled: %d\n  operator SIGKILLs: %d, kube-apiserver restarts: %d\n  live objects at the end: %d, invariants checked: %d\n",
+		strings.Join(ops, " "), total, faults, throttled, c.kills, c.restarts, live, c.invariants)
+}
+
+func say(format string, args ...any) {
+	fmt.Printf("==> "+format+"\n", args...)
+}
