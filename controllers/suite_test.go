@@ -46,14 +46,20 @@ const (
 	remoteAccount = "444455556666"
 	// shardLabel splits objects between the suite's manager and the fast-resync
 	// manager of the drift test, as --selector does in production; no manager
-	// watches shard=paused, which stands for an operator that is down.
+	// watches shard=paused, which stands for an operator that is down; shard=logged
+	// is the manager whose logs the security test reads.
 	shardLabel = "test.eksaccess.io/shard"
 )
 
 var (
+	// k8s is the tests' own client, as a cluster admin.
 	k8s     client.Client
 	restCfg *rest.Config
-	emu     *eksemulator.Server
+	// managerCfg is the identity every manager of the suite runs as: the
+	// ServiceAccount config/rbac binds the generated manager-role to, and no more.
+	managerCfg  *rest.Config
+	managerRBAC *testenv.ManagerRBAC
+	emu         *eksemulator.Server
 	// admin is an SDK client of the emulator for the tests' own out-of-band changes.
 	admin *eks.Client
 )
@@ -71,6 +77,10 @@ func runSuite(m *testing.M) int {
 	}
 	defer func() { _ = env.Stop() }()
 	restCfg = cfg
+	if managerCfg, managerRBAC, err = testenv.ManagerConfig(context.Background(), env, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 
 	emu, err = eksemulator.New(eksemulator.Config{
 		Clusters: []eksemulator.ClusterConfig{
@@ -106,7 +116,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	stop, err := startManager(shardLabel+" notin (fast,paused,strict)", 10*time.Minute, true)
+	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged)", 10*time.Minute, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -134,12 +144,28 @@ func awsConfig() aws.Config {
 // selector, and returns the function that stops it. tune changes the AccessEntry
 // reconciler's settings.
 func startManager(selector string, resync time.Duration, clusterConfigs bool, tune ...func(*AccessEntryReconciler)) (func(), error) {
-	sel, err := labels.Parse(selector)
+	return testManager{selector: selector, resync: resync, clusterConfigs: clusterConfigs, tune: tune}.start()
+}
+
+// testManager is a manager of the suite. Every one runs as managerCfg, with the
+// operator's RBAC.
+type testManager struct {
+	selector       string
+	resync         time.Duration
+	clusterConfigs bool
+	tune           []func(*AccessEntryReconciler)
+	// logger receives the manager's logs; the zero value discards them.
+	logger logr.Logger
+}
+
+func (tm testManager) start() (func(), error) {
+	sel, err := labels.Parse(tm.selector)
 	if err != nil {
 		return nil, err
 	}
-	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(managerCfg, ctrl.Options{
 		Scheme:                 newScheme(),
+		Logger:                 tm.logger,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{ByObject: map[client.Object]cache.ByObject{&v1.AccessEntry{}: {Label: sel}}},
@@ -154,21 +180,21 @@ func startManager(selector string, resync time.Duration, clusterConfigs bool, tu
 		Recorder:                mgr.GetEventRecorder("eks-access-operator"),
 		InstanceID:              instance,
 		DefaultRegion:           region,
-		ResyncPeriod:            resync,
+		ResyncPeriod:            tm.resync,
 		StallAfter:              time.Minute,
 		RecheckInterval:         2 * time.Second,
 		ConsistencyWindow:       30 * time.Second,
 		MaxConcurrentReconciles: 4,
 	}
-	for _, t := range tune {
+	for _, t := range tm.tune {
 		t(r)
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
-	if clusterConfigs {
+	if tm.clusterConfigs {
 		cac := &ClusterAccessConfigReconciler{Client: mgr.GetClient(), EKS: r.EKS, Recorder: r.Recorder,
-			DefaultRegion: region, ResyncPeriod: resync, PollInterval: 500 * time.Millisecond}
+			DefaultRegion: region, ResyncPeriod: tm.resync, PollInterval: 500 * time.Millisecond}
 		if err := cac.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}
