@@ -416,14 +416,14 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *
 	// answer, the next one finds the entry through status, and deletes it if the
 	// object moved on or went away, instead of leaving an orphan.
 	desired := DesiredFor(ae, id, r.InstanceID)
-	if ae.Status.Identity == nil || *ae.Status.Identity != id {
-		if err := r.recordIntent(ctx, ae, func(st *v1.AccessEntryStatus) {
+	if err := r.recordIntent(ctx, ae, func(st *v1.AccessEntryStatus) {
+		if st.Identity == nil || *st.Identity != id {
 			now := metav1.Now()
 			st.Identity, st.IdentityRecordedAt = &id, &now
-			st.ManagedTags = union(st.ManagedTags, desired.SpecTagKeys)
-		}); err != nil {
-			return nil, false, ctrl.Result{}, err, false
 		}
+		st.ManagedTags = union(st.ManagedTags, desired.SpecTagKeys)
+	}); err != nil {
+		return nil, false, ctrl.Result{}, err, false
 	}
 
 	r.progressing(ae, v1.ReasonProgressing, "creating the EKS access entry")

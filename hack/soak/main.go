@@ -89,6 +89,7 @@ func main() {
 type model struct {
 	live     map[string]*v1.AccessEntry // by object name: the last spec applied
 	retained map[string]bool            // identities kept by Retain
+	history  map[string][]string        // by object name: what the driver did, for a failure report
 	seq      int
 }
 
@@ -173,7 +174,7 @@ func run(o options) error {
 		return err
 	}
 
-	m := &model{live: map[string]*v1.AccessEntry{}, retained: map[string]bool{}}
+	m := &model{live: map[string]*v1.AccessEntry{}, retained: map[string]bool{}, history: map[string][]string{}}
 	say("driving %d objects for %s with %d operator kills and one kube-apiserver restart (operator log: %s)", o.objects, o.duration, o.kills, logPath)
 	start := time.Now()
 	killAt := make([]time.Duration, o.kills)
@@ -273,6 +274,7 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 			return "create", err
 		}
 		m.live[ae.Name] = ae.DeepCopy()
+		m.note(ae.Name, "create", &ae.Spec)
 		return "create", nil
 	case r < 60:
 		return "update", m.change(ctx, k8s, names[rng.IntN(len(names))], func(s *v1.AccessEntrySpec) { randomize(s, rng) })
@@ -324,6 +326,7 @@ func (m *model) change(ctx context.Context, k8s client.Client, name string, muta
 		err := k8s.Update(ctx, cur)
 		if err == nil {
 			m.live[name].Spec = *spec
+			m.note(name, "change", spec)
 			return nil
 		}
 		if !apierrors.IsConflict(err) {
@@ -331,6 +334,11 @@ func (m *model) change(ctx context.Context, k8s client.Client, name string, muta
 		}
 	}
 	return errors.New("conflicts")
+}
+
+// note records a step of an object's history.
+func (m *model) note(name, what string, s *v1.AccessEntrySpec) {
+	m.history[name] = append(m.history[name], fmt.Sprintf("%s %s %s %s %s tags=%v", what, s.ClusterName, s.PrincipalARN, s.Type, s.DeletionPolicy, s.Tags))
 }
 
 func (m *model) freshPrincipal() string {
@@ -444,6 +452,12 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
+		for _, p := range problems {
+			name, _, _ := strings.Cut(p, ":")
+			for _, h := range m.history[name] {
+				problems = append(problems, "    "+name+": "+h)
+			}
+		}
 		return fmt.Errorf("%d invariants broken:\n  %s", len(problems), strings.Join(problems, "\n  "))
 	}
 	return nil
@@ -474,7 +488,7 @@ func matches(ae *v1.AccessEntry, e eksemulator.Entry, c *counts) []string {
 	// The operator's own plan function must find nothing to do; removed tags are
 	// checked against every key the spec could have held.
 	if p := controllers.ComputePlan(want, obs, []string{"k0", "k1", "k2"}); !p.Empty() {
-		out = append(out, fmt.Sprintf("%s: EKS differs from the spec: %+v", ae.Name, p))
+		out = append(out, fmt.Sprintf("%s: EKS differs from the spec: %+v (EKS tags %v)", ae.Name, p, e.Tags))
 	}
 	return out
 }
