@@ -42,6 +42,7 @@ test: manifests generate fmt vet envtest-assets ## Run every test against envtes
 	$(MAKE) demo-check
 	$(MAKE) bench-smoke
 	$(MAKE) soak-short
+	$(MAKE) fuzz
 
 .PHONY: emulator-cli-check
 emulator-cli-check: ## Run the user guide's AWS CLI commands against the EKS emulator.
@@ -95,6 +96,19 @@ bench-smoke: envtest-assets build bench-binary ## A 50-entry benchmark run, so t
 bench-binary:
 	@echo "building the benchmark driver into bin/bench"
 	go build -o $(BIN)/bench ./hack/bench
+
+FUZZ_TIME ?= 10s
+FUZZ_TARGETS := ./controllers:FuzzComputePlan ./controllers:FuzzDefaultUsername \
+	./internal/onboard:FuzzParsePrincipal ./internal/onboard:FuzzUsername \
+	./internal/onboard:FuzzNames ./internal/onboard:FuzzMigrate
+
+.PHONY: fuzz
+fuzz: ## Fuzz the plan and the ARN, username and name parsing, FUZZ_TIME each (the seeds also run in every go test).
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzzing $$name in $$pkg for $(FUZZ_TIME)"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_TIME) $$pkg || exit 1; \
+	done
 
 .PHONY: soak
 soak: envtest-assets build soak-binary ## Soak: random changes to 200 objects for 4 minutes under EKS faults, operator kills and an API server restart.

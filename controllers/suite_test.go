@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -66,10 +65,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	// A fuzzing run (-test.fuzz) runs only pure functions, in worker processes the
-	// fuzzer kills at will: starting the control plane there would leave it behind.
-	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+	if testenv.Fuzzing() {
 		os.Exit(m.Run())
 	}
 	os.Exit(runSuite(m))
