@@ -66,14 +66,14 @@ clusters:
     region: us-west-2
     authenticationMode: CONFIG_MAP
     creatorAdmin: arn:aws:iam::111122223333:role/cluster-creator
-updateDuration: 8s # long enough to observe UPDATING between CLI calls (~1s each)
+updateDuration: 30s # long enough to observe UPDATING between CLI calls (about 1s each, several on a loaded machine)
 EOF
 
 "$work/eks-emulator" --listen 127.0.0.1:0 --config "$work/config.yaml" --verbose \
 	>"$work/emulator.out" 2>"$work/emulator.log" &
 emu_pid=$!
 url=""
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
 	url=$(sed -n 's/^eks-emulator listening on //p' "$work/emulator.out")
 	[[ -n "$url" ]] && break
 	kill -0 "$emu_pid" 2>/dev/null || fail "the emulator exited during start-up"
@@ -119,7 +119,7 @@ expect_contains "list-updates records the update" "$(q list-updates --name $clus
 expect_refused "a second update while one runs" "ResourceInUseException" \
 	awseks update-cluster-config --name $cluster --access-config authenticationMode=API
 status=""
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
 	status=$(q describe-update --name $cluster --update-id "$update_id" --query update.status)
 	[[ "$status" == Successful ]] && break
 	sleep 0.2
@@ -202,7 +202,7 @@ expect_refused "deleted entry is gone" \
 
 echo "== authentication mode only moves forward"
 update_id=$(q update-cluster-config --name $cluster --access-config authenticationMode=API --query update.id)
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
 	[[ "$(q describe-cluster --name $cluster --query cluster.status)" == ACTIVE ]] && break
 	sleep 0.2
 done
