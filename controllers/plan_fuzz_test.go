@@ -1,21 +1,15 @@
 package controllers
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/signal"
 	"reflect"
 	"regexp"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -232,69 +226,6 @@ func fzApply(d Desired, o Observed, p Plan) Observed {
 	return out
 }
 
-// fzFastWorkerExit is for `go test -fuzz`: every fuzz worker process runs this
-// package's TestMain, and so starts a control plane of its own, and the
-// coordinator kills a worker that has not exited a second or two after fuzzing
-// ends. A killed worker leaves its etcd and kube-apiserver running (envtest starts
-// them in their own process group); without this, runs also went on for minutes
-// past -fuzztime. With a short stop timeout, set before the coordinator starts the
-// workers (they inherit its environment), a worker stops its control plane in
-// time. TestMain skipping envtest in fuzz workers would be the real fix, for
-// this and for init below.
-func fzFastWorkerExit(f *testing.F) {
-	f.Setenv("KUBEBUILDER_CONTROLPLANE_STOP_TIMEOUT", "200ms")
-}
-
-// init guards `go test -fuzz` against this package's TestMain, which every fuzz
-// worker process runs and which starts an etcd and a kube-apiserver. Go hands a
-// worker its pipes to the coordinator as file descriptors 3 to 5, not marked
-// close-on-exec, so those two processes would inherit them, and a coordinator
-// whose worker died would wait on the pipes for as long as they run; and a worker
-// interrupted while TestMain is still starting (a -fuzztime shorter than that)
-// would leave them running. It only acts in a fuzz worker, before TestMain.
-func init() {
-	if runtime.GOOS != "linux" || len(os.Args) < 2 || os.Args[1] != "-test.fuzzworker" {
-		return
-	}
-	// Constants, not an int loop: the argument is a Handle on Windows.
-	syscall.CloseOnExec(3)
-	syscall.CloseOnExec(4)
-	syscall.CloseOnExec(5)
-	interrupted := make(chan os.Signal, 1)
-	signal.Notify(interrupted, os.Interrupt)
-	go func() {
-		<-interrupted
-		fzKillChildren()
-		// Die of the signal, as the coordinator expects of an interrupted worker.
-		signal.Reset(os.Interrupt)
-		if p, err := os.FindProcess(os.Getpid()); err == nil {
-			_ = p.Signal(os.Interrupt)
-		}
-	}()
-}
-
-// fzKillChildren kills the child processes of this process (Linux, from /proc).
-func fzKillChildren() {
-	self := strconv.Itoa(os.Getpid())
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// "pid (comm) state ppid ...", where comm may hold spaces and parentheses.
-		if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 1 && f[1] == self {
-			if p, err := os.FindProcess(pid); err == nil {
-				_ = p.Kill()
-			}
-		}
-	}
-}
-
 // fzMismatch says how o differs from the spec d, judged without ComputePlan so
 // that a plan that agrees with a wrong notion of "equal" is still caught; "" when
 // EKS holds the spec.
@@ -339,7 +270,6 @@ func fzMismatch(d Desired, o Observed, managed []string) string {
 }
 
 func FuzzComputePlan(f *testing.F) {
-	fzFastWorkerExit(f)
 	f.Fuzz(func(t *testing.T, typName, principal, spec, eks, managedKeys string) {
 		typ := fzType(typName)
 		ae := fzAccessEntry(typ, principal, fzParse(spec))
@@ -409,7 +339,6 @@ var (
 )
 
 func FuzzDefaultUsername(f *testing.F) {
-	fzFastWorkerExit(f)
 	f.Fuzz(func(t *testing.T, arn string) {
 		got := DefaultUsername(arn)
 		parts := strings.SplitN(arn, ":", 6)

@@ -6,13 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/signal"
-	"runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"unicode/utf8"
 
@@ -28,69 +23,6 @@ import (
 // The fuzz targets of the plugin's parsing and naming. Their seeds are the files in
 // testdata/fuzz/<target>/, which every `go test` runs; `go test -run '^$' -fuzz
 // '^FuzzMigrate$' -fuzztime 20s ./internal/onboard/` explores further.
-
-// fzFastWorkerExit is for `go test -fuzz`: every fuzz worker process runs this
-// package's TestMain, and so starts a control plane of its own, and the
-// coordinator kills a worker that has not exited a second or two after fuzzing
-// ends. A killed worker leaves its etcd and kube-apiserver running (envtest starts
-// them in their own process group); without this, runs also went on for minutes
-// past -fuzztime. With a short stop timeout, set before the coordinator starts the
-// workers (they inherit its environment), a worker stops its control plane in
-// time. TestMain skipping envtest in fuzz workers would be the real fix, for
-// this and for init below.
-func fzFastWorkerExit(f *testing.F) {
-	f.Setenv("KUBEBUILDER_CONTROLPLANE_STOP_TIMEOUT", "200ms")
-}
-
-// init guards `go test -fuzz` against this package's TestMain, which every fuzz
-// worker process runs and which starts an etcd and a kube-apiserver. Go hands a
-// worker its pipes to the coordinator as file descriptors 3 to 5, not marked
-// close-on-exec, so those two processes would inherit them, and a coordinator
-// whose worker died would wait on the pipes for as long as they run; and a worker
-// interrupted while TestMain is still starting (a -fuzztime shorter than that)
-// would leave them running. It only acts in a fuzz worker, before TestMain.
-func init() {
-	if runtime.GOOS != "linux" || len(os.Args) < 2 || os.Args[1] != "-test.fuzzworker" {
-		return
-	}
-	// Constants, not an int loop: the argument is a Handle on Windows.
-	syscall.CloseOnExec(3)
-	syscall.CloseOnExec(4)
-	syscall.CloseOnExec(5)
-	interrupted := make(chan os.Signal, 1)
-	signal.Notify(interrupted, os.Interrupt)
-	go func() {
-		<-interrupted
-		fzKillChildren()
-		// Die of the signal, as the coordinator expects of an interrupted worker.
-		signal.Reset(os.Interrupt)
-		if p, err := os.FindProcess(os.Getpid()); err == nil {
-			_ = p.Signal(os.Interrupt)
-		}
-	}()
-}
-
-// fzKillChildren kills the child processes of this process (Linux, from /proc).
-func fzKillChildren() {
-	self := strconv.Itoa(os.Getpid())
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + d.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// "pid (comm) state ppid ...", where comm may hold spaces and parentheses.
-		if f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(f) > 1 && f[1] == self {
-			if p, err := os.FindProcess(pid); err == nil {
-				_ = p.Kill()
-			}
-		}
-	}
-}
 
 // fzEmulatorCreate sends a CreateAccessEntry to a fresh EKS emulator, in process,
 // and returns the entry EKS made, or EKS's error message.
@@ -123,7 +55,6 @@ func fzEmulatorCreate(t *testing.T, principal, username string) (created bool, e
 // parsePrincipal (names), validateSpec (the CRD's rule) and DefaultUsername (the
 // operator's plan), and to EKS (the emulator), which must accept what they accept.
 func FuzzParsePrincipal(f *testing.F) {
-	fzFastWorkerExit(f)
 	f.Fuzz(func(t *testing.T, arn string) {
 		p, ok := parsePrincipal(arn)
 		var principalErrs []string
@@ -165,7 +96,6 @@ func FuzzParsePrincipal(f *testing.F) {
 // rules, to EKS's (the emulator's), and checks that the aws-auth conversion only
 // ever writes a username both accept.
 func FuzzUsername(f *testing.F) {
-	fzFastWorkerExit(f)
 	role, _ := parsePrincipal("arn:aws:iam::111122223333:role/team/dev")
 	f.Fuzz(func(t *testing.T, u string) {
 		problem := usernameProblem(u)
@@ -203,7 +133,6 @@ func FuzzUsername(f *testing.F) {
 //
 // arns holds one principal ARN a line.
 func FuzzNames(f *testing.F) {
-	fzFastWorkerExit(f)
 	f.Fuzz(func(t *testing.T, cluster, arns, home string) {
 		for _, s := range []string{cluster, arns, home} {
 			n := dnsName(s)
@@ -299,7 +228,6 @@ func fzCheckName(n string) string {
 // in step with the API server), names are unique and valid, the YAML reads back as
 // the same objects, and the conversion is deterministic.
 func FuzzMigrate(f *testing.F) {
-	fzFastWorkerExit(f)
 	f.Fuzz(func(t *testing.T, mapRoles, mapUsers string, adopt bool) {
 		auth := AWSAuth{Data: map[string]string{"mapRoles": mapRoles, "mapUsers": mapUsers}, Origin: "fuzz"}
 		opts := MigrateOptions{Cluster: "demo", Region: "us-west-2", Namespace: "platform", Adopt: adopt}
