@@ -351,7 +351,9 @@ func (r *AccessEntryReconciler) deleteIfMine(ctx context.Context, ae *v1.AccessE
 	switch {
 	case err != nil && classify(err) == errNotFound && mayAppear:
 		return false, errNotVisibleYet
-	case err != nil && (classify(err) == errNotFound || classify(err) == errClusterNotFound):
+	case err != nil && (classify(err) == errNotFound || classify(err) == errClusterNotFound || classify(err) == errModeNotSupported):
+		// Absent, or the cluster is gone, or it is in CONFIG_MAP mode and so has
+		// never held an entry (the mode only moves forward).
 		return false, nil
 	case err != nil:
 		return false, err
@@ -450,11 +452,17 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *
 		r.event(ae, corev1.EventTypeNormal, "Created", "created the EKS access entry of %s in cluster %s", id.PrincipalARN, id.ClusterName)
 		return obs, true, ctrl.Result{}, nil, true
 	}
-	if classify(err) != errInUse {
-		res, err := r.eksFailure(ae, id, err)
-		return nil, false, res, err, false
+	switch classify(err) {
+	case errInUse:
+		return r.claimExisting(ctx, cl, ae, id, nil)
+	case errInvalid, errModeNotSupported, errClusterNotFound, errAccessDenied, errInvalidPrincipal:
+		// EKS refused outright: nothing was created, nothing is to be looked for.
+		if err := r.forgetIdentity(ctx, ae); err != nil {
+			return nil, false, ctrl.Result{}, err, false
+		}
 	}
-	return r.claimExisting(ctx, cl, ae, id, nil)
+	res, err = r.eksFailure(ae, id, err)
+	return nil, false, res, err, false
 }
 
 // claimExisting settles ownership of an entry that exists for the principal (seen,
@@ -502,15 +510,21 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, cl EKSAPI, ae *v1.Acc
 	case r.ownedByMe(ae, obs):
 		// Created by an attempt that crashed before it recorded status.
 	case owned:
-		ae.Status.Identity = nil // not ours: never delete it on our behalf
+		if err := r.forgetIdentity(ctx, ae); err != nil { // not ours: never delete it on our behalf
+			return ctrl.Result{}, err, false
+		}
 		r.stalled(ae, v1.ReasonConflict, fmt.Sprintf("the EKS access entry of %s in cluster %s belongs to AccessEntry %s; only one object may manage a principal", id.PrincipalARN, id.ClusterName, owner))
 		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
 	case ae.Annotations[v1.AdoptAnnotation] != "true":
-		ae.Status.Identity = nil
+		if err := r.forgetIdentity(ctx, ae); err != nil { // not ours: never delete it on our behalf
+			return ctrl.Result{}, err, false
+		}
 		r.stalled(ae, v1.ReasonAlreadyExists, fmt.Sprintf("an EKS access entry for %s already exists in cluster %s and no operator manages it; annotate this object with %s: \"true\" to take it over", id.PrincipalARN, id.ClusterName, v1.AdoptAnnotation))
 		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
 	case obs.Type != string(id.Type):
-		ae.Status.Identity = nil
+		if err := r.forgetIdentity(ctx, ae); err != nil { // not ours: never delete it on our behalf
+			return ctrl.Result{}, err, false
+		}
 		r.stalled(ae, v1.ReasonAlreadyExists, fmt.Sprintf("the existing EKS access entry for %s is of type %s, not %s, and EKS cannot change a type; set spec.type to %s to adopt it", id.PrincipalARN, obs.Type, id.Type, obs.Type))
 		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
 	default:
@@ -536,6 +550,13 @@ func (r *AccessEntryReconciler) recordIntent(ctx context.Context, ae *v1.AccessE
 		return nil
 	}
 	return r.Status().Patch(ctx, ae, client.MergeFrom(before))
+}
+
+// forgetIdentity clears the recorded identity at once: the deferred status patch
+// is computed against the object as the reconcile began, and would not undo what
+// recordIntent already wrote.
+func (r *AccessEntryReconciler) forgetIdentity(ctx context.Context, ae *v1.AccessEntry) error {
+	return r.recordIntent(ctx, ae, func(st *v1.AccessEntryStatus) { st.Identity, st.IdentityRecordedAt = nil, nil })
 }
 
 // union is the sorted union of two sets of keys.

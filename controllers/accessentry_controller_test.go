@@ -626,3 +626,29 @@ func TestResumesAfterCrash(t *testing.T) {
 		t.Fatalf("CreateAccessEntry called %d times, want the one refused with ResourceInUse", n)
 	}
 }
+
+// TestDeleteWhereNothingWasCreated checks that an object whose entry EKS never
+// created goes away at once: on a CONFIG_MAP cluster (which can hold no entry),
+// and after EKS refused the create (no wait for an entry that may still appear).
+func TestDeleteWhereNothingWasCreated(t *testing.T) {
+	for _, tc := range []struct {
+		name, reason string
+		mutate       func(*v1.AccessEntry)
+	}{
+		{"configmap-cluster", v1.ReasonAuthenticationModeNotSupported, func(ae *v1.AccessEntry) { ae.Spec.ClusterName = "configmap-only" }},
+		{"refused-create", v1.ReasonInvalidSpec, func(ae *v1.AccessEntry) {
+			ae.Spec.Type, ae.Spec.PrincipalARN = v1.TypeEC2Linux, "arn:aws:iam::"+remoteAccount+":role/foreign-nodes"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ae := entry("nothing-created-"+tc.name, roleARN("nothing-created-"+tc.name), tc.mutate)
+			create(t, ae)
+			waitReason(t, ae, tc.reason, 30*time.Second)
+			start := time.Now()
+			deleteAndWait(t, client.ObjectKeyFromObject(ae))
+			if d := time.Since(start); d > 10*time.Second {
+				t.Fatalf("the delete took %s, want it at once", d)
+			}
+		})
+	}
+}

@@ -91,6 +91,7 @@ func runSuite(m *testing.M) int {
 			{Name: "other", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "legacy", Account: account, Region: region, AuthenticationMode: "CONFIG_MAP"},
 			{Name: "modeswitch", Account: account, Region: region, AuthenticationMode: "CONFIG_MAP"},
+			{Name: "configmap-only", Account: account, Region: region, AuthenticationMode: "CONFIG_MAP"},
 			{Name: "guarded", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "pruned", Account: account, Region: region, AuthenticationMode: "API", CreatorAdmin: roleARN("cluster-creator")},
 			{Name: "remote", Account: remoteAccount, Region: region, AuthenticationMode: "API"},
