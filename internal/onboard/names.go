@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -93,9 +94,11 @@ func dnsName(s string) string {
 
 // assignNames gives each object its base name. Different principals can still
 // meet on one name (role and user of the same name, names that differ only in
-// characters an object name cannot hold): each of those gets a short hash of its
-// principal ARN appended, so every name is unique and depends only on its own
-// principal and the names it collides with, never on listing order.
+// characters an object name cannot hold): each of those gets a hash of its
+// principal ARN appended, 8 hex digits unless that name is taken by another
+// object (role/ops-1a2b3c4d next to role/ops and user/ops), in which case the
+// hash grows until it is free. Every name is unique and depends only on the set of
+// principals, never on listing order.
 func assignNames(objs []*Object, cluster, homeAccount string) {
 	byName := map[string][]*Object{}
 	for _, o := range objs {
@@ -103,14 +106,51 @@ func assignNames(objs []*Object, cluster, homeAccount string) {
 		n := baseName(cluster, p, homeAccount)
 		byName[n] = append(byName[n], o)
 	}
+	// Base names held by one principal are theirs; suffixed names must avoid them.
+	taken := map[string]bool{}
+	for n, group := range byName {
+		if len(group) == 1 {
+			group[0].Name = n
+			taken[n] = true
+		}
+	}
 	for _, n := range slices.Sorted(maps.Keys(byName)) {
 		group := byName[n]
+		if len(group) == 1 {
+			continue
+		}
+		slices.SortFunc(group, func(a, b *Object) int { return cmp.Compare(a.Spec.PrincipalARN, b.Spec.PrincipalARN) })
 		for _, o := range group {
-			o.Name = n
-			if len(group) > 1 {
-				sum := sha256.Sum256([]byte(o.Spec.PrincipalARN))
-				o.Name = dnsName(n + "-" + hex.EncodeToString(sum[:])[:8])
+			o.Name = suffixedName(n, o.Spec.PrincipalARN, taken)
+			taken[o.Name] = true
+		}
+	}
+}
+
+// suffixedName is base followed by the shortest hash of arn, 8 hex digits or more,
+// that makes a name not in taken. The base is cut so the name stays within the 253
+// characters of an object name.
+func suffixedName(base, arn string, taken map[string]bool) string {
+	sum := sha256.Sum256([]byte(arn))
+	digest := hex.EncodeToString(sum[:])
+	for n := 8; ; n += 4 {
+		if n > len(digest) {
+			// Two principals with one SHA-256: not going to happen; fall back to a counter.
+			for i := 2; ; i++ {
+				name := fmt.Sprintf("%s-%d", suffixedName(base, arn, nil), i)
+				if !taken[name] {
+					return name
+				}
 			}
+		}
+		h := digest[:n]
+		b := base
+		if len(b)+1+len(h) > 253 {
+			b = strings.TrimRight(b[:253-1-len(h)], "-")
+		}
+		name := b + "-" + h
+		if !taken[name] {
+			return name
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package onboard
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"testing"
@@ -78,6 +80,43 @@ func TestAssignNamesIsUniqueAndStable(t *testing.T) {
 	slices.Reverse(reversed)
 	if again := names(reversed); !equality.Semantic.DeepEqual(again, got) {
 		t.Fatalf("names depend on the input order:\n%v\n%v", got, again)
+	}
+}
+
+// A suffixed name must not meet another principal's name: role/ops and user/ops
+// both want demo-ops, and role/ops-<first 8 hex digits of role/ops's hash> holds
+// the name that role/ops would get with 8 digits.
+func TestSuffixedNamesAvoidEveryOtherName(t *testing.T) {
+	sum := sha256.Sum256([]byte("arn:aws:iam::111122223333:role/ops"))
+	h := hex.EncodeToString(sum[:])
+	squatter := "arn:aws:iam::111122223333:role/ops-" + h[:8]
+	objs := []*Object{
+		{Spec: v1.AccessEntrySpec{PrincipalARN: "arn:aws:iam::111122223333:role/ops"}},
+		{Spec: v1.AccessEntrySpec{PrincipalARN: "arn:aws:iam::111122223333:user/ops"}},
+		{Spec: v1.AccessEntrySpec{PrincipalARN: squatter}},
+	}
+	assignNames(objs, "demo", "111122223333")
+	if got, want := objs[2].Name, "demo-ops-"+h[:8]; got != want {
+		t.Fatalf("the principal alone on its base name is named %s, want %s", got, want)
+	}
+	if got, want := objs[0].Name, "demo-ops-"+h[:12]; got != want {
+		t.Fatalf("role/ops is named %s, want %s (its 8-digit name is taken, so 12 digits)", got, want)
+	}
+	if objs[1].Name == objs[0].Name || objs[1].Name == objs[2].Name || !strings.HasPrefix(objs[1].Name, "demo-ops-") {
+		t.Fatalf("user/ops is named %s next to %s and %s", objs[1].Name, objs[0].Name, objs[2].Name)
+	}
+}
+
+// A base name near the 253-character limit keeps its whole hash.
+func TestSuffixedNameStaysWithinTheLimit(t *testing.T) {
+	base := strings.Repeat("a", 250)
+	n := suffixedName(base, "arn:aws:iam::111122223333:role/x", map[string]bool{})
+	if len(n) != 253 || validation.IsDNS1123Subdomain(n) != nil {
+		t.Fatalf("%d characters: %s", len(n), n)
+	}
+	sum := sha256.Sum256([]byte("arn:aws:iam::111122223333:role/x"))
+	if !strings.HasSuffix(n, "-"+hex.EncodeToString(sum[:])[:8]) {
+		t.Fatalf("%s lost part of its hash", n)
 	}
 }
 
