@@ -103,11 +103,11 @@ FUZZ_TARGETS := ./controllers:FuzzComputePlan ./controllers:FuzzDefaultUsername 
 	./internal/onboard:FuzzNames ./internal/onboard:FuzzMigrate
 
 .PHONY: fuzz
-fuzz: ## Fuzz the plan and the ARN, username and name parsing, FUZZ_TIME each (the seeds also run in every go test).
+fuzz: ## Fuzz the plan and the ARN, username and name parsing, FUZZ_TIME each, a failing input minimized for at most 10s (the seeds also run in every go test).
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzzing $$name in $$pkg for $(FUZZ_TIME)"; \
-		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_TIME) $$pkg || exit 1; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZ_TIME) -fuzzminimizetime 10s $$pkg || exit 1; \
 	done
 
 .PHONY: soak

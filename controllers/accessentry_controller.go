@@ -724,7 +724,8 @@ func (r *AccessEntryReconciler) eksFailure(ae *v1.AccessEntry, id v1.EntryIdenti
 		r.stalled(ae, v1.ReasonAccessDenied, fmt.Sprintf("the operator's IAM identity may not call %s: %s; grant it in the operator's IAM policy", operationOf(err), eksMessage(err)))
 		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
 	case errInvalidPrincipal:
-		return r.waitOrFail(ae, id, err, "EKS does not know "+id.PrincipalARN+" yet (a new IAM role takes a while to propagate): "+eksMessage(err))
+		return r.waitOrFail(ae, id, err, "EKS does not know "+id.PrincipalARN+" yet: a new IAM role or user takes a while to propagate and is then picked up by itself; "+
+			"if it does not exist, create it in IAM or correct spec.principalARN ("+eksMessage(err)+")")
 	case errNotFound:
 		return r.waitForEKS(ae, "EKS does not show the access entry yet: "+eksMessage(err))
 	case errThrottled:

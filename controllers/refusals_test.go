@@ -137,7 +137,7 @@ func TestRuntimeRefusals(t *testing.T) {
 	rows := []refusal{{
 		name: "principal IAM does not know yet", reason: v1.ReasonPrincipalNotFound,
 		ae:        strict("refusals-not-yet", notYet, refusalsCluster, withPolicy(policyView)),
-		fragments: []string{"EKS does not know " + notYet, "propagate"},
+		fragments: []string{"EKS does not know " + notYet, "propagate", "create it in IAM or correct spec.principalARN"},
 		fix: func(t *testing.T, ae *v1.AccessEntry, before map[string][]eksemulator.Entry, calls0 map[string]map[string]int) {
 			rEmu.AddPrincipal(notYet)
 			waitReady(t, ae, 30*time.Second)
