@@ -20,8 +20,8 @@ import (
 const usage = `eks-emulator: a TEST TOOL that emulates the Amazon EKS access-entry API.
 
 It serves EKS's REST-JSON API (access entries, access policies, DescribeCluster,
-UpdateClusterConfig for the authentication mode, updates, tags) and STS
-GetCallerIdentity/AssumeRole, so the AWS CLI and SDKs work against it:
+UpdateClusterConfig for the authentication mode, updates, tags), STS
+GetCallerIdentity/AssumeRole and IAM GetRole/GetUser, so the AWS CLI and SDKs work against it:
 
   eks-emulator --listen 127.0.0.1:8686 &
   aws eks list-access-entries --cluster-name demo --endpoint-url http://127.0.0.1:8686

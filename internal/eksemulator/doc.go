@@ -1,6 +1,6 @@
 // Package eksemulator is an in-process emulator of the Amazon EKS access-entry
 // API, for tests. It serves EKS's REST-JSON protocol (and the two STS calls SDK
-// tools need) over real HTTP, so the unmodified aws-sdk-go-v2 EKS client and the
+// tools need, and IAM's GetRole and GetUser) over real HTTP, so the unmodified aws-sdk-go-v2 EKS client and the
 // AWS CLI can be pointed at it with a custom endpoint.
 //
 // What it models:
@@ -9,7 +9,8 @@
 //   - access entries, their access-policy associations and tags, with the rules
 //     and defaults EKS applies (see rules.go);
 //   - IAM principals with unique IDs (strict mode) or any well-formed ARN
-//     (permissive mode);
+//     (permissive mode); a principal deleted and created again under its ARN
+//     gets a new ID, and the entries made for the old one are marked stale;
 //   - eventual consistency: a created entry is invisible to reads for a
 //     propagation delay, a deleted one still blocks a create of the same
 //     principal, and a just-added principal is "invalid" until it propagates;

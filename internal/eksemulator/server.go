@@ -73,7 +73,7 @@ func New(cfg Config) (*Server, error) {
 	// Configured principals exist from the start; so does every creator.
 	for _, p := range cfg.Principals {
 		if s.principals[p] == nil {
-			s.principals[p] = &principal{arn: p, id: s.newPrincipalID(principalKind(p)), visibleAt: now}
+			s.principals[p] = &principal{arn: p, id: s.newPrincipalID(principalKind(p)), createdAt: now, visibleAt: now}
 		}
 	}
 	for _, cc := range cfg.Clusters {
@@ -94,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		if cc.CreatorAdmin != "" {
 			if s.principals[cc.CreatorAdmin] == nil {
-				s.principals[cc.CreatorAdmin] = &principal{arn: cc.CreatorAdmin, id: s.newPrincipalID(principalKind(cc.CreatorAdmin)), visibleAt: now}
+				s.principals[cc.CreatorAdmin] = &principal{arn: cc.CreatorAdmin, id: s.newPrincipalID(principalKind(cc.CreatorAdmin)), createdAt: now, visibleAt: now}
 			}
 			if cc.AuthenticationMode != ModeConfigMap {
 				s.addCreatorAdmin(c, now)

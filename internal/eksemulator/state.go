@@ -71,6 +71,7 @@ type update struct {
 type principal struct {
 	arn       string
 	id        string
+	createdAt time.Time
 	visibleAt time.Time
 }
 
@@ -174,7 +175,7 @@ func (s *Server) principalID(p principalRef, now time.Time) string {
 	if rec := s.principals[p.ARN]; rec != nil {
 		return rec.id
 	}
-	rec := &principal{arn: p.ARN, id: s.newPrincipalID(p.Kind), visibleAt: now}
+	rec := &principal{arn: p.ARN, id: s.newPrincipalID(p.Kind), createdAt: now, visibleAt: now}
 	s.principals[p.ARN] = rec
 	return rec.id
 }
@@ -205,7 +206,7 @@ func (s *Server) addPrincipalLocked(arn string, now time.Time) {
 	if p, err := parsePrincipalARN(arn); err == nil {
 		kind = p.Kind
 	}
-	s.principals[arn] = &principal{arn: arn, id: s.newPrincipalID(kind), visibleAt: now.Add(s.consistencyDelay())}
+	s.principals[arn] = &principal{arn: arn, id: s.newPrincipalID(kind), createdAt: now, visibleAt: now.Add(s.consistencyDelay())}
 }
 
 // PrincipalID returns the current unique ID (AROA.../AIDA...) of a principal

@@ -80,7 +80,7 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request) {
 	}
 	action := r.PostForm.Get("Action")
 	op := action
-	if op != "GetCallerIdentity" && op != "AssumeRole" {
+	if op != "GetCallerIdentity" && op != "AssumeRole" && op != "GetRole" && op != "GetUser" {
 		op = "STS"
 	}
 	status, code, msg, out := s.stsAction(r, action)
@@ -117,8 +117,12 @@ func (s *Server) stsAction(r *http.Request, action string) (status int, code, ms
 		return 0, "", "", resp
 	case "AssumeRole":
 		return s.assumeRole(r, who, now)
+	case "GetRole":
+		return s.iamGet(r, who, "role")
+	case "GetUser":
+		return s.iamGet(r, who, "user")
 	}
-	return http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %q for version 2011-06-15 (the EKS emulator implements GetCallerIdentity and AssumeRole).", action), nil
+	return http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %q (the EKS emulator implements STS GetCallerIdentity and AssumeRole, and IAM GetRole and GetUser).", action), nil
 }
 
 // callerIdentity is the ARN and user ID GetCallerIdentity reports. Callers with
