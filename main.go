@@ -55,7 +55,9 @@ func main() {
 	flag.StringVar(&instanceID, "instance-id", "", "Identity of this operator instance in the ownership tags of EKS entries (default: the UID of the kube-system namespace, stable for the cluster).")
 	flag.StringVar(&r.DefaultRegion, "region", os.Getenv("AWS_REGION"), "AWS region of AccessEntries without spec.region (default: $AWS_REGION).")
 	flag.StringVar(&clientOpts.Endpoint, "eks-endpoint", "", "EKS endpoint URL instead of the regional default (a VPC endpoint, or the emulator).")
-	flag.StringVar(&clientOpts.STSEndpoint, "sts-endpoint", "", "STS endpoint URL for assuming the roles of ClusterAccessConfigs (default: the regional one; the emulator serves STS at its own address).")
+	flag.StringVar(&clientOpts.STSEndpoint, "sts-endpoint", "", "STS endpoint URL for assuming the roles of ClusterAccessConfigs and learning the operator's own account (default: the regional one; the emulator serves STS at its own address).")
+	flag.StringVar(&clientOpts.IAMEndpoint, "iam-endpoint", "", "IAM endpoint URL for reading principals' unique IDs (default: the partition's global one; the emulator serves IAM at its own address).")
+	flag.DurationVar(&r.PrincipalCheckInterval, "principal-check-interval", time.Hour, "How often, at most, each entry's IAM principal is looked up (iam:GetRole or iam:GetUser), to recreate the entry of a role or user deleted and created again under the same ARN; 0 turns the check off.")
 	flag.BoolVar(&r.RequireClusterConfig, "require-cluster-config", false, "Refuse (NotPermitted) AccessEntries whose cluster has no ClusterAccessConfig, so that every entry is held to guardrails (multi-tenant installs).")
 	flag.Float64Var(&clientOpts.QPS, "eks-qps", 10, "EKS calls per second, per account and region, shared by all workers.")
 	flag.IntVar(&clientOpts.Burst, "eks-burst", 10, "EKS calls allowed in a burst above --eks-qps.")
@@ -119,7 +121,8 @@ func main() {
 		os.Exit(1)
 	}
 	r.Client = mgr.GetClient()
-	r.EKS = controllers.NewSDKClients(awsCfg, clientOpts)
+	clients := controllers.NewSDKClients(awsCfg, clientOpts)
+	r.EKS, r.Principals = clients, clients
 	r.Recorder = mgr.GetEventRecorder("eks-access-operator")
 	r.InstanceID = instanceID
 	if err := r.SetupWithManager(mgr); err != nil {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,6 +63,14 @@ type AccessEntryReconciler struct {
 	// RequireClusterConfig makes an AccessEntry without a matching
 	// ClusterAccessConfig NotPermitted (multi-tenant installs).
 	RequireClusterConfig bool
+	// Principals reads principals' unique IDs from IAM; nil turns the check off.
+	Principals Principals
+	// PrincipalCheckInterval is how often, at most, the principal of an entry is
+	// looked up in IAM, to notice it was deleted or created again; 0 turns it off.
+	PrincipalCheckInterval time.Duration
+
+	// nextPrincipalCheck holds, by object UID, when its principal is due a lookup.
+	nextPrincipalCheck sync.Map
 }
 
 // clusterNameField indexes AccessEntries by spec.clusterName, to find those a
@@ -165,7 +175,8 @@ func (r *AccessEntryReconciler) reconcileEntry(ctx context.Context, ae *v1.Acces
 	if res, err, ok := r.permitted(ctx, ae, cac); !ok {
 		return res, err
 	}
-	cl := r.EKS.For(r.target(id.Region, cac))
+	t := r.target(id.Region, cac)
+	cl := r.EKS.For(t)
 	// Synced at this generation before: whatever has to be written now is drift.
 	ready := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
 	synced := ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == ae.Generation
@@ -179,6 +190,17 @@ func (r *AccessEntryReconciler) reconcileEntry(ctx context.Context, ae *v1.Acces
 	obs, wrote, res, err, ok := r.ensureEntry(ctx, cl, ae, id)
 	if !ok {
 		return res, err
+	}
+	if !wrote {
+		recreate, res, err, ok := r.checkPrincipal(ctx, ae, id, t, obs)
+		if !ok {
+			return res, err
+		}
+		if recreate {
+			if obs, wrote, res, err, ok = r.ensureEntry(ctx, cl, ae, id); !ok {
+				return res, err
+			}
+		}
 	}
 
 	desired := DesiredFor(ae, id, r.InstanceID)
@@ -325,8 +347,96 @@ func (r *AccessEntryReconciler) retire(ctx context.Context, ae *v1.AccessEntry, 
 	}
 	r.event(ae, corev1.EventTypeNormal, "Recreating", "the identity changed: %s the EKS access entry of %s in cluster %s",
 		map[bool]string{true: "retained", false: "deleted"}[ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain], old.PrincipalARN, old.ClusterName)
-	ae.Status = v1.AccessEntryStatus{Conditions: ae.Status.Conditions, ObservedGeneration: ae.Status.ObservedGeneration}
+	if err := r.resetStatus(ctx, ae); err != nil {
+		return ctrl.Result{}, err, false
+	}
 	return ctrl.Result{}, nil, true
+}
+
+// resetStatus forgets everything status says of an entry that is gone, at once:
+// the patches of the create that follows would otherwise read the old values back.
+func (r *AccessEntryReconciler) resetStatus(ctx context.Context, ae *v1.AccessEntry) error {
+	return r.recordIntent(ctx, ae, func(st *v1.AccessEntryStatus) {
+		*st = v1.AccessEntryStatus{Conditions: st.Conditions, ObservedGeneration: st.ObservedGeneration}
+	})
+}
+
+// checkPrincipal makes sure the entry is bound to the IAM principal that holds its
+// ARN now. EKS binds an entry to the principal's unique ID: after the role or user
+// is deleted and created again under the same ARN, the entry grants nothing. That
+// shows as an ID other than the one recorded, or a principal created after the
+// entry. recreate says the entry was deleted and status reset, to create it again;
+// ok is false when the reconcile has to stop with res and err.
+func (r *AccessEntryReconciler) checkPrincipal(ctx context.Context, ae *v1.AccessEntry, id v1.EntryIdentity, t Target, obs *Observed) (recreate bool, res ctrl.Result, err error, ok bool) {
+	if !r.principalCheckDue(ae) {
+		return false, ctrl.Result{}, nil, true
+	}
+	pid, created, err := r.Principals.PrincipalID(ctx, t, id.PrincipalARN)
+	if errors.Is(err, errIAMBusy) {
+		return false, ctrl.Result{}, nil, true // still due: a later reconcile asks
+	}
+	r.nextPrincipalCheck.Store(ae.UID, time.Now().Add(r.PrincipalCheckInterval))
+	switch {
+	case errors.Is(err, errNoSuchPrincipal) && (ae.Status.PrincipalID != "" || principalDeleted(ae)):
+		// Known to IAM before (or already reported): deleted since. The entry
+		// stays, so that nothing is lost should IAM answer wrongly.
+		r.stalled(ae, v1.ReasonPrincipalDeleted, fmt.Sprintf(
+			"IAM has no %s any more, so its EKS access entry grants nothing; the entry is kept. "+
+				"Create the role or user again (the operator then recreates the entry for it), or delete this AccessEntry",
+			id.PrincipalARN))
+		return false, ctrl.Result{RequeueAfter: r.PrincipalCheckInterval}, nil, false
+	case err != nil:
+		// Not known to IAM yet, another account, no permission, IAM unreachable:
+		// nothing to act on; EKS stays the authority on the principal.
+		ctrl.LoggerFrom(ctx).V(1).Info("principal not checked with IAM", "principal", id.PrincipalARN, "reason", err.Error())
+		return false, ctrl.Result{}, nil, true
+	case pid == ae.Status.PrincipalID || (ae.Status.PrincipalID == "" && (obs.CreatedAt.IsZero() || !created.After(obs.CreatedAt))):
+		ae.Status.PrincipalID = pid
+		return false, ctrl.Result{}, nil, true
+	}
+
+	was := ae.Status.PrincipalID
+	if was == "" {
+		was = "one older than the entry"
+	}
+	r.event(ae, corev1.EventTypeWarning, "PrincipalRecreated",
+		"%s was deleted and created again in IAM (ID %s, was %s): EKS bound the access entry to the old principal, so it is recreated",
+		id.PrincipalARN, pid, was)
+	r.progressing(ae, v1.ReasonProgressing, "recreating the EKS access entry for the principal created again in IAM")
+	if _, err := r.deleteIfMine(ctx, ae, id); err != nil {
+		res, err := r.eksFailure(ae, id, err)
+		return false, res, err, false
+	}
+	if err := r.resetStatus(ctx, ae); err != nil {
+		return false, ctrl.Result{}, err, false
+	}
+	return true, ctrl.Result{}, nil, true
+}
+
+// principalCheckDue says whether the entry's principal is due an IAM lookup. An
+// entry never checked is due at once; one checked before (status.principalID)
+// and seen for the first time since the operator started is due at a random
+// moment within the interval, so that a restart does not send every lookup at
+// once; one reported PrincipalDeleted is due on every reconcile.
+func (r *AccessEntryReconciler) principalCheckDue(ae *v1.AccessEntry) bool {
+	if r.Principals == nil || r.PrincipalCheckInterval <= 0 {
+		return false
+	}
+	if principalDeleted(ae) {
+		return true
+	}
+	first := time.Now()
+	if ae.Status.PrincipalID != "" {
+		first = first.Add(rand.N(r.PrincipalCheckInterval))
+	}
+	next, _ := r.nextPrincipalCheck.LoadOrStore(ae.UID, first)
+	return !time.Now().Before(next.(time.Time))
+}
+
+// principalDeleted says whether the object reports its principal deleted.
+func principalDeleted(ae *v1.AccessEntry) bool {
+	c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
+	return c != nil && c.Reason == v1.ReasonPrincipalDeleted
 }
 
 // errNotVisibleYet: an entry the operator may have just created reads as absent.
@@ -672,6 +782,7 @@ func (r *AccessEntryReconciler) reconcileDelete(ctx context.Context, ae *v1.Acce
 	if err := r.Patch(ctx, ae, client.MergeFrom(before)); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	r.nextPrincipalCheck.Delete(ae.UID)
 	switch {
 	case deleted != nil:
 		r.event(ae, corev1.EventTypeNormal, "Deleted", "deleted the EKS access entry of %s in cluster %s", deleted.PrincipalARN, deleted.ClusterName)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -61,8 +62,11 @@ type EKSClients interface {
 type ClientOptions struct {
 	// Endpoint overrides the EKS endpoint (the emulator, or a VPC endpoint).
 	Endpoint string
-	// STSEndpoint overrides the STS endpoint used to assume roles.
+	// STSEndpoint overrides the STS endpoint used to assume roles and to learn the
+	// operator's own account.
 	STSEndpoint string
+	// IAMEndpoint overrides the IAM endpoint used to read principals' unique IDs.
+	IAMEndpoint string
 	// QPS and Burst bound the calls of all workers to one account and region.
 	QPS   float64
 	Burst int
@@ -79,8 +83,10 @@ type SDKClients struct {
 	opts ClientOptions
 
 	mu       sync.Mutex
+	configs  map[Target]aws.Config
 	clients  map[Target]EKSAPI
 	limiters map[string]*rate.Limiter
+	iam      iamState
 }
 
 // NewSDKClients returns clients that build on cfg (credentials from the SDK's chain).
@@ -88,7 +94,8 @@ func NewSDKClients(cfg aws.Config, opts ClientOptions) *SDKClients {
 	if opts.MaxAttempts == 0 {
 		opts.MaxAttempts = 5
 	}
-	return &SDKClients{base: cfg, opts: opts, clients: map[Target]EKSAPI{}, limiters: map[string]*rate.Limiter{}}
+	return &SDKClients{base: cfg, opts: opts, configs: map[Target]aws.Config{}, clients: map[Target]EKSAPI{}, limiters: map[string]*rate.Limiter{},
+		iam: iamState{clients: map[Target]IAMAPI{}, accounts: map[Target]string{}, unreachable: map[Target]time.Time{}, limiters: map[string]*rate.Limiter{}}}
 }
 
 // For returns the client of a target, building it on first use.
@@ -98,23 +105,8 @@ func (c *SDKClients) For(t Target) EKSAPI {
 	if cl, ok := c.clients[t]; ok {
 		return cl
 	}
-	cfg := c.base.Copy()
-	if t.RoleARN != "" {
-		stsClient := sts.NewFromConfig(c.base, func(o *sts.Options) {
-			o.Region = t.Region
-			if c.opts.STSEndpoint != "" {
-				o.BaseEndpoint = aws.String(c.opts.STSEndpoint)
-			}
-		})
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = "eks-access-operator"
-			if t.ExternalID != "" {
-				o.ExternalID = aws.String(t.ExternalID)
-			}
-		}))
-	}
 	limiter := c.limiter(t)
-	cl := eks.NewFromConfig(cfg, func(o *eks.Options) {
+	cl := eks.NewFromConfig(c.configFor(t), func(o *eks.Options) {
 		o.Region = t.Region
 		if c.opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.opts.Endpoint)
@@ -132,6 +124,33 @@ func (c *SDKClients) For(t Target) EKSAPI {
 	})
 	c.clients[t] = cl
 	return cl
+}
+
+// configFor is the AWS config of a target: the base one, or credentials of the
+// target's role, assumed through STS and cached and refreshed by the SDK. One per
+// target, so that EKS and IAM clients of a target share the cached credentials.
+// Caller holds c.mu.
+func (c *SDKClients) configFor(t Target) aws.Config {
+	if cfg, ok := c.configs[t]; ok {
+		return cfg
+	}
+	cfg := c.base.Copy()
+	if t.RoleARN != "" {
+		stsClient := sts.NewFromConfig(c.base, func(o *sts.Options) {
+			o.Region = t.Region
+			if c.opts.STSEndpoint != "" {
+				o.BaseEndpoint = aws.String(c.opts.STSEndpoint)
+			}
+		})
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = "eks-access-operator"
+			if t.ExternalID != "" {
+				o.ExternalID = aws.String(t.ExternalID)
+			}
+		}))
+	}
+	c.configs[t] = cfg
+	return cfg
 }
 
 // limiter is shared by every target in one account and region: EKS limits per

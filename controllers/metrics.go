@@ -9,7 +9,7 @@ var (
 	// eksRequests counts every attempt of an EKS call, retries included.
 	eksRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "eks_access_operator_eks_requests_total",
-		Help: "EKS API calls by operation and outcome (OK or the EKS error code); each retry counts.",
+		Help: "AWS API calls (EKS, and the IAM reads of principal IDs) by operation and outcome (OK or the error code); each retry counts.",
 	}, []string{"operation", "outcome"})
 
 	// driftCorrections counts out-of-band changes to owned entries that were put back.

@@ -320,7 +320,7 @@ func startRefusalsManager(t *testing.T, endpoint string) client.Client {
 	}
 	r := &AccessEntryReconciler{
 		Client:          mgr.GetClient(),
-		EKS:             NewSDKClients(refusalsAWSConfig(), ClientOptions{Endpoint: endpoint, STSEndpoint: endpoint, QPS: 20, Burst: 20}),
+		EKS:             NewSDKClients(refusalsAWSConfig(), ClientOptions{Endpoint: endpoint, STSEndpoint: endpoint, IAMEndpoint: endpoint, QPS: 20, Burst: 20}),
 		Recorder:        mgr.GetEventRecorder("eks-access-operator"),
 		InstanceID:      "refusals-instance",
 		ResyncPeriod:    10 * time.Minute,

@@ -227,7 +227,7 @@ func TestNoCredentialsOrRequestBodiesInLogsOrEvents(t *testing.T) {
 		logger:   zap.New(zap.WriteTo(logs), zap.Level(zapcore.Level(-10))),
 		tune: []func(*AccessEntryReconciler){func(r *AccessEntryReconciler) {
 			// Two attempts a call, so that the SDK's retries are in the logs too.
-			r.EKS = NewSDKClients(awsCfg, ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), QPS: 20, Burst: 20, MaxAttempts: 2})
+			r.EKS = NewSDKClients(awsCfg, ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), IAMEndpoint: emu.URL(), QPS: 20, Burst: 20, MaxAttempts: 2})
 		}},
 	}.start()
 	if err != nil {

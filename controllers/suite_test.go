@@ -47,7 +47,8 @@ const (
 	// shardLabel splits objects between the suite's manager and the fast-resync
 	// manager of the drift test, as --selector does in production; no manager
 	// watches shard=paused, which stands for an operator that is down; shard=logged
-	// is the manager whose logs the security test reads.
+	// is the manager whose logs the security test reads; shard=principals is the
+	// manager that checks principals with IAM every second.
 	shardLabel = "test.eksaccess.io/shard"
 )
 
@@ -120,7 +121,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged)", 10*time.Minute, true)
+	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals)", 10*time.Minute, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -180,7 +181,7 @@ func (tm testManager) start() (func(), error) {
 	}
 	r := &AccessEntryReconciler{
 		Client:                  mgr.GetClient(),
-		EKS:                     NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), QPS: 20, Burst: 20}),
+		EKS:                     NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), IAMEndpoint: emu.URL(), QPS: 20, Burst: 20}),
 		Recorder:                mgr.GetEventRecorder("eks-access-operator"),
 		InstanceID:              instance,
 		DefaultRegion:           region,

@@ -43,6 +43,10 @@ const (
 	// ReasonPrincipalNotFound: EKS does not know the IAM principal yet (a new role
 	// takes a while to propagate) or it does not exist.
 	ReasonPrincipalNotFound = "PrincipalNotFound"
+	// ReasonPrincipalDeleted: IAM no longer has the principal the EKS entry was
+	// made for, so the entry grants nothing; it is kept, and recreated for the
+	// principal created next under the same ARN.
+	ReasonPrincipalDeleted = "PrincipalDeleted"
 	// ReasonAlreadyExists: an entry for the principal exists that no operator owns;
 	// annotate the object with eksaccess.io/adopt: "true" to take it over.
 	ReasonAlreadyExists = "AlreadyExists"
@@ -294,6 +298,16 @@ type AccessEntryStatus struct {
 	// create, so that an entry whose create was cut short is found too.
 	// +optional
 	Identity *EntryIdentity `json:"identity,omitempty"`
+
+	// PrincipalID is the unique ID IAM gives the principal (AROA... for a role,
+	// AIDA... for a user) that the EKS entry was made for. EKS binds an entry to
+	// this ID, not to the ARN: when the role or user is deleted and created again
+	// under the same ARN, the ID changes, the old entry stops working, and the
+	// operator recreates it. Empty when IAM could not be asked (a principal in
+	// another account than the operator's credentials, no iam:GetRole or
+	// iam:GetUser permission, or --principal-check-interval=0).
+	// +optional
+	PrincipalID string `json:"principalID,omitempty"`
 
 	// IdentityRecordedAt is when Identity was recorded. EKS may show a new entry
 	// only seconds later, so until --consistency-window has passed an entry that

@@ -93,6 +93,8 @@ type Phase struct {
 	Total     int            `json:"total"`
 	Writes    int            `json:"writes"`
 	Throttled int            `json:"throttled"`
+	// OtherAWS counts IAM (principal ID lookups) and STS calls, not in Total.
+	OtherAWS int `json:"otherAWS"`
 }
 
 // Result is what one run measured.
@@ -169,6 +171,7 @@ func run(o options) (Result, error) {
 	}
 	opArgs := []string{
 		"--kubeconfig=" + kubeconfig, "--eks-endpoint=" + emu.URL(), "--region=" + region,
+		"--sts-endpoint=" + emu.URL(), "--iam-endpoint=" + emu.URL(),
 		"--eks-qps=" + strconv.FormatFloat(o.rate, 'f', -1, 64), "--eks-burst=" + strconv.Itoa(o.burst),
 		"--max-concurrent-reconciles=" + strconv.Itoa(o.workers), "--resync-period=24h",
 		"--metrics-bind-address=" + metricsAddr, "--health-probe-bind-address=0",
@@ -438,6 +441,13 @@ func waitCalls(emu *eksemulator.Server, op string, n int, timeout time.Duration)
 func phase(emu *eksemulator.Server, d time.Duration) Phase {
 	p := Phase{Seconds: d.Seconds(), Calls: map[string]int{}}
 	for op, outcomes := range emu.Calls() {
+		if !isEKS(op) {
+			// IAM and STS: other services, other quotas.
+			for _, n := range outcomes {
+				p.OtherAWS += n
+			}
+			continue
+		}
 		for outcome, n := range outcomes {
 			if outcome == "ThrottlingException" {
 				p.Throttled += n
@@ -451,6 +461,16 @@ func phase(emu *eksemulator.Server, d time.Duration) Phase {
 		}
 	}
 	return p
+}
+
+// isEKS says whether an operation the emulator counted is an EKS one (the rest
+// are the IAM reads of principal IDs and STS).
+func isEKS(op string) bool {
+	switch op {
+	case "GetRole", "GetUser", "GetCallerIdentity", "AssumeRole", "STS":
+		return false
+	}
+	return true
 }
 
 func isWrite(op string) bool {
@@ -522,7 +542,7 @@ func report(r Result) {
 	fmt.Printf("%d entries (%d STANDARD, %d policies), EKS limit %.0f/s burst %d, %dms per call\n\n",
 		r.Entries, r.Standard, r.Policies, r.Rate, r.Burst, r.LatencyMS)
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "phase\tseconds\tcalls\twrites\tthrottled\tcalls by operation")
+	fmt.Fprintln(w, "phase\tseconds\tEKS calls\twrites\tthrottled\tIAM+STS\tEKS calls by operation")
 	for _, p := range []struct {
 		name string
 		p    Phase
@@ -532,7 +552,7 @@ func report(r Result) {
 			ops = append(ops, fmt.Sprintf("%s=%d", op, n))
 		}
 		slices.Sort(ops)
-		fmt.Fprintf(w, "%s\t%.1f\t%d\t%d\t%d\t%s\n", p.name, p.p.Seconds, p.p.Total, p.p.Writes, p.p.Throttled, strings.Join(ops, " "))
+		fmt.Fprintf(w, "%s\t%.1f\t%d\t%d\t%d\t%d\t%s\n", p.name, p.p.Seconds, p.p.Total, p.p.Writes, p.p.Throttled, p.p.OtherAWS, strings.Join(ops, " "))
 	}
 	_ = w.Flush()
 	fmt.Printf("\nfloor: %d calls, %.1fs; converge took %.2fx the floor time, %.2f calls per entry (floor %.2f)\n",

@@ -86,6 +86,8 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 	op, err := testenv.StartOperator(filepath.Join(root, operatorBin), []string{
 		"--kubeconfig=" + kubeconfig,
 		"--eks-endpoint=" + emu.URL(),
+		"--sts-endpoint=" + emu.URL(),
+		"--iam-endpoint=" + emu.URL(),
 		"--region=" + region,
 		"--resync-period=30s",
 		"--metrics-bind-address=0",

@@ -91,6 +91,7 @@ type model struct {
 	retained map[string]bool            // identities kept by Retain
 	history  map[string][]string        // by object name: what the driver did, for a failure report
 	seq      int
+	emu      *eksemulator.Server
 }
 
 type identity struct{ cluster, principal string }
@@ -156,6 +157,7 @@ func run(o options) error {
 
 	logPath := filepath.Join(work, "operator.log")
 	opArgs := []string{"--kubeconfig=" + kubeconfig, "--eks-endpoint=" + emu.URL(), "--region=" + region,
+		"--sts-endpoint=" + emu.URL(), "--iam-endpoint=" + emu.URL(), "--principal-check-interval=5s",
 		"--resync-period=20s", "--eks-qps=50", "--eks-burst=50", // above EKS's rate: throttling happens "--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--instance-id=soak"}
 	opBin := filepath.Join(root, o.operator)
@@ -174,7 +176,7 @@ func run(o options) error {
 		return err
 	}
 
-	m := &model{live: map[string]*v1.AccessEntry{}, retained: map[string]bool{}, history: map[string][]string{}}
+	m := &model{live: map[string]*v1.AccessEntry{}, retained: map[string]bool{}, history: map[string][]string{}, emu: emu}
 	say("driving %d objects for %s with %d operator kills and one kube-apiserver restart (operator log: %s)", o.objects, o.duration, o.kills, logPath)
 	start := time.Now()
 	killAt := make([]time.Duration, o.kills)
@@ -212,7 +214,7 @@ func run(o options) error {
 
 	say("quiescence: faults off, waiting for every object to be Ready and every deletion to finish")
 	emu.SetFaults(eksemulator.Faults{})
-	if err := settle(ctx, k8s, m, o.settle); err != nil {
+	if err := settle(ctx, k8s, m, emu, o.settle); err != nil {
 		return err
 	}
 	if err := m.check(emu, unowned, &c); err != nil {
@@ -299,6 +301,8 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 				m.retained[key(old.cluster, old.principal)] = true
 			}
 		})
+	case r < 80:
+		return m.recreatePrincipal(ctx, k8s, rng)
 	default:
 		name := names[rng.IntN(len(names))]
 		ae := m.live[name]
@@ -311,6 +315,41 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 		delete(m.live, name)
 		return "delete", nil
 	}
+}
+
+// recreatePrincipal deletes and creates again, in IAM, the principal of an object
+// whose entry the operator has bound to the principal's ID (status.principalID):
+// the operator has to notice and recreate the entry. Objects not checked yet are
+// left alone: a principal created again in the same second as its entry cannot be
+// told apart by IAM's creation date.
+func (m *model) recreatePrincipal(ctx context.Context, k8s client.Client, rng *rand.Rand) (string, error) {
+	const kind = "principal re-created in IAM"
+	list := &v1.AccessEntryList{}
+	if err := k8s.List(ctx, list, client.InNamespace(namespace)); err != nil {
+		return kind, err
+	}
+	var checked []string
+	for _, cur := range list.Items {
+		live, ok := m.live[cur.Name]
+		if !ok {
+			continue
+		}
+		arn := live.Spec.PrincipalARN
+		ready := meta.FindStatusCondition(cur.Status.Conditions, v1.ConditionReady)
+		if ready != nil && ready.Status == metav1.ConditionTrue && cur.Status.Identity != nil && cur.Status.Identity.PrincipalARN == arn &&
+			cur.Status.PrincipalID != "" && cur.Status.PrincipalID == m.emu.PrincipalID(arn) {
+			checked = append(checked, cur.Name)
+		}
+	}
+	if len(checked) == 0 {
+		return kind + " (skipped, none checked yet)", nil
+	}
+	sort.Strings(checked)
+	name := checked[rng.IntN(len(checked))]
+	arn := m.live[name].Spec.PrincipalARN
+	m.emu.RecreatePrincipal(arn)
+	m.history[name] = append(m.history[name], "principal re-created in IAM "+arn)
+	return kind, nil
 }
 
 // change applies mutate to the live object (retrying on conflicts) and to the model.
@@ -375,7 +414,7 @@ func randomize(s *v1.AccessEntrySpec, rng *rand.Rand) {
 
 // settle waits until every live object is Ready at its generation and every
 // deleted object is gone.
-func settle(ctx context.Context, k8s client.Client, m *model, timeout time.Duration) error {
+func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.Server, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		list := &v1.AccessEntryList{}
@@ -394,6 +433,12 @@ func settle(ctx context.Context, k8s client.Client, m *model, timeout time.Durat
 						msg = c.Reason + ": " + c.Message
 					}
 					notReady = append(notReady, ae.Name+" ("+msg+")")
+					continue
+				}
+				for _, e := range emu.Entries(account, region, ae.Spec.ClusterName) {
+					if e.PrincipalARN == ae.Spec.PrincipalARN && e.PrincipalStale {
+						notReady = append(notReady, ae.Name+" (its entry is bound to a principal since re-created in IAM)")
+					}
 				}
 			}
 			if len(notReady) == 0 && len(list.Items) == len(m.live) {
@@ -481,7 +526,10 @@ func matches(ae *v1.AccessEntry, e eksemulator.Entry, c *counts) []string {
 			obs.Policies[p.PolicyARN] = controllers.ObservedPolicy{Scope: controllers.Scope{Type: p.ScopeType, Namespaces: ns}}
 		}
 	}
-	c.invariants += 5 // type, username, groups, tags, policies
+	c.invariants += 6 // type, username, groups, tags, policies, bound to the current principal
+	if e.PrincipalStale {
+		out = append(out, fmt.Sprintf("%s: the entry is bound to a principal since re-created in IAM", ae.Name))
+	}
 	if e.Type != typ {
 		out = append(out, fmt.Sprintf("%s: type %s, want %s", ae.Name, e.Type, typ))
 	}
@@ -581,8 +629,17 @@ func report(c counts, emu *eksemulator.Server, live int) {
 		ops = append(ops, fmt.Sprintf("%s=%d", k, n))
 	}
 	sort.Strings(ops)
-	faults, throttled, total := 0, 0, 0
-	for _, outcomes := range emu.Calls() {
+	faults, throttled, total, iamReads := 0, 0, 0, 0
+	for op, outcomes := range emu.Calls() {
+		switch op {
+		case "GetRole", "GetUser":
+			for _, n := range outcomes {
+				iamReads += n
+			}
+			continue
+		case "GetCallerIdentity", "AssumeRole", "STS":
+			continue
+		}
 		for outcome, n := range outcomes {
 			total += n
 			switch outcome {
@@ -593,8 +650,8 @@ func report(c counts, emu *eksemulator.Server, live int) {
 			}
 		}
 	}
-	fmt.Printf("\nsoak passed\n  operations: %s\n  EKS calls: %d, 500s injected: %d, throttled: %d\n  operator SIGKILLs: %d, kube-apiserver restarts: %d\n  live objects at the end: %d, invariants checked: %d\n",
-		strings.Join(ops, " "), total, faults, throttled, c.kills, c.restarts, live, c.invariants)
+	fmt.Printf("\nsoak passed\n  operations: %s\n  EKS calls: %d, 500s injected: %d, throttled: %d; IAM principal reads: %d\n  operator SIGKILLs: %d, kube-apiserver restarts: %d\n  live objects at the end: %d, invariants checked: %d\n",
+		strings.Join(ops, " "), total, faults, throttled, iamReads, c.kills, c.restarts, live, c.invariants)
 }
 
 func say(format string, args ...any) {

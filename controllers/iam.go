@@ -1,0 +1,216 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	"golang.org/x/time/rate"
+)
+
+// EKS binds an access entry to the unique ID of its IAM principal (AROA... for a
+// role, AIDA... for a user), not to the ARN. A role deleted and created again under
+// the same ARN gets a new ID, and the old entry silently stops granting anything:
+// the operator reads the ID from IAM to notice, and recreates the entry.
+
+// IAMAPI is the part of IAM the operator calls, in the SDK's own signatures.
+type IAMAPI interface {
+	GetRole(context.Context, *iam.GetRoleInput, ...func(*iam.Options)) (*iam.GetRoleOutput, error)
+	GetUser(context.Context, *iam.GetUserInput, ...func(*iam.Options)) (*iam.GetUserOutput, error)
+}
+
+var _ IAMAPI = (*iam.Client)(nil)
+
+// Principals tells which IAM principal holds an ARN now.
+type Principals interface {
+	// PrincipalID returns the unique ID of the principal arn names and when IAM
+	// created it, read with the target's credentials. errNoSuchPrincipal: IAM has
+	// no such principal. errPrincipalUnknowable: IAM cannot be asked (the principal
+	// is in another account than the credentials, the read is denied, IAM is
+	// unreachable). errIAMBusy: not asked now, to stay within the rate limit.
+	PrincipalID(ctx context.Context, t Target, arn string) (id string, created time.Time, err error)
+}
+
+var (
+	errNoSuchPrincipal     = errors.New("IAM has no such principal")
+	errPrincipalUnknowable = errors.New("IAM cannot tell the principal's ID")
+	// errIAMBusy: the lookup was not made, to stay within iamQPS; ask again later.
+	errIAMBusy = errors.New("IAM lookups are at their rate limit")
+)
+
+const (
+	// iamQPS bounds IAM reads, per account: IAM's quotas are account-wide and
+	// shared with everything else in the account. A lookup over the limit is not
+	// waited for but skipped (errIAMBusy), so that it never slows EKS work down.
+	iamQPS = 5
+	// iamPause is how long IAM is left alone after it could not be reached (a
+	// private network without a route to IAM): no reconcile waits on it meanwhile.
+	iamPause = 10 * time.Minute
+	// iamTimeout bounds one lookup, retries included.
+	iamTimeout = 15 * time.Second
+)
+
+// iamState is what SDKClients keeps for IAM lookups. Guarded by SDKClients.mu.
+type iamState struct {
+	clients     map[Target]IAMAPI
+	accounts    map[Target]string    // the account a target's credentials act in
+	unreachable map[Target]time.Time // no lookups for the target until then
+	limiters    map[string]*rate.Limiter
+}
+
+// PrincipalID reads the unique ID of a principal in the account the target's
+// credentials act in: the role's account for a target with a role, otherwise the
+// operator's own (asked of STS once).
+func (c *SDKClients) PrincipalID(ctx context.Context, t Target, arn string) (id string, created time.Time, err error) {
+	account, kind, name, ok := splitPrincipalARN(arn)
+	if !ok {
+		return "", time.Time{}, fmt.Errorf("%w: %s is not an IAM role or user ARN", errPrincipalUnknowable, arn)
+	}
+	c.mu.Lock()
+	paused := time.Now().Before(c.iam.unreachable[t])
+	c.mu.Unlock()
+	if paused {
+		return "", time.Time{}, fmt.Errorf("%w: IAM was unreachable a moment ago", errPrincipalUnknowable)
+	}
+	ctx, cancel := context.WithTimeout(ctx, iamTimeout)
+	defer cancel()
+
+	self, err := c.accountOf(ctx, t)
+	if err != nil {
+		return "", time.Time{}, c.iamFailed(t, err)
+	}
+	if self != account {
+		return "", time.Time{}, fmt.Errorf("%w: %s is in account %s and the operator reads IAM as account %s", errPrincipalUnknowable, arn, account, self)
+	}
+	cl, limiter := c.iamFor(t)
+	if !limiter.Allow() {
+		return "", time.Time{}, errIAMBusy
+	}
+	var got string
+	if kind == "role" {
+		out, err := cl.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+		if err != nil {
+			return "", time.Time{}, c.iamFailed(t, err)
+		}
+		id, got, created = aws.ToString(out.Role.RoleId), aws.ToString(out.Role.Arn), aws.ToTime(out.Role.CreateDate)
+	} else {
+		out, err := cl.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(name)})
+		if err != nil {
+			return "", time.Time{}, c.iamFailed(t, err)
+		}
+		id, got, created = aws.ToString(out.User.UserId), aws.ToString(out.User.Arn), aws.ToTime(out.User.CreateDate)
+	}
+	if got != arn || id == "" {
+		// The name is taken by a principal at another path (or in another case):
+		// not the one the spec names, and not one to act on.
+		return "", time.Time{}, fmt.Errorf("%w: IAM's %s named %s is %s", errPrincipalUnknowable, kind, name, got)
+	}
+	return id, created, nil
+}
+
+// iamFailed maps a failed lookup to errNoSuchPrincipal or errPrincipalUnknowable,
+// and pauses lookups for the target when IAM could not be reached at all.
+func (c *SDKClients) iamFailed(t Target, err error) error {
+	var noSuch *iamtypes.NoSuchEntityException
+	if errors.As(err, &noSuch) {
+		return errNoSuchPrincipal
+	}
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		c.mu.Lock()
+		c.iam.unreachable[t] = time.Now().Add(iamPause)
+		c.mu.Unlock()
+	}
+	return fmt.Errorf("%w: %w", errPrincipalUnknowable, err)
+}
+
+// accountOf is the account a target's credentials act in.
+func (c *SDKClients) accountOf(ctx context.Context, t Target) (string, error) {
+	if t.RoleARN != "" {
+		if parts := strings.Split(t.RoleARN, ":"); len(parts) > 4 {
+			return parts[4], nil
+		}
+		return "", fmt.Errorf("%s is not a role ARN", t.RoleARN)
+	}
+	self := Target{Region: t.Region}
+	c.mu.Lock()
+	account, ok := c.iam.accounts[self]
+	c.mu.Unlock()
+	if ok {
+		return account, nil
+	}
+	out, err := sts.NewFromConfig(c.base, func(o *sts.Options) {
+		o.Region = t.Region
+		if c.opts.STSEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.opts.STSEndpoint)
+		}
+	}).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", err
+	}
+	account = aws.ToString(out.Account)
+	c.mu.Lock()
+	c.iam.accounts[self] = account
+	c.mu.Unlock()
+	return account, nil
+}
+
+// iamFor returns the IAM client of a target, with the target's credentials, and
+// the limiter of its account.
+func (c *SDKClients) iamFor(t Target) (IAMAPI, *rate.Limiter) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	account := "self"
+	if parts := strings.Split(t.RoleARN, ":"); len(parts) > 4 {
+		account = parts[4]
+	}
+	limiter, ok := c.iam.limiters[account]
+	if !ok {
+		limiter = rate.NewLimiter(iamQPS, iamQPS)
+		c.iam.limiters[account] = limiter
+	}
+	if cl, ok := c.iam.clients[t]; ok {
+		return cl, limiter
+	}
+	cl := iam.NewFromConfig(c.configFor(t), func(o *iam.Options) {
+		// IAM is global: the SDK resolves the region to its partition's endpoint.
+		o.Region = t.Region
+		if c.opts.IAMEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.opts.IAMEndpoint)
+		}
+		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = 3
+			so.RateLimiter = ratelimit.None
+		})
+		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+			// Counted in the metric; the limiter is checked once a lookup, up front.
+			return stack.Finalize.Insert(attemptMiddleware(nil), "Retry", middleware.After)
+		})
+	})
+	c.iam.clients[t] = cl
+	return cl, limiter
+}
+
+// splitPrincipalARN splits arn:PARTITION:iam::ACCOUNT:role|user/PATH/NAME.
+func splitPrincipalARN(arn string) (account, kind, name string, ok bool) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" {
+		return "", "", "", false
+	}
+	kind, rest, found := strings.Cut(parts[5], "/")
+	if !found || (kind != "role" && kind != "user") {
+		return "", "", "", false
+	}
+	name = rest[strings.LastIndex(rest, "/")+1:]
+	return parts[4], kind, name, name != ""
+}

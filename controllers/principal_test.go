@@ -1,0 +1,205 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+)
+
+// EKS binds an entry to the unique ID of its principal. A role deleted in IAM
+// leaves an entry that grants nothing (reported, kept); a role created again under
+// the same ARN needs a new entry, which the operator makes. Checked through the
+// emulator's IAM GetRole and its record of the ID each entry was made for.
+func TestPrincipalDeletedAndCreatedAgainInIAM(t *testing.T) {
+	stop, err := startManager(shardLabel+"=principals", time.Second, false, func(r *AccessEntryReconciler) {
+		r.Principals = r.EKS.(*SDKClients)
+		r.PrincipalCheckInterval = time.Second
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+
+	principal := roleARN("recreated-in-iam")
+	ae := entry("recreated-in-iam", principal, func(ae *v1.AccessEntry) {
+		ae.Labels = map[string]string{shardLabel: "principals"}
+		ae.Spec.KubernetesGroups = []v1.KubernetesGroup{"team"}
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy)}
+	})
+	create(t, ae)
+	waitReady(t, ae, 30*time.Second)
+	key := client.ObjectKeyFromObject(ae)
+	eventually(t, 15*time.Second, "status.principalID to hold IAM's ID of the role", func() (bool, string) {
+		cur := get(t, key)
+		return cur.Status.PrincipalID == emu.PrincipalID(principal) && cur.Status.PrincipalID != "", cur.Status.PrincipalID
+	})
+	first := mustEmuEntry(t, "demo", principal)
+
+	t.Run("deleted in IAM: reported, entry kept", func(t *testing.T) {
+		emu.DeletePrincipal(principal)
+		cur := waitReason(t, ae, v1.ReasonPrincipalDeleted, 15*time.Second)
+		msg := meta.FindStatusCondition(cur.Status.Conditions, v1.ConditionReady).Message
+		for _, want := range []string{"IAM has no " + principal, "Create the role or user again", "delete this AccessEntry"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("message %q does not say %q", msg, want)
+			}
+		}
+		if !meta.IsStatusConditionTrue(cur.Status.Conditions, v1.ConditionStalled) {
+			t.Errorf("not Stalled: %s", conditions(cur))
+		}
+		if e := mustEmuEntry(t, "demo", principal); e.AccessEntryARN != first.AccessEntryARN {
+			t.Fatalf("the entry was replaced while the principal is gone: %s, was %s", e.AccessEntryARN, first.AccessEntryARN)
+		}
+	})
+
+	// recreated waits for an entry other than was, made for the principal's current
+	// ID, with the spec's groups and policy, and the object Ready with that ID.
+	recreated := func(t *testing.T, was string) string {
+		t.Helper()
+		var arn string
+		eventually(t, 60*time.Second, "a new entry made for the principal's new ID", func() (bool, string) {
+			e, ok := emuEntry("demo", principal)
+			arn = e.AccessEntryARN
+			return ok && e.AccessEntryARN != was && !e.PrincipalStale && e.PrincipalID == emu.PrincipalID(principal) &&
+				slices.Equal(e.KubernetesGroups, []string{"team"}) && len(e.Policies) == 1, fmt.Sprintf("%+v", e)
+		})
+		waitReady(t, ae, 30*time.Second)
+		// The new entry's principal is looked up at the next check.
+		eventually(t, 15*time.Second, "status.principalID to hold the new ID", func() (bool, string) {
+			cur := get(t, key)
+			return cur.Status.PrincipalID == emu.PrincipalID(principal), cur.Status.PrincipalID + " " + conditions(cur)
+		})
+		return arn
+	}
+
+	var second string
+	t.Run("created again: the entry is recreated for it", func(t *testing.T) {
+		emu.RecreatePrincipal(principal)
+		second = recreated(t, first.AccessEntryARN)
+	})
+
+	t.Run("deleted and created again between two checks", func(t *testing.T) {
+		old := emu.PrincipalID(principal)
+		emu.RecreatePrincipal(principal)
+		if e := mustEmuEntry(t, "demo", principal); !e.PrincipalStale || e.PrincipalID != old {
+			t.Fatalf("the emulator does not show the entry as stale: %+v", e)
+		}
+		recreated(t, second)
+	})
+
+	eventually(t, 10*time.Second, "a PrincipalRecreated event", func() (bool, string) {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(context.Background(), list, client.InNamespace(testNS)); err != nil {
+			return false, err.Error()
+		}
+		return slices.ContainsFunc(list.Items, func(e eventsv1.Event) bool {
+			return e.Regarding.Name == ae.Name && e.Reason == "PrincipalRecreated" && strings.Contains(e.Note, "was deleted and created again in IAM")
+		}), fmt.Sprintf("%d events", len(list.Items))
+	})
+
+	t.Run("a principal in another account is never acted on", func(t *testing.T) {
+		other := "arn:aws:iam::999988887777:role/elsewhere"
+		ae := entry("principal-elsewhere", other, func(ae *v1.AccessEntry) {
+			ae.Labels = map[string]string{shardLabel: "principals"}
+		})
+		create(t, ae)
+		waitReady(t, ae, 30*time.Second)
+		before := mustEmuEntry(t, "demo", other)
+		emu.RecreatePrincipal(other)
+		time.Sleep(5 * time.Second) // several checks and resyncs
+		if e := mustEmuEntry(t, "demo", other); e.AccessEntryARN != before.AccessEntryARN {
+			t.Fatalf("an entry whose principal the operator cannot read in IAM was recreated")
+		}
+		if cur := waitReady(t, ae, 5*time.Second); cur.Status.PrincipalID != "" {
+			t.Fatalf("status.principalID %q for a principal in another account", cur.Status.PrincipalID)
+		}
+		deleteAndWait(t, client.ObjectKeyFromObject(ae))
+	})
+
+	t.Run("an entry older than its principal, before any ID was recorded", func(t *testing.T) {
+		p := roleARN("older-than-its-role")
+		ae := entry("older-than-its-role", p, func(ae *v1.AccessEntry) { ae.Spec.KubernetesGroups = []v1.KubernetesGroup{"team"} })
+		create(t, ae) // reconciled by the suite's manager, which does not look principals up
+		waitReady(t, ae, 30*time.Second)
+		before := mustEmuEntry(t, "demo", p)
+		time.Sleep(1100 * time.Millisecond) // IAM's creation dates are whole seconds
+		emu.RecreatePrincipal(p)
+		update(t, ae, func(ae *v1.AccessEntry) { ae.Labels = map[string]string{shardLabel: "principals"} })
+		eventually(t, 60*time.Second, "a new entry for the role created after the entry", func() (bool, string) {
+			e, ok := emuEntry("demo", p)
+			return ok && e.AccessEntryARN != before.AccessEntryARN && !e.PrincipalStale && slices.Equal(e.KubernetesGroups, []string{"team"}), fmt.Sprintf("%+v", e)
+		})
+		waitReady(t, ae, 30*time.Second)
+		deleteAndWait(t, client.ObjectKeyFromObject(ae))
+	})
+
+	deleteAndWait(t, key)
+	if _, ok := emuEntry("demo", principal); ok {
+		t.Fatal("the entry is left after the object was deleted")
+	}
+}
+
+// The IAM lookup itself: the account its credentials act in only, the exact ARN
+// only, IAM's own answers kept apart from what it cannot tell.
+func TestPrincipalIDLookups(t *testing.T) {
+	ctx := context.Background()
+	c := NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), IAMEndpoint: emu.URL()})
+	self := Target{Region: region}
+	role, user := roleARN("lookup-role"), "arn:aws:iam::"+account+":user/lookup-user"
+	emu.AddPrincipal(role)
+	emu.AddPrincipal(user)
+	emu.AddPrincipal("arn:aws:iam::" + account + ":role/team/lookup-pathed")
+	getRoles := func() int { return emu.Calls()["GetRole"]["OK"] + emu.Calls()["GetRole"]["NoSuchEntity"] }
+
+	if id, created, err := c.PrincipalID(ctx, self, role); err != nil || id != emu.PrincipalID(role) || created.IsZero() {
+		t.Fatalf("role: %q %v %v, want %s", id, created, err, emu.PrincipalID(role))
+	}
+	if id, _, err := c.PrincipalID(ctx, self, user); err != nil || id != emu.PrincipalID(user) || !strings.HasPrefix(id, "AIDA") {
+		t.Fatalf("user: %q %v, want %s", id, err, emu.PrincipalID(user))
+	}
+	if _, _, err := c.PrincipalID(ctx, self, roleARN("lookup-nobody")); !errors.Is(err, errNoSuchPrincipal) {
+		t.Fatalf("unknown role: %v", err)
+	}
+	// Same name, other path: another principal than the ARN names.
+	if _, _, err := c.PrincipalID(ctx, self, roleARN("lookup-pathed")); !errors.Is(err, errPrincipalUnknowable) {
+		t.Fatalf("role at another path: %v", err)
+	}
+	before := getRoles()
+	if _, _, err := c.PrincipalID(ctx, self, "arn:aws:iam::999988887777:role/lookup-role"); !errors.Is(err, errPrincipalUnknowable) ||
+		!strings.Contains(err.Error(), "in account 999988887777") {
+		t.Fatalf("a role in another account: %v", err)
+	}
+	if n := getRoles() - before; n != 0 {
+		t.Fatalf("%d GetRole calls for a principal in another account", n)
+	}
+
+	// At most iamQPS lookups a second; one over that is not waited for.
+	busy := 0
+	for range 3 * iamQPS {
+		if _, _, err := c.PrincipalID(ctx, self, role); errors.Is(err, errIAMBusy) {
+			busy++
+		}
+	}
+	if busy == 0 {
+		t.Fatalf("%d lookups at once were all made, the limit is %d a second", 3*iamQPS, iamQPS)
+	}
+
+	// IAM out of reach: unknowable, then left alone for a while.
+	down := NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), IAMEndpoint: "http://127.0.0.1:1"})
+	if _, _, err := down.PrincipalID(ctx, self, role); !errors.Is(err, errPrincipalUnknowable) {
+		t.Fatalf("unreachable IAM: %v", err)
+	}
+	if _, _, err := down.PrincipalID(ctx, self, role); !errors.Is(err, errPrincipalUnknowable) || !strings.Contains(err.Error(), "unreachable a moment ago") {
+		t.Fatalf("second lookup with IAM unreachable: %v", err)
+	}
+}
