@@ -77,6 +77,9 @@ type ClusterConfig struct {
 	// has a STANDARD entry with AmazonEKSClusterAdminPolicy at cluster scope; on a
 	// CONFIG_MAP cluster EKS makes that entry when the mode first allows the API.
 	CreatorAdmin string `json:"creatorAdmin,omitempty"`
+	// MaxAccessEntries is the cluster's quota of access entries: a create beyond
+	// it is refused with ResourceLimitExceededException. 0: no quota.
+	MaxAccessEntries int `json:"maxAccessEntries,omitempty"`
 }
 
 // fileConfig is the YAML file format: Config plus the fault settings, with
@@ -188,6 +191,8 @@ func normalizeConfig(cfg Config) (Config, error) {
 			return cfg, fmt.Errorf("clusters[%d] %s: region %q is not a region name like us-west-2", i, c.Name, c.Region)
 		case modeRank(c.AuthenticationMode) < 0:
 			return cfg, fmt.Errorf("clusters[%d] %s: authenticationMode %q must be one of CONFIG_MAP, API_AND_CONFIG_MAP, API", i, c.Name, c.AuthenticationMode)
+		case c.MaxAccessEntries < 0:
+			return cfg, fmt.Errorf("clusters[%d] %s: maxAccessEntries %d must be 0 (no quota) or more", i, c.Name, c.MaxAccessEntries)
 		}
 		if c.CreatorAdmin != "" {
 			if _, err := parsePrincipalARN(c.CreatorAdmin); err != nil {

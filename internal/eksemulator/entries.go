@@ -100,6 +100,9 @@ func (s *Server) createAccessEntry(c *call) (any, *apiError) {
 	if _, pending := cl.deleted[p.ARN]; pending || cl.entries[p.ARN] != nil {
 		return nil, resourceInUse(msgEntryInUse).withCluster(cl.key.name)
 	}
+	if cl.maxEntries > 0 && len(cl.entries) >= cl.maxEntries {
+		return nil, resourceLimitExceeded("Cluster %s already has %d access entries, its limit.", cl.key.name, cl.maxEntries)
+	}
 
 	e := s.newEntry(cl, p, typ, c.now)
 	if username != "" {

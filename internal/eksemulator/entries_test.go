@@ -501,3 +501,21 @@ func TestCreatorAdminEntry(t *testing.T) {
 		t.Errorf("bootstrapClusterCreatorAdminPermissions not set")
 	}
 }
+
+// A cluster's quota of access entries: the create over it is refused; deleting an
+// entry makes room again.
+func TestCreateAccessEntryOverTheQuota(t *testing.T) {
+	s := startServer(t, Config{Clusters: []ClusterConfig{{Name: testCluster, Account: testAccount, Region: testRegion, MaxAccessEntries: 2}}})
+	c := eksClient(s)
+	createEntry(t, c, &eks.CreateAccessEntryInput{PrincipalArn: aws.String(myRole)})
+	createEntry(t, c, &eks.CreateAccessEntryInput{PrincipalArn: aws.String(roleARN(testAccount, "second"))})
+	third := &eks.CreateAccessEntryInput{ClusterName: aws.String(testCluster), PrincipalArn: aws.String(roleARN(testAccount, "third"))}
+	_, err := c.CreateAccessEntry(ctx, third)
+	wantErr[*types.ResourceLimitExceededException](t, err, "already has 2 access entries, its limit")
+	if _, err := c.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(testCluster), PrincipalArn: aws.String(myRole)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateAccessEntry(ctx, third); err != nil {
+		t.Fatalf("create after a delete made room: %v", err)
+	}
+}

@@ -32,6 +32,10 @@ func resourceNotFound(format string, args ...any) *apiError {
 	return newAPIError(http.StatusNotFound, "ResourceNotFoundException", format, args...)
 }
 
+func resourceLimitExceeded(format string, args ...any) *apiError {
+	return newAPIError(http.StatusBadRequest, "ResourceLimitExceededException", format, args...)
+}
+
 func resourceInUse(format string, args ...any) *apiError {
 	return newAPIError(http.StatusConflict, "ResourceInUseException", format, args...)
 }

@@ -86,6 +86,7 @@ func New(cfg Config) (*Server, error) {
 			version:         cc.KubernetesVersion,
 			platformVersion: cc.PlatformVersion,
 			creatorAdmin:    cc.CreatorAdmin,
+			maxEntries:      cc.MaxAccessEntries,
 			tags:            map[string]string{},
 			entries:         map[string]*entry{},
 			deleted:         map[string]time.Time{},

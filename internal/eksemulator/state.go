@@ -20,6 +20,7 @@ type cluster struct {
 	version         string
 	platformVersion string
 	creatorAdmin    string
+	maxEntries      int
 	tags            map[string]string
 
 	entries map[string]*entry // by principal ARN, visible or not
