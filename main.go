@@ -64,7 +64,7 @@ func main() {
 	flag.DurationVar(&r.ResyncPeriod, "resync-period", 10*time.Minute, "How often each entry is read back from EKS to correct drift (jittered by 10%).")
 	flag.IntVar(&r.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "AccessEntries reconciled at once.")
 	flag.DurationVar(&r.StallAfter, "stall-after", 5*time.Minute, "How long to wait on EKS (eventual consistency, a new IAM principal) before reporting Stalled.")
-	flag.DurationVar(&r.RecheckInterval, "recheck-interval", time.Minute, "How often a condition only a person can fix (CONFIG_MAP cluster, missing cluster, denied permission) is checked again.")
+	flag.DurationVar(&r.RecheckInterval, "recheck-interval", time.Minute, "How often a condition only a person can fix (CONFIG_MAP cluster, missing cluster, denied permission, entry quota reached) is checked again.")
 	flag.DurationVar(&r.ConsistencyWindow, "consistency-window", 30*time.Second, "How long an entry the operator created may read as absent before it is taken as deleted out of band.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)

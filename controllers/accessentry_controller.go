@@ -565,7 +565,7 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *
 	switch classify(err) {
 	case errInUse:
 		return r.claimExisting(ctx, cl, ae, id, nil)
-	case errInvalid, errModeNotSupported, errClusterNotFound, errAccessDenied, errInvalidPrincipal:
+	case errInvalid, errModeNotSupported, errClusterNotFound, errAccessDenied, errInvalidPrincipal, errLimitExceeded:
 		// EKS refused outright: nothing was created, nothing is to be looked for.
 		if err := r.forgetIdentity(ctx, ae); err != nil {
 			return nil, false, ctrl.Result{}, err, false
@@ -830,6 +830,12 @@ func (r *AccessEntryReconciler) eksFailure(ae *v1.AccessEntry, id v1.EntryIdenti
 		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
 	case errClusterNotFound:
 		r.stalled(ae, v1.ReasonClusterNotFound, fmt.Sprintf("EKS has no cluster %s in region %s for the operator's account; check spec.clusterName and spec.region", id.ClusterName, id.Region))
+		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
+	case errLimitExceeded:
+		r.stalled(ae, v1.ReasonLimitExceeded, fmt.Sprintf(
+			"cluster %s has reached its quota of access entries (%s); delete entries it no longer needs "+
+				"(a ClusterAccessConfig with unmanagedEntries.policy Delete removes the ones no AccessEntry declares) or ask AWS for a higher quota, "+
+				"and the entry will be created", id.ClusterName, eksMessage(err)))
 		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil
 	case errAccessDenied:
 		r.stalled(ae, v1.ReasonAccessDenied, fmt.Sprintf("the operator's IAM identity may not call %s: %s; grant it in the operator's IAM policy", operationOf(err), eksMessage(err)))

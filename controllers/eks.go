@@ -223,6 +223,8 @@ const (
 	errThrottled
 	// errAccessDenied: the operator's IAM identity lacks a permission.
 	errAccessDenied
+	// errLimitExceeded: the cluster has reached its quota of access entries.
+	errLimitExceeded
 )
 
 // classify maps an EKS error to what the controller does about it. It is the one
@@ -231,6 +233,7 @@ func classify(err error) errKind {
 	var (
 		notFound    *types.ResourceNotFoundException
 		inUse       *types.ResourceInUseException
+		limit       *types.ResourceLimitExceededException
 		invalidPar  *types.InvalidParameterException
 		invalidReq  *types.InvalidRequestException
 		tagNotFound *types.NotFoundException
@@ -248,6 +251,8 @@ func classify(err error) errKind {
 		return errNotFound
 	case errors.As(err, &inUse):
 		return errInUse
+	case errors.As(err, &limit):
+		return errLimitExceeded
 	case errors.As(err, &invalidPar):
 		if strings.Contains(aws.ToString(invalidPar.Message), "invalid principal") {
 			return errInvalidPrincipal

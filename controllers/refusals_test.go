@@ -42,6 +42,8 @@ const (
 	refusalsLegacy = "refusals-legacy"
 	// refusalsGuarded has a ClusterAccessConfig with guardrails.
 	refusalsGuarded = "refusals-guarded"
+	// refusalsFull holds at most one access entry.
+	refusalsFull    = "refusals-full"
 	refusalsShard   = "strict"
 	refusalsRecheck = time.Second
 	// refusalsSettle is long enough for a recheck, so that a row also shows what
@@ -81,13 +83,14 @@ func TestRuntimeRefusals(t *testing.T) {
 	foreignNodes := "arn:aws:iam::" + foreignAccount + ":role/refusals-foreign-nodes"
 	notYet := role("not-yet")
 	known := []string{role("bad-policy"), role("legacy"), role("missing-cluster"), role("contested"), role("handmade"),
-		role("node-made"), role("guarded"), role("no-region"), foreignNodes}
+		role("node-made"), role("guarded"), role("no-region"), role("squatter"), role("over-quota"), foreignNodes}
 
 	rEmu, err := eksemulator.New(eksemulator.Config{
 		Clusters: []eksemulator.ClusterConfig{
 			{Name: refusalsCluster, Account: account, Region: region, AuthenticationMode: eksemulator.ModeAPI},
 			{Name: refusalsLegacy, Account: account, Region: region, AuthenticationMode: eksemulator.ModeConfigMap},
 			{Name: refusalsGuarded, Account: account, Region: region, AuthenticationMode: eksemulator.ModeAPI},
+			{Name: refusalsFull, Account: account, Region: region, AuthenticationMode: eksemulator.ModeAPI, MaxAccessEntries: 1},
 		},
 		Principals: known,
 		Seed:       2,
@@ -227,6 +230,29 @@ func TestRuntimeRefusals(t *testing.T) {
 		ae:        strict("refusals-guarded", role("guarded"), refusalsGuarded, withPolicy(policyEdit, "apps")),
 		fragments: []string{"not permitted by ClusterAccessConfig " + refusalsGuarded, "access policy " + policyEdit + " is not allowed"},
 		noCalls:   true,
+	}, {
+		name: "cluster at its quota of access entries", reason: v1.ReasonLimitExceeded, stalled: true,
+		setup: func(t *testing.T) {
+			if _, err := rAdmin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(refusalsFull),
+				PrincipalArn: aws.String(role("squatter"))}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		ae:        strict("refusals-over-quota", role("over-quota"), refusalsFull),
+		fragments: []string{"cluster " + refusalsFull + " has reached its quota of access entries", "ask AWS for a higher quota"},
+		// The fix the message names: an entry deleted makes room.
+		fix: func(t *testing.T, ae *v1.AccessEntry, _ map[string][]eksemulator.Entry, _ map[string]map[string]int) {
+			if _, err := rAdmin.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(refusalsFull),
+				PrincipalArn: aws.String(role("squatter"))}); err != nil {
+				t.Fatal(err)
+			}
+			before, calls0 := refusalsSnapshot(rEmu), rEmu.Calls()
+			waitReady(t, ae, 30*time.Second)
+			if n := refusalsOKWrites(refusalsDelta(calls0, rEmu.Calls())); n != 1 {
+				t.Errorf("%d successful writes to converge, want 1 (create): %v", n, refusalsDelta(calls0, rEmu.Calls()))
+			}
+			refusalsSameOthers(t, before, refusalsSnapshot(rEmu), refusalsFull, ae.Spec.PrincipalARN)
+		},
 	}, {
 		name: "no region anywhere", reason: v1.ReasonNoRegion, stalled: true,
 		ae:        strict("refusals-no-region", role("no-region"), refusalsCluster, func(ae *v1.AccessEntry) { ae.Spec.Region = "" }),

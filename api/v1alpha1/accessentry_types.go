@@ -59,6 +59,8 @@ const (
 	ReasonAuthenticationModeNotSupported = "AuthenticationModeNotSupported"
 	// ReasonClusterNotFound: no such cluster in the operator's account and region.
 	ReasonClusterNotFound = "ClusterNotFound"
+	// ReasonLimitExceeded: the cluster has reached its quota of access entries.
+	ReasonLimitExceeded = "LimitExceeded"
 	// ReasonAccessDenied: the operator's IAM identity lacks a permission.
 	ReasonAccessDenied = "AccessDenied"
 	// ReasonThrottled: EKS throttled the operator; it backs off and retries.
