@@ -173,7 +173,7 @@ func (tm testManager) start() (func(), error) {
 		Logger:                 tm.logger,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{ByObject: map[client.Object]cache.ByObject{&v1.AccessEntry{}: {Label: sel}}},
+		Cache:                  cache.Options{DefaultTransform: CacheTransform(), ByObject: map[client.Object]cache.ByObject{&v1.AccessEntry{}: {Label: sel}}},
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
