@@ -57,6 +57,7 @@ func main() {
 	flag.StringVar(&clientOpts.Endpoint, "eks-endpoint", "", "EKS endpoint URL instead of the regional default (a VPC endpoint, or the emulator).")
 	flag.StringVar(&clientOpts.STSEndpoint, "sts-endpoint", "", "STS endpoint URL for assuming the roles of ClusterAccessConfigs and learning the operator's own account (default: the regional one; the emulator serves STS at its own address).")
 	flag.StringVar(&clientOpts.IAMEndpoint, "iam-endpoint", "", "IAM endpoint URL for reading principals' unique IDs (default: the partition's global one; the emulator serves IAM at its own address).")
+	flag.Float64Var(&clientOpts.IAMQPS, "iam-qps", 5, "IAM reads (the principal check) per second, per account; a check over it is put off to a later reconcile, never waited for.")
 	flag.DurationVar(&r.PrincipalCheckInterval, "principal-check-interval", time.Hour, "How often, at most, each entry's IAM principal is looked up (iam:GetRole or iam:GetUser), to recreate the entry of a role or user deleted and created again under the same ARN; 0 turns the check off.")
 	flag.BoolVar(&r.RequireClusterConfig, "require-cluster-config", false, "Refuse (NotPermitted) AccessEntries whose cluster has no ClusterAccessConfig, so that every entry is held to guardrails (multi-tenant installs).")
 	flag.Float64Var(&clientOpts.QPS, "eks-qps", 10, "EKS calls per second, per account and region, shared by all workers.")

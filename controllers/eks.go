@@ -67,6 +67,8 @@ type ClientOptions struct {
 	STSEndpoint string
 	// IAMEndpoint overrides the IAM endpoint used to read principals' unique IDs.
 	IAMEndpoint string
+	// IAMQPS bounds those reads per account (default 5 a second).
+	IAMQPS float64
 	// QPS and Burst bound the calls of all workers to one account and region.
 	QPS   float64
 	Burst int

@@ -44,15 +44,16 @@ type Principals interface {
 var (
 	errNoSuchPrincipal     = errors.New("IAM has no such principal")
 	errPrincipalUnknowable = errors.New("IAM cannot tell the principal's ID")
-	// errIAMBusy: the lookup was not made, to stay within iamQPS; ask again later.
+	// errIAMBusy: the lookup was not made, to stay within the IAM rate; ask again later.
 	errIAMBusy = errors.New("IAM lookups are at their rate limit")
 )
 
 const (
-	// iamQPS bounds IAM reads, per account: IAM's quotas are account-wide and
-	// shared with everything else in the account. A lookup over the limit is not
-	// waited for but skipped (errIAMBusy), so that it never slows EKS work down.
-	iamQPS = 5
+	// defaultIAMQPS bounds IAM reads, per account, unless ClientOptions.IAMQPS
+	// says otherwise: IAM's quotas are account-wide and shared with everything
+	// else in the account. A lookup over the limit is not waited for but skipped
+	// (errIAMBusy), so that it never slows EKS work down.
+	defaultIAMQPS = 5
 	// iamPause is how long IAM is left alone after it could not be reached (a
 	// private network without a route to IAM): no reconcile waits on it meanwhile.
 	iamPause = 10 * time.Minute
@@ -176,7 +177,11 @@ func (c *SDKClients) iamFor(t Target) (IAMAPI, *rate.Limiter) {
 	}
 	limiter, ok := c.iam.limiters[account]
 	if !ok {
-		limiter = rate.NewLimiter(iamQPS, iamQPS)
+		qps := c.opts.IAMQPS
+		if qps <= 0 {
+			qps = defaultIAMQPS
+		}
+		limiter = rate.NewLimiter(rate.Limit(qps), max(int(qps), 1))
 		c.iam.limiters[account] = limiter
 	}
 	if cl, ok := c.iam.clients[t]; ok {

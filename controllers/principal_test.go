@@ -183,15 +183,15 @@ func TestPrincipalIDLookups(t *testing.T) {
 		t.Fatalf("%d GetRole calls for a principal in another account", n)
 	}
 
-	// At most iamQPS lookups a second; one over that is not waited for.
+	// At most 5 lookups a second by default; one over that is not waited for.
 	busy := 0
-	for range 3 * iamQPS {
+	for range 3 * defaultIAMQPS {
 		if _, _, err := c.PrincipalID(ctx, self, role); errors.Is(err, errIAMBusy) {
 			busy++
 		}
 	}
 	if busy == 0 {
-		t.Fatalf("%d lookups at once were all made, the limit is %d a second", 3*iamQPS, iamQPS)
+		t.Fatalf("%d lookups at once were all made, the limit is %d a second", 3*defaultIAMQPS, defaultIAMQPS)
 	}
 
 	// IAM out of reach: unknowable, then left alone for a while.

@@ -157,7 +157,7 @@ func run(o options) error {
 
 	logPath := filepath.Join(work, "operator.log")
 	opArgs := []string{"--kubeconfig=" + kubeconfig, "--eks-endpoint=" + emu.URL(), "--region=" + region,
-		"--sts-endpoint=" + emu.URL(), "--iam-endpoint=" + emu.URL(), "--principal-check-interval=5s",
+		"--sts-endpoint=" + emu.URL(), "--iam-endpoint=" + emu.URL(), "--principal-check-interval=5s", "--iam-qps=50",
 		"--resync-period=20s", "--eks-qps=50", "--eks-burst=50", // above EKS's rate: throttling happens "--metrics-bind-address=0", "--health-probe-bind-address=0",
 		"--instance-id=soak"}
 	opBin := filepath.Join(root, o.operator)
@@ -336,7 +336,10 @@ func (m *model) recreatePrincipal(ctx context.Context, k8s client.Client, rng *r
 		}
 		arn := live.Spec.PrincipalARN
 		ready := meta.FindStatusCondition(cur.Status.Conditions, v1.ConditionReady)
-		if ready != nil && ready.Status == metav1.ConditionTrue && cur.Status.Identity != nil && cur.Status.Identity.PrincipalARN == arn &&
+		// Ready at the current generation: no identity move pending that would
+		// make a new entry in the same second.
+		if ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == cur.Generation &&
+			cur.Status.Identity != nil && cur.Status.Identity.PrincipalARN == arn &&
 			cur.Status.PrincipalID != "" && cur.Status.PrincipalID == m.emu.PrincipalID(arn) {
 			checked = append(checked, cur.Name)
 		}
@@ -415,7 +418,8 @@ func randomize(s *v1.AccessEntrySpec, rng *rand.Rand) {
 // settle waits until every live object is Ready at its generation and every
 // deleted object is gone.
 func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.Server, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline, report := start.Add(timeout), start.Add(30*time.Second)
 	for {
 		list := &v1.AccessEntryList{}
 		err := k8s.List(ctx, list, client.InNamespace(namespace))
@@ -442,7 +446,13 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 				}
 			}
 			if len(notReady) == 0 && len(list.Items) == len(m.live) {
+				say("quiescent after %s", time.Since(start).Round(time.Second))
 				return nil
+			}
+			if time.Now().After(report) {
+				report = time.Now().Add(30 * time.Second)
+				sort.Strings(notReady)
+				say("after %s, %d objects not quiescent, e.g. %v", time.Since(start).Round(time.Second), len(notReady), notReady[:min(3, len(notReady))])
 			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("not quiescent after %s: %d objects, %d live in the model; not ready: %v", timeout, len(list.Items), len(m.live), notReady)
