@@ -576,15 +576,11 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *
 }
 
 // claimExisting settles ownership of an entry that exists for the principal (seen,
-// when known, as seen) and reads it again after that.
+// when known, as seen). The entry as observed, with the ownership tags an adoption
+// added, goes to the plan; the read-back before Ready confirms it.
 func (r *AccessEntryReconciler) claimExisting(ctx context.Context, cl EKSAPI, ae *v1.AccessEntry, id v1.EntryIdentity, seen *Observed) (obs *Observed, wrote bool, res ctrl.Result, err error, ok bool) {
-	res, err, ok = r.claim(ctx, cl, ae, id, seen)
+	obs, res, err, ok = r.claim(ctx, cl, ae, id, seen)
 	if !ok {
-		return nil, false, res, err, false
-	}
-	obs, err = r.observe(ctx, cl, id)
-	if err != nil || obs == nil {
-		res, err := r.waitOrFail(ae, id, err, "the existing EKS access entry does not read back yet")
 		return nil, false, res, err, false
 	}
 	return obs, true, ctrl.Result{}, nil, true
@@ -593,18 +589,18 @@ func (r *AccessEntryReconciler) claimExisting(ctx context.Context, cl EKSAPI, ae
 // claim decides what to do about an entry that already exists for the principal:
 // ours from an earlier attempt, unowned and adoptable, or someone else's. It never
 // writes to an entry that is not ours, except to adopt one the object opted in for.
-func (r *AccessEntryReconciler) claim(ctx context.Context, cl EKSAPI, ae *v1.AccessEntry, id v1.EntryIdentity, obs *Observed) (ctrl.Result, error, bool) {
+func (r *AccessEntryReconciler) claim(ctx context.Context, cl EKSAPI, ae *v1.AccessEntry, id v1.EntryIdentity, obs *Observed) (*Observed, ctrl.Result, error, bool) {
 	if obs == nil {
 		var err error
 		if obs, err = r.observe(ctx, cl, id); err != nil {
 			res, err := r.eksFailure(ae, id, err)
-			return res, err, false
+			return nil, res, err, false
 		}
 	}
 	if obs == nil {
 		// Deleted a moment ago (by us, on an identity change): EKS still holds the name.
 		res, err := r.waitForEKS(ae, "an EKS access entry for this principal is still being deleted")
-		return res, err, false
+		return nil, res, err, false
 	}
 	owner, owned := OwnerOf(obs.Tags)
 	switch {
@@ -613,41 +609,47 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, cl EKSAPI, ae *v1.Acc
 		_, err := cl.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN)})
 		if err != nil && classify(err) != errNotFound {
 			res, err := r.eksFailure(ae, id, err)
-			return res, err, false
+			return nil, res, err, false
 		}
 		res, err := r.waitForEKS(ae, "the EKS access entry of the previous type is still being deleted")
-		return res, err, false
+		return nil, res, err, false
 	case r.ownedByMe(ae, obs):
 		// Created by an attempt that crashed before it recorded status.
 	case owned:
 		if err := r.forgetIdentity(ctx, ae); err != nil { // not ours: never delete it on our behalf
-			return ctrl.Result{}, err, false
+			return nil, ctrl.Result{}, err, false
 		}
 		r.stalled(ae, v1.ReasonConflict, fmt.Sprintf("the EKS access entry of %s in cluster %s belongs to AccessEntry %s; only one object may manage a principal", id.PrincipalARN, id.ClusterName, owner))
-		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
+		return nil, ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
 	case ae.Annotations[v1.AdoptAnnotation] != "true":
 		if err := r.forgetIdentity(ctx, ae); err != nil { // not ours: never delete it on our behalf
-			return ctrl.Result{}, err, false
+			return nil, ctrl.Result{}, err, false
 		}
 		r.stalled(ae, v1.ReasonAlreadyExists, fmt.Sprintf("an EKS access entry for %s already exists in cluster %s and no operator manages it; annotate this object with %s: \"true\" to take it over", id.PrincipalARN, id.ClusterName, v1.AdoptAnnotation))
-		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
+		return nil, ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
 	case obs.Type != string(id.Type):
 		if err := r.forgetIdentity(ctx, ae); err != nil { // not ours: never delete it on our behalf
-			return ctrl.Result{}, err, false
+			return nil, ctrl.Result{}, err, false
 		}
 		r.stalled(ae, v1.ReasonAlreadyExists, fmt.Sprintf("the existing EKS access entry for %s is of type %s, not %s, and EKS cannot change a type; set spec.type to %s to adopt it", id.PrincipalARN, obs.Type, id.Type, obs.Type))
-		return ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
+		return nil, ctrl.Result{RequeueAfter: r.RecheckInterval}, nil, false
 	default:
 		// Adopt: the ownership tags make it ours; the plan then brings it to the spec.
-		if _, err := cl.TagResource(ctx, &eks.TagResourceInput{ResourceArn: aws.String(obs.ARN), Tags: ownershipTags(r.InstanceID, ae.Namespace, ae.Name)}); err != nil {
+		ours := ownershipTags(r.InstanceID, ae.Namespace, ae.Name)
+		if _, err := cl.TagResource(ctx, &eks.TagResourceInput{ResourceArn: aws.String(obs.ARN), Tags: ours}); err != nil {
 			res, err := r.eksFailure(ae, id, err)
-			return res, err, false
+			return nil, res, err, false
 		}
+		obs.Tags = maps.Clone(obs.Tags)
+		if obs.Tags == nil {
+			obs.Tags = map[string]string{}
+		}
+		maps.Copy(obs.Tags, ours)
 		r.event(ae, corev1.EventTypeNormal, "Adopted", "took over the existing EKS access entry of %s in cluster %s", id.PrincipalARN, id.ClusterName)
 	}
 	ae.Status.Identity = &id
 	ae.Status.CreatedAt = metaTime(obs.CreatedAt)
-	return ctrl.Result{}, nil, true
+	return obs, ctrl.Result{}, nil, true
 }
 
 // recordIntent patches status at once with what the operator is about to write to

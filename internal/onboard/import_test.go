@@ -219,6 +219,10 @@ func TestImportThenAdoptWritesOnlyOwnershipTags(t *testing.T) {
 	if tags := got["TagResource"]; tags["OK"] != len(objs) || len(tags) != 1 {
 		t.Errorf("TagResource calls %v, want exactly %d, all OK (one for each adopted entry)", tags, len(objs))
 	}
+	// Reads: the entry before adopting it and the read-back before Ready, no more.
+	if n := calls("DescribeAccessEntry"); n > 2*len(objs) {
+		t.Errorf("%d DescribeAccessEntry calls to adopt %d entries, want at most 2 each (calls %v)", n, len(objs), got)
+	}
 	if creates := got["CreateAccessEntry"]; len(creates) != 0 {
 		t.Errorf("CreateAccessEntry calls %v: an object made to adopt must read its entry, not try to create it", creates)
 	}
