@@ -493,11 +493,12 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, cl EKSAPI, ae *
 			return nil, false, res, err, false
 		}
 		if obs != nil {
-			if r.ownedByMe(ae, obs) {
+			if r.ownedByMe(ae, obs) && obs.Type == string(id.Type) {
 				return obs, false, ctrl.Result{}, nil, true
 			}
-			// Recorded before a create whose answer never came (a crash), and the
-			// entry is someone else's: settle it as any existing entry.
+			// Recorded before a create whose answer never came (a crash): the entry
+			// is someone else's, or ours of the type being moved away from. Settle
+			// it as any existing entry.
 			return r.claimExisting(ctx, cl, ae, id, obs)
 		}
 		// Absent right after our create is eventual consistency; absent after a

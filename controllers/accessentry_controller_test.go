@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -625,6 +626,40 @@ func TestResumesAfterCrash(t *testing.T) {
 	if n := calls("CreateAccessEntry"); n != 1 {
 		t.Fatalf("CreateAccessEntry called %d times, want the one refused with ResourceInUse", n)
 	}
+}
+
+// TestResumesAfterCrashMidTypeChange stands for an operator killed during a type
+// change, after it recorded the new identity and before the old entry was gone:
+// EKS holds this object's STANDARD entry while status records EC2_LINUX. The next
+// operator must not take the old entry for the new one.
+func TestResumesAfterCrashMidTypeChange(t *testing.T) {
+	ctx := context.Background()
+	principal := roleARN("crash-type")
+	ae := entry("crash-type", principal, func(ae *v1.AccessEntry) {
+		ae.Labels = map[string]string{shardLabel: "paused"}
+		ae.Finalizers = []string{v1.Finalizer}
+		ae.Spec.Type = v1.TypeEC2Linux
+	})
+	create(t, ae)
+	if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(principal),
+		Type: aws.String("STANDARD"), Tags: ownershipTags(instance, testNS, ae.Name)}); err != nil {
+		t.Fatal(err)
+	}
+	cur := get(t, client.ObjectKeyFromObject(ae))
+	before := cur.DeepCopy()
+	now := metav1.Now()
+	cur.Status.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: principal, Type: v1.TypeEC2Linux}
+	cur.Status.IdentityRecordedAt = &now
+	if err := k8s.Status().Patch(ctx, cur, client.MergeFrom(before)); err != nil {
+		t.Fatal(err)
+	}
+
+	update(t, ae, func(ae *v1.AccessEntry) { ae.Labels = nil }) // the operator is back
+	waitReady(t, ae, 30*time.Second)
+	if e := mustEmuEntry(t, "demo", principal); e.Type != "EC2_LINUX" {
+		t.Fatalf("Ready with EKS holding type %s, want EC2_LINUX", e.Type)
+	}
+	deleteAndWait(t, client.ObjectKeyFromObject(ae))
 }
 
 // TestDeleteWhereNothingWasCreated checks that an object whose entry EKS never
