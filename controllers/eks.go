@@ -161,17 +161,30 @@ func (c *SDKClients) limiter(t Target) *rate.Limiter {
 	if c.opts.QPS <= 0 {
 		return nil
 	}
-	account := "self"
-	if parts := strings.Split(t.RoleARN, ":"); len(parts) > 4 {
-		account = parts[4]
-	}
-	key := account + "/" + t.Region
+	key := limiterAccount(t) + "/" + t.Region
 	if l, ok := c.limiters[key]; ok {
 		return l
 	}
 	l := rate.NewLimiter(rate.Limit(c.opts.QPS), max(c.opts.Burst, 1))
 	c.limiters[key] = l
 	return l
+}
+
+// limiterAccount names the account a target's calls count against: "self" for
+// the operator's own credentials, the role's account otherwise.
+func limiterAccount(t Target) string {
+	if account, ok := roleAccount(t.RoleARN); ok {
+		return account
+	}
+	return "self"
+}
+
+// roleAccount is the account of a role ARN.
+func roleAccount(roleARN string) (string, bool) {
+	if parts := strings.Split(roleARN, ":"); len(parts) > 4 {
+		return parts[4], true
+	}
+	return "", false
 }
 
 // attemptMiddleware waits for the rate limiter before each attempt and counts its

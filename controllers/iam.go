@@ -138,8 +138,8 @@ func (c *SDKClients) iamFailed(t Target, err error) error {
 // accountOf is the account a target's credentials act in.
 func (c *SDKClients) accountOf(ctx context.Context, t Target) (string, error) {
 	if t.RoleARN != "" {
-		if parts := strings.Split(t.RoleARN, ":"); len(parts) > 4 {
-			return parts[4], nil
+		if account, ok := roleAccount(t.RoleARN); ok {
+			return account, nil
 		}
 		return "", fmt.Errorf("%s is not a role ARN", t.RoleARN)
 	}
@@ -171,10 +171,7 @@ func (c *SDKClients) accountOf(ctx context.Context, t Target) (string, error) {
 func (c *SDKClients) iamFor(t Target) (IAMAPI, *rate.Limiter) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	account := "self"
-	if parts := strings.Split(t.RoleARN, ":"); len(parts) > 4 {
-		account = parts[4]
-	}
+	account := limiterAccount(t)
 	limiter, ok := c.iam.limiters[account]
 	if !ok {
 		qps := c.opts.IAMQPS

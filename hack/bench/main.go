@@ -441,7 +441,7 @@ func waitCalls(emu *eksemulator.Server, op string, n int, timeout time.Duration)
 func phase(emu *eksemulator.Server, d time.Duration) Phase {
 	p := Phase{Seconds: d.Seconds(), Calls: map[string]int{}}
 	for op, outcomes := range emu.Calls() {
-		if !isEKS(op) {
+		if !eksemulator.IsEKS(op) {
 			// IAM and STS: other services, other quotas.
 			for _, n := range outcomes {
 				p.OtherAWS += n
@@ -461,16 +461,6 @@ func phase(emu *eksemulator.Server, d time.Duration) Phase {
 		}
 	}
 	return p
-}
-
-// isEKS says whether an operation the emulator counted is an EKS one (the rest
-// are the IAM reads of principal IDs and STS).
-func isEKS(op string) bool {
-	switch op {
-	case "GetRole", "GetUser", "GetCallerIdentity", "AssumeRole", "STS":
-		return false
-	}
-	return true
 }
 
 func isWrite(op string) bool {

@@ -641,13 +641,12 @@ func report(c counts, emu *eksemulator.Server, live int) {
 	sort.Strings(ops)
 	faults, throttled, total, iamReads := 0, 0, 0, 0
 	for op, outcomes := range emu.Calls() {
-		switch op {
-		case "GetRole", "GetUser":
-			for _, n := range outcomes {
-				iamReads += n
+		if !eksemulator.IsEKS(op) {
+			if op == "GetRole" || op == "GetUser" {
+				for _, n := range outcomes {
+					iamReads += n
+				}
 			}
-			continue
-		case "GetCallerIdentity", "AssumeRole", "STS":
 			continue
 		}
 		for outcome, n := range outcomes {

@@ -79,6 +79,16 @@ func (s *Server) iamGet(r *http.Request, who caller, kind string) (int, string, 
 	return 0, "", "", resp
 }
 
+// IsEKS says whether an operation counted in Calls is one of EKS's; the others
+// are the STS and IAM calls served beside it, which have quotas of their own.
+func IsEKS(op string) bool {
+	switch op {
+	case "GetCallerIdentity", "AssumeRole", "GetRole", "GetUser", "STS":
+		return false
+	}
+	return true
+}
+
 // DeletePrincipal deletes an IAM principal: IAM reads no longer find it, and
 // entries made for it are reported with PrincipalStale once it is created again.
 // In strict mode EKS refuses new entries for it.
