@@ -2,6 +2,8 @@ package v1alpha1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
 
 // Names the operator owns: the finalizer, the adoption annotation and the tag prefix
@@ -16,11 +18,18 @@ const (
 
 	// TagPrefix starts every ownership tag the operator writes on EKS entries. Users
 	// may not declare tags with this prefix.
-	TagPrefix = "eksaccess.io/"
+	TagPrefix = ownership.Prefix
 
-	// ReservedTagCount is how many of the 50 tags EKS allows on an entry the
-	// operator keeps for its ownership tags; spec.tags may hold the rest.
-	ReservedTagCount = 3
+	// MaxEntryTags is how many tags EKS allows on one access entry.
+	MaxEntryTags = 50
+
+	// ReservedTagCount is how many of the MaxEntryTags the operator keeps for its
+	// ownership tags.
+	ReservedTagCount = ownership.Count
+
+	// MaxSpecTags is how many tags spec.tags may hold: the CRD's MaxProperties
+	// (a test checks that the generated CRD says so).
+	MaxSpecTags = MaxEntryTags - ReservedTagCount
 )
 
 // Condition types, as kstatus reads them: Ready is always present, Reconciling and
@@ -240,6 +249,15 @@ type AccessEntrySpec struct {
 	// +optional
 	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// EntryType is the type of the entry the spec declares: STANDARD when spec.type is
+// empty (the API server defaults it, but objects built in Go may not be).
+func (s *AccessEntrySpec) EntryType() AccessEntryType {
+	if s.Type == "" {
+		return TypeStandard
+	}
+	return s.Type
 }
 
 // EntryIdentity is what names an EKS access entry. EKS cannot change any of it, so
