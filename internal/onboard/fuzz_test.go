@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
-	"github.com/eksaccess/eks-access-operator/controllers"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 )
 
@@ -81,7 +81,7 @@ func FuzzParsePrincipal(f *testing.F) {
 		if p.Kind == "role" {
 			want = "arn:" + p.Partition + ":sts::" + p.Account + ":assumed-role/" + p.Name + "/{{SessionName}}"
 		}
-		if got := controllers.DefaultUsername(arn); got != want {
+		if got := awsarn.DefaultUsername(arn); got != want {
 			t.Fatalf("DefaultUsername(%q) = %q; from the parsed ARN, EKS derives %q", arn, got, want)
 		}
 		if !linked {
@@ -116,11 +116,11 @@ func FuzzUsername(f *testing.F) {
 				t.Fatalf("aws-auth username %q converts to %q, which keeps the placeholder %s", u, out, ph)
 			}
 		}
-		if !strings.Contains(u, "{{") && problem == "" && u != "" && u != controllers.DefaultUsername(role.ARN) && out != u {
+		if !strings.Contains(u, "{{") && problem == "" && u != "" && u != awsarn.DefaultUsername(role.ARN) && out != u {
 			t.Fatalf("aws-auth username %q, valid and without placeholders, converts to %q", u, out)
 		}
 		// Dropping the username EKS derives anyway changes nothing; any other drop is reported.
-		if out == "" && u != "" && u != controllers.DefaultUsername(role.ARN) && len(it.Lines) == 0 {
+		if out == "" && u != "" && u != awsarn.DefaultUsername(role.ARN) && len(it.Lines) == 0 {
 			t.Fatalf("aws-auth username %q was dropped without a line in the report", u)
 		}
 	})

@@ -14,7 +14,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
-	"github.com/eksaccess/eks-access-operator/controllers"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
 
 // EKSReader is the part of the EKS API Import calls, in the SDK's own signatures:
@@ -38,9 +39,6 @@ type ImportOptions struct {
 	// PageSize is the maxResults of the list calls (1-100); 0 means 100.
 	PageSize int32
 }
-
-// ownershipTagCount is how many tags adoption adds (controllers' ownership tags).
-const ownershipTagCount = v1.ReservedTagCount
 
 // Import reads every access entry of a cluster and returns AccessEntry objects
 // that adopt them unchanged: each spec is what EKS holds, without the values EKS
@@ -86,7 +84,7 @@ func Import(ctx context.Context, cl EKSReader, opts ImportOptions) (Result, erro
 		}
 		e := out.AccessEntry
 		if home == "" {
-			home = accountOfEntryARN(aws.ToString(e.AccessEntryArn))
+			home, _ = awsarn.AccountOf(aws.ToString(e.AccessEntryArn))
 		}
 		for k := range e.Tags {
 			awsTags = awsTags || strings.HasPrefix(strings.ToLower(k), "aws:")
@@ -127,7 +125,7 @@ func importEntry(ctx context.Context, cl EKSReader, e *types.AccessEntry, opts I
 	typ := v1.AccessEntryType(aws.ToString(e.Type))
 	it := Item{Source: arn, Subject: "(" + string(typ) + ")"}
 
-	if owner, owned := controllers.OwnerOf(e.Tags); owned {
+	if owner, owned := ownership.Of(e.Tags); owned {
 		it.add(NotImported, "already managed by AccessEntry %s; nothing to import", owner)
 		return nil, it, nil
 	}
@@ -143,15 +141,15 @@ func importEntry(ctx context.Context, cl EKSReader, e *types.AccessEntry, opts I
 		it.add(NotImported, "type %s is not one the AccessEntry API knows", typ)
 		return nil, it, nil
 	}
-	if n := len(e.Tags) + ownershipTagCount; n > 50 {
-		it.add(NotImported, "the entry has %d tags; adopting it adds %d ownership tags and EKS allows 50: remove %d tags first", len(e.Tags), ownershipTagCount, n-50)
+	if n := len(e.Tags) + v1.ReservedTagCount; n > v1.MaxEntryTags {
+		it.add(NotImported, "the entry has %d tags; adopting it adds %d ownership tags and EKS allows %d: remove %d tags first", len(e.Tags), v1.ReservedTagCount, v1.MaxEntryTags, n-v1.MaxEntryTags)
 		return nil, it, nil
 	}
 
 	spec := v1.AccessEntrySpec{ClusterName: opts.Cluster, Region: opts.Region, PrincipalARN: arn}
 	for _, k := range slices.Sorted(maps.Keys(e.Tags)) {
 		lower := strings.ToLower(k)
-		if strings.HasPrefix(lower, "aws:") || strings.HasPrefix(lower, strings.ToLower(v1.TagPrefix)) {
+		if strings.HasPrefix(lower, "aws:") || ownership.IsOwnershipKey(k) {
 			continue
 		}
 		if spec.Tags == nil {
@@ -163,7 +161,7 @@ func importEntry(ctx context.Context, cl EKSReader, e *types.AccessEntry, opts I
 		// EKS's username and groups of node entries are not part of the spec.
 		spec.Type = typ
 	} else {
-		if u := aws.ToString(e.Username); u != controllers.DefaultUsername(arn) {
+		if u := aws.ToString(e.Username); u != awsarn.DefaultUsername(arn) {
 			spec.Username = u
 		}
 		groups := slices.Clone(e.KubernetesGroups)
@@ -215,15 +213,6 @@ func associatedPolicies(ctx context.Context, cl EKSReader, cluster, principal st
 	}
 	slices.SortFunc(out, func(a, b v1.AccessPolicy) int { return strings.Compare(a.PolicyARN, b.PolicyARN) })
 	return out, nil
-}
-
-// accountOfEntryARN is the account in arn:PARTITION:eks:REGION:ACCOUNT:access-entry/...
-func accountOfEntryARN(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
-		return ""
-	}
-	return parts[4]
 }
 
 // explain turns the EKS errors a user can act on into messages that say what to do.

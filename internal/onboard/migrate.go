@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
-	"github.com/eksaccess/eks-access-operator/controllers"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 )
 
 // MigrateOptions say which cluster the manifests are for and how to write them.
@@ -443,7 +443,7 @@ func nodeType(it *Item, p principal, username string, groups []string) (v1.Acces
 // username converts an aws-auth username to spec.username: "" lets EKS derive one.
 func (c *converter) username(it *Item, u string, p principal) string {
 	if u == "" {
-		it.add(Note, "aws-auth gives no username; EKS derives %s", controllers.DefaultUsername(p.ARN))
+		it.add(Note, "aws-auth gives no username; EKS derives %s", awsarn.DefaultUsername(p.ARN))
 		return ""
 	}
 	orig := u
@@ -451,7 +451,7 @@ func (c *converter) username(it *Item, u string, p principal) string {
 		u = strings.ReplaceAll(u, phAccountID, p.Account)
 		it.add(Note, "username %q: %s replaced by %s, the principal's account (access entries do not know the placeholder)", orig, phAccountID, p.Account)
 	}
-	derived := controllers.DefaultUsername(p.ARN)
+	derived := awsarn.DefaultUsername(p.ARN)
 	drop := func(why string) string {
 		it.add(Changed, "username %q dropped: %s; EKS derives %s. RoleBindings and ClusterRoleBindings whose subjects name the user %q no longer apply to this principal: "+
 			"update them, or set a valid spec.username", orig, why, derived, orig)
@@ -477,7 +477,7 @@ func (c *converter) username(it *Item, u string, p principal) string {
 
 // clusterAdminPolicy is the ARN of AmazonEKSClusterAdminPolicy in a partition.
 func clusterAdminPolicy(partition string) string {
-	return "arn:" + partition + ":eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+	return awsarn.PolicyARN(partition, "AmazonEKSClusterAdminPolicy")
 }
 
 // finish settles duplicate principals as aws-auth does, names the objects, checks

@@ -6,31 +6,16 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 )
 
 // principal is a parsed IAM role or user ARN, in the forms the CRD accepts.
-type principal struct {
-	ARN       string
-	Partition string
-	Account   string
-	Kind      string // "role" or "user"
-	Path      string // "" or "team/apps/" (no leading slash)
-	Name      string
-}
+type principal = awsarn.Principal
 
-// principalRE is the CRD's rule for spec.principalARN, split into its parts.
-var principalRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):(role|user)/((?:[A-Za-z0-9_+=,.@-]+/)*)([A-Za-z0-9_+=,.@-]{1,64})$`)
-
-func parsePrincipal(arn string) (principal, bool) {
-	m := principalRE.FindStringSubmatch(arn)
-	if m == nil {
-		return principal{}, false
-	}
-	return principal{ARN: arn, Partition: m[1], Account: m[2], Kind: m[3], Path: m[4], Name: m[5]}, true
-}
+func parsePrincipal(arn string) (principal, bool) { return awsarn.ParsePrincipal(arn) }
 
 // ssoPrefix starts the name of every role IAM Identity Center makes for a permission
 // set: AWSReservedSSO_<permission set>_<unique suffix>.

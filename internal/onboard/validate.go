@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
 
 // The CRD's patterns (api/v1alpha1/accessentry_types.go). validateSpec mirrors the
@@ -18,6 +19,7 @@ import (
 var (
 	clusterNameRE = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]*$`)
 	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	principalRE   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):(role|user)/((?:[A-Za-z0-9_+=,.@-]+/)*)([A-Za-z0-9_+=,.@-]{1,64})$`)
 	policyARNRE   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):eks::aws:cluster-access-policy/[A-Za-z0-9][A-Za-z0-9_+=,.@-]*$`)
 	namespaceRE   = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?|[a-z0-9][-a-z0-9]*[*])$`)
 	stsARNRE      = regexp.MustCompile(`^arn:[^:]+:sts::`)
@@ -160,8 +162,8 @@ func validateSpec(s v1.AccessEntrySpec) []string {
 			seenNS[string(n)] = true
 		}
 	}
-	if len(s.Tags) > 47 {
-		bad("%d tags; at most 47 are allowed (EKS allows 50 and the operator keeps 3)", len(s.Tags))
+	if len(s.Tags) > v1.MaxSpecTags {
+		bad("%d tags; at most %d are allowed (EKS allows %d and the operator keeps %d)", len(s.Tags), v1.MaxSpecTags, v1.MaxEntryTags, v1.ReservedTagCount)
 	}
 	for k, val := range s.Tags {
 		lower := strings.ToLower(k)
@@ -170,7 +172,7 @@ func validateSpec(s v1.AccessEntrySpec) []string {
 			bad("tag key %q must be 1 to 128 characters long", k)
 		case strings.HasPrefix(lower, "aws:"):
 			bad("tag key %q starts with aws:", k)
-		case strings.HasPrefix(lower, strings.ToLower(v1.TagPrefix)):
+		case ownership.IsOwnershipKey(k):
 			bad("tag key %q starts with %s", k, v1.TagPrefix)
 		}
 		if utf8.RuneCountInString(string(val)) > 256 {
