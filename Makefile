@@ -98,7 +98,8 @@ bench-binary:
 	go build -o $(BIN)/bench ./hack/bench
 
 FUZZ_TIME ?= 10s
-FUZZ_TARGETS := ./controllers:FuzzComputePlan ./controllers:FuzzDefaultUsername \
+FUZZ_TARGETS := ./internal/plan:FuzzComputePlan ./internal/awsarn:FuzzDefaultUsername \
+	./internal/awsarn:FuzzParsePrincipal ./internal/awsarn:FuzzParsePolicy \
 	./internal/onboard:FuzzParsePrincipal ./internal/onboard:FuzzUsername \
 	./internal/onboard:FuzzNames ./internal/onboard:FuzzMigrate
 

@@ -17,7 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
 
 const (
@@ -67,7 +69,7 @@ func TestCreateWithTwoPoliciesInOnePass(t *testing.T) {
 	if e.Username != "dev:{{SessionName}}" || !slices.Equal(sortedCopy(e.KubernetesGroups), []string{"developers", "viewers"}) {
 		t.Errorf("EKS holds username %q groups %v", e.Username, e.KubernetesGroups)
 	}
-	if e.Tags["team"] != "a" || e.Tags[tagInstance] != instance || e.Tags[tagNamespace] != testNS || e.Tags[tagName] != ae.Name {
+	if e.Tags["team"] != "a" || e.Tags[ownership.TagInstance] != instance || e.Tags[ownership.TagNamespace] != testNS || e.Tags[ownership.TagName] != ae.Name {
 		t.Errorf("EKS holds tags %v", e.Tags)
 	}
 	// One pass: one create, one associate per policy, one read-back; no retries.
@@ -92,8 +94,8 @@ func TestUpdates(t *testing.T) {
 	create(t, ae)
 	waitReady(t, ae, 30*time.Second)
 	e := mustEmuEntry(t, "demo", principal)
-	if e.Username != DefaultUsername(principal) {
-		t.Fatalf("EKS username %q, want the derived %q", e.Username, DefaultUsername(principal))
+	if e.Username != awsarn.DefaultUsername(principal) {
+		t.Fatalf("EKS username %q, want the derived %q", e.Username, awsarn.DefaultUsername(principal))
 	}
 	// A tag someone else set is not ours to remove.
 	if _, err := admin.TagResource(context.Background(), &eks.TagResourceInput{ResourceArn: aws.String(e.AccessEntryARN), Tags: map[string]string{"owner-set": "x"}}); err != nil {
@@ -115,7 +117,7 @@ func TestUpdates(t *testing.T) {
 		ae = update(t, ae, func(ae *v1.AccessEntry) { ae.Spec.Username = "" })
 		waitReady(t, ae, 30*time.Second)
 		e := mustEmuEntry(t, "demo", principal)
-		if e.Username != DefaultUsername(principal) || !slices.Equal(sortedCopy(e.KubernetesGroups), []string{"b", "c"}) {
+		if e.Username != awsarn.DefaultUsername(principal) || !slices.Equal(sortedCopy(e.KubernetesGroups), []string{"b", "c"}) {
 			t.Fatalf("EKS holds username %q groups %v", e.Username, e.KubernetesGroups)
 		}
 	})
@@ -123,7 +125,7 @@ func TestUpdates(t *testing.T) {
 		ae = update(t, ae, func(ae *v1.AccessEntry) { ae.Spec.Tags = map[string]v1.TagValue{"keep": "changed", "new": "3"} })
 		waitReady(t, ae, 30*time.Second)
 		tags := mustEmuEntry(t, "demo", principal).Tags
-		if tags["keep"] != "changed" || tags["new"] != "3" || tags["owner-set"] != "x" || tags[tagInstance] != instance {
+		if tags["keep"] != "changed" || tags["new"] != "3" || tags["owner-set"] != "x" || tags[ownership.TagInstance] != instance {
 			t.Fatalf("EKS tags %v", tags)
 		}
 		if _, ok := tags["drop"]; ok {
@@ -195,6 +197,10 @@ func TestRecreateOnIdentityChange(t *testing.T) {
 				}
 				if *got.Status.Identity != (v1.EntryIdentity{ClusterName: newCluster, Region: region, PrincipalARN: newPrincipal, Type: got.Spec.Type}) {
 					t.Fatalf("status identity %+v", got.Status.Identity)
+				}
+				// What EKS holds, in status as soon as the object is Ready (not at the next resync).
+				if got.Status.Username != e.Username || !slices.Equal(got.Status.KubernetesGroups, sortedCopy(e.KubernetesGroups)) || got.Status.CreatedAt == nil {
+					t.Fatalf("status username %q groups %q createdAt %v; EKS holds %q %q", got.Status.Username, got.Status.KubernetesGroups, got.Status.CreatedAt, e.Username, e.KubernetesGroups)
 				}
 				if !tc.sameSlot {
 					_, left := emuEntry("demo", oldPrincipal)
@@ -299,7 +305,7 @@ func TestOwnership(t *testing.T) {
 		ae = update(t, ae, func(ae *v1.AccessEntry) { ae.Annotations = map[string]string{v1.AdoptAnnotation: "true"} })
 		waitReady(t, ae, 30*time.Second)
 		e := mustEmuEntry(t, "demo", principal)
-		if e.Tags[tagName] != ae.Name || e.Tags["made-by"] != "hand" || !slices.Equal(e.KubernetesGroups, []string{"managed"}) {
+		if e.Tags[ownership.TagName] != ae.Name || e.Tags["made-by"] != "hand" || !slices.Equal(e.KubernetesGroups, []string{"managed"}) {
 			t.Fatalf("adopted entry: %+v", e)
 		}
 		wantPolicies(t, e, map[string]string{viewPolicy: "cluster:"})
@@ -333,7 +339,7 @@ func TestOwnership(t *testing.T) {
 		}
 		deleteAndWait(t, client.ObjectKeyFromObject(second))
 		e, ok := emuEntry("demo", principal)
-		if !ok || e.Tags[tagName] != "contested-first" || len(e.KubernetesGroups) != 0 {
+		if !ok || e.Tags[ownership.TagName] != "contested-first" || len(e.KubernetesGroups) != 0 {
 			t.Fatalf("the first object's entry was changed or deleted: %+v (present %v)", e, ok)
 		}
 	})
@@ -601,7 +607,7 @@ func TestResumesAfterCrash(t *testing.T) {
 	create(t, ae)
 	for _, p := range []string{oldPrincipal, newPrincipal} {
 		if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(p),
-			Tags: ownershipTags(instance, testNS, ae.Name)}); err != nil {
+			Tags: ownership.Owner{Instance: instance, Namespace: testNS, Name: ae.Name}.Tags()}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -642,7 +648,7 @@ func TestResumesAfterCrashMidTypeChange(t *testing.T) {
 	})
 	create(t, ae)
 	if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(principal),
-		Type: aws.String("STANDARD"), Tags: ownershipTags(instance, testNS, ae.Name)}); err != nil {
+		Type: aws.String("STANDARD"), Tags: ownership.Owner{Instance: instance, Namespace: testNS, Name: ae.Name}.Tags()}); err != nil {
 		t.Fatal(err)
 	}
 	cur := get(t, client.ObjectKeyFromObject(ae))

@@ -15,9 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -25,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
 
 // +kubebuilder:rbac:groups=eksaccess.io,resources=clusteraccessconfigs,verbs=get;list;watch
@@ -48,8 +46,25 @@ type ClusterAccessConfigReconciler struct {
 	PollInterval time.Duration
 }
 
+// clusterPass is one reconcile of one ClusterAccessConfig.
+type clusterPass struct {
+	cac  *v1.ClusterAccessConfig
+	base *v1.ClusterAccessConfig
+	// region and eks are set by connect.
+	region string
+	eks    EKSAPI
+	events pendingEvents
+}
+
+// clusterStep is one step of a pass: nil to go on, an error to stop there.
+type clusterStep func(ctx context.Context, p *clusterPass) error
+
 // SetupWithManager registers the controller; status patches do not start a reconcile.
 func (r *ClusterAccessConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	// Pruning lists the AccessEntries of a cluster through this index.
+	if err := indexAccessEntriesByCluster(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.ClusterAccessConfig{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("clusteraccessconfig").
@@ -57,136 +72,141 @@ func (r *ClusterAccessConfigReconciler) SetupWithManager(mgr ctrl.Manager) error
 }
 
 // Reconcile reads the cluster, moves its mode forward if asked, then prunes or
-// reports unmanaged entries, and writes status with one patch.
-func (r *ClusterAccessConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// reports unmanaged entries; summarize writes conditions and status in one patch.
+func (r *ClusterAccessConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
 	cac := &v1.ClusterAccessConfig{}
 	if err := r.Get(ctx, req.NamespacedName, cac); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	orig := cac.DeepCopy()
-	res, err := r.reconcile(ctx, cac)
-	if !equality.Semantic.DeepEqual(orig.Status, cac.Status) {
-		if perr := r.Status().Patch(ctx, cac, client.MergeFrom(orig)); perr != nil {
-			err = errors.Join(err, client.IgnoreNotFound(perr))
-		}
-	}
-	return res, err
+	p := &clusterPass{cac: cac, base: cac.DeepCopy()}
+	defer func() { result, err = r.summarize(ctx, p, err) }()
+
+	return ctrl.Result{}, run(ctx, p,
+		r.connect,              // the region and the client of the config's role
+		r.describeCluster,      // status, authentication mode, versions
+		r.followUpdate,         // wait for an update in progress
+		r.moveModeForward,      // start one when spec asks for a later mode
+		r.requireAccessEntries, // Stalled while the cluster is CONFIG_MAP only
+		r.prune,                // keep, report or delete entries no AccessEntry declares
+	)
 }
 
-func (r *ClusterAccessConfigReconciler) reconcile(ctx context.Context, cac *v1.ClusterAccessConfig) (ctrl.Result, error) {
-	region := cmp.Or(cac.Spec.Region, r.DefaultRegion)
-	if region == "" {
-		r.setStalled(cac, v1.ReasonNoRegion, "spec.region is empty and the operator has no default region: set spec.region or start the operator with --region")
-		return ctrl.Result{}, nil
+// run runs a pass's steps in order until one returns an error.
+func run[P any](ctx context.Context, p P, steps ...func(context.Context, P) error) error {
+	for _, step := range steps {
+		if err := step(ctx, p); err != nil {
+			return err
+		}
 	}
-	cl := r.EKS.For(Target{Region: region, RoleARN: cac.Spec.RoleARN, ExternalID: cac.Spec.ExternalID})
+	return nil
+}
 
-	out, err := cl.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(cac.Spec.ClusterName)})
-	if err != nil {
-		return r.failure(cac, region, err)
+// connect resolves the region (spec, or the operator's default) and the client of
+// the config's role. Stalls with NoRegion when there is none.
+func (r *ClusterAccessConfigReconciler) connect(_ context.Context, p *clusterPass) error {
+	p.region = cmp.Or(p.cac.Spec.Region, r.DefaultRegion)
+	if p.region == "" {
+		return stall(v1.ReasonNoRegion, 0, "spec.region is empty and the operator has no default region: set spec.region or start the operator with --region")
 	}
-	cluster := out.Cluster
+	p.eks = r.EKS.For(Target{Region: p.region, RoleARN: p.cac.Spec.RoleARN, ExternalID: p.cac.Spec.ExternalID})
+	return nil
+}
+
+// describeCluster reads the cluster (DescribeCluster) into status.
+func (r *ClusterAccessConfigReconciler) describeCluster(ctx context.Context, p *clusterPass) error {
+	out, err := p.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(p.cac.Spec.ClusterName)})
+	if err != nil {
+		return r.eksOutcome(p, err)
+	}
+	cluster, st := out.Cluster, &p.cac.Status
 	mode := ""
 	if cluster.AccessConfig != nil {
 		mode = string(cluster.AccessConfig.AuthenticationMode)
 	}
-	cac.Status.ClusterStatus = string(cluster.Status)
-	cac.Status.AuthenticationMode = mode
-	cac.Status.KubernetesVersion = aws.ToString(cluster.Version)
-	cac.Status.PlatformVersion = aws.ToString(cluster.PlatformVersion)
-	cac.Status.AccessEntriesSupported = mode == "API" || mode == "API_AND_CONFIG_MAP"
-
-	if done, res, err := r.followUpdate(ctx, cl, cac); !done {
-		return res, err
-	}
-	if want := string(cac.Spec.AuthenticationMode); want != "" && modeRank[want] > modeRank[mode] {
-		return r.startUpdate(ctx, cl, cac, want)
-	}
-	if !cac.Status.AccessEntriesSupported {
-		r.setStalled(cac, v1.ReasonAuthenticationModeNotSupported, fmt.Sprintf(
-			"cluster %s only authenticates through the aws-auth ConfigMap; set spec.authenticationMode to API_AND_CONFIG_MAP or API to move it forward", cac.Spec.ClusterName))
-		return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
-	}
-
-	if err := r.prune(ctx, cl, cac, region); err != nil {
-		return r.failure(cac, region, err)
-	}
-	msg := fmt.Sprintf("cluster %s is %s in mode %s", cac.Spec.ClusterName, cac.Status.ClusterStatus, mode)
-	if n := len(cac.Status.UnmanagedEntries); n > 0 {
-		msg += fmt.Sprintf("; %d entries no AccessEntry declares", n)
-	}
-	meta.SetStatusCondition(&cac.Status.Conditions, metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionTrue,
-		Reason: v1.ReasonSynced, Message: msg, ObservedGeneration: cac.Generation})
-	meta.RemoveStatusCondition(&cac.Status.Conditions, v1.ConditionReconciling)
-	meta.RemoveStatusCondition(&cac.Status.Conditions, v1.ConditionStalled)
-	cac.Status.ObservedGeneration = cac.Generation
-	return ctrl.Result{RequeueAfter: wait.Jitter(r.ResyncPeriod, 0.1)}, nil
+	st.ClusterStatus = string(cluster.Status)
+	st.AuthenticationMode = mode
+	st.KubernetesVersion = aws.ToString(cluster.Version)
+	st.PlatformVersion = aws.ToString(cluster.PlatformVersion)
+	st.AccessEntriesSupported = mode == "API" || mode == "API_AND_CONFIG_MAP"
+	return nil
 }
 
-// followUpdate checks the update the operator started, while it runs. done is false
-// while it is in progress (or failed), with the result to return.
-func (r *ClusterAccessConfigReconciler) followUpdate(ctx context.Context, cl EKSAPI, cac *v1.ClusterAccessConfig) (done bool, res ctrl.Result, err error) {
+// followUpdate waits while the cluster is UPDATING: for the update the operator
+// started (DescribeUpdate), or for someone else's.
+func (r *ClusterAccessConfigReconciler) followUpdate(ctx context.Context, p *clusterPass) error {
+	cac := p.cac
 	u := cac.Status.Update
 	if u == nil || u.Status != string(types.UpdateStatusInProgress) {
 		if cac.Status.ClusterStatus == string(types.ClusterStatusUpdating) {
-			// Someone else's update: wait for it.
-			r.setReconciling(cac, v1.ReasonClusterUpdating, fmt.Sprintf("cluster %s is UPDATING; waiting for it to be ACTIVE", cac.Spec.ClusterName))
-			return false, ctrl.Result{RequeueAfter: r.PollInterval}, nil
+			return retryAfter(v1.ReasonClusterUpdating, r.PollInterval, "cluster %s is UPDATING; waiting for it to be ACTIVE", cac.Spec.ClusterName)
 		}
-		return true, ctrl.Result{}, nil
+		return nil
 	}
-	out, err := cl.DescribeUpdate(ctx, &eks.DescribeUpdateInput{Name: aws.String(cac.Spec.ClusterName), UpdateId: aws.String(u.ID)})
+	out, err := p.eks.DescribeUpdate(ctx, &eks.DescribeUpdateInput{Name: aws.String(cac.Spec.ClusterName), UpdateId: aws.String(u.ID)})
 	if err != nil {
-		res, err := r.failure(cac, cmp.Or(cac.Spec.Region, r.DefaultRegion), err)
-		return false, res, err
+		return r.eksOutcome(p, err)
 	}
 	u.Status = string(out.Update.Status)
 	switch out.Update.Status {
 	case types.UpdateStatusInProgress:
-		r.setReconciling(cac, v1.ReasonUpdatingAuthenticationMode, fmt.Sprintf("EKS is moving cluster %s to authentication mode %s (update %s)", cac.Spec.ClusterName, u.AuthenticationMode, u.ID))
-		return false, ctrl.Result{RequeueAfter: r.PollInterval}, nil
+		return retryAfter(v1.ReasonUpdatingAuthenticationMode, r.PollInterval, "EKS is moving cluster %s to authentication mode %s (update %s)", cac.Spec.ClusterName, u.AuthenticationMode, u.ID)
 	case types.UpdateStatusSuccessful:
-		r.event(cac, corev1.EventTypeNormal, "AuthenticationModeUpdated", "cluster %s is now in authentication mode %s", cac.Spec.ClusterName, u.AuthenticationMode)
+		p.events.add(corev1.EventTypeNormal, "AuthenticationModeUpdated", "cluster %s is now in authentication mode %s", cac.Spec.ClusterName, u.AuthenticationMode)
 		if cac.Status.ClusterStatus == string(types.ClusterStatusUpdating) {
-			return false, ctrl.Result{RequeueAfter: r.PollInterval}, nil
+			return retryAfter(v1.ReasonUpdatingAuthenticationMode, r.PollInterval, "EKS moved cluster %s to authentication mode %s; waiting for it to be ACTIVE", cac.Spec.ClusterName, u.AuthenticationMode)
 		}
-		return true, ctrl.Result{}, nil
+		return nil
 	}
 	var details []string
 	for _, e := range out.Update.Errors {
 		details = append(details, string(e.ErrorCode)+": "+aws.ToString(e.ErrorMessage))
 	}
-	r.setStalled(cac, v1.ReasonUpdateFailed, fmt.Sprintf("EKS update %s to authentication mode %s ended %s: %s", u.ID, u.AuthenticationMode, u.Status, strings.Join(details, "; ")))
-	return false, ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
+	return stall(v1.ReasonUpdateFailed, r.ResyncPeriod, "EKS update %s to authentication mode %s ended %s: %s", u.ID, u.AuthenticationMode, u.Status, strings.Join(details, "; "))
 }
 
-// startUpdate asks EKS to move the cluster's mode forward.
-func (r *ClusterAccessConfigReconciler) startUpdate(ctx context.Context, cl EKSAPI, cac *v1.ClusterAccessConfig, mode string) (ctrl.Result, error) {
-	out, err := cl.UpdateClusterConfig(ctx, &eks.UpdateClusterConfigInput{
+// moveModeForward asks EKS (UpdateClusterConfig) to move the cluster to the mode
+// spec asks for, when that is later than its mode; never backwards.
+func (r *ClusterAccessConfigReconciler) moveModeForward(ctx context.Context, p *clusterPass) error {
+	cac := p.cac
+	want := string(cac.Spec.AuthenticationMode)
+	if want == "" || modeRank[want] <= modeRank[cac.Status.AuthenticationMode] {
+		return nil
+	}
+	out, err := p.eks.UpdateClusterConfig(ctx, &eks.UpdateClusterConfigInput{
 		Name:         aws.String(cac.Spec.ClusterName),
-		AccessConfig: &types.UpdateAccessConfigRequest{AuthenticationMode: types.AuthenticationMode(mode)},
+		AccessConfig: &types.UpdateAccessConfigRequest{AuthenticationMode: types.AuthenticationMode(want)},
 	})
 	if err != nil {
-		return r.failure(cac, cmp.Or(cac.Spec.Region, r.DefaultRegion), err)
+		return r.eksOutcome(p, err)
 	}
-	cac.Status.Update = &v1.ClusterUpdate{ID: aws.ToString(out.Update.Id), Status: string(out.Update.Status), AuthenticationMode: mode}
+	cac.Status.Update = &v1.ClusterUpdate{ID: aws.ToString(out.Update.Id), Status: string(out.Update.Status), AuthenticationMode: want}
 	cac.Status.ClusterStatus = string(types.ClusterStatusUpdating)
-	r.event(cac, corev1.EventTypeNormal, "UpdatingAuthenticationMode", "asked EKS to move cluster %s from %s to %s", cac.Spec.ClusterName, cac.Status.AuthenticationMode, mode)
-	r.setReconciling(cac, v1.ReasonUpdatingAuthenticationMode, fmt.Sprintf("EKS is moving cluster %s to authentication mode %s", cac.Spec.ClusterName, mode))
-	return ctrl.Result{RequeueAfter: r.PollInterval}, nil
+	p.events.add(corev1.EventTypeNormal, "UpdatingAuthenticationMode", "asked EKS to move cluster %s from %s to %s", cac.Spec.ClusterName, cac.Status.AuthenticationMode, want)
+	return retryAfter(v1.ReasonUpdatingAuthenticationMode, r.PollInterval, "EKS is moving cluster %s to authentication mode %s", cac.Spec.ClusterName, want)
+}
+
+// requireAccessEntries stalls while the cluster authenticates through the aws-auth
+// ConfigMap only: it holds no access entries, so there is nothing to prune.
+func (r *ClusterAccessConfigReconciler) requireAccessEntries(_ context.Context, p *clusterPass) error {
+	if p.cac.Status.AccessEntriesSupported {
+		return nil
+	}
+	return stall(v1.ReasonAuthenticationModeNotSupported, r.ResyncPeriod,
+		"cluster %s only authenticates through the aws-auth ConfigMap; set spec.authenticationMode to API_AND_CONFIG_MAP or API to move it forward", p.cac.Spec.ClusterName)
 }
 
 // prune lists the cluster's entries, finds those no AccessEntry declares, and keeps,
 // reports or deletes them as spec.unmanagedEntries says. Entries of node types,
 // entries an operator owns (a Retained entry, say) and entries a protect pattern
 // names are never deleted.
-func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, cl EKSAPI, cac *v1.ClusterAccessConfig, region string) error {
+func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPass) error {
+	cac, cl := p.cac, p.eks
 	var principals []string
 	pages := eks.NewListAccessEntriesPaginator(cl, &eks.ListAccessEntriesInput{ClusterName: aws.String(cac.Spec.ClusterName), MaxResults: aws.Int32(100)})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			return err
+			return r.eksOutcome(p, err)
 		}
 		principals = append(principals, page.AccessEntries...)
 	}
@@ -197,39 +217,39 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, cl EKSAPI, ca
 		return err
 	}
 	for _, ae := range list.Items {
-		if cmp.Or(ae.Spec.Region, region) == region {
+		if cmp.Or(ae.Spec.Region, p.region) == p.region {
 			declared[ae.Spec.PrincipalARN] = true
 		}
 	}
 	slices.Sort(principals)
 
 	var unmanaged []v1.UnmanagedEntry
-	for _, p := range principals {
-		if declared[p] {
+	for _, principal := range principals {
+		if declared[principal] {
 			continue
 		}
-		out, err := cl.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(cac.Spec.ClusterName), PrincipalArn: aws.String(p)})
+		out, err := cl.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(cac.Spec.ClusterName), PrincipalArn: aws.String(principal)})
 		if err != nil {
 			if classify(err) == errNotFound {
 				continue
 			}
-			return err
+			return r.eksOutcome(p, err)
 		}
 		e := out.AccessEntry
-		u := v1.UnmanagedEntry{PrincipalARN: p, Type: aws.ToString(e.Type), Action: "Kept"}
-		_, owned := OwnerOf(e.Tags)
+		u := v1.UnmanagedEntry{PrincipalARN: principal, Type: aws.ToString(e.Type), Action: "Kept"}
+		_, owned := ownership.Of(e.Tags)
 		switch {
 		case cac.Spec.UnmanagedEntries.Policy != v1.UnmanagedDelete:
-		case owned || protected(cac.Spec.UnmanagedEntries.Protect, p, u.Type):
+		case owned || protected(cac.Spec.UnmanagedEntries.Protect, principal, u.Type):
 			u.Action = "Protected"
 		case cac.Spec.UnmanagedEntries.DryRun:
 			u.Action = "WouldDelete"
 		default:
-			if _, err := cl.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(cac.Spec.ClusterName), PrincipalArn: aws.String(p)}); err != nil && classify(err) != errNotFound {
-				return err
+			if _, err := cl.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(cac.Spec.ClusterName), PrincipalArn: aws.String(principal)}); err != nil && classify(err) != errNotFound {
+				return r.eksOutcome(p, err)
 			}
 			u.Action = "Deleted"
-			r.event(cac, corev1.EventTypeNormal, "PrunedEntry", "deleted the unmanaged access entry of %s (%s) from cluster %s", p, u.Type, cac.Spec.ClusterName)
+			p.events.add(corev1.EventTypeNormal, "PrunedEntry", "deleted the unmanaged access entry of %s (%s) from cluster %s", principal, u.Type, cac.Spec.ClusterName)
 		}
 		unmanaged = append(unmanaged, u)
 	}
@@ -261,38 +281,60 @@ func protected(patterns []string, principal, typ string) bool {
 	return nodeType
 }
 
-func (r *ClusterAccessConfigReconciler) failure(cac *v1.ClusterAccessConfig, region string, err error) (ctrl.Result, error) {
+// summarize ends a pass: conditions and the result from how it ended, its events,
+// and one status patch.
+func (r *ClusterAccessConfigReconciler) summarize(ctx context.Context, p *clusterPass, err error) (ctrl.Result, error) {
+	res, err := r.conclude(p.cac, err)
+	p.events.record(r.Recorder, p.cac)
+	if !equality.Semantic.DeepEqual(p.base.Status, p.cac.Status) {
+		if perr := r.Status().Patch(ctx, p.cac, client.MergeFrom(p.base)); perr != nil {
+			err = errors.Join(err, client.IgnoreNotFound(perr))
+		}
+	}
+	return res, err
+}
+
+func (r *ClusterAccessConfigReconciler) conclude(cac *v1.ClusterAccessConfig, err error) (ctrl.Result, error) {
+	c := clusterConfigConditions(cac)
+	var o *outcome
+	switch {
+	case err == nil:
+		msg := fmt.Sprintf("cluster %s is %s in mode %s", cac.Spec.ClusterName, cac.Status.ClusterStatus, cac.Status.AuthenticationMode)
+		if n := len(cac.Status.UnmanagedEntries); n > 0 {
+			msg += fmt.Sprintf("; %d entries no AccessEntry declares", n)
+		}
+		c.ready(msg)
+		return ctrl.Result{RequeueAfter: jitter(r.ResyncPeriod, 0.1)}, nil
+	case !errors.As(err, &o):
+		return ctrl.Result{}, err
+	}
+	switch o.kind {
+	case kindStall:
+		c.stalled(o.reason, o.message)
+		return ctrl.Result{RequeueAfter: o.after}, nil
+	case kindError:
+		c.reconciling(o.reason, o.message)
+		return ctrl.Result{}, o.err
+	}
+	c.reconciling(o.reason, o.message)
+	return ctrl.Result{RequeueAfter: cmp.Or(o.after, r.PollInterval)}, nil
+}
+
+// eksOutcome words an AWS error met while reading or changing the cluster.
+func (r *ClusterAccessConfigReconciler) eksOutcome(p *clusterPass, err error) error {
+	cac := p.cac
 	switch classify(err) {
 	case errNotFound, errClusterNotFound:
-		r.setStalled(cac, v1.ReasonClusterNotFound, fmt.Sprintf("EKS has no cluster %s in region %s for the operator's credentials%s; check spec.clusterName, spec.region and spec.roleARN",
-			cac.Spec.ClusterName, region, map[bool]string{true: " (role " + cac.Spec.RoleARN + ")", false: ""}[cac.Spec.RoleARN != ""]))
-		return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
+		role := ""
+		if cac.Spec.RoleARN != "" {
+			role = " (role " + cac.Spec.RoleARN + ")"
+		}
+		return stall(v1.ReasonClusterNotFound, r.ResyncPeriod, "EKS has no cluster %s in region %s for the operator's credentials%s; check spec.clusterName, spec.region and spec.roleARN",
+			cac.Spec.ClusterName, p.region, role)
 	case errAccessDenied:
-		r.setStalled(cac, v1.ReasonAccessDenied, fmt.Sprintf("the operator's IAM identity may not call %s: %s", operationOf(err), eksMessage(err)))
-		return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
+		return stall(v1.ReasonAccessDenied, r.ResyncPeriod, "the operator's IAM identity may not call %s: %s", operationOf(err), eksMessage(err))
 	case errInvalid:
-		r.setStalled(cac, v1.ReasonInvalidSpec, "EKS refused the request: "+eksMessage(err))
-		return ctrl.Result{RequeueAfter: r.ResyncPeriod}, nil
+		return stall(v1.ReasonInvalidSpec, r.ResyncPeriod, "EKS refused the request: %s", eksMessage(err))
 	}
-	r.setReconciling(cac, v1.ReasonEKSError, "EKS call failed, retrying: "+err.Error())
-	return ctrl.Result{}, err
-}
-
-func (r *ClusterAccessConfigReconciler) setReconciling(cac *v1.ClusterAccessConfig, reason, msg string) {
-	meta.SetStatusCondition(&cac.Status.Conditions, metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg, ObservedGeneration: cac.Generation})
-	meta.SetStatusCondition(&cac.Status.Conditions, metav1.Condition{Type: v1.ConditionReconciling, Status: metav1.ConditionTrue, Reason: reason, Message: msg, ObservedGeneration: cac.Generation})
-	meta.RemoveStatusCondition(&cac.Status.Conditions, v1.ConditionStalled)
-}
-
-func (r *ClusterAccessConfigReconciler) setStalled(cac *v1.ClusterAccessConfig, reason, msg string) {
-	meta.SetStatusCondition(&cac.Status.Conditions, metav1.Condition{Type: v1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg, ObservedGeneration: cac.Generation})
-	meta.SetStatusCondition(&cac.Status.Conditions, metav1.Condition{Type: v1.ConditionStalled, Status: metav1.ConditionTrue, Reason: reason, Message: msg, ObservedGeneration: cac.Generation})
-	meta.RemoveStatusCondition(&cac.Status.Conditions, v1.ConditionReconciling)
-	cac.Status.ObservedGeneration = cac.Generation
-}
-
-func (r *ClusterAccessConfigReconciler) event(cac *v1.ClusterAccessConfig, eventType, reason, format string, args ...any) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(cac, nil, eventType, reason, "Reconcile", format, args...)
-	}
+	return failed(v1.ReasonEKSError, err, "EKS call failed, retrying: "+err.Error())
 }

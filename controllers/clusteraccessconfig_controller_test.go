@@ -9,14 +9,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
 
 // createConfig creates a ClusterAccessConfig and deletes it when the test ends.
@@ -235,7 +240,7 @@ func TestPruning(t *testing.T) {
 	}
 	seed(breakGlass, "STANDARD", nil)
 	seed(nodes, "EC2_LINUX", nil)
-	seed(retained, "STANDARD", ownershipTags("another-instance", "elsewhere", "kept"))
+	seed(retained, "STANDARD", ownership.Owner{Instance: "another-instance", Namespace: "elsewhere", Name: "kept"}.Tags())
 	managed := entry("pruned-managed", roleARN("pruned-managed"), func(ae *v1.AccessEntry) { ae.Spec.ClusterName = "pruned" })
 	create(t, managed)
 	waitReady(t, managed, 30*time.Second)
@@ -293,4 +298,39 @@ func TestPruning(t *testing.T) {
 			t.Errorf("pruning deleted %s, which it must keep", p)
 		}
 	}
+}
+
+// TestClusterAccessConfigControllerAlone runs the ClusterAccessConfig controller in
+// a manager of its own, as an instance that only prunes would: it must register
+// the AccessEntry index it lists through, which only the AccessEntry controller
+// used to register.
+func TestClusterAccessConfigControllerAlone(t *testing.T) {
+	mgr, err := ctrl.NewManager(managerCfg, ctrl.Options{Scheme: newScheme(), Logger: logr.Discard(),
+		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &ClusterAccessConfigReconciler{Client: mgr.GetClient(), DefaultRegion: region, ResyncPeriod: time.Hour, PollInterval: time.Second,
+		EKS: NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL()})}
+	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		t.Fatal("the cache did not sync")
+	}
+
+	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "alone"}, Spec: v1.ClusterAccessConfigSpec{ClusterName: "other"}}
+	createConfig(t, cac)
+	// Called directly, so that the suite's own manager, which also reconciles
+	// every ClusterAccessConfig, cannot stand in for this one.
+	res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: cac.Name}})
+	if err != nil || res.RequeueAfter == 0 {
+		t.Fatalf("Reconcile = %+v, %v", res, err)
+	}
+	waitConfig(t, cac.Name, 10*time.Second, "to be Ready", configReady)
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/time/rate"
+
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 )
 
 // EKSAPI is the part of the EKS API the AccessEntry controller calls, in the SDK's
@@ -173,18 +175,10 @@ func (c *SDKClients) limiter(t Target) *rate.Limiter {
 // limiterAccount names the account a target's calls count against: "self" for
 // the operator's own credentials, the role's account otherwise.
 func limiterAccount(t Target) string {
-	if account, ok := roleAccount(t.RoleARN); ok {
+	if account, ok := awsarn.AccountOf(t.RoleARN); ok {
 		return account
 	}
 	return "self"
-}
-
-// roleAccount is the account of a role ARN.
-func roleAccount(roleARN string) (string, bool) {
-	if parts := strings.Split(roleARN, ":"); len(parts) > 4 {
-		return parts[4], true
-	}
-	return "", false
 }
 
 // attemptMiddleware waits for the rate limiter before each attempt and counts its
@@ -197,13 +191,13 @@ func attemptMiddleware(limiter *rate.Limiter) middleware.FinalizeMiddleware {
 			}
 		}
 		out, md, err := next.HandleFinalize(ctx, in)
-		eksRequests.WithLabelValues(awsmiddleware.GetOperationName(ctx), outcome(err)).Inc()
+		eksRequests.WithLabelValues(awsmiddleware.GetOperationName(ctx), callOutcome(err)).Inc()
 		return out, md, err
 	})
 }
 
-// outcome is "OK" or the error code of a failed call.
-func outcome(err error) string {
+// callOutcome is "OK" or the error code of a failed call, for the metric.
+func callOutcome(err error) string {
 	if err == nil {
 		return "OK"
 	}

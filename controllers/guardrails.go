@@ -25,10 +25,7 @@ func CheckGuardrails(ae *v1.AccessEntry, g v1.Guardrails, nsLabels map[string]st
 			out = append(out, fmt.Sprintf("namespace %s does not match the namespaceSelector %s", ae.Namespace, metav1.FormatLabelSelector(g.NamespaceSelector)))
 		}
 	}
-	typ := ae.Spec.Type
-	if typ == "" {
-		typ = v1.TypeStandard
-	}
+	typ := ae.Spec.EntryType()
 	if len(g.AllowedTypes) > 0 && !slices.Contains(g.AllowedTypes, typ) {
 		var allowed []string
 		for _, t := range g.AllowedTypes {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +15,8 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	"golang.org/x/time/rate"
+
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 )
 
 // EKS binds an access entry to the unique ID of its IAM principal (AROA... for a
@@ -73,7 +74,8 @@ type iamState struct {
 // credentials act in: the role's account for a target with a role, otherwise the
 // operator's own (asked of STS once).
 func (c *SDKClients) PrincipalID(ctx context.Context, t Target, arn string) (id string, created time.Time, err error) {
-	account, kind, name, ok := splitPrincipalARN(arn)
+	principal, ok := awsarn.ParsePrincipal(arn)
+	account, kind, name := principal.Account, principal.Kind, principal.Name
 	if !ok {
 		return "", time.Time{}, fmt.Errorf("%w: %s is not an IAM role or user ARN", errPrincipalUnknowable, arn)
 	}
@@ -138,7 +140,7 @@ func (c *SDKClients) iamFailed(t Target, err error) error {
 // accountOf is the account a target's credentials act in.
 func (c *SDKClients) accountOf(ctx context.Context, t Target) (string, error) {
 	if t.RoleARN != "" {
-		if account, ok := roleAccount(t.RoleARN); ok {
+		if account, ok := awsarn.AccountOf(t.RoleARN); ok {
 			return account, nil
 		}
 		return "", fmt.Errorf("%s is not a role ARN", t.RoleARN)
@@ -201,18 +203,4 @@ func (c *SDKClients) iamFor(t Target) (IAMAPI, *rate.Limiter) {
 	})
 	c.iam.clients[t] = cl
 	return cl, limiter
-}
-
-// splitPrincipalARN splits arn:PARTITION:iam::ACCOUNT:role|user/PATH/NAME.
-func splitPrincipalARN(arn string) (account, kind, name string, ok bool) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" {
-		return "", "", "", false
-	}
-	kind, rest, found := strings.Cut(parts[5], "/")
-	if !found || (kind != "role" && kind != "user") {
-		return "", "", "", false
-	}
-	name = rest[strings.LastIndex(rest, "/")+1:]
-	return parts[4], kind, name, name != ""
 }

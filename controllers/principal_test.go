@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 )
 
 // EKS binds an entry to the unique ID of its principal. A role deleted in IAM
@@ -73,7 +74,11 @@ func TestPrincipalDeletedAndCreatedAgainInIAM(t *testing.T) {
 			return ok && e.AccessEntryARN != was && !e.PrincipalStale && e.PrincipalID == emu.PrincipalID(principal) &&
 				slices.Equal(e.KubernetesGroups, []string{"team"}) && len(e.Policies) == 1, fmt.Sprintf("%+v", e)
 		})
-		waitReady(t, ae, 30*time.Second)
+		cur := waitReady(t, ae, 30*time.Second)
+		// Status shows the new entry as soon as the object is Ready, not at the next resync.
+		if cur.Status.Username != awsarn.DefaultUsername(principal) || !slices.Equal(cur.Status.KubernetesGroups, []string{"team"}) || len(cur.Status.AccessPolicies) != 1 {
+			t.Fatalf("status after the re-creation: username %q groups %q policies %+v", cur.Status.Username, cur.Status.KubernetesGroups, cur.Status.AccessPolicies)
+		}
 		// The new entry's principal is looked up at the next check.
 		eventually(t, 15*time.Second, "status.principalID to hold the new ID", func() (bool, string) {
 			cur := get(t, key)

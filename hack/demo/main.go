@@ -24,7 +24,7 @@ import (
 	"time"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
-	"github.com/eksaccess/eks-access-operator/controllers"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
@@ -196,7 +196,7 @@ func compare(samples []*v1.AccessEntry, entries []eksemulator.Entry) []string {
 		}
 		wantUser := s.Spec.Username
 		if wantUser == "" {
-			wantUser = controllers.DefaultUsername(s.Spec.PrincipalARN)
+			wantUser = awsarn.DefaultUsername(s.Spec.PrincipalARN)
 		}
 		if e.Username != wantUser {
 			problems = append(problems, fmt.Sprintf("%s: username %q, want %q", s.Name, e.Username, wantUser))

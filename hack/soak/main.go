@@ -43,8 +43,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
-	"github.com/eksaccess/eks-access-operator/controllers"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
@@ -521,19 +521,16 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 // matches lists how an EKS entry differs from its object's spec.
 func matches(ae *v1.AccessEntry, e eksemulator.Entry, c *counts) []string {
 	var out []string
-	typ := string(ae.Spec.Type)
-	if typ == "" {
-		typ = "STANDARD"
-	}
-	want := controllers.DesiredFor(ae, v1.EntryIdentity{ClusterName: ae.Spec.ClusterName, Region: region, PrincipalARN: ae.Spec.PrincipalARN,
+	typ := string(ae.Spec.EntryType())
+	want := plan.DesiredFor(ae, v1.EntryIdentity{ClusterName: ae.Spec.ClusterName, Region: region, PrincipalARN: ae.Spec.PrincipalARN,
 		Type: v1.AccessEntryType(typ)}, "soak")
-	obs := controllers.Observed{Type: e.Type, Username: e.Username, Groups: e.KubernetesGroups, Tags: e.Tags}
+	obs := plan.Observed{Type: e.Type, Username: e.Username, Groups: e.KubernetesGroups, Tags: e.Tags}
 	if typ == "STANDARD" {
-		obs.Policies = map[string]controllers.ObservedPolicy{}
+		obs.Policies = map[string]plan.ObservedPolicy{}
 		for _, p := range e.Policies {
 			ns := slices.Clone(p.Namespaces)
 			slices.Sort(ns)
-			obs.Policies[p.PolicyARN] = controllers.ObservedPolicy{Scope: controllers.Scope{Type: p.ScopeType, Namespaces: ns}}
+			obs.Policies[p.PolicyARN] = plan.ObservedPolicy{Scope: plan.Scope{Type: p.ScopeType, Namespaces: ns}}
 		}
 	}
 	c.invariants += 6 // type, username, groups, tags, policies, bound to the current principal
@@ -545,7 +542,7 @@ func matches(ae *v1.AccessEntry, e eksemulator.Entry, c *counts) []string {
 	}
 	// The operator's own plan function must find nothing to do; removed tags are
 	// checked against every key the spec could have held.
-	if p := controllers.ComputePlan(want, obs, []string{"k0", "k1", "k2"}); !p.Empty() {
+	if p := plan.Compute(want, obs, []string{"k0", "k1", "k2"}); !p.Empty() {
 		out = append(out, fmt.Sprintf("%s: EKS differs from the spec: %+v (EKS tags %v)", ae.Name, p, e.Tags))
 	}
 	return out

@@ -1,19 +1,17 @@
-package controllers
+// Package plan holds the operator's pure decisions: what to write to make an EKS
+// access entry match its AccessEntry (Compute), and what to do about an entry
+// that exists, is absent, or is to be removed (decide.go). Nothing here calls EKS
+// or the API server: the controllers observe, ask this package, and apply. Being
+// pure, every decision is table-tested without a server.
+package plan
 
 import (
 	"slices"
-	"strings"
 	"time"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
-)
-
-// Ownership tags mark the EKS entries an operator instance manages and the object
-// each belongs to.
-const (
-	tagInstance  = v1.TagPrefix + "instance"
-	tagNamespace = v1.TagPrefix + "namespace"
-	tagName      = v1.TagPrefix + "name"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
 
 // Scope is an access scope in a form that compares: namespaces sorted.
@@ -108,7 +106,7 @@ func DesiredFor(ae *v1.AccessEntry, id v1.EntryIdentity, instance string) Desire
 	d := Desired{
 		Identity: id,
 		Username: ae.Spec.Username,
-		Tags:     ownershipTags(instance, ae.Namespace, ae.Name),
+		Tags:     ownership.Owner{Instance: instance, Namespace: ae.Namespace, Name: ae.Name}.Tags(),
 		Policies: map[string]Scope{},
 	}
 	for _, g := range ae.Spec.KubernetesGroups {
@@ -131,18 +129,18 @@ func DesiredFor(ae *v1.AccessEntry, id v1.EntryIdentity, instance string) Desire
 	return d
 }
 
-// ComputePlan is the difference between what the spec wants and what EKS holds, as
+// Compute is the difference between what the spec wants and what EKS holds, as
 // the writes that close it. managedTags are the spec tag keys last written, so that
 // a tag leaving the spec is removed while tags set by others stay. Values EKS fills
 // in (a derived username, the groups of node types) are not differences.
-func ComputePlan(d Desired, o Observed, managedTags []string) Plan {
+func Compute(d Desired, o Observed, managedTags []string) Plan {
 	var p Plan
 	if d.Identity.Type == v1.TypeStandard {
 		wantUser := d.Username
 		if wantUser == "" {
-			wantUser = DefaultUsername(d.Identity.PrincipalARN)
+			wantUser = awsarn.DefaultUsername(d.Identity.PrincipalARN)
 		}
-		if o.Username != wantUser || !slices.Equal(sorted(o.Groups), d.Groups) {
+		if o.Username != wantUser || !slices.Equal(Sorted(o.Groups), d.Groups) {
 			p.Update = &EntryUpdate{Groups: d.Groups}
 			if d.Username != "" {
 				p.Update.Username = &d.Username
@@ -188,42 +186,8 @@ func ComputePlan(d Desired, o Observed, managedTags []string) Plan {
 	return p
 }
 
-// DefaultUsername is the username EKS derives for a STANDARD entry without one: the
-// ARN for an IAM user, the assumed-role session ARN (path dropped) for a role.
-func DefaultUsername(principalARN string) string {
-	parts := strings.SplitN(principalARN, ":", 6)
-	if len(parts) != 6 {
-		return ""
-	}
-	partition, account, resource := parts[1], parts[4], parts[5]
-	if !strings.HasPrefix(resource, "role/") {
-		return principalARN
-	}
-	name := resource[strings.LastIndex(resource, "/")+1:]
-	return "arn:" + partition + ":sts::" + account + ":assumed-role/" + name + "/{{SessionName}}"
-}
-
-// Owner is the object an EKS entry's ownership tags name.
-type Owner struct {
-	Instance, Namespace, Name string
-}
-
-func (o Owner) String() string {
-	return o.Namespace + "/" + o.Name + " (operator instance " + o.Instance + ")"
-}
-
-// ownershipTags are the tags that mark an entry as belonging to one object.
-func ownershipTags(instance, namespace, name string) map[string]string {
-	return map[string]string{tagInstance: instance, tagNamespace: namespace, tagName: name}
-}
-
-// OwnerOf reads the ownership tags of an entry; false when it has none.
-func OwnerOf(tags map[string]string) (Owner, bool) {
-	o := Owner{Instance: tags[tagInstance], Namespace: tags[tagNamespace], Name: tags[tagName]}
-	return o, o != Owner{}
-}
-
-func sorted(s []string) []string {
+// Sorted is a sorted copy of s.
+func Sorted(s []string) []string {
 	out := slices.Clone(s)
 	slices.Sort(out)
 	return out

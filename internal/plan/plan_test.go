@@ -1,10 +1,12 @@
-package controllers
+package plan
 
 import (
 	"reflect"
 	"testing"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
 
 const (
@@ -14,7 +16,7 @@ const (
 )
 
 var (
-	owner       = ownershipTags("i1", "ns", "dev")
+	owner       = ownership.Owner{Instance: "i1", Namespace: "ns", Name: "dev"}.Tags()
 	clusterWide = Scope{Type: "cluster"}
 )
 
@@ -35,7 +37,7 @@ func desired(typ v1.AccessEntryType, mutate func(*Desired)) Desired {
 
 // observed is a STANDARD entry as EKS shows it right after a create without a username.
 func observed(mutate func(*Observed)) Observed {
-	o := Observed{Type: "STANDARD", Username: DefaultUsername(role), Tags: map[string]string{}, Policies: map[string]ObservedPolicy{}}
+	o := Observed{Type: "STANDARD", Username: awsarn.DefaultUsername(role), Tags: map[string]string{}, Policies: map[string]ObservedPolicy{}}
 	for k, v := range owner {
 		o.Tags[k] = v
 	}
@@ -45,7 +47,7 @@ func observed(mutate func(*Observed)) Observed {
 	return o
 }
 
-func TestComputePlan(t *testing.T) {
+func TestCompute(t *testing.T) {
 	user := "dev:{{SessionName}}"
 	cases := []struct {
 		name    string
@@ -109,7 +111,7 @@ func TestComputePlan(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ComputePlan(tc.d, tc.o, tc.managed)
+			got := Compute(tc.d, tc.o, tc.managed)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("plan:\n got  %+v\n want %+v", got, tc.want)
 			}
@@ -117,29 +119,5 @@ func TestComputePlan(t *testing.T) {
 				t.Fatalf("Empty() = %v with %d writes", got.Empty(), got.Writes())
 			}
 		})
-	}
-}
-
-func TestDefaultUsername(t *testing.T) {
-	cases := map[string]string{
-		"arn:aws:iam::111122223333:user/alice":               "arn:aws:iam::111122223333:user/alice",
-		"arn:aws:iam::111122223333:role/my-role":             "arn:aws:sts::111122223333:assumed-role/my-role/{{SessionName}}",
-		"arn:aws:iam::111122223333:role/development/apps/r1": "arn:aws:sts::111122223333:assumed-role/r1/{{SessionName}}",
-		"arn:aws-cn:iam::111122223333:role/r":                "arn:aws-cn:sts::111122223333:assumed-role/r/{{SessionName}}",
-	}
-	for arn, want := range cases {
-		if got := DefaultUsername(arn); got != want {
-			t.Errorf("DefaultUsername(%s) = %s, want %s", arn, got, want)
-		}
-	}
-}
-
-func TestOwnerOf(t *testing.T) {
-	if _, ok := OwnerOf(map[string]string{"team": "a"}); ok {
-		t.Error("an entry without ownership tags reads as owned")
-	}
-	got, ok := OwnerOf(map[string]string{tagInstance: "i", tagNamespace: "ns", tagName: "n", "x": "y"})
-	if !ok || got != (Owner{Instance: "i", Namespace: "ns", Name: "n"}) {
-		t.Errorf("OwnerOf = %+v, %v", got, ok)
 	}
 }

@@ -1,13 +1,9 @@
-package controllers
+package plan
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
-	"net/http/httptest"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -15,12 +11,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
-	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
 
 // The fuzz targets of the plan. Their seeds are the files in testdata/fuzz/<target>/,
 // which every `go test` runs; `go test -run '^$' -fuzz '^FuzzComputePlan$'
-// -fuzztime 20s ./controllers/` explores further.
+// -fuzztime 20s ./internal/plan/` explores further.
 //
 // An entry is written as lines separated by ';', so that seeds read like specs:
 //
@@ -112,7 +109,7 @@ func fzAccessEntry(typ v1.AccessEntryType, principal string, e fzEntry) *v1.Acce
 	}
 	for _, kv := range e.tags {
 		k, lower := kv[0], fzLowerASCII(kv[0])
-		if k == "" || len(k) > 128 || strings.HasPrefix(lower, "aws:") || strings.HasPrefix(lower, v1.TagPrefix) || len(ae.Spec.Tags) >= 47 {
+		if k == "" || len(k) > 128 || strings.HasPrefix(lower, "aws:") || strings.HasPrefix(lower, v1.TagPrefix) || len(ae.Spec.Tags) >= v1.MaxSpecTags {
 			continue
 		}
 		if ae.Spec.Tags == nil {
@@ -158,7 +155,7 @@ func fzObserved(typ v1.AccessEntryType, principal string, e fzEntry) Observed {
 	case e.user != nil:
 		o.Username = *e.user
 	case typ == v1.TypeStandard:
-		o.Username = DefaultUsername(principal)
+		o.Username = awsarn.DefaultUsername(principal)
 	default:
 		o.Username = "system:node:{{EC2PrivateDNSName}}"
 	}
@@ -172,7 +169,7 @@ func fzObserved(typ v1.AccessEntryType, principal string, e fzEntry) Observed {
 	if typ == v1.TypeStandard {
 		o.Policies = map[string]ObservedPolicy{}
 		for _, p := range e.policies {
-			o.Policies[p.arn] = ObservedPolicy{Scope: Scope{Type: p.scope.Type, Namespaces: sorted(fzDedup(p.scope.Namespaces))}}
+			o.Policies[p.arn] = ObservedPolicy{Scope: Scope{Type: p.scope.Type, Namespaces: Sorted(fzDedup(p.scope.Namespaces))}}
 		}
 	}
 	return o
@@ -204,7 +201,7 @@ func fzApply(d Desired, o Observed, p Plan) Observed {
 		out.Policies = maps.Clone(o.Policies)
 	}
 	if u := p.Update; u != nil {
-		out.Username = DefaultUsername(d.Identity.PrincipalARN)
+		out.Username = awsarn.DefaultUsername(d.Identity.PrincipalARN)
 		if u.Username != nil && *u.Username != "" {
 			out.Username = *u.Username
 		}
@@ -218,7 +215,7 @@ func fzApply(d Desired, o Observed, p Plan) Observed {
 		if out.Policies == nil {
 			out.Policies = map[string]ObservedPolicy{}
 		}
-		out.Policies[arn] = ObservedPolicy{Scope: Scope{Type: s.Type, Namespaces: sorted(fzDedup(s.Namespaces))}}
+		out.Policies[arn] = ObservedPolicy{Scope: Scope{Type: s.Type, Namespaces: Sorted(fzDedup(s.Namespaces))}}
 	}
 	for _, arn := range p.Disassociate {
 		delete(out.Policies, arn)
@@ -247,7 +244,7 @@ func fzMismatch(d Desired, o Observed, managed []string) string {
 	}
 	want := d.Username
 	if want == "" {
-		want = DefaultUsername(d.Identity.PrincipalARN)
+		want = awsarn.DefaultUsername(d.Identity.PrincipalARN)
 	}
 	if o.Username != want {
 		return fmt.Sprintf("username %q, want %q", o.Username, want)
@@ -281,8 +278,8 @@ func FuzzComputePlan(f *testing.F) {
 			managed = strings.Split(managedKeys, ",")
 		}
 
-		p := ComputePlan(d, o, managed)
-		if again := ComputePlan(d, o, managed); !reflect.DeepEqual(again, p) {
+		p := Compute(d, o, managed)
+		if again := Compute(d, o, managed); !reflect.DeepEqual(again, p) {
 			t.Fatalf("ComputePlan is not deterministic:\n%+v\n%+v", p, again)
 		}
 		if typ != v1.TypeStandard && (p.Update != nil || len(p.Associate) > 0 || len(p.Disassociate) > 0) {
@@ -308,7 +305,7 @@ func FuzzComputePlan(f *testing.F) {
 		}
 
 		after := fzApply(d, o, p)
-		for k, v := range ownershipTags("i1", ae.Namespace, ae.Name) {
+		for k, v := range (ownership.Owner{Instance: "i1", Namespace: ae.Namespace, Name: ae.Name}).Tags() {
 			if after.Tags[k] != v {
 				t.Fatalf("ownership tag %s is %q after the plan, want %q (plan %+v)", k, after.Tags[k], v, p)
 			}
@@ -324,73 +321,10 @@ func FuzzComputePlan(f *testing.F) {
 		}
 		// The controller reads back with the spec's tag keys as managed tags.
 		for _, m := range [][]string{managed, d.SpecTagKeys} {
-			if rest := ComputePlan(d, after, m); !rest.Empty() {
+			if rest := Compute(d, after, m); !rest.Empty() {
 				t.Fatalf("not converged in one pass (managed %q):\n desired  %+v\n observed %+v\n plan     %+v\n after    %+v\n next     %+v",
 					m, d, o, p, after, rest)
 			}
 		}
 	})
-}
-
-// fzRoleRE and fzUserRE are the CRD's principal rule, for roles and users.
-var (
-	fzRoleRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/(?:[A-Za-z0-9_+=,.@-]+/)*([A-Za-z0-9_+=,.@-]{1,64})$`)
-	fzUserRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):user/(?:[A-Za-z0-9_+=,.@-]+/)*([A-Za-z0-9_+=,.@-]{1,64})$`)
-)
-
-func FuzzDefaultUsername(f *testing.F) {
-	f.Fuzz(func(t *testing.T, arn string) {
-		got := DefaultUsername(arn)
-		parts := strings.SplitN(arn, ":", 6)
-		switch {
-		case len(parts) != 6:
-			if got != "" {
-				t.Fatalf("DefaultUsername(%q) = %q for an ARN that is not one", arn, got)
-			}
-		case strings.HasPrefix(parts[5], "role/"):
-			prefix := "arn:" + parts[1] + ":sts::" + parts[4] + ":assumed-role/"
-			session, ok := strings.CutPrefix(got, prefix)
-			name, ok2 := strings.CutSuffix(session, "/{{SessionName}}")
-			if !ok || !ok2 || strings.Contains(name, "/") || !strings.HasSuffix(parts[5], "/"+name) {
-				t.Fatalf("DefaultUsername(%q) = %q, want %s<role name without path>/{{SessionName}}", arn, got, prefix)
-			}
-			if m := fzRoleRE.FindStringSubmatch(arn); m != nil && name != m[3] {
-				t.Fatalf("DefaultUsername(%q) = %q, want the role name %s", arn, got, m[3])
-			}
-		default:
-			if got != arn {
-				t.Fatalf("DefaultUsername(%q) = %q, want the ARN itself", arn, got)
-			}
-		}
-
-		// What the plan expects EKS to derive, EKS (the emulator) derives.
-		if (fzRoleRE.MatchString(arn) && !strings.Contains(arn, ":role/aws-service-role/")) || fzUserRE.MatchString(arn) {
-			if eks := fzEmulatorUsername(t, arn); eks != got {
-				t.Fatalf("EKS derives %q for %s, DefaultUsername %q", eks, arn, got)
-			}
-		}
-	})
-}
-
-// fzEmulatorUsername creates a STANDARD entry without a username in a fresh
-// emulator, in process, and returns the username EKS gave it.
-func fzEmulatorUsername(t *testing.T, principal string) string {
-	t.Helper()
-	s, err := eksemulator.New(eksemulator.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := json.Marshal(map[string]string{"principalArn": principal})
-	w := httptest.NewRecorder()
-	s.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/clusters/"+eksemulator.DefaultClusterName+"/access-entries", strings.NewReader(string(body))))
-	var out struct {
-		AccessEntry struct {
-			Username string `json:"username"`
-		} `json:"accessEntry"`
-		Message string `json:"message"`
-	}
-	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil || w.Code != http.StatusOK {
-		t.Fatalf("the emulator refused %s: %d %s (%v)", principal, w.Code, out.Message, err)
-	}
-	return out.AccessEntry.Username
 }

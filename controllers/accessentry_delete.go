@@ -1,0 +1,62 @@
+package controllers
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
+)
+
+// removeEntry deletes the EKS entry of an object being deleted: the one status
+// records or, when none is, the spec's (a crash right after a create, before its
+// answer was recorded); only if it carries the object's ownership tags, and never
+// under deletionPolicy Retain. What it did is in p.removal for releaseFinalizer.
+func (r *AccessEntryReconciler) removeEntry(ctx context.Context, p *entryPass) error {
+	id := p.ae.Status.Identity
+	if id == nil {
+		cac, err := r.clusterConfig(ctx, p.ae.Spec.ClusterName, p.ae.Spec.Region)
+		if err != nil {
+			return err
+		}
+		spec, ok := r.identity(p.ae, cac)
+		if !ok {
+			return nil // no region: nothing was ever created
+		}
+		id = &spec
+	}
+	retain := p.ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain
+	if !retain {
+		p.progress(v1.ReasonDeleting, "deleting the EKS access entry")
+	}
+	removal, err := r.remove(ctx, p, *id, retain)
+	if err != nil {
+		return err
+	}
+	if removal == plan.RemovalWait {
+		return waitFor(v1.ReasonWaitingForEKS, "the EKS access entry was just created and is not visible yet, so it cannot be deleted yet")
+	}
+	p.removed, p.removal = *id, removal
+	return nil
+}
+
+// releaseFinalizer lets the object go once its entry is dealt with, and says what
+// became of the entry.
+func (r *AccessEntryReconciler) releaseFinalizer(ctx context.Context, p *entryPass) error {
+	released := p.ae.DeepCopy()
+	controllerutil.RemoveFinalizer(released, v1.Finalizer)
+	if err := r.Patch(ctx, released, client.MergeFrom(p.ae)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	r.nextPrincipalCheck.Delete(p.ae.UID)
+	switch {
+	case p.removal == plan.RemovalDelete:
+		p.event(corev1.EventTypeNormal, "Deleted", "deleted the EKS access entry of %s in cluster %s", p.removed.PrincipalARN, p.removed.ClusterName)
+	case p.removal == plan.RemovalKeep && p.ae.Status.Identity != nil:
+		p.event(corev1.EventTypeNormal, "Retained", "left the EKS access entry of %s in cluster %s in place (deletionPolicy Retain)", p.removed.PrincipalARN, p.removed.ClusterName)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package controllers
+
+import (
+	"context"
+	"maps"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
+)
+
+// ensureEntry makes sure the entry of the identity exists and is this object's, and
+// sets p.obs to it as EKS shows it. An entry status records is read first, and so
+// is one the object asks to adopt; a new object's is created at once, which saves a
+// read on the common path. plan.DecideAbsent says what an absent recorded entry
+// means; claim settles one that exists.
+func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, p *entryPass) error {
+	st := &p.ae.Status
+	recorded := st.Identity != nil
+	if recorded || p.ae.Annotations[v1.AdoptAnnotation] == "true" {
+		obs, err := r.observe(ctx, p.eks, p.id)
+		if err != nil {
+			return r.eksOutcome(p.id, err)
+		}
+		if obs != nil {
+			return r.claim(ctx, p, obs, recorded)
+		}
+	}
+	if recorded {
+		switch plan.DecideAbsent(st, time.Now(), r.ConsistencyWindow) {
+		case plan.AbsentWait:
+			return waitFor(v1.ReasonWaitingForEKS, "the EKS access entry was created but is not visible yet")
+		case plan.AbsentDeletedOutOfBand:
+			driftCorrections.Inc()
+			p.event(corev1.EventTypeWarning, "DriftCorrected", "the EKS access entry was deleted out of band; creating it again")
+		}
+	}
+	return r.create(ctx, p)
+}
+
+// create records the identity in status, then creates the entry with its username,
+// groups and tags (the ownership tags among them). Should the operator die before
+// EKS answers, the next pass finds the entry through status, and deletes it if the
+// object moved on or went away, instead of leaving an orphan. An entry that exists
+// already is claimed; a create EKS refuses outright leaves nothing to look for.
+func (r *AccessEntryReconciler) create(ctx context.Context, p *entryPass) error {
+	desired := plan.DesiredFor(p.ae, p.id, r.InstanceID)
+	recordedAt := metav1.Now()
+	if err := r.recordIntent(ctx, p, func(st *v1.AccessEntryStatus) {
+		if st.Identity == nil || *st.Identity != p.id {
+			id := p.id
+			st.Identity, st.IdentityRecordedAt = &id, &recordedAt
+		}
+		st.ManagedTags = union(st.ManagedTags, desired.SpecTagKeys)
+	}); err != nil {
+		return err
+	}
+
+	p.progress(v1.ReasonProgressing, "creating the EKS access entry")
+	in := &eks.CreateAccessEntryInput{
+		ClusterName:  aws.String(p.id.ClusterName),
+		PrincipalArn: aws.String(p.id.PrincipalARN),
+		Type:         aws.String(string(p.id.Type)),
+		Tags:         desired.Tags,
+	}
+	if p.id.Type == v1.TypeStandard {
+		in.KubernetesGroups = desired.Groups
+		if desired.Username != "" {
+			in.Username = aws.String(desired.Username)
+		}
+	}
+	out, err := p.eks.CreateAccessEntry(ctx, in)
+	if err == nil {
+		obs := observedEntry(out.AccessEntry)
+		if p.id.Type == v1.TypeStandard {
+			obs.Policies = map[string]plan.ObservedPolicy{}
+		}
+		id := p.id
+		p.ae.Status.Identity, p.ae.Status.CreatedAt = &id, timeOf(out.AccessEntry.CreatedAt)
+		p.obs, p.written = obs, true
+		p.event(corev1.EventTypeNormal, "Created", "created the EKS access entry of %s in cluster %s", p.id.PrincipalARN, p.id.ClusterName)
+		return nil
+	}
+	switch classify(err) {
+	case errInUse:
+		obs, err := r.observe(ctx, p.eks, p.id)
+		if err != nil {
+			return r.eksOutcome(p.id, err)
+		}
+		if obs == nil {
+			// Deleted a moment ago (by us, on an identity change): EKS still holds the name.
+			return waitFor(v1.ReasonWaitingForEKS, "an EKS access entry for this principal is still being deleted")
+		}
+		return r.claim(ctx, p, obs, false)
+	case errInvalid, errModeNotSupported, errClusterNotFound, errAccessDenied, errInvalidPrincipal, errLimitExceeded:
+		// EKS refused outright: nothing was created, nothing is to be looked for.
+		if err := r.forgetIdentity(ctx, p); err != nil {
+			return err
+		}
+	}
+	return r.eksOutcome(p.id, err)
+}
+
+// claim acts on plan.DecideClaim for an entry that exists for the principal. It
+// never writes to an entry that is not the object's, except to adopt one that no
+// operator owns and that the object opted in for. recorded says the entry was
+// read because status records it: one that turns out ours then needs no read-back.
+func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *plan.Observed, recorded bool) error {
+	self := r.owner(p.ae)
+	switch plan.DecideClaim(*obs, self, p.id.Type, p.ae.Annotations[v1.AdoptAnnotation] == "true") {
+	case plan.ClaimLeftover:
+		_, err := p.eks.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(p.id.ClusterName), PrincipalArn: aws.String(p.id.PrincipalARN)})
+		if err != nil && classify(err) != errNotFound {
+			return r.eksOutcome(p.id, err)
+		}
+		return waitFor(v1.ReasonWaitingForEKS, "the EKS access entry of the previous type is still being deleted")
+	case plan.ClaimConflict:
+		if err := r.forgetIdentity(ctx, p); err != nil {
+			return err
+		}
+		owner, _ := ownership.Of(obs.Tags)
+		return stall(v1.ReasonConflict, r.RecheckInterval, "the EKS access entry of %s in cluster %s belongs to AccessEntry %s; only one object may manage a principal", p.id.PrincipalARN, p.id.ClusterName, owner)
+	case plan.ClaimAlreadyExists:
+		if err := r.forgetIdentity(ctx, p); err != nil {
+			return err
+		}
+		return stall(v1.ReasonAlreadyExists, r.RecheckInterval, "an EKS access entry for %s already exists in cluster %s and no operator manages it; annotate this object with %s: \"true\" to take it over", p.id.PrincipalARN, p.id.ClusterName, v1.AdoptAnnotation)
+	case plan.ClaimTypeMismatch:
+		if err := r.forgetIdentity(ctx, p); err != nil {
+			return err
+		}
+		return stall(v1.ReasonAlreadyExists, r.RecheckInterval, "the existing EKS access entry for %s is of type %s, not %s, and EKS cannot change a type; set spec.type to %s to adopt it", p.id.PrincipalARN, obs.Type, p.id.Type, obs.Type)
+	case plan.ClaimAdopt:
+		// The ownership tags make it ours; the plan then brings it to the spec.
+		ours := self.Tags()
+		if _, err := p.eks.TagResource(ctx, &eks.TagResourceInput{ResourceArn: aws.String(obs.ARN), Tags: ours}); err != nil {
+			return r.eksOutcome(p.id, err)
+		}
+		obs.Tags = maps.Clone(obs.Tags)
+		if obs.Tags == nil {
+			obs.Tags = map[string]string{}
+		}
+		maps.Copy(obs.Tags, ours)
+		p.event(corev1.EventTypeNormal, "Adopted", "took over the existing EKS access entry of %s in cluster %s", p.id.PrincipalARN, p.id.ClusterName)
+	case plan.ClaimOurs:
+		if recorded {
+			p.obs = obs
+			return nil
+		}
+		// Created by an attempt that crashed before it recorded status.
+	}
+	id := p.id
+	p.ae.Status.Identity, p.ae.Status.CreatedAt = &id, metaTime(obs.CreatedAt)
+	p.obs, p.written = obs, true
+	return nil
+}
+
+// owner is the object as the ownership tags name it.
+func (r *AccessEntryReconciler) owner(ae *v1.AccessEntry) ownership.Owner {
+	return ownership.Owner{Instance: r.InstanceID, Namespace: ae.Namespace, Name: ae.Name}
+}

@@ -1,0 +1,41 @@
+package controllers
+
+import (
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+)
+
+// eksOutcome turns an AWS error met while working on the entry of id into the
+// outcome that tells the user what happened and what fixes it. classify is the one
+// place that reads the SDK's error types; this is the one place that words them.
+func (r *AccessEntryReconciler) eksOutcome(id v1.EntryIdentity, err error) error {
+	msg := eksMessage(err)
+	switch classify(err) {
+	case errInvalid:
+		return invalid(v1.ReasonInvalidSpec, err, "EKS refused the entry: %s; fix the spec", msg)
+	case errModeNotSupported:
+		return stall(v1.ReasonAuthenticationModeNotSupported, r.RecheckInterval,
+			"cluster %s only authenticates through the aws-auth ConfigMap; switch its authentication mode to API_AND_CONFIG_MAP or API "+
+				"(aws eks update-cluster-config --name %s --access-config authenticationMode=API_AND_CONFIG_MAP) and the entry will be created",
+			id.ClusterName, id.ClusterName)
+	case errClusterNotFound:
+		return stall(v1.ReasonClusterNotFound, r.RecheckInterval, "EKS has no cluster %s in region %s for the operator's account; check spec.clusterName and spec.region", id.ClusterName, id.Region)
+	case errLimitExceeded:
+		return stall(v1.ReasonLimitExceeded, r.RecheckInterval,
+			"cluster %s has reached its quota of access entries (%s); delete entries it no longer needs "+
+				"(a ClusterAccessConfig with unmanagedEntries.policy Delete removes the ones no AccessEntry declares) or ask AWS for a higher quota, "+
+				"and the entry will be created", id.ClusterName, msg)
+	case errAccessDenied:
+		return stall(v1.ReasonAccessDenied, r.RecheckInterval, "the operator's IAM identity may not call %s: %s; grant it in the operator's IAM policy", operationOf(err), msg)
+	case errInvalidPrincipal:
+		return waitFor(v1.ReasonPrincipalNotFound, "EKS does not know %s yet: a new IAM role or user takes a while to propagate and is then picked up by itself; "+
+			"if it does not exist, create it in IAM or correct spec.principalARN (%s)", id.PrincipalARN, msg)
+	case errNotFound:
+		return waitFor(v1.ReasonWaitingForEKS, "EKS does not show the access entry yet: %s", msg)
+	case errThrottled:
+		// Expected under load: back off without an error log, and never stall.
+		return retryAfter(v1.ReasonThrottled, 0, "EKS is throttling the operator; retrying with backoff")
+	case errInUse:
+		return waitFor(v1.ReasonWaitingForEKS, "EKS reports the access entry in use: %s", msg)
+	}
+	return failed(v1.ReasonEKSError, err, "EKS call failed, retrying: "+msg)
+}

@@ -1,0 +1,226 @@
+package plan
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
+)
+
+// The decisions below are the ones a reader looks for when an object did something
+// unexpected: why it refused to adopt, why it waited, why it left an entry behind.
+// Each takes what was observed and what status recorded, and returns one value.
+
+// Claim is what to do about an entry EKS already holds for the object's principal.
+type Claim int
+
+const (
+	// ClaimOurs: the entry carries this object's ownership tags and has the wanted type.
+	ClaimOurs Claim = iota
+	// ClaimLeftover: ours, but of the type the object is moving away from (EKS has
+	// not finished deleting it, or the operator died between the delete and the
+	// create): delete it, then create the new one.
+	ClaimLeftover
+	// ClaimAdopt: no operator's, the object asks to adopt it, and the type matches:
+	// tag it as ours.
+	ClaimAdopt
+	// ClaimConflict: another AccessEntry's (or another operator instance's).
+	ClaimConflict
+	// ClaimAlreadyExists: no operator's, and the object does not ask to adopt it.
+	ClaimAlreadyExists
+	// ClaimTypeMismatch: no operator's and adoption asked, but of another type,
+	// which EKS cannot change.
+	ClaimTypeMismatch
+)
+
+var claimNames = [...]string{"Ours", "Leftover", "Adopt", "Conflict", "AlreadyExists", "TypeMismatch"}
+
+func (c Claim) String() string { return claimNames[c] }
+
+// DecideClaim settles the ownership of an entry EKS holds for the principal. It
+// never lets the object write to an entry that is not its own, except to adopt
+// one that no operator owns and that the object opted in for.
+func DecideClaim(e Observed, self ownership.Owner, want v1.AccessEntryType, adopt bool) Claim {
+	owner, owned := ownership.Of(e.Tags)
+	switch {
+	case owner == self && e.Type != string(want):
+		return ClaimLeftover
+	case owner == self:
+		return ClaimOurs
+	case owned:
+		return ClaimConflict
+	case !adopt:
+		return ClaimAlreadyExists
+	case e.Type != string(want):
+		return ClaimTypeMismatch
+	}
+	return ClaimAdopt
+}
+
+// Absence is what to do when EKS shows no entry for the identity status records.
+type Absence int
+
+const (
+	// AbsentCreate: EKS never showed an entry of ours for it: create one.
+	AbsentCreate Absence = iota
+	// AbsentWait: created moments ago and never confirmed: EKS may not show it yet
+	// (eventual consistency), so wait rather than create a second time.
+	AbsentWait
+	// AbsentDeletedOutOfBand: EKS showed it before, so someone deleted it: create
+	// it again, as drift.
+	AbsentDeletedOutOfBand
+)
+
+var absenceNames = [...]string{"Create", "Wait", "DeletedOutOfBand"}
+
+func (a Absence) String() string { return absenceNames[a] }
+
+// DecideAbsent decides about an entry that reads as absent, from what status
+// recorded of it: when EKS created it, and whether a read-back ever confirmed it.
+func DecideAbsent(st *v1.AccessEntryStatus, now time.Time, window time.Duration) Absence {
+	switch {
+	case st.CreatedAt == nil:
+		return AbsentCreate
+	case !confirmed(st) && now.Sub(st.CreatedAt.Time) < window:
+		return AbsentWait
+	}
+	return AbsentDeletedOutOfBand
+}
+
+// MayStillAppear reports whether an entry of id that reads as absent may be there
+// all the same: status recorded the identity moments ago, just before a create whose
+// answer the operator may never have seen, and no read-back has confirmed it since.
+// Such an entry is not taken as gone until the window has passed.
+func MayStillAppear(st *v1.AccessEntryStatus, id v1.EntryIdentity, now time.Time, window time.Duration) bool {
+	return st.Identity != nil && *st.Identity == id && st.IdentityRecordedAt != nil &&
+		now.Sub(st.IdentityRecordedAt.Time) < window && !confirmed(st)
+}
+
+// Removal is what to do with an entry the object is done with: it is being deleted,
+// it moved to another identity, or its principal was created again in IAM.
+type Removal int
+
+const (
+	// RemovalGone: EKS holds no such entry (or the cluster is gone, or it has
+	// never been able to hold entries): nothing to delete.
+	RemovalGone Removal = iota
+	// RemovalKeep: deletionPolicy Retain; the entry stays as it is.
+	RemovalKeep
+	// RemovalDelete: the entry is ours: delete it.
+	RemovalDelete
+	// RemovalNotOurs: the entry carries no ownership tags of this object: never
+	// delete it on the object's behalf.
+	RemovalNotOurs
+	// RemovalWait: absent, but recorded moments ago (MayStillAppear): wait, so that
+	// an entry EKS shows late is not left behind.
+	RemovalWait
+)
+
+var removalNames = [...]string{"Gone", "Keep", "Delete", "NotOurs", "Wait"}
+
+func (r Removal) String() string { return removalNames[r] }
+
+// Sighting is what one read of EKS showed of an entry to remove.
+type Sighting struct {
+	// Present: EKS shows the entry.
+	Present bool
+	// ClusterGone: the cluster does not exist, or only authenticates through the
+	// aws-auth ConfigMap and so has never held an entry.
+	ClusterGone bool
+	// Ours: the entry carries this object's ownership tags.
+	Ours bool
+	// MayAppear: see MayStillAppear.
+	MayAppear bool
+}
+
+// DecideRemoval decides what happens to an entry the object is done with. With
+// retain, EKS need not be read at all: the caller leaves Sighting empty.
+func DecideRemoval(retain bool, s Sighting) Removal {
+	switch {
+	case retain:
+		return RemovalKeep
+	case !s.Present && !s.ClusterGone && s.MayAppear:
+		return RemovalWait
+	case !s.Present:
+		return RemovalGone
+	case !s.Ours:
+		return RemovalNotOurs
+	}
+	return RemovalDelete
+}
+
+// Lookup is what IAM said of a principal.
+type Lookup int
+
+const (
+	// LookupUnknown: IAM could not be asked (another account, no permission,
+	// unreachable) or did not know the principal and never did.
+	LookupUnknown Lookup = iota
+	// LookupFound: IAM holds the principal, with its unique ID and creation time.
+	LookupFound
+	// LookupNoSuchPrincipal: IAM has no such principal.
+	LookupNoSuchPrincipal
+)
+
+// PrincipalFacts are what the principal check knows: IAM's answer, and what
+// status and EKS say of the entry.
+type PrincipalFacts struct {
+	Lookup Lookup
+	// ID and Created are IAM's, for LookupFound.
+	ID      string
+	Created time.Time
+	// RecordedID is status.principalID: the principal the entry was made for.
+	RecordedID string
+	// ReportedDeleted: the object already reports PrincipalDeleted.
+	ReportedDeleted bool
+	// EntryCreated is when EKS created the entry; zero when unknown.
+	EntryCreated time.Time
+}
+
+// Principal is what to do after an IAM lookup of the entry's principal. EKS binds
+// an entry to the unique ID of its principal, not its ARN: a role deleted and
+// created again under the same ARN gets a new ID, and the old entry grants nothing.
+type Principal int
+
+const (
+	// PrincipalUnchecked: nothing to act on; EKS stays the authority.
+	PrincipalUnchecked Principal = iota
+	// PrincipalSame: the principal the entry was made for; record its ID.
+	PrincipalSame
+	// PrincipalRecreated: a principal created after the entry holds the ARN now
+	// (another ID than the one recorded, or none recorded and younger than the
+	// entry): delete the entry and create it again.
+	PrincipalRecreated
+	// PrincipalDeleted: IAM had the principal before and has it no more; the entry
+	// grants nothing but is kept, should IAM be wrong.
+	PrincipalDeleted
+)
+
+var principalNames = [...]string{"Unchecked", "Same", "Recreated", "Deleted"}
+
+func (p Principal) String() string { return principalNames[p] }
+
+// DecidePrincipal decides about an entry's principal from an IAM lookup.
+func DecidePrincipal(f PrincipalFacts) Principal {
+	switch {
+	case f.Lookup == LookupNoSuchPrincipal && (f.RecordedID != "" || f.ReportedDeleted):
+		return PrincipalDeleted
+	case f.Lookup != LookupFound:
+		// Not known to IAM yet, and never known: EKS decides whether it exists.
+		return PrincipalUnchecked
+	case f.ID == f.RecordedID:
+		return PrincipalSame
+	case f.RecordedID == "" && (f.EntryCreated.IsZero() || !f.Created.After(f.EntryCreated)):
+		// First check of an entry made for this principal, or one made before IAM
+		// dates it (nothing says it is stale).
+		return PrincipalSame
+	}
+	return PrincipalRecreated
+}
+
+// confirmed reports whether a read-back once showed the entry as the spec wants it.
+func confirmed(st *v1.AccessEntryStatus) bool {
+	return meta.IsStatusConditionTrue(st.Conditions, v1.ConditionReady)
+}
