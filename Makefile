@@ -1,5 +1,6 @@
 # eks-access-operator: build, generate, test.
 # `make test` is everything CI runs; it builds the envtest binaries when they are absent.
+# `make test-unit` runs the tests that need no control plane, in seconds.
 
 IMG ?= eks-access-operator:dev
 BIN := $(CURDIR)/bin
@@ -43,6 +44,10 @@ test: manifests generate fmt vet envtest-assets ## Run every test against envtes
 	$(MAKE) bench-smoke
 	$(MAKE) soak-short
 	$(MAKE) fuzz
+
+.PHONY: test-unit
+test-unit: ## Run the tests that need no kube-apiserver (plan, decisions, parsers, steps, emulator): seconds, on a fresh clone.
+	go test -short ./...
 
 .PHONY: emulator-cli-check
 emulator-cli-check: ## Run the user guide's AWS CLI commands against the EKS emulator.

@@ -20,6 +20,7 @@ import (
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
 const (
@@ -52,6 +53,7 @@ func wantPolicies(t *testing.T, e eksemulator.Entry, want map[string]string) {
 }
 
 func TestCreateWithTwoPoliciesInOnePass(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	emu.ResetCalls()
 	principal := roleARN("create-two-policies")
 	ae := entry("create-two-policies", principal, func(ae *v1.AccessEntry) {
@@ -85,6 +87,7 @@ func TestCreateWithTwoPoliciesInOnePass(t *testing.T) {
 }
 
 func TestUpdates(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	principal := roleARN("updates")
 	ae := entry("updates", principal, func(ae *v1.AccessEntry) {
 		ae.Spec.KubernetesGroups = []v1.KubernetesGroup{"a"}
@@ -152,6 +155,7 @@ func TestUpdates(t *testing.T) {
 }
 
 func TestRecreateOnIdentityChange(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	cases := []struct {
 		name   string
 		change func(*v1.AccessEntry)
@@ -230,6 +234,7 @@ func cleanupEntry(t *testing.T, cluster, principal string) {
 }
 
 func TestDelete(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	for _, policy := range []v1.DeletionPolicy{v1.DeletionPolicyDelete, v1.DeletionPolicyRetain} {
 		t.Run(string(policy), func(t *testing.T) {
 			principal := roleARN("delete-" + strings.ToLower(string(policy)))
@@ -277,6 +282,7 @@ func preexisting(t *testing.T, principal string) eksemulator.Entry {
 }
 
 func TestOwnership(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	t.Run("unowned entry: AlreadyExists, untouched, then adopted on opt-in", func(t *testing.T) {
 		principal := roleARN("handmade")
 		before := preexisting(t, principal)
@@ -346,6 +352,7 @@ func TestOwnership(t *testing.T) {
 }
 
 func TestNodeRoleNeverListsPolicies(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	emu.ResetCalls()
 	principal := roleARN("node-role")
 	ae := entry("node-role", principal, func(ae *v1.AccessEntry) { ae.Spec.Type = v1.TypeEC2Windows })
@@ -386,6 +393,7 @@ func forceResync(t *testing.T, entries ...*v1.AccessEntry) {
 }
 
 func TestSteadyStateCalls(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	var all []*v1.AccessEntry
 	standard := 0
 	for i := range 6 {
@@ -419,6 +427,7 @@ func TestSteadyStateCalls(t *testing.T) {
 }
 
 func TestConsistencyWindowsAbsorbed(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	emu.SetFaults(eksemulator.Faults{ConsistencyDelay: 3 * time.Second})
 	t.Cleanup(func() { emu.SetFaults(eksemulator.Faults{}) })
 
@@ -473,6 +482,7 @@ func watchStalled(t *testing.T, ae *v1.AccessEntry) func() {
 }
 
 func TestThrottledFleetConverges(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	emu.SetFaults(eksemulator.Faults{RateLimit: 5, Burst: 5})
 	t.Cleanup(func() { emu.SetFaults(eksemulator.Faults{}) })
 	emu.ResetCalls()
@@ -522,6 +532,7 @@ func TestThrottledFleetConverges(t *testing.T) {
 }
 
 func TestConfigMapClusterConvergesAfterModeSwitch(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	principal := roleARN("legacy-user")
 	ae := entry("legacy-user", principal, func(ae *v1.AccessEntry) { ae.Spec.ClusterName = "legacy" })
 	create(t, ae)
@@ -541,6 +552,7 @@ func TestConfigMapClusterConvergesAfterModeSwitch(t *testing.T) {
 }
 
 func TestDriftCorrectedWithinOneResync(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	const resync = 2 * time.Second
 	stop, err := startManager(shardLabel+"=fast", resync, false)
 	if err != nil {
@@ -598,6 +610,7 @@ func sortedCopy(s []string) []string {
 // The next operator must delete the old entry, take the new one as its own, and
 // leave exactly one entry behind.
 func TestResumesAfterCrash(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	oldPrincipal, newPrincipal := roleARN("crash-old"), roleARN("crash-new")
 	ae := entry("crash", newPrincipal, func(ae *v1.AccessEntry) {
@@ -639,6 +652,7 @@ func TestResumesAfterCrash(t *testing.T) {
 // EKS holds this object's STANDARD entry while status records EC2_LINUX. The next
 // operator must not take the old entry for the new one.
 func TestResumesAfterCrashMidTypeChange(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	principal := roleARN("crash-type")
 	ae := entry("crash-type", principal, func(ae *v1.AccessEntry) {
@@ -672,6 +686,7 @@ func TestResumesAfterCrashMidTypeChange(t *testing.T) {
 // created goes away at once: on a CONFIG_MAP cluster (which can hold no entry),
 // and after EKS refused the create (no wait for an entry that may still appear).
 func TestDeleteWhereNothingWasCreated(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	for _, tc := range []struct {
 		name, reason string
 		mutate       func(*v1.AccessEntry)

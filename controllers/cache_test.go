@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
 func TestCacheTransformDropsWhatIsNeverRead(t *testing.T) {
@@ -41,6 +42,7 @@ func TestCacheTransformDropsWhatIsNeverRead(t *testing.T) {
 // An object applied with client-side kubectl apply: the operator's cache lacks the
 // annotation, and its finalizer and status patches must leave it on the server.
 func TestLastAppliedAnnotationSurvivesOnTheServer(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	const applied = `{"apiVersion":"eksaccess.io/v1alpha1","kind":"AccessEntry","metadata":{"name":"kubectl-applied"}}`
 	ae := entry("kubectl-applied", roleARN("kubectl-applied"), func(ae *v1.AccessEntry) {
 		ae.Annotations = map[string]string{lastAppliedAnnotation: applied}

@@ -22,6 +22,7 @@ import (
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
 // createConfig creates a ClusterAccessConfig and deletes it when the test ends.
@@ -65,6 +66,7 @@ func clusterMode(t *testing.T, name string) string {
 }
 
 func TestAuthenticationModeMovesForward(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	principal := roleARN("modeswitch-user")
 	ae := entry("modeswitch-user", principal, func(ae *v1.AccessEntry) { ae.Spec.ClusterName = "modeswitch" })
@@ -116,6 +118,7 @@ func TestAuthenticationModeMovesForward(t *testing.T) {
 }
 
 func TestCrossAccountClusterThroughAssumeRole(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	principal := "arn:aws:iam::" + remoteAccount + ":role/remote-admin"
 	ae := entry("remote-admin", principal, func(ae *v1.AccessEntry) {
 		ae.Spec.ClusterName = "remote"
@@ -149,6 +152,7 @@ func TestCrossAccountClusterThroughAssumeRole(t *testing.T) {
 }
 
 func TestGuardrails(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	for name, labels := range map[string]map[string]string{"tenant-a": {"tenant": "yes"}, "tenant-unlabeled": nil, "outsiders": {"tenant": "yes"}} {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
@@ -212,6 +216,7 @@ func TestGuardrails(t *testing.T) {
 }
 
 func TestRequireClusterConfig(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	stop, err := startManager(shardLabel+"=strict", 10*time.Minute, false, func(r *AccessEntryReconciler) { r.RequireClusterConfig = true })
 	if err != nil {
 		t.Fatal(err)
@@ -230,6 +235,7 @@ func TestRequireClusterConfig(t *testing.T) {
 }
 
 func TestPruning(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	creator, breakGlass, nodes, retained := roleARN("cluster-creator"), roleARN("break-glass-oncall"), roleARN("pruned-nodes"), roleARN("pruned-retained")
 	seed := func(principal, typ string, tags map[string]string) {
@@ -305,6 +311,7 @@ func TestPruning(t *testing.T) {
 // the AccessEntry index it lists through, which only the AccessEntry controller
 // used to register.
 func TestClusterAccessConfigControllerAlone(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	mgr, err := ctrl.NewManager(managerCfg, ctrl.Options{Scheme: newScheme(), Logger: logr.Discard(),
 		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})

@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
 // EKS binds an entry to the unique ID of its principal. A role deleted in IAM
@@ -22,6 +23,7 @@ import (
 // the same ARN needs a new entry, which the operator makes. Checked through the
 // emulator's IAM GetRole and its record of the ID each entry was made for.
 func TestPrincipalDeletedAndCreatedAgainInIAM(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	stop, err := startManager(shardLabel+"=principals", time.Second, false, func(r *AccessEntryReconciler) {
 		r.Principals = r.EKS.(*SDKClients)
 		r.PrincipalCheckInterval = time.Second
@@ -157,6 +159,7 @@ func TestPrincipalDeletedAndCreatedAgainInIAM(t *testing.T) {
 // The IAM lookup itself: the account its credentials act in only, the exact ARN
 // only, IAM's own answers kept apart from what it cannot tell.
 func TestPrincipalIDLookups(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	c := NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), IAMEndpoint: emu.URL()})
 	self := Target{Region: region}

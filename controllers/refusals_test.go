@@ -77,6 +77,7 @@ type refusal struct {
 }
 
 func TestRuntimeRefusals(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	role := func(name string) string { return roleARN("refusals-" + name) }
 	const foreignAccount = "444455556666"

@@ -37,6 +37,7 @@ import (
 // to (see testenv.ManagerConfig), so every other test also proves the role is
 // enough. This test proves it is not more than that.
 func TestManagerRunsWithItsRBACOnly(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	mc, err := client.New(managerCfg, client.Options{Scheme: newScheme()})
 	if err != nil {
@@ -200,6 +201,7 @@ func grants(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
 // throttling and a missing cluster, and looks for the credentials and for EKS
 // request bodies in its logs (the SDK's too) and in every Event of the namespace.
 func TestNoCredentialsOrRequestBodiesInLogsOrEvents(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	secret := "SECRET-MUST-NOT-LEAK-" + rand.String(12)
 	token := "TOKEN-MUST-NOT-LEAK-" + rand.String(12)

@@ -66,7 +66,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	if testenv.Fuzzing() {
+	if testenv.Fuzzing() || testenv.UnitOnly() {
 		os.Exit(m.Run())
 	}
 	os.Exit(runSuite(m))

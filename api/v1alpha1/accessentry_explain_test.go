@@ -16,6 +16,7 @@ import (
 // `kubectl explain` of each one must show a description, since that is the
 // documentation users read.
 func TestExplainDescribesEveryField(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	kubectl := env.ControlPlane.KubeCtl()
 	kubectl.Path = filepath.Join(testenv.AssetsDir(), "kubectl")
 	explain := func(args ...string) string {

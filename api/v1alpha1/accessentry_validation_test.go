@@ -30,6 +30,9 @@ var env *envtest.Environment
 const ns = "validation"
 
 func TestMain(m *testing.M) {
+	if testenv.UnitOnly() {
+		os.Exit(m.Run())
+	}
 	var (
 		cfg *rest.Config
 		err error
@@ -110,6 +113,7 @@ func groups(n int) []v1.KubernetesGroup {
 // TestAdmission submits each object to the API server and checks that it is
 // accepted, or refused with an error naming the field and saying what is wrong.
 func TestAdmission(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	cases := []struct {
 		name string
 		// base is validEntry unless set.
@@ -299,6 +303,7 @@ func TestAdmission(t *testing.T) {
 
 // TestDefaults checks the defaults the schema fills in.
 func TestDefaults(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ae := validEntry()
 	if err := k8s.Create(context.Background(), ae); err != nil {
 		t.Fatal(err)
@@ -314,6 +319,7 @@ func TestDefaults(t *testing.T) {
 // TestIdentityFieldsMayChange checks that clusterName, region, principalARN and type
 // stay mutable: the controller recreates the EKS entry when they change.
 func TestIdentityFieldsMayChange(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	ae := validEntry()
 	if err := k8s.Create(ctx, ae); err != nil {
@@ -333,6 +339,7 @@ func TestIdentityFieldsMayChange(t *testing.T) {
 
 // TestSamples checks that every manifest in config/samples is accepted.
 func TestSamples(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	samples := testenv.Samples(t)
 	if len(samples) == 0 {
 		t.Fatal("no AccessEntry found in config/samples")
@@ -349,6 +356,7 @@ func TestSamples(t *testing.T) {
 // server enforces: the authentication mode only moves forward, and the role and
 // names are well formed.
 func TestClusterAccessConfigAdmission(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "forward"},
 		Spec: v1.ClusterAccessConfigSpec{ClusterName: "demo", AuthenticationMode: v1.AuthenticationModeAPIAndConfigMap}}

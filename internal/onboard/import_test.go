@@ -25,6 +25,7 @@ import (
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/controllers"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
 const (
@@ -162,6 +163,7 @@ Before applying:
 var readOps = []string{"ListAccessEntries", "DescribeAccessEntry", "ListAssociatedAccessPolicies"}
 
 func TestImportThenAdoptWritesOnlyOwnershipTags(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	seed(t, emuClient(), "demo", demoEntries)
 	before := emu.Entries(account, region, "demo")
@@ -256,6 +258,7 @@ func stable(e eksemulator.Entry) eksemulator.Entry {
 }
 
 func TestImportLeavesOutNodeEntriesByDefault(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	tags := map[string]string{}
 	for i := range 48 {
 		tags[fmt.Sprintf("k%02d", i)] = "v"
@@ -299,6 +302,7 @@ Before applying:
 }
 
 func TestImportErrors(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	ctx := context.Background()
 	_, err := Import(ctx, emuClient(), ImportOptions{Cluster: "legacy", Region: region, Namespace: importNS})
 	if err == nil || !strings.Contains(err.Error(), "migrate-aws-auth") {

@@ -33,6 +33,7 @@ var migrateCases = []struct {
 }
 
 func TestMigrateGolden(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	for _, tc := range migrateCases {
 		t.Run(tc.name, func(t *testing.T) {
 			auth, err := ReadAWSAuthFile(filepath.Join("testdata", tc.file))
@@ -89,6 +90,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestMigrateReadsTheClusterConfigMap(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	data, err := os.ReadFile(filepath.Join("testdata", "people.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +125,7 @@ func TestMigrateReadsTheClusterConfigMap(t *testing.T) {
 }
 
 func TestMigrateWithoutConfigMapInCluster(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	path, err := testenv.WriteKubeconfig(env, t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -10,12 +10,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
 // validateSpec stands in for the CRD so that nothing the API server would refuse is
 // printed. This test keeps the two in step: every spec here is judged by both,
 // and they must agree.
 func TestValidateSpecAgreesWithTheAPIServer(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	base := func(mut func(*v1.AccessEntrySpec)) v1.AccessEntrySpec {
 		s := v1.AccessEntrySpec{ClusterName: "demo", Region: region, PrincipalARN: roleARN("dev")}
 		mut(&s)

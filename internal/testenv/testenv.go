@@ -83,3 +83,23 @@ func Fuzzing() bool {
 	f := flag.Lookup("test.fuzz")
 	return f != nil && f.Value.String() != ""
 }
+
+// UnitOnly reports whether the tests run with -short (`make test-unit`): then a
+// TestMain starts no control plane, and the tests that need one skip themselves
+// with RequireControlPlane, so that the pure tests run on a fresh clone before
+// any envtest binary is built.
+func UnitOnly() bool {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	return testing.Short()
+}
+
+// RequireControlPlane skips a test that needs kube-apiserver and etcd when the
+// tests run with -short.
+func RequireControlPlane(t testing.TB) {
+	t.Helper()
+	if UnitOnly() {
+		t.Skip("needs kube-apiserver and etcd: runs in 'make test', not in 'make test-unit' (-short)")
+	}
+}

@@ -30,6 +30,7 @@ const namespace = "eks-access-system"
 // TestDefaultInstall builds config/default with kubectl's kustomize, applies it to
 // envtest, and checks what a production install relies on.
 func TestDefaultInstall(t *testing.T) {
+	testenv.RequireControlPlane(t)
 	env, cfg, err := testenv.Start()
 	if err != nil {
 		t.Fatal(err)
