@@ -32,9 +32,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	runtimeapi "k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
@@ -142,52 +139,36 @@ func run(o options) (Result, error) {
 	res := Result{Entries: o.entries, Rate: o.rate, Burst: o.burst, LatencyMS: o.latency.Milliseconds(),
 		Machine: machine(), Date: time.Now().UTC().Format(time.RFC3339)}
 
-	say("starting etcd and kube-apiserver")
-	env, cfg, err := testenv.Start()
-	if err != nil {
-		return res, err
-	}
-	defer func() { _ = env.Stop() }()
-	kubeconfig, err := testenv.WriteKubeconfig(env, work)
-	if err != nil {
-		return res, err
-	}
-	say("starting the EKS emulator: %.0f requests/s per account, burst %d, %s per call", o.rate, o.burst, o.latency)
-	emu, err := eksemulator.New(eksemulator.Config{
-		Clusters:  []eksemulator.ClusterConfig{{Name: cluster, Account: account, Region: region, AuthenticationMode: "API"}},
-		RateLimit: o.rate, Burst: o.burst, Latency: o.latency, Seed: 1,
-	})
-	if err != nil {
-		return res, err
-	}
-	if err := emu.Start("127.0.0.1:0"); err != nil {
-		return res, err
-	}
-	defer func() { _ = emu.Close() }()
-
 	metricsAddr, err := freeAddr()
 	if err != nil {
 		return res, err
 	}
-	opArgs := []string{
-		"--kubeconfig=" + kubeconfig, "--eks-endpoint=" + emu.URL(), "--region=" + region,
-		"--sts-endpoint=" + emu.URL(), "--iam-endpoint=" + emu.URL(),
-		"--eks-qps=" + strconv.FormatFloat(o.rate, 'f', -1, 64), "--eks-burst=" + strconv.Itoa(o.burst),
-		"--max-concurrent-reconciles=" + strconv.Itoa(o.workers), "--resync-period=24h",
-		"--metrics-bind-address=" + metricsAddr, "--health-probe-bind-address=0",
-	}
-	logPath := filepath.Join(work, "operator.log")
-	say("starting the operator (log in %s)", logPath)
-	op, err := testenv.StartOperator(filepath.Join(root, o.operator), opArgs, logPath)
+	say("starting etcd and kube-apiserver")
+	say("starting the EKS emulator: %.0f requests/s per account, burst %d, %s per call", o.rate, o.burst, o.latency)
+	w, err := testenv.NewWorld(testenv.WorldOptions{
+		Emulator: eksemulator.Config{
+			Clusters:  []eksemulator.ClusterConfig{{Name: cluster, Account: account, Region: region, AuthenticationMode: "API"}},
+			RateLimit: o.rate, Burst: o.burst, Latency: o.latency, Seed: 1,
+		},
+		Operator: o.operator,
+		WorkDir:  work,
+		Region:   region,
+		OperatorArgs: []string{
+			"--eks-qps=" + strconv.FormatFloat(o.rate, 'f', -1, 64), "--eks-burst=" + strconv.Itoa(o.burst),
+			"--max-concurrent-reconciles=" + strconv.Itoa(o.workers), "--resync-period=24h",
+		},
+		MetricsAddr: metricsAddr,
+	})
 	if err != nil {
 		return res, err
 	}
-	defer func() { op.Stop() }()
+	defer w.Stop()
+	emu, k8s := w.Emulator, w.Client
+	say("starting the operator (log in %s)", w.OperatorLog)
+	if err := w.StartOperator(); err != nil {
+		return res, err
+	}
 
-	k8s, err := newClient(cfg)
-	if err != nil {
-		return res, err
-	}
 	ctx := context.Background()
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
 		return res, err
@@ -236,10 +217,10 @@ func run(o options) (Result, error) {
 	}
 
 	say("forcing a full resync: restarting the operator with %d entries in place", o.entries)
-	op.Stop()
+	w.StopOperator()
 	emu.ResetCalls()
 	start = time.Now()
-	if op, err = testenv.StartOperator(filepath.Join(root, o.operator), opArgs, logPath); err != nil {
+	if err := w.StartOperator(); err != nil {
 		return res, err
 	}
 	if err := waitCalls(emu, "DescribeAccessEntry", o.entries, timeout); err != nil {
@@ -512,19 +493,6 @@ func freeAddr() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
-}
-
-func newClient(cfg *rest.Config) (client.Client, error) {
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = 500, 1000
-	scheme := runtimeapi.NewScheme()
-	if err := v1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	return client.New(cfg, client.Options{Scheme: scheme})
 }
 
 func report(r Result) {

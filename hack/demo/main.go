@@ -59,44 +59,27 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
 	step("starting etcd and kube-apiserver on loopback, with the AccessEntry CRD installed")
-	env, _, err := testenv.Start()
-	if err != nil {
-		return err
-	}
-	defer func() { step("stopping etcd and kube-apiserver"); _ = env.Stop() }()
-	kubeconfig, err := testenv.WriteKubeconfig(env, work)
-	if err != nil {
-		return err
-	}
-
 	step("starting the EKS emulator (cluster %q, account %s, %s)", cluster, account, region)
-	emu, err := eksemulator.New(eksemulator.Config{Clusters: []eksemulator.ClusterConfig{
-		{Name: cluster, Account: account, Region: region, AuthenticationMode: "API_AND_CONFIG_MAP"},
-	}})
+	w, err := testenv.NewWorld(testenv.WorldOptions{
+		Emulator: eksemulator.Config{Clusters: []eksemulator.ClusterConfig{
+			{Name: cluster, Account: account, Region: region, AuthenticationMode: "API_AND_CONFIG_MAP"},
+		}},
+		Operator:     operatorBin,
+		WorkDir:      work,
+		Region:       region,
+		OperatorArgs: []string{"--resync-period=30s"},
+		Stopping:     func(part string) { step("stopping %s", part) },
+	})
 	if err != nil {
 		return err
 	}
-	if err := emu.Start("127.0.0.1:0"); err != nil {
-		return err
-	}
-	defer func() { step("stopping the EKS emulator"); _ = emu.Close() }()
+	defer w.Stop()
+	kubeconfig, emu := w.Kubeconfig, w.Emulator
 
-	step("starting the operator (%s), its log in %s", operatorBin, rel(root, filepath.Join(work, "operator.log")))
-	_ = os.Remove(filepath.Join(work, "operator.log"))
-	op, err := testenv.StartOperator(filepath.Join(root, operatorBin), []string{
-		"--kubeconfig=" + kubeconfig,
-		"--eks-endpoint=" + emu.URL(),
-		"--sts-endpoint=" + emu.URL(),
-		"--iam-endpoint=" + emu.URL(),
-		"--region=" + region,
-		"--resync-period=30s",
-		"--metrics-bind-address=0",
-		"--health-probe-bind-address=0",
-	}, filepath.Join(work, "operator.log"))
-	if err != nil {
+	step("starting the operator (%s), its log in %s", operatorBin, rel(root, w.OperatorLog))
+	if err := w.StartOperator(); err != nil {
 		return err
 	}
-	defer func() { step("stopping the operator"); op.Stop() }()
 
 	kubectl := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, filepath.Join(testenv.AssetsDir(), "kubectl"), args...)

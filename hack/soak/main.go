@@ -18,13 +18,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,9 +34,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -117,34 +112,25 @@ func run(o options) error {
 	c := counts{ops: map[string]int{}}
 
 	say("starting etcd and kube-apiserver")
-	env, cfg, err := testenv.Start()
+	w, err := testenv.NewWorld(testenv.WorldOptions{
+		Emulator: eksemulator.Config{Seed: int64(o.seed), Clusters: []eksemulator.ClusterConfig{
+			{Name: clusters[0], Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: clusters[1], Account: account, Region: region, AuthenticationMode: "API"},
+		}},
+		Operator: o.operator,
+		WorkDir:  work,
+		Region:   region,
+		OperatorArgs: []string{"--principal-check-interval=5s", "--iam-qps=50", "--resync-period=20s",
+			"--eks-qps=50", "--eks-burst=50", // above EKS's rate: throttling happens
+			"--instance-id=soak"},
+		// A request in flight while kube-apiserver restarts must fail, not hang the driver.
+		ClientTimeout: 10 * time.Second,
+	})
 	if err != nil {
 		return err
 	}
-	var restarted *exec.Cmd
-	defer func() {
-		if restarted != nil {
-			_ = restarted.Process.Signal(syscall.SIGTERM)
-			_ = restarted.Wait()
-		}
-		_ = env.Stop()
-	}()
-	kubeconfig, err := testenv.WriteKubeconfig(env, work)
-	if err != nil {
-		return err
-	}
-
-	emu, err := eksemulator.New(eksemulator.Config{Seed: int64(o.seed), Clusters: []eksemulator.ClusterConfig{
-		{Name: clusters[0], Account: account, Region: region, AuthenticationMode: "API"},
-		{Name: clusters[1], Account: account, Region: region, AuthenticationMode: "API"},
-	}})
-	if err != nil {
-		return err
-	}
-	if err := emu.Start("127.0.0.1:0"); err != nil {
-		return err
-	}
-	defer func() { _ = emu.Close() }()
+	defer w.Stop()
+	emu, k8s, logPath := w.Emulator, w.Client, w.OperatorLog
 
 	unowned, err := seedUnowned(emu)
 	if err != nil {
@@ -155,22 +141,10 @@ func run(o options) error {
 	emu.SetFaults(faults)
 	say("EKS emulator faults: 5%% 500s, %v requests/s, latency up to %s, consistency delay up to %s", faults.RateLimit, faults.MaxJitter, faults.ConsistencyDelay)
 
-	logPath := filepath.Join(work, "operator.log")
-	opArgs := []string{"--kubeconfig=" + kubeconfig, "--eks-endpoint=" + emu.URL(), "--region=" + region,
-		"--sts-endpoint=" + emu.URL(), "--iam-endpoint=" + emu.URL(), "--principal-check-interval=5s", "--iam-qps=50",
-		"--resync-period=20s", "--eks-qps=50", "--eks-burst=50", // above EKS's rate: throttling happens "--metrics-bind-address=0", "--health-probe-bind-address=0",
-		"--instance-id=soak"}
-	opBin := filepath.Join(root, o.operator)
-	op, err := testenv.StartOperator(opBin, opArgs, logPath)
-	if err != nil {
+	if err := w.StartOperator(); err != nil {
 		return err
 	}
-	defer func() { op.Stop() }()
 
-	k8s, err := newClient(cfg)
-	if err != nil {
-		return err
-	}
 	ctx := context.Background()
 	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
 		return err
@@ -189,9 +163,9 @@ func run(o options) error {
 		elapsed := time.Since(start)
 		if len(killAt) > 0 && elapsed >= killAt[0] {
 			killAt = killAt[1:]
-			op.Kill()
+			w.KillOperator()
 			time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
-			if op, err = testenv.StartOperator(opBin, opArgs, logPath); err != nil {
+			if err := w.StartOperator(); err != nil {
 				return err
 			}
 			c.kills++
@@ -199,7 +173,7 @@ func run(o options) error {
 		if restartAt > 0 && elapsed >= restartAt {
 			restartAt = 0
 			say("restarting kube-apiserver")
-			if restarted, err = restartAPIServer(cfg); err != nil {
+			if err := w.RestartAPIServer(); err != nil {
 				return fmt.Errorf("restarting kube-apiserver: %w", err)
 			}
 			c.restarts++
@@ -546,88 +520,6 @@ func matches(ae *v1.AccessEntry, e eksemulator.Entry, c *counts) []string {
 		out = append(out, fmt.Sprintf("%s: EKS differs from the spec: %+v (EKS tags %v)", ae.Name, p, e.Tags))
 	}
 	return out
-}
-
-// restartAPIServer stops the running kube-apiserver (a child of this process) and
-// starts it again with the same arguments, certificates and etcd, then waits for it.
-func restartAPIServer(cfg *rest.Config) (*exec.Cmd, error) {
-	pid, args, err := findChild("kube-apiserver")
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return nil, err
-	}
-	for range 300 {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil {
-			break
-		}
-		if data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(data), ") Z ") {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	cmd := exec.Command(args[0], args[1:]...)
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	k8s, err := newClient(cfg)
-	if err != nil {
-		return cmd, err
-	}
-	for range 600 {
-		if err := k8s.List(context.Background(), &v1.AccessEntryList{}, client.InNamespace(namespace)); err == nil {
-			return cmd, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return cmd, errors.New("kube-apiserver did not come back within 60s")
-}
-
-// findChild finds a child process of this one by its command name.
-func findChild(name string) (int, []string, error) {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, nil, err
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		if !strings.Contains(s, "("+name+")") {
-			continue
-		}
-		fields := strings.Fields(s[strings.LastIndex(s, ")")+1:])
-		if len(fields) < 2 || fields[1] != strconv.Itoa(os.Getpid()) {
-			continue
-		}
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil {
-			return 0, nil, err
-		}
-		return pid, strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"), nil
-	}
-	return 0, nil, fmt.Errorf("no %s child process", name)
-}
-
-func newClient(cfg *rest.Config) (client.Client, error) {
-	cfg = rest.CopyConfig(cfg)
-	cfg.QPS, cfg.Burst = 200, 400
-	cfg.Timeout = 10 * time.Second
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := v1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	return client.New(cfg, client.Options{Scheme: scheme})
 }
 
 func report(c counts, emu *eksemulator.Server, live int) {
