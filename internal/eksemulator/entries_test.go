@@ -1,6 +1,7 @@
 package eksemulator
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
@@ -517,5 +518,29 @@ func TestCreateAccessEntryOverTheQuota(t *testing.T) {
 	}
 	if _, err := c.CreateAccessEntry(ctx, third); err != nil {
 		t.Fatalf("create after a delete made room: %v", err)
+	}
+}
+
+// TestBackdate: a test can make an entry look made long ago, as DescribeAccessEntry
+// then reports it.
+func TestBackdate(t *testing.T) {
+	s := startServer(t, Config{Clusters: []ClusterConfig{{Name: testCluster, Account: testAccount, Region: testRegion, AuthenticationMode: ModeAPI}}})
+	cl := eksClient(s)
+	ctx := context.Background()
+	if _, err := cl.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(testCluster), PrincipalArn: aws.String(myRole)}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Backdate(testAccount, testRegion, testCluster, "arn:aws:iam::111122223333:role/nobody", time.Hour) {
+		t.Error("Backdate of an entry that does not exist reported true")
+	}
+	if !s.Backdate(testAccount, testRegion, testCluster, myRole, time.Hour) {
+		t.Fatal("Backdate found no entry")
+	}
+	out, err := cl.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(testCluster), PrincipalArn: aws.String(myRole)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if age := time.Since(aws.ToTime(out.AccessEntry.CreatedAt)); age < 59*time.Minute || age > 61*time.Minute {
+		t.Errorf("the entry reads as created %s ago, want an hour", age)
 	}
 }

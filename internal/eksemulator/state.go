@@ -266,6 +266,21 @@ func (s *Server) Entries(account, region, clusterName string) []Entry {
 	return s.exportEntries(c, now)
 }
 
+// Backdate moves the creation and modification times of an entry back by d, as if
+// it had been made that much earlier: for tests of what depends on an entry's age.
+// It reports whether the entry exists.
+func (s *Server) Backdate(account, region, clusterName, principalARN string, d time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.clusters[clusterKey{account, region, clusterName}]
+	if c == nil || c.entries[principalARN] == nil {
+		return false
+	}
+	e := c.entries[principalARN]
+	e.createdAt, e.modifiedAt = e.createdAt.Add(-d), e.modifiedAt.Add(-d)
+	return true
+}
+
 func (s *Server) exportEntries(c *cluster, now time.Time) []Entry {
 	out := []Entry{}
 	for _, p := range slices.Sorted(maps.Keys(c.entries)) {
