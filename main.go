@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -43,6 +44,7 @@ func main() {
 		watchNamespace string
 		selector       string
 		instanceID     string
+		trusted        string
 		clientOpts     controllers.ClientOptions
 		r              = controllers.AccessEntryReconciler{}
 	)
@@ -59,7 +61,8 @@ func main() {
 	flag.StringVar(&clientOpts.IAMEndpoint, "iam-endpoint", "", "IAM endpoint URL for reading principals' unique IDs (default: the partition's global one; the emulator serves IAM at its own address).")
 	flag.Float64Var(&clientOpts.IAMQPS, "iam-qps", 5, "IAM reads (the principal check) per second, per account; a check over it is put off to a later reconcile, never waited for.")
 	flag.DurationVar(&r.PrincipalCheckInterval, "principal-check-interval", time.Hour, "How often, at most, each entry's IAM principal is looked up (iam:GetRole or iam:GetUser), to recreate the entry of a role or user deleted and created again under the same ARN; 0 turns the check off.")
-	flag.BoolVar(&r.RequireClusterConfig, "require-cluster-config", false, "Refuse (NotPermitted) AccessEntries whose cluster has no ClusterAccessConfig, so that every entry is held to guardrails (multi-tenant installs).")
+	flag.StringVar(&trusted, "trusted-namespaces", "", "Comma-separated namespaces whose AccessEntries are honoured without guardrail rules; an AccessEntry in any other namespace needs a rule of its cluster's ClusterAccessConfig (default: the operator's own namespace, from $POD_NAMESPACE or the service account, else "+defaultNamespace+").")
+	flag.BoolVar(&r.RequireClusterConfig, "require-cluster-config", false, "Refuse (NotPermitted) AccessEntries whose cluster has no ClusterAccessConfig even in the trusted namespaces.")
 	flag.Float64Var(&clientOpts.QPS, "eks-qps", 10, "EKS calls per second, per account and region, shared by all workers.")
 	flag.IntVar(&clientOpts.Burst, "eks-burst", 10, "EKS calls allowed in a burst above --eks-qps.")
 	flag.DurationVar(&r.ResyncPeriod, "resync-period", 10*time.Minute, "How often each entry is read back from EKS to correct drift (jittered by 10%).")
@@ -119,7 +122,8 @@ func main() {
 		log.Error(err, "unable to load AWS configuration")
 		os.Exit(1)
 	}
-	r.Client = mgr.GetClient()
+	r.Client, r.APIReader = mgr.GetClient(), mgr.GetAPIReader()
+	r.TrustedNamespaces = trustedNamespaces(trusted)
 	clients := controllers.NewSDKClients(awsCfg, clientOpts)
 	r.EKS, r.Principals = clients, clients
 	r.Recorder = mgr.GetEventRecorder("eks-access-operator")
@@ -135,17 +139,46 @@ func main() {
 		DefaultRegion: r.DefaultRegion,
 		ResyncPeriod:  r.ResyncPeriod,
 		PollInterval:  10 * time.Second,
+
+		TrustedNamespaces: r.TrustedNamespaces,
 	}
 	if err := cacReconciler.SetupWithManager(mgr); err != nil {
 		log.Error(err, "unable to set up the ClusterAccessConfig controller")
 		os.Exit(1)
 	}
 
-	log.Info("starting the manager", "instanceID", instanceID, "region", r.DefaultRegion, "eksEndpoint", clientOpts.Endpoint)
+	log.Info("starting the manager", "instanceID", instanceID, "region", r.DefaultRegion, "eksEndpoint", clientOpts.Endpoint, "trustedNamespaces", r.TrustedNamespaces)
 	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "the manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// defaultNamespace is the namespace config/default installs the operator in.
+const defaultNamespace = "eks-access-system"
+
+// serviceAccountNamespace is where Kubernetes writes the pod's namespace.
+const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// trustedNamespaces is the list --trusted-namespaces names, or the operator's own
+// namespace: $POD_NAMESPACE, the service account's, or the install's default.
+func trustedNamespaces(flagValue string) []string {
+	var out []string
+	for _, ns := range strings.Split(flagValue, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	if len(out) > 0 {
+		return out
+	}
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return []string{ns}
+	}
+	if data, err := os.ReadFile(serviceAccountNamespace); err == nil && strings.TrimSpace(string(data)) != "" {
+		return []string{strings.TrimSpace(string(data))}
+	}
+	return []string{defaultNamespace}
 }
 
 // clusterUID is the UID of the kube-system namespace: stable for the life of the

@@ -22,15 +22,8 @@ func (r *AccessEntryReconciler) applyPlan(ctx context.Context, p *entryPass) err
 	p.desired = plan.DesiredFor(p.ae, p.id, r.InstanceID)
 	if pl := plan.Compute(p.desired, *p.obs, p.ae.Status.ManagedTags); !pl.Empty() {
 		p.progress(v1.ReasonProgressing, "updating the EKS access entry")
-		if len(pl.SetTags) > 0 {
-			if err := r.recordIntent(ctx, p, func(st *v1.AccessEntryStatus) {
-				st.ManagedTags = union(st.ManagedTags, p.desired.SpecTagKeys)
-			}); err != nil {
-				return err
-			}
-		}
-		if err := r.apply(ctx, p.eks, p.id, p.obs.ARN, pl); err != nil {
-			return r.eksOutcome(p.id, err)
+		if err := r.write(ctx, p, p.desired, p.obs.ARN, pl); err != nil {
+			return err
 		}
 		switch {
 		case !p.written && p.synced:
@@ -42,6 +35,23 @@ func (r *AccessEntryReconciler) applyPlan(ctx context.Context, p *entryPass) err
 		p.written = true
 	}
 	p.ae.Status.ManagedTags = p.desired.SpecTagKeys
+	return nil
+}
+
+// write applies a plan to the entry of the pass. Spec tags are recorded as managed
+// before they are written, so that a crash in between cannot leave a tag nobody
+// removes.
+func (r *AccessEntryReconciler) write(ctx context.Context, p *entryPass, desired plan.Desired, entryARN string, pl plan.Plan) error {
+	if len(pl.SetTags) > 0 {
+		if err := r.recordIntent(ctx, p, func(st *v1.AccessEntryStatus) {
+			st.ManagedTags = union(st.ManagedTags, desired.SpecTagKeys)
+		}); err != nil {
+			return err
+		}
+	}
+	if err := r.apply(ctx, p.eks, p.id, entryARN, pl); err != nil {
+		return r.eksOutcome(p.id, err)
+	}
 	return nil
 }
 

@@ -3,10 +3,8 @@ package controllers
 import (
 	"cmp"
 	"context"
-	"strings"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -38,7 +36,8 @@ func indexAccessEntriesByCluster(mgr ctrl.Manager) error {
 
 // resolveConfig finds the ClusterAccessConfig of the object's cluster (nil when
 // there is none), resolves the region, and picks the EKS client of the target the
-// config names. Reads the cache only. Stalls with NoRegion when no region is known.
+// config names. Reads the cache only. Stalls with NoRegion when no region is known;
+// waits while the cluster is UPDATING.
 func (r *AccessEntryReconciler) resolveConfig(ctx context.Context, p *entryPass) error {
 	cac, err := r.clusterConfig(ctx, p.ae.Spec.ClusterName, p.ae.Spec.Region)
 	if err != nil {
@@ -51,33 +50,7 @@ func (r *AccessEntryReconciler) resolveConfig(ctx context.Context, p *entryPass)
 	p.cac, p.id = cac, id
 	p.target = target(id.Region, cac)
 	p.eks = r.EKS.For(p.target)
-	return nil
-}
-
-// checkGuardrails holds the object to its cluster's guardrails, and to the rule
-// that a ClusterAccessConfig must exist when the operator requires one
-// (NotPermitted, nothing written); it makes the object wait while its cluster is
-// UPDATING. Reads the object's namespace when a guardrail selects by label.
-func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPass) error {
-	cac := p.cac
-	if cac == nil {
-		if r.RequireClusterConfig {
-			return stall(v1.ReasonNotPermitted, 0, "no ClusterAccessConfig for cluster %s, and this operator requires one (--require-cluster-config): ask the platform team to create it", p.ae.Spec.ClusterName)
-		}
-		return nil
-	}
-	var nsLabels map[string]string
-	if cac.Spec.Guardrails.NamespaceSelector != nil {
-		ns := &corev1.Namespace{}
-		if err := r.Get(ctx, client.ObjectKey{Name: p.ae.Namespace}, ns); err != nil {
-			return err
-		}
-		nsLabels = ns.Labels
-	}
-	if v := CheckGuardrails(p.ae, cac.Spec.Guardrails, nsLabels); len(v) > 0 {
-		return stall(v1.ReasonNotPermitted, 0, "not permitted by ClusterAccessConfig %s: %s", cac.Name, strings.Join(v, "; "))
-	}
-	if cac.Status.ClusterStatus == "UPDATING" {
+	if cac != nil && cac.Status.ClusterStatus == "UPDATING" {
 		// The ClusterAccessConfig watch brings the object back when the cluster is ACTIVE.
 		return retryAfter(v1.ReasonClusterUpdating, r.RecheckInterval, "cluster %s is UPDATING (authentication mode); waiting for it to be ACTIVE", cac.Spec.ClusterName)
 	}

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
 
@@ -50,8 +51,14 @@ type AccessEntryReconciler struct {
 	// MaxConcurrentReconciles bounds the workers.
 	MaxConcurrentReconciles int
 	// RequireClusterConfig makes an AccessEntry without a matching
-	// ClusterAccessConfig NotPermitted (multi-tenant installs).
+	// ClusterAccessConfig NotPermitted even in a trusted namespace.
 	RequireClusterConfig bool
+	// TrustedNamespaces are honoured without guardrail rules; an AccessEntry in any
+	// other namespace needs a rule of its cluster's ClusterAccessConfig.
+	TrustedNamespaces []string
+	// APIReader reads the API server directly (not the cache): to find which
+	// AccessEntry records an entry, across every shard.
+	APIReader client.Reader
 	// Principals reads principals' unique IDs from IAM; nil turns the check off.
 	Principals Principals
 	// PrincipalCheckInterval is how often, at most, the principal of an entry is
@@ -78,6 +85,10 @@ type entryPass struct {
 	id     v1.EntryIdentity
 	target Target
 	eks    EKSAPI
+
+	// verdict is the guardrails' verdict, set by checkGuardrails for an object
+	// outside the trusted namespaces.
+	verdict *guardrails.Verdict
 
 	// obs is the entry as EKS shows it, set by ensureEntry.
 	obs *plan.Observed
@@ -162,9 +173,9 @@ func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		)
 	}
 	return ctrl.Result{}, run(ctx, p,
-		r.resolveConfig,     // the ClusterAccessConfig, region and role of the cluster
-		r.checkGuardrails,   // what the config allows; wait while the cluster updates
+		r.resolveConfig,     // the ClusterAccessConfig, region and role; wait while the cluster updates
 		r.retireOldIdentity, // an identity change: delete the old entry first
+		r.checkGuardrails,   // trusted, or allowed by a rule; else revoke what it holds and stop
 		r.ensureEntry,       // the entry exists and is ours: create, adopt or refuse
 		r.checkPrincipal,    // the IAM principal is the one the entry was made for
 		r.applyPlan,         // write what differs from the spec

@@ -604,47 +604,78 @@ func sortedCopy(s []string) []string {
 	return out
 }
 
-// TestResumesAfterCrash stands for an operator killed between the steps of a move
-// to a new identity: the old entry is still recorded in status, and the new entry
-// was already created (with this object's ownership tags) but never recorded.
-// The next operator must delete the old entry, take the new one as its own, and
-// leave exactly one entry behind.
+// TestResumesAfterCrash stands for an operator killed in the middle of a move to
+// another principal, at the two points where EKS and status disagree: after the
+// delete of the old entry was sent (status still records it by its ARN), and after
+// the create of the new one was sent (status records the new identity, the answer
+// was lost). Each time the next operator finishes the move: one entry, the new
+// one, recorded in status.
 func TestResumesAfterCrash(t *testing.T) {
 	testenv.RequireControlPlane(t)
 	ctx := context.Background()
-	oldPrincipal, newPrincipal := roleARN("crash-old"), roleARN("crash-new")
-	ae := entry("crash", newPrincipal, func(ae *v1.AccessEntry) {
-		ae.Labels = map[string]string{shardLabel: "paused"}
-		ae.Finalizers = []string{v1.Finalizer}
-	})
-	create(t, ae)
-	for _, p := range []string{oldPrincipal, newPrincipal} {
-		if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(p),
-			Tags: ownership.Owner{Instance: instance, Namespace: testNS, Name: ae.Name}.Tags()}); err != nil {
+	paused := func(name, principal string) *v1.AccessEntry {
+		ae := entry(name, principal, func(ae *v1.AccessEntry) {
+			ae.Labels = map[string]string{shardLabel: "paused"}
+			ae.Finalizers = []string{v1.Finalizer}
+		})
+		create(t, ae)
+		return ae
+	}
+	seed := func(principal, name string) string {
+		out, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(principal),
+			Tags: ownership.Owner{Instance: instance, Namespace: testNS, Name: name}.Tags()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.AccessEntry.AccessEntryArn)
+	}
+	setStatus := func(ae *v1.AccessEntry, mutate func(*v1.AccessEntryStatus)) {
+		cur := get(t, client.ObjectKeyFromObject(ae))
+		before := cur.DeepCopy()
+		mutate(&cur.Status)
+		if err := k8s.Status().Patch(ctx, cur, client.MergeFrom(before)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { cleanupEntry(t, "demo", oldPrincipal) })
-	cur := get(t, client.ObjectKeyFromObject(ae))
-	before := cur.DeepCopy()
-	cur.Status.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: oldPrincipal, Type: v1.TypeStandard}
-	if err := k8s.Status().Patch(ctx, cur, client.MergeFrom(before)); err != nil {
-		t.Fatal(err)
+	resume := func(ae *v1.AccessEntry, principal string, creates int) {
+		emu.ResetCalls()
+		update(t, ae, func(ae *v1.AccessEntry) { ae.Labels = nil }) // the operator is back
+		got := waitReady(t, ae, 30*time.Second)
+		e := mustEmuEntry(t, "demo", principal)
+		if got.Status.AccessEntryARN != e.AccessEntryARN || got.Status.Identity.PrincipalARN != principal {
+			t.Fatalf("status %+v does not record the new entry %s", got.Status, e.AccessEntryARN)
+		}
+		if n := calls("CreateAccessEntry"); n != creates {
+			t.Fatalf("CreateAccessEntry called %d times, want %d", n, creates)
+		}
 	}
 
-	emu.ResetCalls()
-	update(t, ae, func(ae *v1.AccessEntry) { ae.Labels = nil }) // the operator is back
-	got := waitReady(t, ae, 30*time.Second)
-	if _, ok := emuEntry("demo", oldPrincipal); ok {
-		t.Fatal("the entry of the old identity was left behind")
-	}
-	e := mustEmuEntry(t, "demo", newPrincipal)
-	if got.Status.AccessEntryARN != e.AccessEntryARN || got.Status.Identity.PrincipalARN != newPrincipal {
-		t.Fatalf("status %+v does not record the new entry %s", got.Status, e.AccessEntryARN)
-	}
-	if n := calls("CreateAccessEntry"); n != 1 {
-		t.Fatalf("CreateAccessEntry called %d times, want the one refused with ResourceInUse", n)
-	}
+	t.Run("killed after the old entry's delete was sent", func(t *testing.T) {
+		oldPrincipal, newPrincipal := roleARN("crash-old"), roleARN("crash-new")
+		ae := paused("crash", newPrincipal)
+		oldARN := seed(oldPrincipal, ae.Name)
+		t.Cleanup(func() { cleanupEntry(t, "demo", oldPrincipal) })
+		setStatus(ae, func(st *v1.AccessEntryStatus) {
+			st.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: oldPrincipal, Type: v1.TypeStandard}
+			st.AccessEntryARN = oldARN
+		})
+		resume(ae, newPrincipal, 1)
+		if _, ok := emuEntry("demo", oldPrincipal); ok {
+			t.Fatal("the entry of the old identity was left behind")
+		}
+	})
+
+	t.Run("killed after the new entry's create was sent", func(t *testing.T) {
+		principal := roleARN("crash-created")
+		ae := paused("crash-created", principal)
+		recorded := metav1.NewTime(time.Now().Add(-time.Second))
+		setStatus(ae, func(st *v1.AccessEntryStatus) {
+			st.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: principal, Type: v1.TypeStandard}
+			st.IdentityRecordedAt = &recorded
+		})
+		seed(principal, ae.Name) // the create whose answer was lost
+		resume(ae, principal, 0)
+	})
 }
 
 // TestResumesAfterCrashMidTypeChange stands for an operator killed during a type

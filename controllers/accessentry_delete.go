@@ -57,6 +57,9 @@ func (r *AccessEntryReconciler) releaseFinalizer(ctx context.Context, p *entryPa
 		p.event(corev1.EventTypeNormal, "Deleted", "deleted the EKS access entry of %s in cluster %s", p.removed.PrincipalARN, p.removed.ClusterName)
 	case p.removal == plan.RemovalKeep && p.ae.Status.Identity != nil:
 		p.event(corev1.EventTypeNormal, "Retained", "left the EKS access entry of %s in cluster %s in place (deletionPolicy Retain)", p.removed.PrincipalARN, p.removed.ClusterName)
+	case p.removal == plan.RemovalNotOurs:
+		p.event(corev1.EventTypeWarning, "NotRevoked", "the EKS access entry of %s in cluster %s is not this object's, so deleting the object revoked nothing: the entry stays as it is",
+			p.removed.PrincipalARN, p.removed.ClusterName)
 	}
 	return nil
 }

@@ -3,12 +3,15 @@ package controllers
 import (
 	"context"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
@@ -82,7 +85,7 @@ func (r *AccessEntryReconciler) create(ctx context.Context, p *entryPass) error 
 			obs.Policies = map[string]plan.ObservedPolicy{}
 		}
 		id := p.id
-		p.ae.Status.Identity, p.ae.Status.CreatedAt = &id, timeOf(out.AccessEntry.CreatedAt)
+		p.ae.Status.Identity, p.ae.Status.CreatedAt, p.ae.Status.AccessEntryARN = &id, timeOf(out.AccessEntry.CreatedAt), obs.ARN
 		p.obs, p.written = obs, true
 		p.event(corev1.EventTypeNormal, "Created", "created the EKS access entry of %s in cluster %s", p.id.PrincipalARN, p.id.ClusterName)
 		return nil
@@ -108,12 +111,20 @@ func (r *AccessEntryReconciler) create(ctx context.Context, p *entryPass) error 
 }
 
 // claim acts on plan.DecideClaim for an entry that exists for the principal. It
-// never writes to an entry that is not the object's, except to adopt one that no
-// operator owns and that the object opted in for. recorded says the entry was
-// read because status records it: one that turns out ours then needs no read-back.
+// never writes to an entry the object does not own, except to adopt one that no
+// AccessEntry records, that the object opted in for, and that the guardrails let
+// it take over. recorded says the entry was read because status records it: one
+// that turns out ours then needs no read-back.
 func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *plan.Observed, recorded bool) error {
-	self := r.owner(p.ae)
-	switch plan.DecideClaim(*obs, self, p.id.Type, p.ae.Annotations[v1.AdoptAnnotation] == "true") {
+	self, rec := r.owner(p.ae), plan.RecordOf(&p.ae.Status, p.id)
+	var by *plan.Claimant
+	if rec.ARN == "" || obs.ARN != rec.ARN {
+		var err error
+		if by, err = r.recordedBy(ctx, p.ae, obs.ARN); err != nil {
+			return err
+		}
+	}
+	switch plan.DecideClaim(*obs, rec, self, by, p.id.Type, p.ae.Annotations[v1.AdoptAnnotation] == "true") {
 	case plan.ClaimLeftover:
 		_, err := p.eks.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(p.id.ClusterName), PrincipalArn: aws.String(p.id.PrincipalARN)})
 		if err != nil && classify(err) != errNotFound {
@@ -124,20 +135,34 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *pl
 		if err := r.forgetIdentity(ctx, p); err != nil {
 			return err
 		}
-		owner, _ := ownership.Of(obs.Tags)
-		return stall(v1.ReasonConflict, r.RecheckInterval, "the EKS access entry of %s in cluster %s belongs to AccessEntry %s; only one object may manage a principal", p.id.PrincipalARN, p.id.ClusterName, owner)
+		if by != nil {
+			return stall(v1.ReasonConflict, r.RecheckInterval, "the EKS access entry of %s in cluster %s belongs to AccessEntry %s/%s; only one object may manage a principal. "+
+				"Fix: name another principal, or delete one of the two objects",
+				p.id.PrincipalARN, p.id.ClusterName, by.Namespace, by.Name)
+		}
+		return stall(v1.ReasonConflict, r.RecheckInterval,
+			"the EKS access entry of %s in cluster %s carries this object's ownership tags, but this object did not create it: anyone allowed eks:TagResource can write them, "+
+				"or it is left from an entry this object once retained. Fix: annotate this object with %s: \"true\" to take it over, if the guardrails allow",
+			p.id.PrincipalARN, p.id.ClusterName, v1.AdoptAnnotation)
 	case plan.ClaimAlreadyExists:
 		if err := r.forgetIdentity(ctx, p); err != nil {
 			return err
 		}
-		return stall(v1.ReasonAlreadyExists, r.RecheckInterval, "an EKS access entry for %s already exists in cluster %s and no operator manages it; annotate this object with %s: \"true\" to take it over", p.id.PrincipalARN, p.id.ClusterName, v1.AdoptAnnotation)
+		return stall(v1.ReasonAlreadyExists, r.RecheckInterval, "an EKS access entry for %s already exists in cluster %s and no AccessEntry manages it; annotate this object with %s: \"true\" to take it over", p.id.PrincipalARN, p.id.ClusterName, v1.AdoptAnnotation)
 	case plan.ClaimTypeMismatch:
 		if err := r.forgetIdentity(ctx, p); err != nil {
 			return err
 		}
 		return stall(v1.ReasonAlreadyExists, r.RecheckInterval, "the existing EKS access entry for %s is of type %s, not %s, and EKS cannot change a type; set spec.type to %s to adopt it", p.id.PrincipalARN, obs.Type, p.id.Type, obs.Type)
 	case plan.ClaimAdopt:
-		// The ownership tags make it ours; the plan then brings it to the spec.
+		if problems := r.adoptionProblems(p, obs); len(problems) > 0 {
+			if err := r.forgetIdentity(ctx, p); err != nil {
+				return err
+			}
+			return stall(v1.ReasonNotPermitted, r.RecheckInterval, "the existing EKS access entry of %s in cluster %s may not be adopted: %s. Fix: remove the %s annotation and name another principal, or ask the platform team",
+				p.id.PrincipalARN, p.id.ClusterName, strings.Join(problems, "; "), v1.AdoptAnnotation)
+		}
+		// The ownership tags mark it; status recording its ARN makes it ours.
 		ours := self.Tags()
 		if _, err := p.eks.TagResource(ctx, &eks.TagResourceInput{ResourceArn: aws.String(obs.ARN), Tags: ours}); err != nil {
 			return r.eksOutcome(p.id, err)
@@ -150,16 +175,38 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *pl
 		p.event(corev1.EventTypeNormal, "Adopted", "took over the existing EKS access entry of %s in cluster %s", p.id.PrincipalARN, p.id.ClusterName)
 	case plan.ClaimOurs:
 		if recorded {
-			p.obs = obs
+			p.obs, p.ae.Status.AccessEntryARN = obs, obs.ARN
 			return nil
 		}
-		// Created by an attempt that crashed before it recorded status.
+		// Created under an intent whose create answer was lost.
 	}
 	id := p.id
-	p.ae.Status.Identity, p.ae.Status.CreatedAt = &id, metaTime(obs.CreatedAt)
+	p.ae.Status.Identity, p.ae.Status.CreatedAt, p.ae.Status.AccessEntryARN = &id, metaTime(obs.CreatedAt), obs.ARN
+	// An entry retained earlier and moved back to is the current one again.
+	p.ae.Status.RetainedEntryARNs = slices.DeleteFunc(p.ae.Status.RetainedEntryARNs, func(a string) bool { return a == obs.ARN })
 	p.obs, p.written = obs, true
 	return nil
 }
+
+// recordedBy is the other AccessEntry whose status records the entry ARN, if any,
+// read from the API server across every namespace and shard (the cache holds only
+// this instance's shard).
+func (r *AccessEntryReconciler) recordedBy(ctx context.Context, ae *v1.AccessEntry, arn string) (*plan.Claimant, error) {
+	list := &v1.AccessEntryList{}
+	if err := r.APIReader.List(ctx, list, client.MatchingFields{accessEntryARNField: arn}); err != nil {
+		return nil, err
+	}
+	for _, other := range list.Items {
+		if other.UID != ae.UID && other.Status.AccessEntryARN == arn {
+			return &plan.Claimant{Namespace: other.Namespace, Name: other.Name}, nil
+		}
+	}
+	return nil, nil
+}
+
+// accessEntryARNField selects AccessEntries by the entry their status records (a
+// selectable field of the CRD).
+const accessEntryARNField = "status.accessEntryARN"
 
 // owner is the object as the ownership tags name it.
 func (r *AccessEntryReconciler) owner(ae *v1.AccessEntry) ownership.Owner {

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
-	"github.com/eksaccess/eks-access-operator/internal/ownership"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
 
@@ -23,8 +22,12 @@ func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryP
 	if old == nil || *old == p.id {
 		return nil
 	}
-	retain := p.ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain
-	if !retain {
+	// One principal has one entry per cluster: a type change cannot keep the old one.
+	sameSlot := old.ClusterName == p.id.ClusterName && old.Region == p.id.Region && old.PrincipalARN == p.id.PrincipalARN
+	retain := p.ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain && !sameSlot
+	if retain {
+		p.progress(v1.ReasonProgressing, "keeping the EKS access entry of "+old.PrincipalARN+" in cluster "+old.ClusterName+" (Retain) and creating the new one")
+	} else {
 		p.progress(v1.ReasonProgressing, "deleting the EKS access entry of "+old.PrincipalARN+" in cluster "+old.ClusterName+" before creating the new one")
 	}
 	removal, err := r.remove(ctx, p, *old, retain)
@@ -39,12 +42,17 @@ func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryP
 		what = "retained"
 	}
 	p.event(corev1.EventTypeNormal, "Recreating", "the identity changed: %s the EKS access entry of %s in cluster %s", what, old.PrincipalARN, old.ClusterName)
-	return r.resetStatus(ctx, p)
+	kept := ""
+	if retain {
+		kept = p.ae.Status.AccessEntryARN
+	}
+	return r.resetStatus(ctx, p, kept)
 }
 
 // remove acts on plan.DecideRemoval for the entry of id: under retain it reads
 // nothing; otherwise it reads the entry (through the ClusterAccessConfig that
-// governs its cluster now) and deletes it when it is the object's. It returns
+// governs its cluster now) and deletes it when the object owns it (plan.Owns: the
+// ARN status records, or a create after the recorded intent). It returns
 // the decision, RemovalGone when the delete found it gone.
 func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, id v1.EntryIdentity, retain bool) (plan.Removal, error) {
 	var (
@@ -61,7 +69,8 @@ func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, id v1.
 		out, err := cl.DescribeAccessEntry(ctx, in)
 		switch kind := classify(err); {
 		case err == nil:
-			seen.Present, seen.Ours = true, r.owns(p.ae, observedEntry(out.AccessEntry))
+			seen.Present = true
+			seen.Ours = plan.Owns(*observedEntry(out.AccessEntry), plan.RecordOf(&p.ae.Status, id), r.owner(p.ae))
 		case kind == errClusterNotFound || kind == errModeNotSupported:
 			// Gone, or in CONFIG_MAP mode and so never holding an entry (the mode only moves forward).
 			seen.ClusterGone = true
@@ -81,10 +90,4 @@ func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, id v1.
 		return plan.RemovalGone, nil
 	}
 	return 0, r.eksOutcome(id, err)
-}
-
-// owns reports whether an entry carries the object's ownership tags.
-func (r *AccessEntryReconciler) owns(ae *v1.AccessEntry, obs *plan.Observed) bool {
-	owner, _ := ownership.Of(obs.Tags)
-	return owner == r.owner(ae)
 }

@@ -64,7 +64,7 @@ func (r *AccessEntryReconciler) checkPrincipal(ctx context.Context, p *entryPass
 	if _, err := r.remove(ctx, p, p.id, false); err != nil {
 		return err
 	}
-	if err := r.resetStatus(ctx, p); err != nil {
+	if err := r.resetStatus(ctx, p, ""); err != nil {
 		return err
 	}
 	return r.ensureEntry(ctx, p)

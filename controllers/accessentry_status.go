@@ -48,13 +48,28 @@ func (r *AccessEntryReconciler) recordIntent(ctx context.Context, p *entryPass, 
 	return nil
 }
 
-// resetStatus forgets, at once, everything status says of an entry that is gone:
-// after a crash the next pass must not take its values for the new entry's.
-func (r *AccessEntryReconciler) resetStatus(ctx context.Context, p *entryPass) error {
+// resetStatus forgets, at once, everything status says of an entry that is gone
+// (or left behind): after a crash the next pass must not take its values for the
+// new entry's. The conditions written with it are the pass's own, so that an
+// object whose entry is being replaced no longer reads Ready while it is. The
+// entries the object retained stay recorded, with retained added when not "".
+func (r *AccessEntryReconciler) resetStatus(ctx context.Context, p *entryPass, retained string) error {
+	conds, gen := p.ae.Status.Conditions, p.ae.Status.ObservedGeneration
+	kept := slices.Clone(p.ae.Status.RetainedEntryARNs)
+	if retained != "" && !slices.Contains(kept, retained) {
+		kept = append(kept, retained)
+	}
+	kept = kept[max(0, len(kept)-maxRetained):]
 	return r.recordIntent(ctx, p, func(st *v1.AccessEntryStatus) {
-		*st = v1.AccessEntryStatus{Conditions: st.Conditions, ObservedGeneration: st.ObservedGeneration}
+		c := make([]metav1.Condition, len(conds))
+		copy(c, conds)
+		*st = v1.AccessEntryStatus{Conditions: c, ObservedGeneration: gen, RetainedEntryARNs: slices.Clone(kept)}
 	})
 }
+
+// maxRetained bounds status.retainedEntryARNs: the oldest retained entries are
+// forgotten first (and then need adopting, should the object move back to them).
+const maxRetained = 16
 
 // forgetIdentity clears the recorded identity at once: the entry it names is not
 // ours, and must never be deleted on this object's behalf.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
 
@@ -44,6 +45,9 @@ type ClusterAccessConfigReconciler struct {
 	ResyncPeriod time.Duration
 	// PollInterval is how often an update in progress is checked.
 	PollInterval time.Duration
+	// TrustedNamespaces are the namespaces whose AccessEntries need no rule, as
+	// the AccessEntry controller has them.
+	TrustedNamespaces []string
 }
 
 // clusterPass is one reconcile of one ClusterAccessConfig.
@@ -124,6 +128,8 @@ func (r *ClusterAccessConfigReconciler) describeCluster(ctx context.Context, p *
 		mode = string(cluster.AccessConfig.AuthenticationMode)
 	}
 	st.ClusterStatus = string(cluster.Status)
+	st.AccountID, _ = awsarn.AccountOf(aws.ToString(cluster.Arn))
+	st.ClusterCreatedAt = timeOf(cluster.CreatedAt)
 	st.AuthenticationMode = mode
 	st.KubernetesVersion = aws.ToString(cluster.Version)
 	st.PlatformVersion = aws.ToString(cluster.PlatformVersion)
@@ -210,16 +216,9 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 		}
 		principals = append(principals, page.AccessEntries...)
 	}
-	// Listed after EKS, so that an entry an AccessEntry just created is declared.
-	declared := map[string]bool{}
-	list := &v1.AccessEntryList{}
-	if err := r.List(ctx, list, client.MatchingFields{clusterNameField: cac.Spec.ClusterName}); err != nil {
+	declared, err := r.declared(ctx, cac, p.region)
+	if err != nil {
 		return err
-	}
-	for _, ae := range list.Items {
-		if cmp.Or(ae.Spec.Region, p.region) == p.region {
-			declared[ae.Spec.PrincipalARN] = true
-		}
 	}
 	slices.Sort(principals)
 
@@ -263,22 +262,42 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 	return nil
 }
 
+// declared are the principals the cluster's AccessEntries declare and may declare:
+// an AccessEntry the guardrails refuse does not shield an entry from pruning.
+// Listed after EKS, so that an entry an AccessEntry just created is declared.
+func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.ClusterAccessConfig, region string) (map[string]bool, error) {
+	list := &v1.AccessEntryList{}
+	if err := r.List(ctx, list, client.MatchingFields{clusterNameField: cac.Spec.ClusterName}); err != nil {
+		return nil, err
+	}
+	declared := map[string]bool{}
+	for i := range list.Items {
+		ae := &list.Items[i]
+		if cmp.Or(ae.Spec.Region, region) != region {
+			continue
+		}
+		if !guardrails.Trusted(ae.Namespace, r.TrustedNamespaces) {
+			ns := &corev1.Namespace{}
+			if err := r.Get(ctx, client.ObjectKey{Name: ae.Namespace}, ns); client.IgnoreNotFound(err) != nil {
+				return nil, err
+			}
+			if !guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(ae, ns.Labels)).Allowed() {
+				continue
+			}
+		}
+		declared[ae.Spec.PrincipalARN] = true
+	}
+	return declared, nil
+}
+
 // protected reports whether a protect pattern covers an entry. Node types are
 // protected unless a "type:TYPE" pattern names theirs.
 func protected(patterns []string, principal, typ string) bool {
-	nodeType := typ != "" && typ != string(v1.TypeStandard)
-	for _, p := range patterns {
-		if t, ok := strings.CutPrefix(p, "type:"); ok {
-			if t == typ {
-				nodeType = false
-			}
-			continue
-		}
-		if ok, _ := path.Match(strings.ReplaceAll(p, "/", "\x00"), strings.ReplaceAll(principal, "/", "\x00")); ok {
-			return true
-		}
+	if guardrails.Protected(patterns, principal) {
+		return true
 	}
-	return nodeType
+	nodeType := typ != "" && typ != string(v1.TypeStandard)
+	return nodeType && !slices.Contains(patterns, "type:"+typ)
 }
 
 // summarize ends a pass: conditions and the result from how it ended, its events,

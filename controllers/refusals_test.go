@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,8 +41,10 @@ const (
 	refusalsCluster = "refusals"
 	// refusalsLegacy only authenticates through the aws-auth ConfigMap.
 	refusalsLegacy = "refusals-legacy"
-	// refusalsGuarded has a ClusterAccessConfig with guardrails.
+	// refusalsGuarded has a ClusterAccessConfig with guardrails, whose rule
+	// admits refusalsTenant, a namespace the operator does not trust.
 	refusalsGuarded = "refusals-guarded"
+	refusalsTenant  = "refusals-tenant"
 	// refusalsFull holds at most one access entry.
 	refusalsFull    = "refusals-full"
 	refusalsShard   = "strict"
@@ -201,7 +204,7 @@ func TestRuntimeRefusals(t *testing.T) {
 		name: "entry nobody manages", reason: v1.ReasonAlreadyExists, stalled: true,
 		setup:     madeByHand(role("handmade"), "STANDARD"),
 		ae:        strict("refusals-handmade", role("handmade"), refusalsCluster, withPolicy(policyView)),
-		fragments: []string{"no operator manages it", "annotate this object with " + v1.AdoptAnnotation + `: "true"`},
+		fragments: []string{"no AccessEntry manages it", "annotate this object with " + v1.AdoptAnnotation + `: "true"`},
 	}, {
 		name: "adopting an entry of another type", reason: v1.ReasonAlreadyExists, stalled: true,
 		setup: madeByHand(role("node-made"), "EC2_LINUX"),
@@ -212,8 +215,16 @@ func TestRuntimeRefusals(t *testing.T) {
 	}, {
 		name: "guardrail of the cluster", reason: v1.ReasonNotPermitted, stalled: true,
 		setup: func(t *testing.T) {
+			ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: refusalsTenant}}
+			if err := k8s.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatal(err)
+			}
 			cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: refusalsGuarded}, Spec: v1.ClusterAccessConfigSpec{
-				ClusterName: refusalsGuarded, Region: region, Guardrails: v1.Guardrails{AllowedPolicyARNs: []string{policyView}}}}
+				ClusterName: refusalsGuarded, Region: region, Guardrails: v1.Guardrails{Rules: []v1.GrantRule{{
+					Name: "tenant", Namespaces: v1.RuleNamespaces{Names: []string{refusalsTenant}},
+					Principals:     v1.RulePrincipals{Accounts: []string{account}},
+					AccessPolicies: []v1.PolicyGrant{{PolicyARN: policyView, Namespaces: []v1.NamespacePattern{"apps"}}},
+				}}}}}
 			if err := k8s.Create(ctx, cac); err != nil {
 				t.Fatal(err)
 			}
@@ -228,9 +239,11 @@ func TestRuntimeRefusals(t *testing.T) {
 				return err == nil, refusalsErr(err)
 			})
 		},
-		ae:        strict("refusals-guarded", role("guarded"), refusalsGuarded, withPolicy(policyEdit, "apps")),
-		fragments: []string{"not permitted by ClusterAccessConfig " + refusalsGuarded, "access policy " + policyEdit + " is not allowed"},
-		noCalls:   true,
+		ae: strict("refusals-guarded", role("guarded"), refusalsGuarded, withPolicy(policyEdit, "apps"),
+			func(ae *v1.AccessEntry) { ae.Namespace = refusalsTenant }),
+		fragments: []string{"not permitted by rule tenant of ClusterAccessConfig " + refusalsGuarded,
+			"spec.accessPolicies AmazonEKSEditPolicy is not allowed (allowed: AmazonEKSViewPolicy)", "Fix:"},
+		noCalls: true,
 	}, {
 		name: "cluster at its quota of access entries", reason: v1.ReasonLimitExceeded, stalled: true,
 		setup: func(t *testing.T) {
@@ -346,13 +359,15 @@ func startRefusalsManager(t *testing.T, endpoint string) client.Client {
 		t.Fatal(err)
 	}
 	r := &AccessEntryReconciler{
-		Client:          mgr.GetClient(),
-		EKS:             NewSDKClients(refusalsAWSConfig(), ClientOptions{Endpoint: endpoint, STSEndpoint: endpoint, IAMEndpoint: endpoint, QPS: 20, Burst: 20}),
-		Recorder:        mgr.GetEventRecorder("eks-access-operator"),
-		InstanceID:      "refusals-instance",
-		ResyncPeriod:    10 * time.Minute,
-		StallAfter:      time.Minute,
-		RecheckInterval: refusalsRecheck,
+		Client:            mgr.GetClient(),
+		APIReader:         mgr.GetAPIReader(),
+		TrustedNamespaces: []string{testNS},
+		EKS:               NewSDKClients(refusalsAWSConfig(), ClientOptions{Endpoint: endpoint, STSEndpoint: endpoint, IAMEndpoint: endpoint, QPS: 20, Burst: 20}),
+		Recorder:          mgr.GetEventRecorder("eks-access-operator"),
+		InstanceID:        "refusals-instance",
+		ResyncPeriod:      10 * time.Minute,
+		StallAfter:        time.Minute,
+		RecheckInterval:   refusalsRecheck,
 		// This emulator shows every write at once. A short window also keeps the
 		// delete of an object whose create EKS refused short: the operator records
 		// the identity before the create and, until the window has passed, cannot

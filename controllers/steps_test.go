@@ -49,9 +49,11 @@ func newStepWorld(t *testing.T, objs ...client.Object) *stepWorld {
 	srv := httptest.NewServer(emu.Handler())
 	t.Cleanup(srv.Close)
 	k8s := fake.NewClientBuilder().WithScheme(newScheme()).WithObjects(objs...).
-		WithStatusSubresource(&v1.AccessEntry{}, &v1.ClusterAccessConfig{}).Build()
+		WithStatusSubresource(&v1.AccessEntry{}, &v1.ClusterAccessConfig{}).
+		WithIndex(&v1.AccessEntry{}, accessEntryARNField, func(o client.Object) []string { return []string{o.(*v1.AccessEntry).Status.AccessEntryARN} }).
+		Build()
 	return &stepWorld{
-		r: &AccessEntryReconciler{Client: k8s, InstanceID: instance, DefaultRegion: region,
+		r: &AccessEntryReconciler{Client: k8s, APIReader: k8s, TrustedNamespaces: []string{testNS}, InstanceID: instance, DefaultRegion: region,
 			EKS:          NewSDKClients(awsConfig(), ClientOptions{Endpoint: srv.URL, STSEndpoint: srv.URL}),
 			ResyncPeriod: time.Hour, RecheckInterval: time.Minute, ConsistencyWindow: 30 * time.Second, StallAfter: time.Minute},
 		k8s: k8s,
@@ -70,13 +72,15 @@ func (w *stepWorld) pass(t *testing.T, ae *v1.AccessEntry) *entryPass {
 	return p
 }
 
-// seed creates an entry the way someone else would, with tags.
-func (w *stepWorld) seed(t *testing.T, principal, typ string, tags map[string]string) {
+// seed creates an entry the way someone else would, with tags, and returns its ARN.
+func (w *stepWorld) seed(t *testing.T, principal, typ string, tags map[string]string) string {
 	t.Helper()
-	if _, err := w.eks.CreateAccessEntry(context.Background(), &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"),
-		PrincipalArn: aws.String(principal), Type: aws.String(typ), Tags: tags}); err != nil {
+	out, err := w.eks.CreateAccessEntry(context.Background(), &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"),
+		PrincipalArn: aws.String(principal), Type: aws.String(typ), Tags: tags})
+	if err != nil {
 		t.Fatal(err)
 	}
+	return aws.ToString(out.AccessEntry.AccessEntryArn)
 }
 
 func (w *stepWorld) entry(principal string) (eksemulator.Entry, bool) {
@@ -131,6 +135,8 @@ func TestEnsureEntryClaims(t *testing.T) {
 		wantReason string // "" for success
 		wantWrites int
 		wantOwned  bool // the entry carries the object's tags afterwards
+		// recordedElsewhere: another AccessEntry's status records the entry.
+		recordedElsewhere bool
 	}{
 		{name: "absent: created", wantWrites: 1, wantOwned: true},
 		{name: "nobody's: AlreadyExists, nothing written", seedType: "STANDARD",
@@ -139,25 +145,34 @@ func TestEnsureEntryClaims(t *testing.T) {
 			seedTags: func(*v1.AccessEntry) map[string]string { return nil }, wantWrites: 1, wantOwned: true},
 		{name: "nobody's, adopt, another type: AlreadyExists", seedType: "EC2_LINUX", mutate: []func(*v1.AccessEntry){adopt},
 			seedTags: func(*v1.AccessEntry) map[string]string { return nil }, wantReason: v1.ReasonAlreadyExists},
-		{name: "another object's: Conflict, even with adopt", seedType: "STANDARD", mutate: []func(*v1.AccessEntry){adopt},
+		{name: "another AccessEntry records it: Conflict, even with adopt", seedType: "STANDARD", mutate: []func(*v1.AccessEntry){adopt}, recordedElsewhere: true,
 			seedTags: func(ae *v1.AccessEntry) map[string]string {
 				return ownership.Owner{Instance: instance, Namespace: "elsewhere", Name: ae.Name}.Tags()
 			}, wantReason: v1.ReasonConflict},
-		{name: "ours from a crashed attempt: taken as ours", seedType: "STANDARD",
+		{name: "tags of an object that does not record it (retained, then deleted): adopted", seedType: "STANDARD", mutate: []func(*v1.AccessEntry){adopt},
 			seedTags: func(ae *v1.AccessEntry) map[string]string {
-				return ownership.Owner{Instance: instance, Namespace: ae.Namespace, Name: ae.Name}.Tags()
-			}, wantOwned: true},
-		{name: "ours of the previous type: deleted, then wait", seedType: "EC2_LINUX",
-			seedTags: func(ae *v1.AccessEntry) map[string]string {
-				return ownership.Owner{Instance: instance, Namespace: ae.Namespace, Name: ae.Name}.Tags()
-			}, wantReason: v1.ReasonWaitingForEKS, wantWrites: 1},
+				return ownership.Owner{Instance: instance, Namespace: "elsewhere", Name: "gone"}.Tags()
+			}, wantWrites: 1, wantOwned: true},
+		{name: "created under the recorded intent, answer lost: taken as ours", seedType: "STANDARD", mutate: []func(*v1.AccessEntry){intentRecorded},
+			seedTags: func(ae *v1.AccessEntry) map[string]string { return w0owner(ae).Tags() }, wantOwned: true},
+		{name: "of the previous type, created under the intent: deleted, then wait", seedType: "EC2_LINUX", mutate: []func(*v1.AccessEntry){intentRecorded},
+			seedTags: func(ae *v1.AccessEntry) map[string]string { return w0owner(ae).Tags() }, wantReason: v1.ReasonWaitingForEKS, wantWrites: 1},
+		{name: "our tags, but not created by us (forged): Conflict, nothing written", seedType: "STANDARD",
+			seedTags: func(ae *v1.AccessEntry) map[string]string { return w0owner(ae).Tags() }, wantReason: v1.ReasonConflict, wantOwned: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ae := stepObject("claim", c.mutate...)
 			w := newStepWorld(t, ae)
 			if c.seedType != "" {
-				w.seed(t, ae.Spec.PrincipalARN, c.seedType, c.seedTags(ae))
+				arn := w.seed(t, ae.Spec.PrincipalARN, c.seedType, c.seedTags(ae))
+				if ae.Status.IdentityRecordedAt == nil {
+					// Made long before this object: no intent of its own covers it.
+					w.emu.Backdate(account, region, "demo", ae.Spec.PrincipalARN, time.Hour)
+				}
+				if c.recordedElsewhere {
+					w.recordElsewhere(t, arn)
+				}
 			}
 			before, _ := w.entry(ae.Spec.PrincipalARN)
 			w.emu.ResetCalls()
@@ -186,6 +201,9 @@ func TestEnsureEntryClaims(t *testing.T) {
 			if c.wantReason != "" && c.wantWrites == 0 && !slices.Equal(before.KubernetesGroups, after.KubernetesGroups) {
 				t.Errorf("a refused entry changed: %+v -> %+v", before, after)
 			}
+			if c.wantReason == "" && p.ae.Status.AccessEntryARN != after.AccessEntryARN {
+				t.Errorf("status records %q, EKS holds %q", p.ae.Status.AccessEntryARN, after.AccessEntryARN)
+			}
 			if c.wantReason == "" && (p.obs == nil || p.ae.Status.Identity == nil || *p.ae.Status.Identity != p.id) {
 				t.Errorf("after success: obs %+v, status identity %+v, want %+v", p.obs, p.ae.Status.Identity, p.id)
 			}
@@ -201,14 +219,16 @@ func TestRetireOldIdentity(t *testing.T) {
 		name        string
 		retain      bool
 		oldOwner    func(ae *v1.AccessEntry) ownership.Owner
+		recorded    bool // status records the old entry's ARN
 		wantOldLeft bool
 		wantWrites  int
 	}{
-		{name: "ours: deleted", oldOwner: func(ae *v1.AccessEntry) ownership.Owner { return w0owner(ae) }, wantWrites: 1},
-		{name: "ours, Retain: kept, not even read", retain: true, oldOwner: func(ae *v1.AccessEntry) ownership.Owner { return w0owner(ae) }, wantOldLeft: true},
+		{name: "ours: deleted", oldOwner: w0owner, recorded: true, wantWrites: 1},
+		{name: "ours, Retain: kept, not even read", retain: true, oldOwner: w0owner, recorded: true, wantOldLeft: true},
 		{name: "someone else's: kept", oldOwner: func(*v1.AccessEntry) ownership.Owner {
 			return ownership.Owner{Instance: "other", Namespace: "x", Name: "y"}
 		}, wantOldLeft: true},
+		{name: "our tags on an entry status does not record (forged): kept", oldOwner: w0owner, wantOldLeft: true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -220,8 +240,17 @@ func TestRetireOldIdentity(t *testing.T) {
 			old := v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: roleARN("mover-old"), Type: v1.TypeStandard}
 			ae.Status.Identity = &old
 			ae.Status.Username = "old-user"
+			ae.Status.Conditions = []metav1.Condition{{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1.ReasonSynced, LastTransitionTime: metav1.Now()}}
 			w := newStepWorld(t, ae)
-			w.seed(t, old.PrincipalARN, "STANDARD", c.oldOwner(ae).Tags())
+			arn := w.seed(t, old.PrincipalARN, "STANDARD", c.oldOwner(ae).Tags())
+			if c.recorded {
+				p0 := ae.DeepCopy()
+				p0.Status.AccessEntryARN = arn
+				if err := w.k8s.Status().Patch(context.Background(), p0, client.MergeFrom(ae)); err != nil {
+					t.Fatal(err)
+				}
+				ae = p0
+			}
 			w.emu.ResetCalls()
 
 			p := w.pass(t, ae)
@@ -245,8 +274,36 @@ func TestRetireOldIdentity(t *testing.T) {
 			if stored.Status.Identity != nil || stored.Status.Username != "" {
 				t.Errorf("the server's status still names the old entry: %+v", stored.Status)
 			}
+			if kept := slices.Contains(stored.Status.RetainedEntryARNs, arn); kept != (c.retain && c.recorded) {
+				t.Errorf("status.retainedEntryARNs %q, want the old entry listed: %v", stored.Status.RetainedEntryARNs, c.retain && c.recorded)
+			}
+			// While the entry is replaced, the object does not read Ready.
+			if meta.IsStatusConditionTrue(stored.Status.Conditions, v1.ConditionReady) {
+				t.Errorf("the server's status reads Ready while the entry moves: %+v", stored.Status.Conditions)
+			}
 		})
 	}
+}
+
+// recordElsewhere makes another AccessEntry whose status records the entry arn.
+func (w *stepWorld) recordElsewhere(t *testing.T, arn string) {
+	t.Helper()
+	other := stepObject("owner", func(ae *v1.AccessEntry) { ae.Namespace = "elsewhere" })
+	if err := w.k8s.Create(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+	other.Status.AccessEntryARN = arn
+	if err := w.k8s.Status().Update(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// intentRecorded is the status of an object whose create was sent a moment ago
+// and whose answer was lost.
+func intentRecorded(ae *v1.AccessEntry) {
+	id := v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: ae.Spec.PrincipalARN, Type: ae.Spec.EntryType()}
+	at := metav1.NewTime(time.Now().Add(-2 * time.Second))
+	ae.Status.Identity, ae.Status.IdentityRecordedAt = &id, &at
 }
 
 func w0owner(ae *v1.AccessEntry) ownership.Owner {
@@ -268,13 +325,21 @@ func TestStatusAfterIdentityChange(t *testing.T) {
 	ae.Status.Identity = &old
 	ae.Status.Username, ae.Status.KubernetesGroups = "dev", []string{"team"}
 	w := newStepWorld(t, ae)
-	w.seed(t, old.PrincipalARN, "STANDARD", w0owner(ae).Tags())
+	arn := w.seed(t, old.PrincipalARN, "STANDARD", w0owner(ae).Tags())
+	stored := &v1.AccessEntry{}
+	if err := w.k8s.Get(context.Background(), client.ObjectKeyFromObject(ae), stored); err != nil {
+		t.Fatal(err)
+	}
+	patched := stored.DeepCopy()
+	patched.Status.AccessEntryARN = arn
+	if err := w.k8s.Status().Patch(context.Background(), patched, client.MergeFrom(stored)); err != nil {
+		t.Fatal(err)
+	}
 
 	res, err := w.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ae)})
 	if err != nil || res.RequeueAfter == 0 {
 		t.Fatalf("Reconcile = %+v, %v", res, err)
 	}
-	stored := &v1.AccessEntry{}
 	if err := w.k8s.Get(context.Background(), client.ObjectKeyFromObject(ae), stored); err != nil {
 		t.Fatal(err)
 	}
@@ -291,6 +356,35 @@ func TestStatusAfterIdentityChange(t *testing.T) {
 	}
 }
 
+// TestMovesBackToRetainedEntry: an object that kept its entry under Retain when it
+// moved away, and then moves back, takes that entry again as its own (its status
+// recorded it), though the entry was made long before.
+func TestMovesBackToRetainedEntry(t *testing.T) {
+	ae := stepObject("returning", func(ae *v1.AccessEntry) { ae.Finalizers = []string{v1.Finalizer} })
+	w := newStepWorld(t, ae)
+	arn := w.seed(t, ae.Spec.PrincipalARN, "STANDARD", w0owner(ae).Tags())
+	w.emu.Backdate(account, region, "demo", ae.Spec.PrincipalARN, time.Hour)
+	stored := &v1.AccessEntry{}
+	if err := w.k8s.Get(context.Background(), client.ObjectKeyFromObject(ae), stored); err != nil {
+		t.Fatal(err)
+	}
+	retained := stored.DeepCopy()
+	retained.Status.RetainedEntryARNs = []string{"arn:aws:eks:us-west-2:111122223333:access-entry/demo/role/other", arn}
+	if err := w.k8s.Status().Patch(context.Background(), retained, client.MergeFrom(stored)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(ae)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.k8s.Get(context.Background(), client.ObjectKeyFromObject(ae), stored); err != nil {
+		t.Fatal(err)
+	}
+	if !meta.IsStatusConditionTrue(stored.Status.Conditions, v1.ConditionReady) || stored.Status.AccessEntryARN != arn ||
+		slices.Contains(stored.Status.RetainedEntryARNs, arn) || len(stored.Status.RetainedEntryARNs) != 1 {
+		t.Errorf("status after moving back: %+v", stored.Status)
+	}
+}
+
 // TestRemoveEntryOnDelete: a deleted object's entry goes when ours, stays under
 // Retain or when someone else's; the finalizer is released in each case.
 func TestRemoveEntryOnDelete(t *testing.T) {
@@ -303,7 +397,7 @@ func TestRemoveEntryOnDelete(t *testing.T) {
 	}{
 		{name: "ours", ours: true, wantEvent: "Deleted"},
 		{name: "ours, Retain", ours: true, retain: true, wantLeft: true, wantEvent: "Retained"},
-		{name: "someone else's", wantLeft: true},
+		{name: "someone else's: kept, and the deletion says it revoked nothing", wantLeft: true, wantEvent: "NotRevoked"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ae := stepObject("leaving", func(ae *v1.AccessEntry) {
@@ -319,7 +413,14 @@ func TestRemoveEntryOnDelete(t *testing.T) {
 			if c.ours {
 				owner = w0owner(ae)
 			}
-			w.seed(t, id.PrincipalARN, "STANDARD", owner.Tags())
+			arn := w.seed(t, id.PrincipalARN, "STANDARD", owner.Tags())
+			if c.ours {
+				recorded := ae.DeepCopy()
+				recorded.Status.AccessEntryARN = arn
+				if err := w.k8s.Status().Patch(context.Background(), recorded, client.MergeFrom(ae)); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if err := w.k8s.Delete(context.Background(), ae); err != nil {
 				t.Fatal(err)
 			}

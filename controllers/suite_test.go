@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
@@ -60,7 +61,9 @@ var (
 	// ServiceAccount config/rbac binds the generated manager-role to, and no more.
 	managerCfg  *rest.Config
 	managerRBAC *testenv.ManagerRBAC
-	emu         *eksemulator.Server
+	// suiteEnv is the control plane, for the users tests add.
+	suiteEnv *envtest.Environment
+	emu      *eksemulator.Server
 	// admin is an SDK client of the emulator for the tests' own out-of-band changes.
 	admin *eks.Client
 )
@@ -80,7 +83,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
-	restCfg = cfg
+	restCfg, suiteEnv = cfg, env
 	if managerCfg, managerRBAC, err = testenv.ManagerConfig(context.Background(), env, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -96,6 +99,9 @@ func runSuite(m *testing.M) int {
 			{Name: "guarded", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "pruned", Account: account, Region: region, AuthenticationMode: "API", CreatorAdmin: roleARN("cluster-creator")},
 			{Name: "remote", Account: remoteAccount, Region: region, AuthenticationMode: "API"},
+			{Name: "tenancy", Account: account, Region: region, AuthenticationMode: "API", CreatorAdmin: roleARN("tenancy-creator")},
+			{Name: "tightened", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "shielded", Account: account, Region: region, AuthenticationMode: "API"},
 		},
 		UpdateDuration: time.Second,
 		Seed:           1,
@@ -121,7 +127,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals)", 10*time.Minute, true)
+	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals,revoke)", 10*time.Minute, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -181,6 +187,8 @@ func (tm testManager) start() (func(), error) {
 	}
 	r := &AccessEntryReconciler{
 		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		TrustedNamespaces:       []string{testNS},
 		EKS:                     NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), IAMEndpoint: emu.URL(), QPS: 20, Burst: 20}),
 		Recorder:                mgr.GetEventRecorder("eks-access-operator"),
 		InstanceID:              instance,
@@ -198,7 +206,7 @@ func (tm testManager) start() (func(), error) {
 		return nil, err
 	}
 	if tm.clusterConfigs {
-		cac := &ClusterAccessConfigReconciler{Client: mgr.GetClient(), EKS: r.EKS, Recorder: r.Recorder,
+		cac := &ClusterAccessConfigReconciler{Client: mgr.GetClient(), EKS: r.EKS, Recorder: r.Recorder, TrustedNamespaces: r.TrustedNamespaces,
 			DefaultRegion: region, ResyncPeriod: tm.resync, PollInterval: 500 * time.Millisecond}
 		if err := cac.SetupWithManager(mgr); err != nil {
 			return nil, err

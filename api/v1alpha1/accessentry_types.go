@@ -309,7 +309,9 @@ type AccessEntryStatus struct {
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// AccessEntryARN is the ARN of the EKS entry.
+	// AccessEntryARN is the ARN of the EKS entry. EKS gives each create a new one:
+	// an entry is this object's only when its ARN is the one recorded here (or it
+	// was created after the identity below was recorded), whatever its tags say.
 	// +optional
 	AccessEntryARN string `json:"accessEntryARN,omitempty"`
 
@@ -360,6 +362,19 @@ type AccessEntryStatus struct {
 	// +optional
 	// +listType=set
 	ManagedTags []string `json:"managedTags,omitempty"`
+
+	// RetainedEntryARNs are the EKS entries this object left in place, under
+	// deletionPolicy Retain, when its cluster, region or principal changed. Should
+	// it move back to one of them, that entry is its own again.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	RetainedEntryARNs []string `json:"retainedEntryARNs,omitempty"`
+
+	// Revoked lists what the operator removed from the EKS entry because the
+	// guardrails of its ClusterAccessConfig stopped allowing it (with enforcement
+	// Report: what it would remove). Empty once the object is allowed again.
+	// +optional
+	Revoked []string `json:"revoked,omitempty"`
 }
 
 // AccessEntry is an Amazon EKS access entry: an IAM principal's access to an EKS
@@ -373,6 +388,7 @@ type AccessEntryStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:selectablefield:JSONPath=`.status.accessEntryARN`
 type AccessEntry struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

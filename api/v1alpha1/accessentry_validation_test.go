@@ -387,8 +387,21 @@ func TestClusterAccessConfigAdmission(t *testing.T) {
 			"spec.clusterName", "contain only letters, digits"},
 		{"unmanaged policy", func(s *v1.ClusterAccessConfigSpec) { s.UnmanagedEntries.Policy = "Purge" },
 			"spec.unmanagedEntries.policy", `Unsupported value: "Purge"`},
-		{"allowed types", func(s *v1.ClusterAccessConfigSpec) { s.Guardrails.AllowedTypes = []v1.AccessEntryType{"LINUX"} },
-			"spec.guardrails.allowedTypes[0]", `Unsupported value: "LINUX"`},
+		{"rule types", func(s *v1.ClusterAccessConfigSpec) {
+			s.Guardrails.Rules = []v1.GrantRule{{Name: "r", Namespaces: v1.RuleNamespaces{Names: []string{"a"}}, Types: []v1.AccessEntryType{"LINUX"}}}
+		}, "spec.guardrails.rules[0].types[0]", `Unsupported value: "LINUX"`},
+		{"a rule that admits no namespace", func(s *v1.ClusterAccessConfigSpec) {
+			s.Guardrails.Rules = []v1.GrantRule{{Name: "r"}}
+		}, "spec.guardrails.rules[0].namespaces", "a rule must say which namespaces it admits"},
+		{"a scope namespace pattern with a wildcard inside", func(s *v1.ClusterAccessConfigSpec) {
+			s.Guardrails.Rules = []v1.GrantRule{{Name: "r", Namespaces: v1.RuleNamespaces{Names: []string{"a"}},
+				AccessPolicies: []v1.PolicyGrant{{PolicyARN: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", Namespaces: []v1.NamespacePattern{"kube*system"}}}}}
+		}, "spec.guardrails.rules[0].accessPolicies[0].namespaces[0]", "should match"},
+		{"an account that is not one", func(s *v1.ClusterAccessConfigSpec) {
+			s.Guardrails.Rules = []v1.GrantRule{{Name: "r", Namespaces: v1.RuleNamespaces{Names: []string{"a"}}, Principals: v1.RulePrincipals{Accounts: []string{"self"}}}}
+		}, "spec.guardrails.rules[0].principals.accounts[0]", "should match"},
+		{"enforcement", func(s *v1.ClusterAccessConfigSpec) { s.Guardrails.Enforcement = "Warn" },
+			"spec.guardrails.enforcement", `Unsupported value: "Warn"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{GenerateName: "cac-"}, Spec: v1.ClusterAccessConfigSpec{ClusterName: "demo"}}

@@ -29,8 +29,9 @@ const (
 
 // Condition reasons of ClusterAccessConfig and the AccessEntries it governs.
 const (
-	// ReasonNotPermitted: the AccessEntry breaks a guardrail of its
-	// ClusterAccessConfig (or none exists and the operator requires one).
+	// ReasonNotPermitted: the AccessEntry asks for something no guardrail rule of
+	// its ClusterAccessConfig allows its namespace (or there is no config, and its
+	// namespace is not trusted or the operator requires one).
 	ReasonNotPermitted = "NotPermitted"
 	// ReasonUpdatingAuthenticationMode: EKS is changing the cluster's mode.
 	ReasonUpdatingAuthenticationMode = "UpdatingAuthenticationMode"
@@ -38,40 +39,172 @@ const (
 	ReasonClusterUpdating = "ClusterUpdating"
 	// ReasonUpdateFailed: EKS reported the authentication-mode update failed.
 	ReasonUpdateFailed = "UpdateFailed"
+	// ReasonWaitingForClusterConfig: a rule allows the cluster's own account, and
+	// the ClusterAccessConfig has not read the cluster yet.
+	ReasonWaitingForClusterConfig = "WaitingForClusterConfig"
 )
 
-// Guardrails limit what the AccessEntries of one cluster may grant. An empty field
-// allows everything of its kind.
+// Enforcement says what happens to what the operator manages when the guardrails
+// stop allowing it.
+// +kubebuilder:validation:Enum=Revoke;Report
+type Enforcement string
+
+const (
+	// EnforcementRevoke removes from EKS what the guardrails no longer allow: the
+	// forbidden policies, groups or username of an entry, or the whole entry.
+	EnforcementRevoke Enforcement = "Revoke"
+	// EnforcementReport reports what Revoke would remove, and changes nothing:
+	// a dry run before tightening the guardrails.
+	EnforcementReport Enforcement = "Report"
+)
+
+// Guardrails say which namespaces may grant access to the cluster and what each may
+// grant. They hold every AccessEntry outside the operator's trusted namespaces
+// (--trusted-namespaces): such an AccessEntry is honoured only when one rule admits
+// its namespace and allows everything it asks for. Rules are allow-lists: what a
+// rule does not mention, it does not allow.
 type Guardrails struct {
-	// AllowedNamespaces lists the namespaces whose AccessEntries may target the
-	// cluster. Empty allows every namespace (subject to NamespaceSelector).
+	// Rules admit namespaces and say what their AccessEntries may grant. Each rule
+	// is complete on its own: an AccessEntry must fit one rule entirely.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	Rules []GrantRule `json:"rules,omitempty"`
+
+	// Enforcement says what happens when the guardrails stop allowing what an
+	// AccessEntry holds in EKS (a rule was tightened, or the AccessEntry's namespace
+	// lost its rule): Revoke (the default) removes it within a resync; Report only
+	// says, in the AccessEntry's status, what Revoke would remove.
+	// +optional
+	// +kubebuilder:default=Revoke
+	Enforcement Enforcement `json:"enforcement,omitempty"`
+}
+
+// NamespacePattern is a namespace name, a prefix ending in '*' such as "team-a-*",
+// or '*' alone. The token {{namespace}} stands for the AccessEntry's own namespace,
+// as in "{{namespace}}" or "{{namespace}}-*".
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=80
+// +kubebuilder:validation:Pattern=`^([*]|([a-z0-9-]|\{\{namespace\}\})+[*]?)$`
+type NamespacePattern string
+
+// Pattern is a value in which '*' matches any run of characters and {{namespace}}
+// stands for the AccessEntry's own namespace.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=2048
+type Pattern string
+
+// RuleNamespaces are the namespaces a rule admits: those it names and those its
+// selector matches.
+// +kubebuilder:validation:XValidation:rule="(has(self.names) && size(self.names) > 0) || has(self.selector)",message="namespaces needs names, a selector, or both: a rule must say which namespaces it admits"
+type RuleNamespaces struct {
+	// Names of the namespaces admitted.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=256
-	AllowedNamespaces []string `json:"allowedNamespaces,omitempty"`
+	// +kubebuilder:validation:items:MaxLength=63
+	Names []string `json:"names,omitempty"`
 
-	// NamespaceSelector selects, by label, the namespaces whose AccessEntries may
-	// target the cluster. Unset selects every namespace.
+	// Selector admits the namespaces whose labels it matches. Anyone who may label
+	// a namespace can meet it: keep that right (cluster-scoped) away from tenants.
 	// +optional
-	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+	Selector *metav1.LabelSelector `json:"selector,omitempty"`
+}
 
-	// AllowedPolicyARNs lists the access policies AccessEntries may associate.
-	// Empty allows every policy.
+// RulePrincipals are the IAM roles and users AccessEntries may name.
+type RulePrincipals struct {
+	// Accounts whose roles and users may be named (12-digit account IDs).
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
-	AllowedPolicyARNs []string `json:"allowedPolicyARNs,omitempty"`
+	// +kubebuilder:validation:items:Pattern=`^[0-9]{12}$`
+	Accounts []string `json:"accounts,omitempty"`
 
-	// AllowClusterScope lets AccessEntries associate policies at cluster scope.
-	// When false only namespace scopes are allowed.
-	// +optional
-	// +kubebuilder:default=true
-	AllowClusterScope *bool `json:"allowClusterScope,omitempty"`
-
-	// AllowedTypes lists the entry types AccessEntries may use. Empty allows every type.
+	// ARNs of roles and users that may be named, as patterns such as
+	// arn:aws:iam::111122223333:role/{{namespace}}-*.
 	// +optional
 	// +listType=set
-	AllowedTypes []AccessEntryType `json:"allowedTypes,omitempty"`
+	// +kubebuilder:validation:MaxItems=64
+	ARNs []Pattern `json:"arns,omitempty"`
+}
+
+// PolicyGrant is an access policy a rule allows, and where.
+type PolicyGrant struct {
+	// PolicyARN of the access policy, such as
+	// arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy.
+	// +required
+	// +kubebuilder:validation:MaxLength=256
+	PolicyARN string `json:"policyARN"`
+
+	// ClusterScope allows the policy at cluster scope: every namespace, and
+	// cluster-wide objects.
+	// +optional
+	ClusterScope bool `json:"clusterScope,omitempty"`
+
+	// Namespaces the policy may be scoped to. A scope with a wildcard ('dev-*') is
+	// allowed only when every namespace it can match is allowed. Empty: the
+	// AccessEntry's own namespace only, as if ["{{namespace}}"].
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	Namespaces []NamespacePattern `json:"namespaces,omitempty"`
+}
+
+// GrantRule admits namespaces and says what their AccessEntries may grant. What it
+// does not mention it does not allow, beyond a safe default: STANDARD entries for
+// roles and users of the cluster's own account, the username EKS derives, no
+// Kubernetes groups, no access policies, no adoption.
+type GrantRule struct {
+	// Name of the rule, for messages and review.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// Namespaces the rule admits.
+	// +required
+	Namespaces RuleNamespaces `json:"namespaces"`
+
+	// Principals the AccessEntries may name. Empty: any role or user of the
+	// cluster's own account.
+	// +optional
+	Principals RulePrincipals `json:"principals,omitempty"`
+
+	// Types of entry allowed. Empty: STANDARD only.
+	// +optional
+	// +listType=set
+	Types []AccessEntryType `json:"types,omitempty"`
+
+	// AccessPolicies the AccessEntries may associate, each with the scopes it may
+	// take. Empty: none.
+	// +optional
+	// +listType=map
+	// +listMapKey=policyARN
+	// +kubebuilder:validation:MaxItems=64
+	AccessPolicies []PolicyGrant `json:"accessPolicies,omitempty"`
+
+	// KubernetesGroups the AccessEntries may give, as patterns such as
+	// "{{namespace}}-*". Empty: none.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	KubernetesGroups []Pattern `json:"kubernetesGroups,omitempty"`
+
+	// Usernames the AccessEntries may set, as patterns such as
+	// "{{namespace}}:{{SessionName}}" or "{{namespace}}:*". Empty: spec.username
+	// must be empty, and EKS derives the username from the principal.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	Usernames []Pattern `json:"usernames,omitempty"`
+
+	// AllowAdoption lets the AccessEntries take over existing entries
+	// (eksaccess.io/adopt: "true"): only entries that hold nothing beyond this
+	// rule, and never one that unmanagedEntries.protect names or that EKS made for
+	// the cluster's creator.
+	// +optional
+	AllowAdoption bool `json:"allowAdoption,omitempty"`
 }
 
 // UnmanagedEntries says what to do with entries of the cluster no AccessEntry
@@ -131,7 +264,8 @@ type ClusterAccessConfigSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf || (oldSelf == 'API_AND_CONFIG_MAP' && self == 'API')",message="authenticationMode can only move forward, from API_AND_CONFIG_MAP to API: EKS cannot go back to a mode with fewer authentication sources"
 	AuthenticationMode AuthenticationMode `json:"authenticationMode,omitempty"`
 
-	// Guardrails limit what AccessEntries for this cluster may grant.
+	// Guardrails say which namespaces may grant access to this cluster, and what
+	// each may grant.
 	// +optional
 	Guardrails Guardrails `json:"guardrails,omitempty"`
 
@@ -174,6 +308,14 @@ type ClusterAccessConfigStatus struct {
 	// ClusterStatus is the cluster's status in EKS (ACTIVE, UPDATING, ...).
 	// +optional
 	ClusterStatus string `json:"clusterStatus,omitempty"`
+	// AccountID is the AWS account that holds the cluster, read from its ARN. Rules
+	// without principals allow the roles and users of this account.
+	// +optional
+	AccountID string `json:"accountID,omitempty"`
+	// ClusterCreatedAt is when EKS created the cluster; the admin entry EKS makes
+	// for the cluster's creator dates from then, and is never adopted.
+	// +optional
+	ClusterCreatedAt *metav1.Time `json:"clusterCreatedAt,omitempty"`
 	// AuthenticationMode is the cluster's current mode.
 	// +optional
 	AuthenticationMode string `json:"authenticationMode,omitempty"`

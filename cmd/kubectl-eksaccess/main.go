@@ -115,6 +115,10 @@ func commands(stdout, stderr io.Writer) []*command {
 	return []*command{importCommand(stdout, stderr), migrateCommand(stdout, stderr)}
 }
 
+// operatorNamespace is where config/default installs the operator, the namespace it
+// trusts by default: a platform team's imported access belongs there.
+const operatorNamespace = "eks-access-system"
+
 func importCommand(stdout, stderr io.Writer) *command {
 	var (
 		opts     onboard.ImportOptions
@@ -123,8 +127,9 @@ func importCommand(stdout, stderr io.Writer) *command {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	fs.StringVar(&opts.Cluster, "cluster", "", "`NAME` of the EKS cluster whose access entries to import (required).")
 	fs.StringVar(&opts.Region, "region", "", "AWS `REGION` of the cluster (default: AWS_REGION, AWS_DEFAULT_REGION or your AWS profile's region). It goes into spec.region.")
-	fs.StringVar(&opts.Namespace, "namespace", "default", "`NAMESPACE` of the AccessEntry objects.")
-	fs.StringVar(&opts.Namespace, "n", "default", "")
+	fs.StringVar(&opts.Namespace, "namespace", operatorNamespace, "`NAMESPACE` of the AccessEntry objects: by default the one the operator trusts (--trusted-namespaces); "+
+		"in any other, the cluster's ClusterAccessConfig needs a rule that admits the namespace and all the objects grant.")
+	fs.StringVar(&opts.Namespace, "n", operatorNamespace, "")
 	fs.BoolVar(&opts.IncludeNodeTypes, "include-node-types", false, "Import node entries too (EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX, HYBRID_LINUX, EC2, HYPERPOD_LINUX); by default they are left out and listed on standard error.")
 	fs.StringVar(&endpoint, "endpoint-url", "", "`URL` of the EKS endpoint to call instead of the regional one (a VPC endpoint, or the EKS emulator of this project).")
 	return &command{
@@ -176,8 +181,9 @@ func migrateCommand(stdout, stderr io.Writer) *command {
 	fs := flag.NewFlagSet("migrate-aws-auth", flag.ContinueOnError)
 	fs.StringVar(&opts.Cluster, "cluster", "", "`NAME` of the EKS cluster the aws-auth ConfigMap belongs to (required); it goes into spec.clusterName.")
 	fs.StringVar(&opts.Region, "region", "", "AWS `REGION` of the cluster, for spec.region (default: AWS_REGION, AWS_DEFAULT_REGION or your AWS profile's region; left out when there is none).")
-	fs.StringVar(&opts.Namespace, "namespace", "default", "`NAMESPACE` of the AccessEntry objects.")
-	fs.StringVar(&opts.Namespace, "n", "default", "")
+	fs.StringVar(&opts.Namespace, "namespace", operatorNamespace, "`NAMESPACE` of the AccessEntry objects: by default the one the operator trusts (--trusted-namespaces); "+
+		"in any other, the cluster's ClusterAccessConfig needs a rule that admits the namespace and all the objects grant.")
+	fs.StringVar(&opts.Namespace, "n", operatorNamespace, "")
 	fs.StringVar(&file, "file", "", "Read the aws-auth ConfigMap from this `FILE` (YAML or JSON, as 'kubectl -n kube-system get configmap aws-auth -o yaml' writes it; - for standard input) instead of from the cluster.")
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "`PATH` of the kubeconfig to read kube-system/aws-auth through (default: KUBECONFIG or ~/.kube/config).")
 	fs.StringVar(&kubeCtx, "context", "", "kubeconfig `CONTEXT` to read kube-system/aws-auth through (default: the current context).")

@@ -30,9 +30,12 @@ import (
 )
 
 const (
-	account = "111122223333"
-	region  = "us-west-2"
-	cluster = "demo"
+	// operatorNamespace is where config/default installs the operator, and so the
+	// namespace it trusts by default.
+	operatorNamespace = "eks-access-system"
+	account           = "111122223333"
+	region            = "us-west-2"
+	cluster           = "demo"
 )
 
 func main() {
@@ -92,6 +95,12 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 		return string(out), nil
 	}
 
+	// The platform team's samples live in the namespace the operator trusts, the
+	// one config/default installs it in; the demo runs it outside the cluster.
+	step("creating namespace %s, the one the operator trusts (--trusted-namespaces)", operatorNamespace)
+	if _, err := kubectl("create", "namespace", operatorNamespace); err != nil {
+		return err
+	}
 	step("applying config/samples")
 	out, err := kubectl("apply", "-k", "config/samples")
 	if err != nil {

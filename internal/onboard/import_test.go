@@ -341,6 +341,8 @@ func startManager(t *testing.T) func() {
 	}
 	r := &controllers.AccessEntryReconciler{
 		Client:                  mgr.GetClient(),
+		APIReader:               mgr.GetAPIReader(),
+		TrustedNamespaces:       []string{importNS},
 		EKS:                     controllers.NewSDKClients(awsConfig(), controllers.ClientOptions{Endpoint: emu.URL(), QPS: 20, Burst: 20}),
 		Recorder:                mgr.GetEventRecorder("eks-access-operator"),
 		InstanceID:              instanceID,

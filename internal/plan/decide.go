@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -13,25 +14,71 @@ import (
 // unexpected: why it refused to adopt, why it waited, why it left an entry behind.
 // Each takes what was observed and what status recorded, and returns one value.
 
+// Record is what status recorded of the object's entry: what proves an entry is
+// the object's own.
+type Record struct {
+	// ARN of the entry a create answer or a read-back showed (status.accessEntryARN).
+	// EKS gives every create a new ARN.
+	ARN string
+	// IntentAt is when status recorded the identity asked about, just before
+	// creating its entry (status.identityRecordedAt); zero when status records
+	// another identity or none.
+	IntentAt time.Time
+	// Retained are the ARNs of entries the object kept under deletionPolicy Retain
+	// when it moved away from them (status.retainedEntryARNs).
+	Retained []string
+}
+
+// RecordOf is what status records of the entry of id.
+func RecordOf(st *v1.AccessEntryStatus, id v1.EntryIdentity) Record {
+	rec := Record{ARN: st.AccessEntryARN, Retained: st.RetainedEntryARNs}
+	if st.Identity != nil && *st.Identity == id && st.IdentityRecordedAt != nil {
+		rec.IntentAt = st.IdentityRecordedAt.Time
+	}
+	return rec
+}
+
+// clockSkew is how far EKS's clock may be behind the operator's when a create's
+// time is compared with the intent recorded just before it (status keeps it to
+// the second, which only moves it earlier). An operator whose clock runs further
+// ahead does not recognize its own lost create, and reports Conflict: it never
+// takes an entry it cannot prove.
+const clockSkew = 10 * time.Second
+
+// Owns reports whether an entry is the object's: the one whose ARN status records
+// (or one it retained when it moved away), or one carrying the object's ownership
+// tags that EKS created after status recorded the intent to create it (a create
+// whose answer was lost in a crash). Tags alone prove nothing: anyone allowed
+// eks:TagResource can write them.
+func Owns(e Observed, rec Record, self ownership.Owner) bool {
+	if e.ARN != "" && (e.ARN == rec.ARN || slices.Contains(rec.Retained, e.ARN)) {
+		return true
+	}
+	owner, _ := ownership.Of(e.Tags)
+	return owner == self && !rec.IntentAt.IsZero() && !e.CreatedAt.IsZero() && !e.CreatedAt.Before(rec.IntentAt.Add(-clockSkew))
+}
+
 // Claim is what to do about an entry EKS already holds for the object's principal.
 type Claim int
 
 const (
-	// ClaimOurs: the entry carries this object's ownership tags and has the wanted type.
+	// ClaimOurs: the object owns the entry (Owns), and it has the wanted type.
 	ClaimOurs Claim = iota
 	// ClaimLeftover: ours, but of the type the object is moving away from (EKS has
 	// not finished deleting it, or the operator died between the delete and the
 	// create): delete it, then create the new one.
 	ClaimLeftover
-	// ClaimAdopt: no operator's, the object asks to adopt it, and the type matches:
-	// tag it as ours.
+	// ClaimAdopt: no object records it, the object asks to adopt it, and the type
+	// matches: take it over (once the guardrails allow it).
 	ClaimAdopt
-	// ClaimConflict: another AccessEntry's (or another operator instance's).
+	// ClaimConflict: another AccessEntry records it; or its ownership tags name
+	// this object, which did not create it (tags someone else wrote).
 	ClaimConflict
-	// ClaimAlreadyExists: no operator's, and the object does not ask to adopt it.
+	// ClaimAlreadyExists: no object records it, and the object does not ask to
+	// adopt it.
 	ClaimAlreadyExists
-	// ClaimTypeMismatch: no operator's and adoption asked, but of another type,
-	// which EKS cannot change.
+	// ClaimTypeMismatch: no object records it and adoption is asked, but it is of
+	// another type, which EKS cannot change.
 	ClaimTypeMismatch
 )
 
@@ -39,17 +86,33 @@ var claimNames = [...]string{"Ours", "Leftover", "Adopt", "Conflict", "AlreadyEx
 
 func (c Claim) String() string { return claimNames[c] }
 
-// DecideClaim settles the ownership of an entry EKS holds for the principal. It
-// never lets the object write to an entry that is not its own, except to adopt
-// one that no operator owns and that the object opted in for.
-func DecideClaim(e Observed, self ownership.Owner, want v1.AccessEntryType, adopt bool) Claim {
-	owner, owned := ownership.Of(e.Tags)
+// Claimant is who else holds a claim on an entry: the AccessEntry whose status
+// records its ARN, if any.
+type Claimant struct {
+	Namespace, Name string
+}
+
+// DecideClaim settles the ownership of an entry EKS holds for the principal.
+// recordedBy is the other AccessEntry that records the entry as its own, nil when
+// none does; it is needed unless status records the entry's ARN as the current one.
+// The object never writes to an entry it does not own, except to adopt one no
+// AccessEntry records and that the object opted in for; ownership tags are a hint
+// only, never a proof.
+func DecideClaim(e Observed, rec Record, self ownership.Owner, recordedBy *Claimant, want v1.AccessEntryType, adopt bool) Claim {
+	tagged, _ := ownership.Of(e.Tags)
+	current := rec.ARN != "" && e.ARN == rec.ARN
+	owns := Owns(e, rec, self)
 	switch {
-	case owner == self && e.Type != string(want):
+	case owns && !current && recordedBy != nil:
+		// Retained once, and another AccessEntry has taken it over since.
+		return ClaimConflict
+	case owns && e.Type != string(want):
 		return ClaimLeftover
-	case owner == self:
+	case owns:
 		return ClaimOurs
-	case owned:
+	case recordedBy != nil:
+		return ClaimConflict
+	case !adopt && tagged == self:
 		return ClaimConflict
 	case !adopt:
 		return ClaimAlreadyExists

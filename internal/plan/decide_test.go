@@ -24,32 +24,77 @@ func tagsOf(o ownership.Owner, extra ...string) map[string]string {
 	return t
 }
 
-func TestDecideClaim(t *testing.T) {
-	other := ownership.Owner{Instance: "i1", Namespace: "team-b", Name: "dev"}
-	otherInstance := ownership.Owner{Instance: "i2", Namespace: "team-a", Name: "dev"}
+func TestOwns(t *testing.T) {
+	intent := now.Add(-time.Second)
 	cases := []struct {
-		name  string
-		tags  map[string]string
-		typ   string
-		want  v1.AccessEntryType
-		adopt bool
-		claim Claim
+		name string
+		e    Observed
+		rec  Record
+		want bool
 	}{
-		{"ours, of the wanted type", tagsOf(self), "STANDARD", v1.TypeStandard, false, ClaimOurs},
-		{"ours, adopt asked too", tagsOf(self), "STANDARD", v1.TypeStandard, true, ClaimOurs},
-		{"ours, of the type being moved away from", tagsOf(self), "STANDARD", v1.TypeEC2Linux, false, ClaimLeftover},
-		{"another object's", tagsOf(other), "STANDARD", v1.TypeStandard, false, ClaimConflict},
-		{"another object's, adopt asked: never taken", tagsOf(other), "STANDARD", v1.TypeStandard, true, ClaimConflict},
-		{"another operator instance's, same object name", tagsOf(otherInstance), "STANDARD", v1.TypeStandard, true, ClaimConflict},
-		{"one ownership tag of someone else", map[string]string{ownership.TagName: "dev"}, "STANDARD", v1.TypeStandard, true, ClaimConflict},
-		{"nobody's, no adopt", map[string]string{"team": "a"}, "STANDARD", v1.TypeStandard, false, ClaimAlreadyExists},
-		{"nobody's, no tags at all", nil, "EC2_LINUX", v1.TypeEC2Linux, false, ClaimAlreadyExists},
-		{"nobody's, adopt, same type", nil, "STANDARD", v1.TypeStandard, true, ClaimAdopt},
-		{"nobody's, adopt, another type", nil, "EC2_LINUX", v1.TypeStandard, true, ClaimTypeMismatch},
+		{"the ARN status records", Observed{ARN: "arn:1", Tags: nil}, Record{ARN: "arn:1"}, true},
+		{"the ARN status records, tags stripped out of band", Observed{ARN: "arn:1", Tags: map[string]string{"x": "y"}}, Record{ARN: "arn:1"}, true},
+		{"another ARN with our tags (forged, or an earlier life)", Observed{ARN: "arn:2", Tags: tagsOf(self)}, Record{ARN: "arn:1"}, false},
+		{"our tags, created after the recorded intent (a lost create answer)", Observed{ARN: "arn:2", Tags: tagsOf(self), CreatedAt: now}, Record{IntentAt: intent}, true},
+		{"our tags, created long before the intent", Observed{ARN: "arn:2", Tags: tagsOf(self), CreatedAt: intent.Add(-time.Hour)}, Record{IntentAt: intent}, false},
+		{"our tags, no intent recorded", Observed{ARN: "arn:2", Tags: tagsOf(self), CreatedAt: now}, Record{}, false},
+		{"created after the intent, but someone else's tags", Observed{ARN: "arn:2", Tags: tagsOf(ownership.Owner{Instance: "i1", Namespace: "x", Name: "y"}), CreatedAt: now}, Record{IntentAt: intent}, false},
+		{"nothing recorded, no tags", Observed{ARN: "arn:2"}, Record{}, false},
+		{"an entry it retained when it moved away", Observed{ARN: "arn:kept"}, Record{ARN: "arn:1", Retained: []string{"arn:0", "arn:kept"}}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := DecideClaim(Observed{Tags: c.tags, Type: c.typ}, self, c.want, c.adopt); got != c.claim {
+			if got := Owns(c.e, c.rec, self); got != c.want {
+				t.Errorf("Owns = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
+
+func TestRecordOf(t *testing.T) {
+	other := recID
+	other.PrincipalARN = "arn:aws:iam::111122223333:role/other"
+	st := &v1.AccessEntryStatus{AccessEntryARN: "arn:1", Identity: &recID, IdentityRecordedAt: at(time.Second)}
+	if got := RecordOf(st, recID); got.ARN != "arn:1" || got.IntentAt.IsZero() {
+		t.Errorf("RecordOf(recorded identity) = %+v", got)
+	}
+	if got := RecordOf(st, other); !got.IntentAt.IsZero() {
+		t.Errorf("RecordOf(another identity) = %+v: the intent was for %s", got, recID.PrincipalARN)
+	}
+}
+
+func TestDecideClaim(t *testing.T) {
+	other := ownership.Owner{Instance: "i1", Namespace: "team-b", Name: "dev"}
+	byARN := Record{ARN: "arn:mine"}
+	intent := Record{IntentAt: now.Add(-time.Second)}
+	cases := []struct {
+		name       string
+		e          Observed
+		rec        Record
+		recordedBy *Claimant
+		want       v1.AccessEntryType
+		adopt      bool
+		claim      Claim
+	}{
+		{"the entry status records", Observed{ARN: "arn:mine", Type: "STANDARD"}, byARN, nil, v1.TypeStandard, false, ClaimOurs},
+		{"created under our recorded intent", Observed{ARN: "arn:new", Type: "STANDARD", Tags: tagsOf(self), CreatedAt: now}, intent, nil, v1.TypeStandard, false, ClaimOurs},
+		{"ours, of the type being moved away from", Observed{ARN: "arn:new", Type: "STANDARD", Tags: tagsOf(self), CreatedAt: now}, intent, nil, v1.TypeEC2Linux, false, ClaimLeftover},
+		{"another AccessEntry records it", Observed{ARN: "arn:theirs", Type: "STANDARD", Tags: tagsOf(other)}, Record{}, &Claimant{"team-b", "dev"}, v1.TypeStandard, false, ClaimConflict},
+		{"another records it, though its tags were forged to name us", Observed{ARN: "arn:theirs", Type: "STANDARD", Tags: tagsOf(self)}, Record{}, &Claimant{"team-b", "dev"}, v1.TypeStandard, true, ClaimConflict},
+		{"tags naming us on an entry we did not create", Observed{ARN: "arn:x", Type: "STANDARD", Tags: tagsOf(self), CreatedAt: now.Add(-time.Hour)}, intent, nil, v1.TypeStandard, false, ClaimConflict},
+		{"retained by a deleted object: adoptable", Observed{ARN: "arn:kept", Type: "STANDARD", Tags: tagsOf(other)}, Record{}, nil, v1.TypeStandard, true, ClaimAdopt},
+		{"retained by a deleted object, no adopt", Observed{ARN: "arn:kept", Type: "STANDARD", Tags: tagsOf(other)}, Record{}, nil, v1.TypeStandard, false, ClaimAlreadyExists},
+		{"nobody's, no adopt", Observed{ARN: "arn:x", Type: "STANDARD"}, Record{}, nil, v1.TypeStandard, false, ClaimAlreadyExists},
+		{"nobody's, adopt, same type", Observed{ARN: "arn:x", Type: "STANDARD"}, Record{}, nil, v1.TypeStandard, true, ClaimAdopt},
+		{"nobody's, adopt, another type", Observed{ARN: "arn:x", Type: "EC2_LINUX"}, Record{}, nil, v1.TypeStandard, true, ClaimTypeMismatch},
+		{"retained by this object earlier, moved back to", Observed{ARN: "arn:kept", Type: "STANDARD", Tags: tagsOf(self), CreatedAt: now.Add(-time.Hour)},
+			Record{Retained: []string{"arn:kept"}, IntentAt: now}, nil, v1.TypeStandard, false, ClaimOurs},
+		{"retained by this object, since adopted by another", Observed{ARN: "arn:kept", Type: "STANDARD", Tags: tagsOf(self)},
+			Record{Retained: []string{"arn:kept"}}, &Claimant{"team-b", "dev"}, v1.TypeStandard, false, ClaimConflict},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := DecideClaim(c.e, c.rec, self, c.recordedBy, c.want, c.adopt); got != c.claim {
 				t.Errorf("DecideClaim = %s, want %s", got, c.claim)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -113,4 +114,47 @@ func Allowed(ctx context.Context, c client.Client, user string, groups []string,
 		return false, err
 	}
 	return sar.Status.Allowed, nil
+}
+
+// TenantVerbs are what a namespace's owners may do with its AccessEntries in a
+// multi-tenant install: everything but write status, which is the operator's.
+var TenantVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
+
+// TenantConfig makes a user who may manage the AccessEntries of the given
+// namespaces and nothing else (a Role and a RoleBinding in each), and returns a
+// rest.Config that authenticates as that user.
+func TenantConfig(ctx context.Context, env *envtest.Environment, admin *rest.Config, user string, namespaces ...string) (*rest.Config, error) {
+	c, err := client.New(admin, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	for _, ns := range namespaces {
+		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user + "-accessentries", Namespace: ns},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{"eksaccess.io"}, Resources: []string{"accessentries"}, Verbs: TenantVerbs}}}
+		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user + "-accessentries", Namespace: ns},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}}
+		for _, obj := range []client.Object{role, binding} {
+			if err := c.Create(ctx, obj); err != nil {
+				return nil, fmt.Errorf("creating %T %s/%s: %w", obj, ns, obj.GetName(), err)
+			}
+		}
+		attrs := &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "create", Group: "eksaccess.io", Resource: "accessentries"}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if ok, err := Allowed(ctx, c, user, nil, attrs); err != nil || ok {
+				if err != nil {
+					return nil, err
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("the API server does not grant %s %+v after 30s", user, attrs)
+			}
+		}
+	}
+	authn, err := env.AddUser(envtest.User{Name: user}, &rest.Config{QPS: admin.QPS, Burst: admin.Burst})
+	if err != nil {
+		return nil, err
+	}
+	return authn.Config(), nil
 }

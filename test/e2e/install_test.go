@@ -82,6 +82,12 @@ func TestDefaultInstall(t *testing.T) {
 		manager.Resources.Requests.Cpu().IsZero() || manager.Resources.Limits.Cpu().IsZero() {
 		t.Errorf("resources %+v: want requests and limits", manager.Resources)
 	}
+	// The operator trusts its own namespace by default: the Deployment tells it which.
+	if !slices.ContainsFunc(manager.Env, func(e corev1.EnvVar) bool {
+		return e.Name == "POD_NAMESPACE" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace"
+	}) || slices.ContainsFunc(manager.Args, func(a string) bool { return strings.HasPrefix(a, "--trusted-namespaces") }) {
+		t.Errorf("env %+v, args %v: want POD_NAMESPACE from the pod's namespace and no --trusted-namespaces", manager.Env, manager.Args)
+	}
 	if !slices.Contains(manager.Args, "--leader-elect") {
 		t.Errorf("args %v: want leader election", manager.Args)
 	}

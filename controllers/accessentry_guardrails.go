@@ -1,0 +1,205 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
+)
+
+// checkGuardrails holds the object to its cluster's guardrails. An AccessEntry in
+// one of the operator's trusted namespaces is honoured without rules (unless
+// --require-cluster-config asks for a ClusterAccessConfig); any other is honoured
+// only when a rule of its cluster's ClusterAccessConfig admits its namespace and
+// allows everything it asks for (guardrails.Judge). A refused object's own entry is
+// brought down to what the rules allow (revoke), and the pass stops NotPermitted.
+// Reads the namespace's labels when a rule selects namespaces by label.
+func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPass) error {
+	ns, cluster := p.ae.Namespace, p.ae.Spec.ClusterName
+	trusted := guardrails.Trusted(ns, r.TrustedNamespaces)
+	switch {
+	case p.cac == nil && trusted && r.RequireClusterConfig:
+		return r.revoke(ctx, p, nil, v1.EnforcementRevoke, fmt.Sprintf(
+			"no ClusterAccessConfig for cluster %s, and this operator requires one (--require-cluster-config). Fix: ask the platform team to create it", cluster))
+	case p.cac == nil && !trusted:
+		return r.revoke(ctx, p, nil, v1.EnforcementRevoke, fmt.Sprintf(
+			"namespace %s is not one the operator trusts (--trusted-namespaces: %s), and there is no ClusterAccessConfig for cluster %s to admit it. "+
+				"Fix: ask the platform team to create a ClusterAccessConfig for cluster %s with a rule in spec.guardrails.rules that admits namespace %s",
+			ns, strings.Join(r.TrustedNamespaces, ", "), cluster, cluster, ns))
+	case trusted:
+		p.ae.Status.Revoked = nil
+		return nil
+	}
+	nsLabels, err := r.namespaceLabels(ctx, ns, p.cac)
+	if err != nil {
+		return err
+	}
+	v := guardrails.Judge(guardrailConfig(p.cac), guardrails.RequestFor(p.ae, nsLabels))
+	switch {
+	case v.Allowed():
+		p.verdict = &v
+		p.ae.Status.Revoked = nil
+		return nil
+	case v.AccountUnknown && len(v.Violations) == 0:
+		return retryAfter(v1.ReasonWaitingForClusterConfig, r.RecheckInterval,
+			"rule %s of ClusterAccessConfig %s allows principals of the cluster's own account, which the ClusterAccessConfig has not read yet", v.Rule, p.cac.Name)
+	}
+	return r.revoke(ctx, p, &v, p.cac.Spec.Guardrails.Enforcement, v.Message())
+}
+
+// revoke brings what the object's own entry holds down to what the guardrails
+// allow, then stops the pass NotPermitted with msg. The whole entry goes when the
+// verdict allows no entry (no rule, or a rule that refuses the principal or type);
+// otherwise the policies, groups and username the rule refuses are removed and the
+// rest is kept as the spec says. Only an entry the object owns is touched. With
+// enforcement Report nothing is written, and status says what Revoke would remove.
+func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, v *guardrails.Verdict, enforcement v1.Enforcement, msg string) error {
+	refuse := func(msg string) error { return stall(v1.ReasonNotPermitted, jitter(r.ResyncPeriod, 0.1), "%s", msg) }
+	obs, err := r.ownedEntry(ctx, p)
+	if err != nil {
+		return err
+	}
+	if obs == nil {
+		if len(p.ae.Status.Revoked) > 0 && enforcement != v1.EnforcementReport {
+			msg += "; revoked: " + strings.Join(p.ae.Status.Revoked, ", ")
+		}
+		return refuse(msg)
+	}
+	report := enforcement == v1.EnforcementReport
+	if v == nil || !v.EntryAllowed {
+		what := fmt.Sprintf("the EKS access entry of %s", p.id.PrincipalARN)
+		if report {
+			p.ae.Status.Revoked = []string{what}
+			return refuse(msg + "; with enforcement Revoke the operator would delete " + what)
+		}
+		if _, err := r.remove(ctx, p, p.id, false); err != nil {
+			return err
+		}
+		if err := r.resetStatus(ctx, p, ""); err != nil {
+			return err
+		}
+		p.ae.Status.Revoked = []string{what}
+		p.event(corev1.EventTypeWarning, "Revoked", "deleted %s: %s", what, msg)
+		return refuse(msg + "; revoked: " + what)
+	}
+
+	desired := v.Restrict(plan.DesiredFor(p.ae, p.id, r.InstanceID))
+	pl := plan.Compute(desired, *obs, p.ae.Status.ManagedTags)
+	revoked := revokedBy(pl, *obs, p.id.PrincipalARN)
+	switch {
+	case len(revoked) == 0:
+		recordObserved(p.ae, obs)
+		if len(p.ae.Status.Revoked) > 0 && !report {
+			msg += "; revoked: " + strings.Join(p.ae.Status.Revoked, ", ")
+		}
+		if !pl.Empty() && !report {
+			// What the rule allows drifted: put it back; the refused parts stay out.
+			if err := r.write(ctx, p, desired, obs.ARN, pl); err != nil {
+				return err
+			}
+		}
+		return refuse(msg)
+	case report:
+		p.ae.Status.Revoked = revoked
+		recordObserved(p.ae, obs)
+		return refuse(msg + "; with enforcement Revoke the operator would remove " + strings.Join(revoked, ", "))
+	}
+	if err := r.write(ctx, p, desired, obs.ARN, pl); err != nil {
+		return err
+	}
+	p.ae.Status.Revoked = union(p.ae.Status.Revoked, revoked)
+	p.event(corev1.EventTypeWarning, "Revoked", "removed %s from the EKS access entry: %s", strings.Join(revoked, ", "), msg)
+	if after, err := r.observe(ctx, p.eks, p.id); err == nil && after != nil {
+		recordObserved(p.ae, after)
+	}
+	return refuse(msg + "; revoked: " + strings.Join(revoked, ", "))
+}
+
+// revokedBy names what a plan takes away from an entry: the policies it
+// disassociates, and the groups and custom username its update drops.
+func revokedBy(pl plan.Plan, obs plan.Observed, principal string) []string {
+	var out []string
+	for _, arn := range pl.Disassociate {
+		out = append(out, "access policy "+policyName(arn))
+	}
+	if u := pl.Update; u != nil {
+		for _, g := range obs.Groups {
+			if !slices.Contains(u.Groups, g) {
+				out = append(out, fmt.Sprintf("group %q", g))
+			}
+		}
+		if u.Username == nil && obs.Username != awsarn.DefaultUsername(principal) {
+			out = append(out, fmt.Sprintf("username %q", obs.Username))
+		}
+	}
+	return out
+}
+
+// ownedEntry is the object's own entry of its current identity as EKS shows it;
+// nil when status records none or EKS holds none that is the object's.
+func (r *AccessEntryReconciler) ownedEntry(ctx context.Context, p *entryPass) (*plan.Observed, error) {
+	if p.ae.Status.Identity == nil || *p.ae.Status.Identity != p.id {
+		return nil, nil
+	}
+	obs, err := r.observe(ctx, p.eks, p.id)
+	if err != nil {
+		return nil, r.eksOutcome(p.id, err)
+	}
+	if obs == nil || !plan.Owns(*obs, plan.RecordOf(&p.ae.Status, p.id), r.owner(p.ae)) {
+		return nil, nil
+	}
+	return obs, nil
+}
+
+// adoptionProblems says why the object may not take over an existing entry: one a
+// protect pattern names, the one EKS made for the cluster's creator, or, outside
+// the trusted namespaces, one the rule does not allow adopting or that holds more
+// than the rule allows.
+func (r *AccessEntryReconciler) adoptionProblems(p *entryPass, obs *plan.Observed) []string {
+	var out []string
+	if cac := p.cac; cac != nil {
+		if guardrails.Protected(cac.Spec.UnmanagedEntries.Protect, p.id.PrincipalARN) {
+			out = append(out, fmt.Sprintf("spec.unmanagedEntries.protect of ClusterAccessConfig %s protects it", cac.Name))
+		}
+		if c := cac.Status.ClusterCreatedAt; c != nil && guardrails.MadeForCreator(*obs, c.Time) {
+			out = append(out, "EKS made it for the cluster's creator")
+		}
+	}
+	if p.verdict != nil {
+		out = append(out, p.verdict.JudgeAdoption(*obs)...)
+	}
+	return out
+}
+
+// namespaceLabels are the labels of a namespace, read when a rule of the config
+// selects namespaces by label.
+func (r *AccessEntryReconciler) namespaceLabels(ctx context.Context, name string, cac *v1.ClusterAccessConfig) (map[string]string, error) {
+	if !slices.ContainsFunc(cac.Spec.Guardrails.Rules, func(g v1.GrantRule) bool { return g.Namespaces.Selector != nil }) {
+		return nil, nil
+	}
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+		return nil, err
+	}
+	return ns.Labels, nil
+}
+
+// guardrailConfig is what the guardrails know of a ClusterAccessConfig.
+func guardrailConfig(cac *v1.ClusterAccessConfig) guardrails.Config {
+	return guardrails.Config{Name: cac.Name, Rules: cac.Spec.Guardrails.Rules, Account: cac.Status.AccountID}
+}
+
+func policyName(arn string) string {
+	if p, ok := awsarn.ParsePolicy(arn); ok {
+		return p.Name
+	}
+	return arn
+}

@@ -1,0 +1,403 @@
+// Package guardrails judges an AccessEntry against the rules of its cluster's
+// ClusterAccessConfig: which namespaces may grant access to the cluster, and what
+// each may grant. It is pure: the controllers gather what it needs (the rules, the
+// namespace's labels, the cluster's account) and act on its verdict.
+package guardrails
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
+)
+
+// namespaceToken stands for the AccessEntry's own namespace in a rule's patterns.
+const namespaceToken = "{{namespace}}"
+
+// Config is what the guardrails know of a cluster.
+type Config struct {
+	// Name of the ClusterAccessConfig, for messages.
+	Name  string
+	Rules []v1.GrantRule
+	// Account is the cluster's own AWS account; "" until the ClusterAccessConfig
+	// has read the cluster.
+	Account string
+}
+
+// Request is what an AccessEntry asks for, as the guardrails judge it.
+type Request struct {
+	Namespace       string
+	NamespaceLabels map[string]string
+	Principal       string
+	Type            v1.AccessEntryType
+	// Username is "" when EKS derives it.
+	Username string
+	Groups   []string
+	Policies map[string]plan.Scope
+}
+
+// RequestFor is what an AccessEntry asks for.
+func RequestFor(ae *v1.AccessEntry, nsLabels map[string]string) Request {
+	d := plan.DesiredFor(ae, v1.EntryIdentity{PrincipalARN: ae.Spec.PrincipalARN, Type: ae.Spec.EntryType()}, "")
+	return Request{Namespace: ae.Namespace, NamespaceLabels: nsLabels, Principal: ae.Spec.PrincipalARN, Type: ae.Spec.EntryType(),
+		Username: d.Username, Groups: d.Groups, Policies: d.Policies}
+}
+
+// Verdict is the guardrails' answer about one request.
+type Verdict struct {
+	// Config names the ClusterAccessConfig judged against.
+	Config string
+	// Rule is the rule the verdict is about: the one that allows everything, or
+	// the closest one (admitting the namespace, and the principal and type if any
+	// rule does); "" when no rule admits the namespace.
+	Rule string
+	// EntryAllowed: the rule allows the entry itself (namespace, principal and
+	// type), so what it must not hold can be removed from it rather than the whole
+	// entry.
+	EntryAllowed bool
+	// AccountUnknown: the rule allows only the cluster's own account, which the
+	// ClusterAccessConfig has not reported yet.
+	AccountUnknown bool
+	// Violations say what is not allowed, each naming the field, the value and what
+	// the rule allows. Empty when the request is allowed.
+	Violations []string
+
+	rule      *v1.GrantRule
+	ns        string
+	principal string
+}
+
+// Allowed reports whether a rule allows everything the request asks for.
+func (v Verdict) Allowed() bool { return v.rule != nil && len(v.Violations) == 0 && !v.AccountUnknown }
+
+// Message says why the request is refused and how to fix it.
+func (v Verdict) Message() string {
+	if v.rule == nil {
+		return fmt.Sprintf("no rule of ClusterAccessConfig %s admits namespace %s (spec.guardrails.rules). Fix: ask the platform team to add a rule for namespace %s to ClusterAccessConfig %s",
+			v.Config, v.ns, v.ns, v.Config)
+	}
+	return fmt.Sprintf("not permitted by rule %s of ClusterAccessConfig %s: %s. Fix: change the AccessEntry to fit rule %s, or ask the platform team to extend it",
+		v.Rule, v.Config, strings.Join(v.Violations, "; "), v.Rule)
+}
+
+// Judge holds a request to the rules. Each rule is judged on its own: the request
+// is allowed when one rule admits its namespace and allows everything it asks for.
+func Judge(cfg Config, req Request) Verdict {
+	var closest *Verdict
+	for i := range cfg.Rules {
+		rule := &cfg.Rules[i]
+		if !admits(rule, req.Namespace, req.NamespaceLabels) {
+			continue
+		}
+		v := judgeRule(cfg, rule, req)
+		if v.Allowed() {
+			return v
+		}
+		if closest == nil || (v.EntryAllowed && !closest.EntryAllowed) {
+			closest = &v
+		}
+	}
+	if closest == nil {
+		return Verdict{Config: cfg.Name, ns: req.Namespace}
+	}
+	return *closest
+}
+
+func judgeRule(cfg Config, rule *v1.GrantRule, req Request) Verdict {
+	v := Verdict{Config: cfg.Name, Rule: rule.Name, rule: rule, ns: req.Namespace, principal: req.Principal}
+	expand := func(p string) string { return strings.ReplaceAll(p, namespaceToken, req.Namespace) }
+	bad := func(format string, args ...any) { v.Violations = append(v.Violations, fmt.Sprintf(format, args...)) }
+
+	principalOK := true
+	switch ok, unknown := principalAllowed(rule, cfg.Account, req.Principal, expand); {
+	case unknown:
+		v.AccountUnknown = true
+		principalOK = false
+	case !ok:
+		principalOK = false
+		bad("spec.principalARN %s is not allowed (allowed: %s)", req.Principal, describePrincipals(rule, cfg.Account, expand))
+	}
+	typeOK := slices.Contains(allowedTypes(rule), req.Type)
+	if !typeOK {
+		bad("spec.type %s is not allowed (allowed: %s)", req.Type, joinTypes(allowedTypes(rule)))
+	}
+	v.EntryAllowed = principalOK && typeOK
+
+	if req.Username != "" && !matchesAny(rule.Usernames, req.Username, expand) {
+		bad("spec.username %q is not allowed (allowed: %s)", req.Username, describePatterns(rule.Usernames, expand, "only the username EKS derives: leave spec.username empty"))
+	}
+	for _, g := range req.Groups {
+		if !matchesAny(rule.KubernetesGroups, g, expand) {
+			bad("spec.kubernetesGroups %q is not allowed (allowed: %s)", g, describePatterns(rule.KubernetesGroups, expand, "none"))
+		}
+	}
+	for _, arn := range slices.Sorted(maps.Keys(req.Policies)) {
+		if problem := policyProblem(rule, arn, req.Policies[arn], expand); problem != "" {
+			bad("%s", problem)
+		}
+	}
+	return v
+}
+
+// Restrict narrows what an entry should hold to what the verdict's rule allows:
+// the policies and scopes, groups and username it does not allow are dropped (the
+// username falls back to the one EKS derives). It is how revocation knows what to
+// keep. With no rule, or a rule that refuses the entry itself, nothing is kept:
+// callers delete the entry instead.
+func (v Verdict) Restrict(d plan.Desired) plan.Desired {
+	out := d
+	if v.rule == nil || !v.EntryAllowed {
+		return out
+	}
+	expand := func(p string) string { return strings.ReplaceAll(p, namespaceToken, v.ns) }
+	if out.Username != "" && !matchesAny(v.rule.Usernames, out.Username, expand) {
+		out.Username = ""
+	}
+	out.Groups = slices.DeleteFunc(slices.Clone(d.Groups), func(g string) bool { return !matchesAny(v.rule.KubernetesGroups, g, expand) })
+	out.Policies = map[string]plan.Scope{}
+	for arn, s := range d.Policies {
+		if policyProblem(v.rule, arn, s, expand) == "" {
+			out.Policies[arn] = s
+		}
+	}
+	return out
+}
+
+// JudgeAdoption lists what an existing entry holds beyond the verdict's rule: an
+// AccessEntry may take over only an entry it could have made itself, so that
+// adoption never hands a tenant a grant larger than its rule (or lets it strip one
+// by bringing the entry to its spec). Values EKS fills in for node types are not
+// judged; their type is.
+func (v Verdict) JudgeAdoption(e plan.Observed) []string {
+	if v.rule == nil {
+		return []string{"no rule admits the namespace"}
+	}
+	var out []string
+	if !v.rule.AllowAdoption {
+		out = append(out, fmt.Sprintf("rule %s does not allow adoption (allowAdoption)", v.Rule))
+	}
+	expand := func(p string) string { return strings.ReplaceAll(p, namespaceToken, v.ns) }
+	if !slices.Contains(allowedTypes(v.rule), v1.AccessEntryType(e.Type)) {
+		out = append(out, fmt.Sprintf("the existing entry is of type %s, which rule %s does not allow", e.Type, v.Rule))
+	}
+	if e.Type != string(v1.TypeStandard) {
+		return out
+	}
+	if e.Username != "" && e.Username != awsarn.DefaultUsername(v.principal) && !matchesAny(v.rule.Usernames, e.Username, expand) {
+		out = append(out, fmt.Sprintf("the existing entry has username %q, which rule %s does not allow", e.Username, v.Rule))
+	}
+	for _, g := range e.Groups {
+		if !matchesAny(v.rule.KubernetesGroups, g, expand) {
+			out = append(out, fmt.Sprintf("the existing entry has group %q, which rule %s does not allow", g, v.Rule))
+		}
+	}
+	for _, arn := range slices.Sorted(maps.Keys(e.Policies)) {
+		if problem := policyProblem(v.rule, arn, e.Policies[arn].Scope, expand); problem != "" {
+			out = append(out, fmt.Sprintf("the existing entry holds %s, which rule %s does not allow", strings.TrimPrefix(problem, "spec.accessPolicies "), v.Rule))
+		}
+	}
+	return out
+}
+
+// admits reports whether a rule admits a namespace, by name or by its labels.
+func admits(rule *v1.GrantRule, ns string, nsLabels map[string]string) bool {
+	if slices.Contains(rule.Namespaces.Names, ns) {
+		return true
+	}
+	if rule.Namespaces.Selector == nil {
+		return false
+	}
+	sel, err := metav1.LabelSelectorAsSelector(rule.Namespaces.Selector)
+	return err == nil && !sel.Empty() && sel.Matches(labels.Set(nsLabels))
+}
+
+// principalAllowed: the accounts and ARN patterns the rule names, or, when it names
+// none, the cluster's own account (unknown: "" account).
+func principalAllowed(rule *v1.GrantRule, clusterAccount, principal string, expand func(string) string) (ok, accountUnknown bool) {
+	account, _ := awsarn.AccountOf(principal)
+	if len(rule.Principals.Accounts) == 0 && len(rule.Principals.ARNs) == 0 {
+		if clusterAccount == "" {
+			return false, true
+		}
+		return account == clusterAccount, false
+	}
+	return slices.Contains(rule.Principals.Accounts, account) || matchesAny(rule.Principals.ARNs, principal, expand), false
+}
+
+func describePrincipals(rule *v1.GrantRule, clusterAccount string, expand func(string) string) string {
+	if len(rule.Principals.Accounts) == 0 && len(rule.Principals.ARNs) == 0 {
+		return "roles and users of the cluster's own account " + clusterAccount
+	}
+	var parts []string
+	if len(rule.Principals.Accounts) > 0 {
+		parts = append(parts, "roles and users of account "+strings.Join(rule.Principals.Accounts, ", "))
+	}
+	if len(rule.Principals.ARNs) > 0 {
+		parts = append(parts, describePatterns(rule.Principals.ARNs, expand, ""))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func allowedTypes(rule *v1.GrantRule) []v1.AccessEntryType {
+	if len(rule.Types) == 0 {
+		return []v1.AccessEntryType{v1.TypeStandard}
+	}
+	return rule.Types
+}
+
+func joinTypes(ts []v1.AccessEntryType) string {
+	var out []string
+	for _, t := range ts {
+		out = append(out, string(t))
+	}
+	return strings.Join(out, ", ")
+}
+
+// policyProblem says what a rule does not allow of one policy association, or "".
+func policyProblem(rule *v1.GrantRule, arn string, s plan.Scope, expand func(string) string) string {
+	i := slices.IndexFunc(rule.AccessPolicies, func(g v1.PolicyGrant) bool { return g.PolicyARN == arn })
+	if i < 0 {
+		var allowed []string
+		for _, g := range rule.AccessPolicies {
+			allowed = append(allowed, policyName(g.PolicyARN))
+		}
+		return fmt.Sprintf("spec.accessPolicies %s is not allowed (allowed: %s)", policyName(arn), orNone(allowed))
+	}
+	g := rule.AccessPolicies[i]
+	if s.Type == string(v1.AccessScopeCluster) {
+		if !g.ClusterScope {
+			return fmt.Sprintf("spec.accessPolicies %s at cluster scope is not allowed (allowed: namespaces %s)", policyName(arn), strings.Join(scopePatterns(g, expand), ", "))
+		}
+		return ""
+	}
+	allowed := scopePatterns(g, expand)
+	var outside []string
+	for _, ns := range s.Namespaces {
+		if !slices.ContainsFunc(allowed, func(a string) bool { return covers(a, ns) }) {
+			outside = append(outside, ns)
+		}
+	}
+	if len(outside) > 0 {
+		return fmt.Sprintf("spec.accessPolicies %s in namespaces %s is not allowed (allowed: %s; a wildcard must not match beyond them)",
+			policyName(arn), strings.Join(outside, ", "), strings.Join(allowed, ", "))
+	}
+	return ""
+}
+
+// scopePatterns are the namespaces a policy grant allows, expanded; the
+// AccessEntry's own namespace when it names none.
+func scopePatterns(g v1.PolicyGrant, expand func(string) string) []string {
+	if len(g.Namespaces) == 0 {
+		return []string{expand(namespaceToken)}
+	}
+	out := make([]string, 0, len(g.Namespaces))
+	for _, n := range g.Namespaces {
+		out = append(out, expand(string(n)))
+	}
+	return out
+}
+
+// covers reports whether every namespace that scope namespace ns can match (a name,
+// or a prefix ending in '*') is matched by allowed pattern a.
+func covers(a, ns string) bool {
+	prefix, wild := strings.CutSuffix(a, "*")
+	if !wild {
+		return a == ns
+	}
+	return strings.HasPrefix(strings.TrimSuffix(ns, "*"), prefix)
+}
+
+func policyName(arn string) string {
+	if p, ok := awsarn.ParsePolicy(arn); ok {
+		return p.Name
+	}
+	return arn
+}
+
+func matchesAny(patterns []v1.Pattern, s string, expand func(string) string) bool {
+	return slices.ContainsFunc(patterns, func(p v1.Pattern) bool { return Glob(expand(string(p)), s) })
+}
+
+func describePatterns(patterns []v1.Pattern, expand func(string) string, none string) string {
+	var out []string
+	for _, p := range patterns {
+		out = append(out, expand(string(p)))
+	}
+	if len(out) == 0 {
+		return none
+	}
+	return strings.Join(out, ", ")
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// Glob reports whether s matches pattern, where '*' matches any run of characters
+// (slashes included) and every other character only itself.
+func Glob(pattern, s string) bool {
+	star, mark := -1, 0
+	p, i := 0, 0
+	for i < len(s) {
+		switch {
+		case p < len(pattern) && pattern[p] == '*':
+			star, mark = p, i
+			p++
+		case p < len(pattern) && pattern[p] == s[i]:
+			p++
+			i++
+		case star >= 0:
+			p, mark = star+1, mark+1
+			i = mark
+		default:
+			return false
+		}
+	}
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
+}
+
+// Trusted reports whether a namespace is one the operator honours without rules.
+func Trusted(namespace string, trusted []string) bool { return slices.Contains(trusted, namespace) }
+
+// Protected reports whether a principal is named by an unmanagedEntries.protect
+// pattern; "type:TYPE" patterns name node types for pruning, not principals.
+func Protected(patterns []string, principal string) bool {
+	return slices.ContainsFunc(patterns, func(p string) bool { return !strings.HasPrefix(p, "type:") && Glob(p, principal) })
+}
+
+// creatorWindow is how soon after a cluster's creation an entry holding
+// AmazonEKSClusterAdminPolicy is taken for the one EKS made for the cluster's
+// creator.
+const creatorWindow = 15 * time.Minute
+
+// MadeForCreator reports whether an entry looks like the one EKS makes for the IAM
+// principal that created the cluster: cluster-admin, created with the cluster.
+func MadeForCreator(e plan.Observed, clusterCreated time.Time) bool {
+	if clusterCreated.IsZero() || e.CreatedAt.IsZero() {
+		return false
+	}
+	_, admin := e.Policies[awsarn.PolicyARN(partitionOf(e.ARN), "AmazonEKSClusterAdminPolicy")]
+	d := e.CreatedAt.Sub(clusterCreated)
+	return admin && d >= -time.Minute && d < creatorWindow
+}
+
+func partitionOf(arn string) string {
+	if p, _, ok := strings.Cut(strings.TrimPrefix(arn, "arn:"), ":"); ok {
+		return p
+	}
+	return "aws"
+}

@@ -1,0 +1,273 @@
+package guardrails
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
+)
+
+const (
+	home    = "111122223333"
+	foreign = "444455556666"
+	edit    = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+	view    = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+	admin   = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+)
+
+func role(account, name string) string { return "arn:aws:iam::" + account + ":role/" + name }
+
+// teamRule is the rule of the issue's example: one tenant namespace, View and Edit
+// at namespace scope only.
+var teamRule = v1.GrantRule{
+	Name:       "teams",
+	Namespaces: v1.RuleNamespaces{Names: []string{"team-a"}, Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"tenant": "true"}}},
+	AccessPolicies: []v1.PolicyGrant{
+		{PolicyARN: edit, Namespaces: []v1.NamespacePattern{"{{namespace}}", "{{namespace}}-*"}},
+		{PolicyARN: view},
+	},
+	KubernetesGroups: []v1.Pattern{"{{namespace}}-*"},
+	Usernames:        []v1.Pattern{"{{namespace}}:*"},
+}
+
+func cfg(rules ...v1.GrantRule) Config { return Config{Name: "prod", Rules: rules, Account: home} }
+
+func req(mutate ...func(*Request)) Request {
+	r := Request{Namespace: "team-a", Principal: role(home, "team-a-dev"), Type: v1.TypeStandard,
+		Policies: map[string]plan.Scope{edit: {Type: "namespace", Namespaces: []string{"team-a"}}}}
+	for _, m := range mutate {
+		m(&r)
+	}
+	return r
+}
+
+func TestJudge(t *testing.T) {
+	cases := []struct {
+		name         string
+		cfg          Config
+		req          Request
+		allowed      bool
+		entryAllowed bool
+		// want are substrings of the message: the field, the value, what is allowed.
+		want []string
+	}{
+		{name: "fits the rule", cfg: cfg(teamRule), req: req(), allowed: true, entryAllowed: true},
+		{name: "own namespace and its prefix, with a wildcard inside the prefix", cfg: cfg(teamRule), allowed: true, entryAllowed: true,
+			req: req(func(r *Request) {
+				r.Policies[edit] = plan.Scope{Type: "namespace", Namespaces: []string{"team-a", "team-a-dev", "team-a-x*"}}
+			})},
+		{name: "admitted by label", cfg: cfg(teamRule), allowed: true, entryAllowed: true,
+			req: req(func(r *Request) {
+				r.Namespace, r.NamespaceLabels = "team-b", map[string]string{"tenant": "true"}
+				r.Principal = role(home, "b")
+				r.Policies = map[string]plan.Scope{edit: {Type: "namespace", Namespaces: []string{"team-b"}}}
+			})},
+		{name: "a group RBAC binds to cluster-admin", cfg: cfg(teamRule), entryAllowed: true,
+			req:  req(func(r *Request) { r.Groups = []string{"cluster-admins"} }),
+			want: []string{`spec.kubernetesGroups "cluster-admins" is not allowed`, "allowed: team-a-*", "rule teams", "Fix:"}},
+		{name: "any username", cfg: cfg(teamRule), entryAllowed: true,
+			req:  req(func(r *Request) { r.Username = "admin" }),
+			want: []string{`spec.username "admin" is not allowed`, "team-a:*"}},
+		{name: "a username with another team's prefix", cfg: cfg(teamRule), entryAllowed: true,
+			req:  req(func(r *Request) { r.Username = "team-b:{{SessionName}}" }),
+			want: []string{`spec.username "team-b:{{SessionName}}"`}},
+		{name: "no usernames in the rule: only the derived one", cfg: cfg(v1.GrantRule{Name: "bare", Namespaces: v1.RuleNamespaces{Names: []string{"team-a"}}}),
+			entryAllowed: true, req: req(func(r *Request) { r.Username, r.Policies = "team-a:me", nil }),
+			want: []string{"only the username EKS derives"}},
+		{name: "Edit in kube-system", cfg: cfg(teamRule), entryAllowed: true,
+			req: req(func(r *Request) {
+				r.Policies[edit] = plan.Scope{Type: "namespace", Namespaces: []string{"kube-system"}}
+			}),
+			want: []string{"AmazonEKSEditPolicy in namespaces kube-system is not allowed", "allowed: team-a, team-a-*"}},
+		{name: "a wildcard that covers other namespaces", cfg: cfg(teamRule), entryAllowed: true,
+			req:  req(func(r *Request) { r.Policies[edit] = plan.Scope{Type: "namespace", Namespaces: []string{"k*", "t*"}} }),
+			want: []string{"in namespaces k*, t* is not allowed", "a wildcard must not match beyond them"}},
+		{name: "a wildcard just past the allowed prefix", cfg: cfg(teamRule), entryAllowed: true,
+			req:  req(func(r *Request) { r.Policies[edit] = plan.Scope{Type: "namespace", Namespaces: []string{"team-a*"}} }),
+			want: []string{"in namespaces team-a* is not allowed"}},
+		{name: "cluster scope", cfg: cfg(teamRule), entryAllowed: true,
+			req:  req(func(r *Request) { r.Policies[view] = plan.Scope{Type: "cluster"} }),
+			want: []string{"AmazonEKSViewPolicy at cluster scope is not allowed"}},
+		{name: "a policy the rule does not name", cfg: cfg(teamRule), entryAllowed: true,
+			req:  req(func(r *Request) { r.Policies[admin] = plan.Scope{Type: "namespace", Namespaces: []string{"team-a"}} }),
+			want: []string{"AmazonEKSClusterAdminPolicy is not allowed", "allowed: AmazonEKSEditPolicy, AmazonEKSViewPolicy"}},
+		{name: "the same policy in another partition", cfg: cfg(teamRule), entryAllowed: true,
+			req: req(func(r *Request) {
+				r.Policies = map[string]plan.Scope{"arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSEditPolicy": {Type: "namespace", Namespaces: []string{"team-a"}}}
+			}),
+			want: []string{"is not allowed"}},
+		{name: "a principal of another account", cfg: cfg(teamRule),
+			req:  req(func(r *Request) { r.Principal = role(foreign, "anything") }),
+			want: []string{"spec.principalARN arn:aws:iam::444455556666:role/anything is not allowed", "own account 111122223333"}},
+		{name: "a node type", cfg: cfg(teamRule),
+			req:  req(func(r *Request) { r.Type, r.Policies = v1.TypeEC2Linux, nil }),
+			want: []string{"spec.type EC2_LINUX is not allowed (allowed: STANDARD)"}},
+		{name: "a namespace no rule admits", cfg: cfg(teamRule),
+			req:  req(func(r *Request) { r.Namespace = "team-z" }),
+			want: []string{"no rule of ClusterAccessConfig prod admits namespace team-z", "Fix:"}},
+		{name: "a selector does not admit unlabelled namespaces", cfg: cfg(teamRule),
+			req:  req(func(r *Request) { r.Namespace, r.NamespaceLabels = "team-c", map[string]string{"tenant": "false"} }),
+			want: []string{"admits namespace team-c"}},
+		{name: "principal patterns with the namespace token", entryAllowed: true, allowed: true,
+			cfg: cfg(v1.GrantRule{Name: "ci", Namespaces: v1.RuleNamespaces{Names: []string{"team-a"}},
+				Principals: v1.RulePrincipals{ARNs: []v1.Pattern{"arn:aws:iam::" + foreign + ":role/ci/{{namespace}}-*"}}}),
+			req: req(func(r *Request) { r.Principal, r.Policies = role(foreign, "ci/team-a-deployer"), nil })},
+		{name: "principal patterns do not fall back to the home account",
+			cfg: cfg(v1.GrantRule{Name: "ci", Namespaces: v1.RuleNamespaces{Names: []string{"team-a"}},
+				Principals: v1.RulePrincipals{ARNs: []v1.Pattern{"arn:aws:iam::" + foreign + ":role/ci/{{namespace}}-*"}}}),
+			req:  req(func(r *Request) { r.Principal, r.Policies = role(home, "ci/team-a-deployer"), nil }),
+			want: []string{"spec.principalARN"}},
+		{name: "a second rule that fits wins over a first that does not", allowed: true, entryAllowed: true,
+			cfg: cfg(v1.GrantRule{Name: "narrow", Namespaces: v1.RuleNamespaces{Names: []string{"team-a"}}}, teamRule), req: req()},
+		{name: "an empty selector admits nothing", cfg: cfg(v1.GrantRule{Name: "empty", Namespaces: v1.RuleNamespaces{Selector: &metav1.LabelSelector{}}}),
+			req: req(), want: []string{"admits namespace team-a"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := Judge(c.cfg, c.req)
+			if v.Allowed() != c.allowed || v.EntryAllowed != c.entryAllowed {
+				t.Fatalf("Allowed %v EntryAllowed %v, want %v %v: %s", v.Allowed(), v.EntryAllowed, c.allowed, c.entryAllowed, v.Message())
+			}
+			for _, w := range c.want {
+				if !strings.Contains(v.Message(), w) {
+					t.Errorf("message %q does not say %q", v.Message(), w)
+				}
+			}
+		})
+	}
+}
+
+func TestJudgeWaitsForTheClusterAccount(t *testing.T) {
+	c := cfg(teamRule)
+	c.Account = ""
+	if v := Judge(c, req()); v.Allowed() || !v.AccountUnknown {
+		t.Fatalf("allowed %v, account unknown %v", v.Allowed(), v.AccountUnknown)
+	}
+}
+
+// TestRestrict: what revocation keeps is what the rule allows, and never more than
+// the spec asked for.
+func TestRestrict(t *testing.T) {
+	d := plan.Desired{
+		Username: "admin",
+		Groups:   []string{"cluster-admins", "team-a-devs"},
+		Policies: map[string]plan.Scope{
+			edit:  {Type: "namespace", Namespaces: []string{"kube-system", "team-a"}},
+			view:  {Type: "namespace", Namespaces: []string{"team-a"}},
+			admin: {Type: "cluster"},
+		},
+	}
+	v := Judge(cfg(teamRule), req(func(r *Request) { r.Username, r.Groups, r.Policies = d.Username, d.Groups, d.Policies }))
+	if v.Allowed() || !v.EntryAllowed {
+		t.Fatalf("verdict %+v", v)
+	}
+	got := v.Restrict(d)
+	if got.Username != "" || len(got.Groups) != 1 || got.Groups[0] != "team-a-devs" {
+		t.Errorf("username %q groups %q", got.Username, got.Groups)
+	}
+	if _, ok := got.Policies[edit]; ok || len(got.Policies) != 1 || got.Policies[view].Namespaces[0] != "team-a" {
+		t.Errorf("policies %+v: want View in team-a only (Edit reaches kube-system, ClusterAdmin is not allowed)", got.Policies)
+	}
+	if len(d.Groups) != 2 || len(d.Policies) != 3 {
+		t.Error("Restrict changed its input")
+	}
+	// The restricted entry is allowed.
+	again := Judge(cfg(teamRule), req(func(r *Request) { r.Username, r.Groups, r.Policies = got.Username, got.Groups, got.Policies }))
+	if !again.Allowed() {
+		t.Errorf("the restricted entry is refused: %s", again.Message())
+	}
+}
+
+func TestJudgeAdoption(t *testing.T) {
+	adopting := teamRule
+	adopting.AllowAdoption = true
+	principal := role(home, "team-a-dev")
+	base := plan.Observed{Type: "STANDARD", Username: "arn:aws:sts::" + home + ":assumed-role/team-a-dev/{{SessionName}}",
+		Policies: map[string]plan.ObservedPolicy{edit: {Scope: plan.Scope{Type: "namespace", Namespaces: []string{"team-a"}}}}}
+	cases := []struct {
+		name string
+		rule v1.GrantRule
+		e    func(plan.Observed) plan.Observed
+		want string // "" for allowed
+	}{
+		{name: "within the rule", rule: adopting, e: func(o plan.Observed) plan.Observed { return o }},
+		{name: "the rule does not allow adoption", rule: teamRule, e: func(o plan.Observed) plan.Observed { return o }, want: "does not allow adoption"},
+		{name: "holds cluster admin", rule: adopting, e: func(o plan.Observed) plan.Observed {
+			o.Policies = map[string]plan.ObservedPolicy{admin: {Scope: plan.Scope{Type: "cluster"}}}
+			return o
+		}, want: "holds AmazonEKSClusterAdminPolicy"},
+		{name: "holds Edit beyond the team's namespaces", rule: adopting, e: func(o plan.Observed) plan.Observed {
+			o.Policies = map[string]plan.ObservedPolicy{edit: {Scope: plan.Scope{Type: "namespace", Namespaces: []string{"kube-system"}}}}
+			return o
+		}, want: "kube-system"},
+		{name: "has a privileged group", rule: adopting, e: func(o plan.Observed) plan.Observed { o.Groups = []string{"cluster-admins"}; return o }, want: `group "cluster-admins"`},
+		{name: "has a custom username", rule: adopting, e: func(o plan.Observed) plan.Observed { o.Username = "admin"; return o }, want: `username "admin"`},
+		{name: "is a node entry", rule: adopting, e: func(o plan.Observed) plan.Observed {
+			o.Type, o.Policies, o.Groups, o.Username = "EC2_LINUX", nil, []string{"system:nodes"}, "system:node:{{EC2PrivateDNSName}}"
+			return o
+		}, want: "of type EC2_LINUX"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := Judge(cfg(c.rule), req(func(r *Request) { r.Principal = principal }))
+			problems := v.JudgeAdoption(c.e(base))
+			if (c.want == "") != (len(problems) == 0) || (c.want != "" && !strings.Contains(strings.Join(problems, "; "), c.want)) {
+				t.Errorf("problems %q, want %q", problems, c.want)
+			}
+		})
+	}
+}
+
+func TestCovers(t *testing.T) {
+	for _, c := range []struct {
+		allowed, ns string
+		want        bool
+	}{
+		{"team-a", "team-a", true}, {"team-a", "team-ab", false}, {"team-a", "team-a*", false},
+		{"team-a-*", "team-a-x", true}, {"team-a-*", "team-a-x*", true}, {"team-a-*", "team-a*", false},
+		{"team-a-*", "team-a-", true}, {"*", "kube-system", true}, {"*", "k*", true}, {"k*", "kube-system", true},
+	} {
+		if got := covers(c.allowed, c.ns); got != c.want {
+			t.Errorf("covers(%q, %q) = %v, want %v", c.allowed, c.ns, got, c.want)
+		}
+	}
+}
+
+func TestGlob(t *testing.T) {
+	for _, c := range []struct {
+		p, s string
+		want bool
+	}{
+		{"team-a:*", "team-a:{{SessionName}}", true}, {"team-a:*", "team-ab:x", false}, {"*", "", true},
+		{"arn:aws:iam::1:role/*", "arn:aws:iam::1:role/a/b", true}, {"a*b*c", "aXbYc", true}, {"a*b*c", "aXbY", false},
+		{"abc", "abc", true}, {"abc", "abcd", false}, {"*-admins", "cluster-admins", true},
+	} {
+		if got := Glob(c.p, c.s); got != c.want {
+			t.Errorf("Glob(%q, %q) = %v, want %v", c.p, c.s, got, c.want)
+		}
+	}
+}
+
+func TestProtectedAndCreator(t *testing.T) {
+	if !Protected([]string{"arn:aws:iam::1:role/break-glass-*"}, "arn:aws:iam::1:role/break-glass-oncall") ||
+		Protected([]string{"type:EC2_LINUX"}, "type:EC2_LINUX") || Protected(nil, "x") {
+		t.Error("Protected")
+	}
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	creator := plan.Observed{ARN: "arn:aws:eks:us-west-2:1:access-entry/x", CreatedAt: created.Add(time.Second),
+		Policies: map[string]plan.ObservedPolicy{admin: {Scope: plan.Scope{Type: "cluster"}}}}
+	if !MadeForCreator(creator, created) {
+		t.Error("the creator's entry is not recognized")
+	}
+	later := creator
+	later.CreatedAt = created.Add(time.Hour)
+	viewer := creator
+	viewer.Policies = map[string]plan.ObservedPolicy{view: {}}
+	if MadeForCreator(later, created) || MadeForCreator(viewer, created) || MadeForCreator(creator, time.Time{}) {
+		t.Error("an entry made later, one without cluster admin, or one of a cluster of unknown age is taken for the creator's")
+	}
+}
