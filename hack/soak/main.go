@@ -1,11 +1,13 @@
 // Command soak runs the operator, as its own process, against a real kube-apiserver
 // and an EKS emulator that fails (500s, throttling, latency, eventual consistency),
-// while a driver creates, updates, moves and deletes AccessEntries at random and
-// the operator is SIGKILLed and restarted, and kube-apiserver restarted once. After
-// quiescence it checks that EKS holds exactly what the live objects declare, that
-// nothing is left of deleted objects or old identities (but what Retain keeps),
-// that entries no operator owns were not touched, that every object is Ready, and
-// that the operator never panicked.
+// while a driver creates, updates, moves and deletes AccessEntries at random, in
+// the trusted namespace and in tenant namespaces held to guardrail rules that it
+// tightens and loosens, and the operator is SIGKILLed and restarted, and
+// kube-apiserver restarted once. After quiescence it checks that EKS holds exactly
+// what the allowed objects declare and, for the refused ones, nothing the rules
+// forbid; that nothing is left of deleted objects or old identities (but what
+// Retain keeps); that entries no operator owns were not touched; that every object
+// is Ready or NotPermitted as the rules say; and that the operator never panicked.
 //
 // `make soak` runs it for several minutes; `--short` is the variant `make test` runs.
 package main
@@ -16,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -39,17 +42,45 @@ import (
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
 const (
-	account   = "111122223333"
-	region    = "us-west-2"
+	account = "111122223333"
+	region  = "us-west-2"
+	// namespace is the one the operator trusts; tenants' are held to rules.
 	namespace = "soak"
 )
 
-var clusters = []string{"soak-a", "soak-b"}
+var (
+	clusters = []string{"soak-a", "soak-b"}
+	tenants  = []string{"soak-t1", "soak-t2"}
+)
+
+// ruleSets are the guardrails the driver switches a cluster between: loose, tight
+// (only View in the tenants' ns-* namespaces, no username, one group), and one
+// where the second tenant has no rule at all.
+var ruleSets = map[string][]v1.GrantRule{
+	"loose": {tenantRule(tenants, []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy", "AmazonEKSAdminPolicy"}, true, "group-*", "user-*:*")},
+	"tight": {tenantRule(tenants, []string{"AmazonEKSViewPolicy"}, false, "group-0", "")},
+	"t1":    {tenantRule(tenants[:1], []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy"}, true, "group-*", "user-*:*")},
+}
+
+// tenantRule admits the namespaces, with principals under role/soak/<namespace>-*.
+func tenantRule(namespaces, policies []string, clusterScope bool, group, username string) v1.GrantRule {
+	r := v1.GrantRule{Name: "tenants", Namespaces: v1.RuleNamespaces{Names: namespaces},
+		Principals:       v1.RulePrincipals{ARNs: []v1.Pattern{v1.Pattern("arn:aws:iam::" + account + ":role/soak/{{namespace}}-*")}},
+		KubernetesGroups: []v1.Pattern{v1.Pattern(group)}}
+	for _, p := range policies {
+		r.AccessPolicies = append(r.AccessPolicies, v1.PolicyGrant{PolicyARN: policyARN(p), ClusterScope: clusterScope, Namespaces: []v1.NamespacePattern{"ns-*"}})
+	}
+	if username != "" {
+		r.Usernames = []v1.Pattern{v1.Pattern(username)}
+	}
+	return r
+}
 
 type options struct {
 	objects  int
@@ -85,8 +116,13 @@ type model struct {
 	live     map[string]*v1.AccessEntry // by object name: the last spec applied
 	retained map[string]bool            // identities kept by Retain
 	history  map[string][]string        // by object name: what the driver did, for a failure report
+	rules    map[string]string          // by cluster: the rule set its ClusterAccessConfig holds
 	seq      int
 	emu      *eksemulator.Server
+	// rulesChanged is when the driver last changed a ClusterAccessConfig.
+	rulesChanged time.Time
+	// final holds the objects as settle last saw them, for a failure report.
+	final map[string]v1.AccessEntry
 }
 
 type identity struct{ cluster, principal string }
@@ -97,6 +133,9 @@ type counts struct {
 	ops             map[string]int
 	kills, restarts int
 	invariants      int
+	// tenants counts the tenant objects at the end: allowed, refused, and refused
+	// with something revoked from EKS.
+	tenants struct{ allowed, refused, revoked int }
 }
 
 func run(o options) error {
@@ -120,7 +159,7 @@ func run(o options) error {
 		Operator: o.operator,
 		WorkDir:  work,
 		Region:   region,
-		OperatorArgs: []string{"--principal-check-interval=5s", "--iam-qps=50", "--resync-period=20s",
+		OperatorArgs: []string{"--principal-check-interval=5s", "--iam-qps=50", "--resync-period=20s", "--trusted-namespaces=" + namespace,
 			"--eks-qps=50", "--eks-burst=50", // above EKS's rate: throttling happens
 			"--instance-id=soak"},
 		// A request in flight while kube-apiserver restarts must fail, not hang the driver.
@@ -146,11 +185,20 @@ func run(o options) error {
 	}
 
 	ctx := context.Background()
-	if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
-		return err
+	for _, ns := range append([]string{namespace}, tenants...) {
+		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
 	}
-
-	m := &model{live: map[string]*v1.AccessEntry{}, retained: map[string]bool{}, history: map[string][]string{}, emu: emu}
+	m := &model{live: map[string]*v1.AccessEntry{}, retained: map[string]bool{}, history: map[string][]string{}, rules: map[string]string{}, emu: emu}
+	for _, cl := range clusters {
+		cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cl}, Spec: v1.ClusterAccessConfigSpec{ClusterName: cl,
+			Guardrails: v1.Guardrails{Rules: ruleSets["loose"]}}}
+		if err := k8s.Create(ctx, cac); err != nil {
+			return err
+		}
+		m.rules[cl] = "loose"
+	}
 	say("driving %d objects for %s with %d operator kills and one kube-apiserver restart (operator log: %s)", o.objects, o.duration, o.kills, logPath)
 	start := time.Now()
 	killAt := make([]time.Duration, o.kills)
@@ -186,12 +234,15 @@ func run(o options) error {
 		time.Sleep(time.Duration(50+rng.IntN(150)) * time.Millisecond)
 	}
 
-	say("quiescence: faults off, waiting for every object to be Ready and every deletion to finish")
+	say("quiescence: faults off, waiting for every object to be Ready or NotPermitted and every deletion to finish")
 	emu.SetFaults(eksemulator.Faults{})
 	if err := settle(ctx, k8s, m, emu, o.settle); err != nil {
 		return err
 	}
 	if err := m.check(emu, unowned, &c); err != nil {
+		return err
+	}
+	if err := m.countTenants(ctx, k8s, &c); err != nil {
 		return err
 	}
 	logText, _ := os.ReadFile(logPath)
@@ -240,8 +291,11 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 	case len(names) < maxObjects/4 || (r < 30 && len(names) < maxObjects):
 		m.seq++
 		ae := &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("soak-%04d", m.seq), Namespace: namespace}}
+		if rng.IntN(3) == 0 {
+			ae.Namespace = tenants[rng.IntN(len(tenants))]
+		}
 		ae.Spec.ClusterName = clusters[rng.IntN(2)]
-		ae.Spec.PrincipalARN = m.freshPrincipal()
+		ae.Spec.PrincipalARN = m.freshPrincipal(ae.Namespace)
 		randomize(&ae.Spec, rng)
 		if rng.IntN(5) == 0 {
 			ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain
@@ -260,7 +314,7 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 			old := identity{s.ClusterName, s.PrincipalARN}
 			switch rng.IntN(3) {
 			case 0:
-				s.PrincipalARN = m.freshPrincipal()
+				s.PrincipalARN = m.freshPrincipal(m.live[name].Namespace)
 			case 1:
 				s.ClusterName = clusters[(slices.Index(clusters, s.ClusterName)+1)%2]
 			default:
@@ -275,12 +329,14 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 				m.retained[key(old.cluster, old.principal)] = true
 			}
 		})
-	case r < 80:
+	case r < 78:
 		return m.recreatePrincipal(ctx, k8s, rng)
+	case r < 81:
+		return "guardrails change", m.changeRules(ctx, k8s, rng)
 	default:
 		name := names[rng.IntN(len(names))]
 		ae := m.live[name]
-		if err := k8s.Delete(ctx, &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}); err != nil && !apierrors.IsNotFound(err) {
+		if err := k8s.Delete(ctx, &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ae.Namespace}}); err != nil && !apierrors.IsNotFound(err) {
 			return "delete", err
 		}
 		if ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
@@ -289,6 +345,24 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 		delete(m.live, name)
 		return "delete", nil
 	}
+}
+
+// changeRules switches a cluster's ClusterAccessConfig to another rule set:
+// tightening makes the operator revoke, loosening lets refused objects through.
+func (m *model) changeRules(ctx context.Context, k8s client.Client, rng *rand.Rand) error {
+	cl := clusters[rng.IntN(len(clusters))]
+	sets := slices.Sorted(maps.Keys(ruleSets))
+	next := sets[rng.IntN(len(sets))]
+	cac := &v1.ClusterAccessConfig{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: cl}, cac); err != nil {
+		return err
+	}
+	cac.Spec.Guardrails.Rules = ruleSets[next]
+	if err := k8s.Update(ctx, cac); err != nil {
+		return err
+	}
+	m.rules[cl], m.rulesChanged = next, time.Now()
+	return nil
 }
 
 // recreatePrincipal deletes and creates again, in IAM, the principal of an object
@@ -335,7 +409,7 @@ func (m *model) change(ctx context.Context, k8s client.Client, name string, muta
 	mutate(spec)
 	for range 5 {
 		cur := &v1.AccessEntry{}
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, cur); err != nil {
+		if err := k8s.Get(ctx, client.ObjectKey{Namespace: m.live[name].Namespace, Name: name}, cur); err != nil {
 			return err
 		}
 		cur.Spec = *spec
@@ -357,9 +431,22 @@ func (m *model) note(name, what string, s *v1.AccessEntrySpec) {
 	m.history[name] = append(m.history[name], fmt.Sprintf("%s %s %s %s %s tags=%v", what, s.ClusterName, s.PrincipalARN, s.Type, s.DeletionPolicy, s.Tags))
 }
 
-func (m *model) freshPrincipal() string {
+// freshPrincipal is a new principal; a tenant's are under its own prefix, which
+// the tenants' rule allows.
+func (m *model) freshPrincipal(ns string) string {
 	m.seq++
-	return fmt.Sprintf("arn:aws:iam::%s:role/soak/principal-%05d", account, m.seq)
+	return fmt.Sprintf("arn:aws:iam::%s:role/soak/%s-principal-%05d", account, ns, m.seq)
+}
+
+// verdict is what the guardrails say of a tenant object under its cluster's
+// current rules; nil for an object of the trusted namespace.
+func (m *model) verdict(ae *v1.AccessEntry) *guardrails.Verdict {
+	if ae.Namespace == namespace {
+		return nil
+	}
+	v := guardrails.Judge(guardrails.Config{Name: ae.Spec.ClusterName, Rules: ruleSets[m.rules[ae.Spec.ClusterName]], Account: account},
+		guardrails.RequestFor(ae, nil))
+	return &v
 }
 
 // randomize sets the mutable fields: username, groups, tags, policies and scopes
@@ -396,7 +483,7 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 	deadline, report := start.Add(timeout), start.Add(30*time.Second)
 	for {
 		list := &v1.AccessEntryList{}
-		err := k8s.List(ctx, list, client.InNamespace(namespace))
+		err := k8s.List(ctx, list)
 		if err == nil {
 			var notReady []string
 			for _, ae := range list.Items {
@@ -405,7 +492,11 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 					continue
 				}
 				c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
-				if c == nil || c.Status != metav1.ConditionTrue || ae.Status.ObservedGeneration != ae.Generation {
+				want := metav1.ConditionTrue
+				if v := m.verdict(m.live[ae.Name]); v != nil && !v.Allowed() {
+					want = metav1.ConditionFalse
+				}
+				if c == nil || c.Status != want || (want == metav1.ConditionFalse && c.Reason != v1.ReasonNotPermitted) || ae.Status.ObservedGeneration != ae.Generation {
 					msg := "no status"
 					if c != nil {
 						msg = c.Reason + ": " + c.Message
@@ -419,7 +510,12 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 					}
 				}
 			}
-			if len(notReady) == 0 && len(list.Items) == len(m.live) {
+			// A rule change reaches every object within a resync (20s).
+			m.final = map[string]v1.AccessEntry{}
+			for _, ae := range list.Items {
+				m.final[ae.Name] = ae
+			}
+			if len(notReady) == 0 && len(list.Items) == len(m.live) && time.Since(m.rulesChanged) > 25*time.Second {
 				say("quiescent after %s", time.Since(start).Round(time.Second))
 				return nil
 			}
@@ -464,14 +560,26 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 	for _, ae := range m.live {
 		k := key(ae.Spec.ClusterName, ae.Spec.PrincipalARN)
 		e, ok := held[k]
+		v := m.verdict(ae)
 		c.invariants++
-		if !ok {
+		switch {
+		case v != nil && !v.EntryAllowed:
+			// Nothing forbidden remains: no entry at all.
+			if ok && !m.retained[k] {
+				problems = append(problems, fmt.Sprintf("%s: refused (%s), but EKS holds an entry for %s", ae.Name, v.Message(), k))
+			}
+			delete(held, k)
+			continue
+		case !ok && v != nil && !v.Allowed():
+			// Refused before it was ever created: nothing granted.
+			continue
+		case !ok:
 			problems = append(problems, ae.Name+": no entry for "+k)
 			continue
 		}
 		delete(held, k)
 		delete(m.retained, k)
-		problems = append(problems, matches(ae, e, c)...)
+		problems = append(problems, matches(ae, e, v, c)...)
 	}
 	for k := range held {
 		c.invariants++
@@ -486,18 +594,48 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 			for _, h := range m.history[name] {
 				problems = append(problems, "    "+name+": "+h)
 			}
+			if ae, ok := m.final[name]; ok {
+				problems = append(problems, fmt.Sprintf("    %s: at the end %s, identity %+v, revoked %q", name, conditionsOf(ae), ae.Status.Identity, ae.Status.Revoked))
+			}
 		}
 		return fmt.Errorf("%d invariants broken:\n  %s", len(problems), strings.Join(problems, "\n  "))
 	}
 	return nil
 }
 
-// matches lists how an EKS entry differs from its object's spec.
-func matches(ae *v1.AccessEntry, e eksemulator.Entry, c *counts) []string {
+// countTenants counts how the tenant objects ended: allowed, refused, revoked.
+func (m *model) countTenants(ctx context.Context, k8s client.Client, c *counts) error {
+	for _, ns := range tenants {
+		list := &v1.AccessEntryList{}
+		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, ae := range list.Items {
+			switch {
+			case meta.IsStatusConditionTrue(ae.Status.Conditions, v1.ConditionReady):
+				c.tenants.allowed++
+			case len(ae.Status.Revoked) > 0:
+				c.tenants.refused++
+				c.tenants.revoked++
+			default:
+				c.tenants.refused++
+			}
+		}
+	}
+	return nil
+}
+
+// matches lists how an EKS entry differs from its object's spec or, for a refused
+// tenant object (v not allowed), from what its rule allows of the spec: nothing
+// forbidden remains, and what is allowed is kept.
+func matches(ae *v1.AccessEntry, e eksemulator.Entry, v *guardrails.Verdict, c *counts) []string {
 	var out []string
 	typ := string(ae.Spec.EntryType())
 	want := plan.DesiredFor(ae, v1.EntryIdentity{ClusterName: ae.Spec.ClusterName, Region: region, PrincipalARN: ae.Spec.PrincipalARN,
 		Type: v1.AccessEntryType(typ)}, "soak")
+	if v != nil && !v.Allowed() {
+		want = v.Restrict(want)
+	}
 	obs := plan.Observed{Type: e.Type, Username: e.Username, Groups: e.KubernetesGroups, Tags: e.Tags}
 	if typ == "STANDARD" {
 		obs.Policies = map[string]plan.ObservedPolicy{}
@@ -548,8 +686,16 @@ func report(c counts, emu *eksemulator.Server, live int) {
 			}
 		}
 	}
-	fmt.Printf("\nsoak passed\n  operations: %s\n  EKS calls: %d, 500s injected: %d, throttled: %d; IAM principal reads: %d\n  operator SIGKILLs: %d, kube-apiserver restarts: %d\n  live objects at the end: %d, invariants checked: %d\n",
-		strings.Join(ops, " "), total, faults, throttled, iamReads, c.kills, c.restarts, live, c.invariants)
+	fmt.Printf("\nsoak passed\n  operations: %s\n  EKS calls: %d, 500s injected: %d, throttled: %d; IAM principal reads: %d\n  operator SIGKILLs: %d, kube-apiserver restarts: %d\n  live objects at the end: %d (tenants' allowed %d, refused %d, of which %d had something revoked), invariants checked: %d\n",
+		strings.Join(ops, " "), total, faults, throttled, iamReads, c.kills, c.restarts, live, c.tenants.allowed, c.tenants.refused, c.tenants.revoked, c.invariants)
+}
+
+func conditionsOf(ae v1.AccessEntry) string {
+	var out []string
+	for _, c := range ae.Status.Conditions {
+		out = append(out, fmt.Sprintf("%s=%s %s: %s", c.Type, c.Status, c.Reason, c.Message))
+	}
+	return strings.Join(out, "; ")
 }
 
 func say(format string, args ...any) {
