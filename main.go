@@ -53,7 +53,7 @@ func main() {
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
 	flag.StringVar(&leaderElectID, "leader-election-id", "eks-access-operator.eksaccess.io", "Name of the leader-election Lease; give each --selector shard its own.")
 	flag.StringVar(&watchNamespace, "watch-namespace", "", "Only reconcile AccessEntries in this namespace (default: all namespaces).")
-	flag.StringVar(&selector, "selector", "", "Only reconcile AccessEntries whose labels match this selector, to shard objects between operator instances (e.g. shard=a).")
+	flag.StringVar(&selector, "selector", "", "Only reconcile AccessEntries, and manage ClusterAccessConfigs, whose labels match this selector, to shard objects between operator instances (e.g. shard=a); label each ClusterAccessConfig for exactly one shard.")
 	flag.StringVar(&instanceID, "instance-id", "", "Identity of this operator instance in the ownership tags of EKS entries (default: the UID of the kube-system namespace, stable for the cluster).")
 	flag.StringVar(&r.DefaultRegion, "region", os.Getenv("AWS_REGION"), "AWS region of AccessEntries without spec.region (default: $AWS_REGION).")
 	flag.StringVar(&clientOpts.Endpoint, "eks-endpoint", "", "EKS endpoint URL instead of the regional default (a VPC endpoint, or the emulator).")
@@ -80,6 +80,7 @@ func main() {
 	if watchNamespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{watchNamespace: {}}
 	}
+	var shard labels.Selector
 	if selector != "" {
 		sel, err := labels.Parse(selector)
 		if err != nil {
@@ -87,6 +88,7 @@ func main() {
 			os.Exit(1)
 		}
 		cacheOpts.ByObject = map[client.Object]cache.ByObject{&eksaccessv1alpha1.AccessEntry{}: {Label: sel}}
+		shard = sel
 	}
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
@@ -141,6 +143,8 @@ func main() {
 		PollInterval:  10 * time.Second,
 
 		TrustedNamespaces: r.TrustedNamespaces,
+		APIReader:         mgr.GetAPIReader(),
+		Selector:          shard,
 	}
 	if err := cacReconciler.SetupWithManager(mgr); err != nil {
 		log.Error(err, "unable to set up the ClusterAccessConfig controller")

@@ -74,6 +74,8 @@ func (r *AccessEntryReconciler) confirm(ctx context.Context, p *entryPass) error
 		}
 	}
 	recordObserved(p.ae, p.obs)
+	// The entry is reached, now, the way this pass reached it.
+	p.ae.Status.RoleARN = p.target.RoleARN
 	return nil
 }
 

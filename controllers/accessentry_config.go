@@ -3,8 +3,11 @@ package controllers
 import (
 	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"sync"
 
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -34,22 +37,35 @@ func indexAccessEntriesByCluster(mgr ctrl.Manager) error {
 	return err
 }
 
-// resolveConfig finds the ClusterAccessConfig of the object's cluster (nil when
-// there is none), resolves the region, and picks the EKS client of the target the
-// config names. Reads the cache only. Stalls with NoRegion when no region is known;
-// waits while the cluster is UPDATING.
+// resolveConfig works out where the object's entry lives: the region (spec.region,
+// else the operator's default), the one ClusterAccessConfig of that cluster and
+// region (nil when there is none), the role that reaches it, and the account and
+// partition its calls act in, which name the entry together with the cluster,
+// principal and type. Reads the cache, and STS once for the operator's own
+// account. Stalls with NoRegion, or AmbiguousClusterConfig when two configs name
+// the cluster and region; waits while the cluster is UPDATING.
 func (r *AccessEntryReconciler) resolveConfig(ctx context.Context, p *entryPass) error {
-	cac, err := r.clusterConfig(ctx, p.ae.Spec.ClusterName, p.ae.Spec.Region)
+	region := cmp.Or(p.ae.Spec.Region, r.DefaultRegion)
+	if region == "" {
+		return stall(v1.ReasonNoRegion, 0, "spec.region is empty and the operator has no default region: set spec.region or start the operator with --region")
+	}
+	cac, err := r.clusterConfig(ctx, p.ae.Spec.ClusterName, region)
 	if err != nil {
 		return err
 	}
-	id, ok := r.identity(p.ae, cac)
-	if !ok {
-		return stall(v1.ReasonNoRegion, 0, "spec.region is empty and the operator has no default region: set spec.region or start the operator with --region")
+	t := target(region, cac)
+	account, partition, err := r.EKS.Account(ctx, t)
+	if err != nil {
+		return r.reachOutcome(t, err)
 	}
-	p.cac, p.id = cac, id
-	p.target = target(id.Region, cac)
-	p.eks = r.EKS.For(p.target)
+	p.cac, p.target, p.eks = cac, t, r.EKS.For(t)
+	p.id = v1.EntryIdentity{ClusterName: p.ae.Spec.ClusterName, Region: region, Account: account, Partition: partition,
+		PrincipalARN: p.ae.Spec.PrincipalARN, Type: p.ae.Spec.EntryType()}
+	if old := p.ae.Status.Identity; old != nil && old.Account == "" && sameEntry(*old, p.id) {
+		// Recorded before identities named their account: the entry is where the
+		// spec resolves now, as it was then.
+		p.ae.Status.Identity, p.ae.Status.RoleARN = ptr.To(p.id), t.RoleARN
+	}
 	if cac != nil && cac.Status.ClusterStatus == "UPDATING" {
 		// The ClusterAccessConfig watch brings the object back when the cluster is ACTIVE.
 		return retryAfter(v1.ReasonClusterUpdating, r.RecheckInterval, "cluster %s is UPDATING (authentication mode); waiting for it to be ACTIVE", cac.Spec.ClusterName)
@@ -57,22 +73,39 @@ func (r *AccessEntryReconciler) resolveConfig(ctx context.Context, p *entryPass)
 	return nil
 }
 
-// clusterConfig finds the ClusterAccessConfig of a cluster: same name, and the same
-// region when one is given. nil when there is none.
+// sameEntry compares two identities but for the account and partition.
+func sameEntry(a, b v1.EntryIdentity) bool {
+	a.Account, a.Partition, b.Account, b.Partition = "", "", "", ""
+	return a == b
+}
+
+// clusterConfig finds the one ClusterAccessConfig of a cluster and region; nil when
+// there is none, an AmbiguousClusterConfig outcome when there are several.
 func (r *AccessEntryReconciler) clusterConfig(ctx context.Context, cluster, region string) (*v1.ClusterAccessConfig, error) {
 	list := &v1.ClusterAccessConfigList{}
 	if err := r.List(ctx, list); err != nil {
 		return nil, err
 	}
+	var found []*v1.ClusterAccessConfig
 	for i, c := range list.Items {
-		if c.Spec.ClusterName != cluster {
-			continue
-		}
-		if region == "" || cmp.Or(c.Spec.Region, r.DefaultRegion) == region {
-			return &list.Items[i], nil
+		if c.Spec.ClusterName == cluster && cmp.Or(c.Spec.Region, r.DefaultRegion) == region {
+			found = append(found, &list.Items[i])
 		}
 	}
-	return nil, nil
+	switch len(found) {
+	case 0:
+		return nil, nil
+	case 1:
+		return found[0], nil
+	}
+	var names []string
+	for _, c := range found {
+		names = append(names, c.Name)
+	}
+	slices.Sort(names)
+	return nil, stall(v1.ReasonAmbiguousClusterConfig, r.RecheckInterval,
+		"ClusterAccessConfigs %s all name cluster %s in region %s, and the operator cannot tell which one governs it. Fix: keep one ClusterAccessConfig per cluster and region",
+		strings.Join(names, ", "), cluster, region)
 }
 
 // target is where the calls for a cluster go: its ClusterAccessConfig's role, if any.
@@ -84,23 +117,55 @@ func target(region string, cac *v1.ClusterAccessConfig) Target {
 	return t
 }
 
-// clientFor is the EKS client of a recorded identity, through the
-// ClusterAccessConfig that governs its cluster now.
-func (r *AccessEntryReconciler) clientFor(ctx context.Context, id v1.EntryIdentity) (EKSAPI, error) {
-	cac, err := r.clusterConfig(ctx, id.ClusterName, id.Region)
-	if err != nil {
-		return nil, err
+// recordedTarget is how to reach the entry of a recorded identity: through the
+// role status recorded with it (never anywhere else), with the external ID of the
+// ClusterAccessConfig that names that role now or named it before. An identity
+// recorded before identities named their account is reached as its cluster's
+// config reaches it now.
+func (r *AccessEntryReconciler) recordedTarget(ctx context.Context, p *entryPass, id v1.EntryIdentity) (Target, error) {
+	if id.Account == "" {
+		cac, err := r.clusterConfig(ctx, id.ClusterName, id.Region)
+		return target(id.Region, cac), err
 	}
-	return r.EKS.For(target(id.Region, cac)), nil
+	t := Target{Region: id.Region, RoleARN: p.ae.Status.RoleARN}
+	if t.RoleARN == "" {
+		return t, nil
+	}
+	list := &v1.ClusterAccessConfigList{}
+	if err := r.List(ctx, list); err != nil {
+		return t, err
+	}
+	for _, c := range list.Items {
+		if c.Spec.RoleARN == t.RoleARN {
+			t.ExternalID = c.Spec.ExternalID
+			return t, nil
+		}
+	}
+	for _, c := range list.Items {
+		for _, old := range slices.Backward(c.Status.RetiredTargets) {
+			if old.RoleARN == t.RoleARN {
+				t.ExternalID = old.ExternalID
+				return t, nil
+			}
+		}
+	}
+	return t, nil
 }
 
-// identity is the spec's identity, with the region resolved (the spec's, its
-// ClusterAccessConfig's, or the operator's default); false without a region.
-func (r *AccessEntryReconciler) identity(ae *v1.AccessEntry, cac *v1.ClusterAccessConfig) (v1.EntryIdentity, bool) {
-	region := ae.Spec.Region
-	if region == "" && cac != nil {
-		region = cac.Spec.Region
+// reachOutcome words a failure to learn the account a target acts in: the role
+// cannot be assumed, or STS cannot be reached.
+func (r *AccessEntryReconciler) reachOutcome(t Target, err error) error {
+	if classify(err) == errAccessDenied {
+		return stall(v1.ReasonAccessDenied, r.RecheckInterval, "the operator cannot act through %s: %s; check the role's trust policy and the external ID of the ClusterAccessConfig",
+			describeTarget(t), eksMessage(err))
 	}
-	region = cmp.Or(region, r.DefaultRegion)
-	return v1.EntryIdentity{ClusterName: ae.Spec.ClusterName, Region: region, PrincipalARN: ae.Spec.PrincipalARN, Type: ae.Spec.EntryType()}, region != ""
+	return failed(v1.ReasonEKSError, err, "learning the account of "+describeTarget(t)+" failed, retrying: "+eksMessage(err))
+}
+
+// describeTarget says how calls reach a cluster, for messages.
+func describeTarget(t Target) string {
+	if t.RoleARN == "" {
+		return "the operator's own credentials"
+	}
+	return "role " + t.RoleARN
 }

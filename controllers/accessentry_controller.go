@@ -122,13 +122,24 @@ func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1.AccessEntry{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
 			predicate.LabelChangedPredicate{}, deletion))).
-		// A ClusterAccessConfig change (guardrails, or its cluster back to ACTIVE)
-		// concerns every AccessEntry of its cluster.
-		Watches(&v1.ClusterAccessConfig{}, handler.EnqueueRequestsFromMapFunc(r.entriesOfCluster)).
+		// A ClusterAccessConfig change that alters what its AccessEntries do concerns
+		// every AccessEntry of its cluster; its other status changes do not.
+		Watches(&v1.ClusterAccessConfig{}, handler.EnqueueRequestsFromMapFunc(r.entriesOfCluster), builder.WithPredicates(configChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("accessentry").
 		Complete(r)
 }
+
+// configChanged passes the ClusterAccessConfig changes that alter what its
+// AccessEntries do: its spec, its deletion, the cluster leaving or entering
+// UPDATING or changing mode, and the account and creation time it reads. Pruning
+// reports, versions and conditions change nothing for them.
+var configChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	o, n := e.ObjectOld.(*v1.ClusterAccessConfig), e.ObjectNew.(*v1.ClusterAccessConfig)
+	return o.Generation != n.Generation || o.GetDeletionTimestamp().IsZero() != n.GetDeletionTimestamp().IsZero() ||
+		o.Status.ClusterStatus != n.Status.ClusterStatus || o.Status.AuthenticationMode != n.Status.AuthenticationMode ||
+		o.Status.AccountID != n.Status.AccountID || !o.Status.ClusterCreatedAt.Equal(n.Status.ClusterCreatedAt)
+}}
 
 // entriesOfCluster lists the AccessEntries a ClusterAccessConfig governs.
 func (r *AccessEntryReconciler) entriesOfCluster(ctx context.Context, o client.Object) []reconcile.Request {

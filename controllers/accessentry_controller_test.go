@@ -199,7 +199,7 @@ func TestRecreateOnIdentityChange(t *testing.T) {
 				if e.Type != string(got.Spec.Type) || got.Status.AccessEntryARN != e.AccessEntryARN {
 					t.Fatalf("new entry %+v, status %+v", e, got.Status)
 				}
-				if *got.Status.Identity != (v1.EntryIdentity{ClusterName: newCluster, Region: region, PrincipalARN: newPrincipal, Type: got.Spec.Type}) {
+				if *got.Status.Identity != (v1.EntryIdentity{ClusterName: newCluster, Region: region, Account: account, Partition: "aws", PrincipalARN: newPrincipal, Type: got.Spec.Type}) {
 					t.Fatalf("status identity %+v", got.Status.Identity)
 				}
 				// What EKS holds, in status as soon as the object is Ready (not at the next resync).

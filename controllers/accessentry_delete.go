@@ -12,27 +12,29 @@ import (
 )
 
 // removeEntry deletes the EKS entry of an object being deleted: the one status
-// records or, when none is, the spec's (a crash right after a create, before its
-// answer was recorded); only if it carries the object's ownership tags, and never
-// under deletionPolicy Retain. What it did is in p.removal for releaseFinalizer.
+// records, where status says it is; only if the object owns it, and never under
+// deletionPolicy Retain. What it did is in p.removal for releaseFinalizer.
 func (r *AccessEntryReconciler) removeEntry(ctx context.Context, p *entryPass) error {
 	id := p.ae.Status.Identity
+	var t Target
 	if id == nil {
-		cac, err := r.clusterConfig(ctx, p.ae.Spec.ClusterName, p.ae.Spec.Region)
-		if err != nil {
+		// Nothing was created (the identity is recorded before any create); look
+		// at the spec's entry only to say that deleting the object revoked nothing.
+		if r.resolveConfig(ctx, p) != nil {
+			return nil
+		}
+		id, t = &p.id, p.target
+	} else {
+		var err error
+		if t, err = r.recordedTarget(ctx, p, *id); err != nil {
 			return err
 		}
-		spec, ok := r.identity(p.ae, cac)
-		if !ok {
-			return nil // no region: nothing was ever created
-		}
-		id = &spec
 	}
 	retain := p.ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain
 	if !retain {
 		p.progress(v1.ReasonDeleting, "deleting the EKS access entry")
 	}
-	removal, err := r.remove(ctx, p, *id, retain)
+	removal, err := r.remove(ctx, p, *id, t, retain)
 	if err != nil {
 		return err
 	}

@@ -60,6 +60,7 @@ func (r *AccessEntryReconciler) create(ctx context.Context, p *entryPass) error 
 			id := p.id
 			st.Identity, st.IdentityRecordedAt = &id, &recordedAt
 		}
+		st.RoleARN = p.target.RoleARN
 		st.ManagedTags = union(st.ManagedTags, desired.SpecTagKeys)
 	}); err != nil {
 		return err
@@ -182,8 +183,15 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *pl
 	}
 	id := p.id
 	p.ae.Status.Identity, p.ae.Status.CreatedAt, p.ae.Status.AccessEntryARN = &id, metaTime(obs.CreatedAt), obs.ARN
-	// An entry retained earlier and moved back to is the current one again.
-	p.ae.Status.RetainedEntryARNs = slices.DeleteFunc(p.ae.Status.RetainedEntryARNs, func(a string) bool { return a == obs.ARN })
+	p.ae.Status.RoleARN = p.target.RoleARN
+	// An entry retained earlier and moved back to is the current one again, with
+	// the tag keys the object wrote on it then, so that those its spec dropped go.
+	p.ae.Status.RetainedEntries = slices.DeleteFunc(p.ae.Status.RetainedEntries, func(e v1.RetainedEntry) bool {
+		if e.ARN == obs.ARN {
+			p.ae.Status.ManagedTags = union(p.ae.Status.ManagedTags, e.ManagedTags)
+		}
+		return e.ARN == obs.ARN
+	})
 	p.obs, p.written = obs, true
 	return nil
 }

@@ -80,10 +80,10 @@ func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, v *gua
 			p.ae.Status.Revoked = []string{what}
 			return refuse(msg + "; with enforcement Revoke the operator would delete " + what)
 		}
-		if _, err := r.remove(ctx, p, p.id, false); err != nil {
+		if _, err := r.remove(ctx, p, p.id, p.target, false); err != nil {
 			return err
 		}
-		if err := r.resetStatus(ctx, p, ""); err != nil {
+		if err := r.resetStatus(ctx, p, false); err != nil {
 			return err
 		}
 		p.ae.Status.Revoked = []string{what}

@@ -23,14 +23,18 @@ func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryP
 		return nil
 	}
 	// One principal has one entry per cluster: a type change cannot keep the old one.
-	sameSlot := old.ClusterName == p.id.ClusterName && old.Region == p.id.Region && old.PrincipalARN == p.id.PrincipalARN
+	sameSlot := old.ClusterName == p.id.ClusterName && old.Region == p.id.Region && old.Account == p.id.Account && old.PrincipalARN == p.id.PrincipalARN
 	retain := p.ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain && !sameSlot
 	if retain {
 		p.progress(v1.ReasonProgressing, "keeping the EKS access entry of "+old.PrincipalARN+" in cluster "+old.ClusterName+" (Retain) and creating the new one")
 	} else {
 		p.progress(v1.ReasonProgressing, "deleting the EKS access entry of "+old.PrincipalARN+" in cluster "+old.ClusterName+" before creating the new one")
 	}
-	removal, err := r.remove(ctx, p, *old, retain)
+	t, err := r.recordedTarget(ctx, p, *old)
+	if err != nil {
+		return err
+	}
+	removal, err := r.remove(ctx, p, *old, t, retain)
 	if err != nil {
 		return err
 	}
@@ -41,31 +45,22 @@ func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryP
 	if retain {
 		what = "retained"
 	}
-	p.event(corev1.EventTypeNormal, "Recreating", "the identity changed: %s the EKS access entry of %s in cluster %s", what, old.PrincipalARN, old.ClusterName)
-	kept := ""
-	if retain {
-		kept = p.ae.Status.AccessEntryARN
-	}
-	return r.resetStatus(ctx, p, kept)
+	p.event(corev1.EventTypeNormal, "Recreating", "the identity changed: %s the EKS access entry of %s in %s; creating it in %s",
+		what, old.PrincipalARN, where(*old, t), where(p.id, p.target))
+	return r.resetStatus(ctx, p, retain)
 }
 
-// remove acts on plan.DecideRemoval for the entry of id: under retain it reads
-// nothing; otherwise it reads the entry (through the ClusterAccessConfig that
-// governs its cluster now) and deletes it when the object owns it (plan.Owns: the
+// remove acts on plan.DecideRemoval for the entry of id, reached through t: under
+// retain it reads nothing; otherwise it reads the entry and deletes it when the
+// object owns it (plan.Owns: the
 // ARN status records, or a create after the recorded intent). It returns
 // the decision, RemovalGone when the delete found it gone.
-func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, id v1.EntryIdentity, retain bool) (plan.Removal, error) {
-	var (
-		seen plan.Sighting
-		cl   EKSAPI
-	)
+func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, id v1.EntryIdentity, t Target, retain bool) (plan.Removal, error) {
+	var seen plan.Sighting
+	cl := r.EKS.For(t)
 	in := &eks.DescribeAccessEntryInput{ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN)}
 	if !retain {
 		seen.MayAppear = plan.MayStillAppear(&p.ae.Status, id, time.Now(), r.ConsistencyWindow)
-		var err error
-		if cl, err = r.clientFor(ctx, id); err != nil {
-			return 0, err
-		}
 		out, err := cl.DescribeAccessEntry(ctx, in)
 		switch kind := classify(err); {
 		case err == nil:
@@ -90,4 +85,17 @@ func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, id v1.
 		return plan.RemovalGone, nil
 	}
 	return 0, r.eksOutcome(id, err)
+}
+
+// where names the cluster, account and region of an identity and how they are
+// reached, for events.
+func where(id v1.EntryIdentity, t Target) string {
+	s := "cluster " + id.ClusterName + " (region " + id.Region
+	if id.Account != "" {
+		s += ", account " + id.Account
+	}
+	if t.RoleARN != "" {
+		s += ", through role " + t.RoleARN
+	}
+	return s + ")"
 }

@@ -61,10 +61,10 @@ func (r *AccessEntryReconciler) checkPrincipal(ctx context.Context, p *entryPass
 		"%s was deleted and created again in IAM (ID %s, was %s): EKS bound the access entry to the old principal, so it is recreated",
 		p.id.PrincipalARN, pid, was)
 	p.progress(v1.ReasonProgressing, "recreating the EKS access entry for the principal created again in IAM")
-	if _, err := r.remove(ctx, p, p.id, false); err != nil {
+	if _, err := r.remove(ctx, p, p.id, p.target, false); err != nil {
 		return err
 	}
-	if err := r.resetStatus(ctx, p, ""); err != nil {
+	if err := r.resetStatus(ctx, p, false); err != nil {
 		return err
 	}
 	return r.ensureEntry(ctx, p)

@@ -52,22 +52,24 @@ func (r *AccessEntryReconciler) recordIntent(ctx context.Context, p *entryPass, 
 // (or left behind): after a crash the next pass must not take its values for the
 // new entry's. The conditions written with it are the pass's own, so that an
 // object whose entry is being replaced no longer reads Ready while it is. The
-// entries the object retained stay recorded, with retained added when not "".
-func (r *AccessEntryReconciler) resetStatus(ctx context.Context, p *entryPass, retained string) error {
-	conds, gen := p.ae.Status.Conditions, p.ae.Status.ObservedGeneration
-	kept := slices.Clone(p.ae.Status.RetainedEntryARNs)
-	if retained != "" && !slices.Contains(kept, retained) {
-		kept = append(kept, retained)
+// entries the object retained stay recorded; with retain, so does the current one,
+// with the tag keys the object wrote on it.
+func (r *AccessEntryReconciler) resetStatus(ctx context.Context, p *entryPass, retain bool) error {
+	st0 := p.ae.Status
+	kept := slices.Clone(st0.RetainedEntries)
+	if retain && st0.AccessEntryARN != "" {
+		kept = slices.DeleteFunc(kept, func(e v1.RetainedEntry) bool { return e.ARN == st0.AccessEntryARN })
+		kept = append(kept, v1.RetainedEntry{ARN: st0.AccessEntryARN, ManagedTags: slices.Clone(st0.ManagedTags)})
 	}
 	kept = kept[max(0, len(kept)-maxRetained):]
 	return r.recordIntent(ctx, p, func(st *v1.AccessEntryStatus) {
-		c := make([]metav1.Condition, len(conds))
-		copy(c, conds)
-		*st = v1.AccessEntryStatus{Conditions: c, ObservedGeneration: gen, RetainedEntryARNs: slices.Clone(kept)}
+		c := make([]metav1.Condition, len(st0.Conditions))
+		copy(c, st0.Conditions)
+		*st = v1.AccessEntryStatus{Conditions: c, ObservedGeneration: st0.ObservedGeneration, RetainedEntries: slices.Clone(kept)}
 	})
 }
 
-// maxRetained bounds status.retainedEntryARNs: the oldest retained entries are
+// maxRetained bounds status.retainedEntries: the oldest retained entries are
 // forgotten first (and then need adopting, should the object move back to them).
 const maxRetained = 16
 

@@ -14,10 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
@@ -48,6 +50,12 @@ type ClusterAccessConfigReconciler struct {
 	// TrustedNamespaces are the namespaces whose AccessEntries need no rule, as
 	// the AccessEntry controller has them.
 	TrustedNamespaces []string
+	// Selector picks the ClusterAccessConfigs this instance manages (the same
+	// --selector that shards AccessEntries); nil manages them all.
+	Selector labels.Selector
+	// APIReader reads the API server directly: every shard's AccessEntries, for
+	// pruning and for the configs' dependents.
+	APIReader client.Reader
 }
 
 // clusterPass is one reconcile of one ClusterAccessConfig.
@@ -58,6 +66,8 @@ type clusterPass struct {
 	region string
 	eks    EKSAPI
 	events pendingEvents
+	// released: the config was let go; there is nothing left to patch.
+	released bool
 }
 
 // clusterStep is one step of a pass: nil to go on, an error to stop there.
@@ -65,12 +75,10 @@ type clusterStep func(ctx context.Context, p *clusterPass) error
 
 // SetupWithManager registers the controller; status patches do not start a reconcile.
 func (r *ClusterAccessConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	// Pruning lists the AccessEntries of a cluster through this index.
-	if err := indexAccessEntriesByCluster(mgr); err != nil {
-		return err
-	}
+	mine := predicate.NewPredicateFuncs(func(o client.Object) bool { return r.manages(o) })
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1.ClusterAccessConfig{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		For(&v1.ClusterAccessConfig{}, builder.WithPredicates(mine, predicate.Or(predicate.GenerationChangedPredicate{},
+			predicate.AnnotationChangedPredicate{}, deletionStarted))).
 		Named("clusteraccessconfig").
 		Complete(r)
 }
@@ -82,10 +90,17 @@ func (r *ClusterAccessConfigReconciler) Reconcile(ctx context.Context, req ctrl.
 	if err := r.Get(ctx, req.NamespacedName, cac); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if !r.manages(cac) {
+		return ctrl.Result{}, nil // another shard's
+	}
 	p := &clusterPass{cac: cac, base: cac.DeepCopy()}
 	defer func() { result, err = r.summarize(ctx, p, err) }()
 
+	if !cac.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.release(ctx, p) // once no AccessEntry depends on it
+	}
 	return ctrl.Result{}, run(ctx, p,
+		r.protect,              // the finalizer that keeps it while in use
 		r.connect,              // the region and the client of the config's role
 		r.describeCluster,      // status, authentication mode, versions
 		r.followUpdate,         // wait for an update in progress
@@ -113,8 +128,20 @@ func (r *ClusterAccessConfigReconciler) connect(_ context.Context, p *clusterPas
 		return stall(v1.ReasonNoRegion, 0, "spec.region is empty and the operator has no default region: set spec.region or start the operator with --region")
 	}
 	p.eks = r.EKS.For(Target{Region: p.region, RoleARN: p.cac.Spec.RoleARN, ExternalID: p.cac.Spec.ExternalID})
+	keepTarget(p.cac, p.region)
 	return nil
 }
+
+// manages reports whether this instance manages a config: exactly one shard
+// acts on each, the one whose --selector matches its labels.
+func (r *ClusterAccessConfigReconciler) manages(o client.Object) bool {
+	return r.Selector == nil || r.Selector.Matches(labels.Set(o.GetLabels()))
+}
+
+// deletionStarted passes the update that marks an object for deletion.
+var deletionStarted = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+}}
 
 // describeCluster reads the cluster (DescribeCluster) into status.
 func (r *ClusterAccessConfigReconciler) describeCluster(ctx context.Context, p *clusterPass) error {
@@ -266,14 +293,18 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 // an AccessEntry the guardrails refuse does not shield an entry from pruning.
 // Listed after EKS, so that an entry an AccessEntry just created is declared.
 func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.ClusterAccessConfig, region string) (map[string]bool, error) {
+	// Every shard's AccessEntries, from the API server: pruning on a partial
+	// picture would delete what another shard declares.
 	list := &v1.AccessEntryList{}
-	if err := r.List(ctx, list, client.MatchingFields{clusterNameField: cac.Spec.ClusterName}); err != nil {
-		return nil, err
+	if err := r.APIReader.List(ctx, list, client.MatchingFields{clusterNameField: cac.Spec.ClusterName}); err != nil {
+		return nil, retryAfter(v1.ReasonPruningRefused, r.PollInterval,
+			"cannot list every AccessEntry of cluster %s (%v), so the operator does not know what is declared and deletes nothing; it needs list on accessentries in every namespace",
+			cac.Spec.ClusterName, err)
 	}
 	declared := map[string]bool{}
 	for i := range list.Items {
 		ae := &list.Items[i]
-		if cmp.Or(ae.Spec.Region, region) != region {
+		if cmp.Or(ae.Spec.Region, r.DefaultRegion) != region {
 			continue
 		}
 		if !guardrails.Trusted(ae.Namespace, r.TrustedNamespaces) {
@@ -305,7 +336,7 @@ func protected(patterns []string, principal, typ string) bool {
 func (r *ClusterAccessConfigReconciler) summarize(ctx context.Context, p *clusterPass, err error) (ctrl.Result, error) {
 	res, err := r.conclude(p.cac, err)
 	p.events.record(r.Recorder, p.cac)
-	if !equality.Semantic.DeepEqual(p.base.Status, p.cac.Status) {
+	if !p.released && !equality.Semantic.DeepEqual(p.base.Status, p.cac.Status) {
 		if perr := r.Status().Patch(ctx, p.cac, client.MergeFrom(p.base)); perr != nil {
 			err = errors.Join(err, client.IgnoreNotFound(perr))
 		}

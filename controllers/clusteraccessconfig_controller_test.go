@@ -266,7 +266,7 @@ func TestClusterAccessConfigControllerAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &ClusterAccessConfigReconciler{Client: mgr.GetClient(), DefaultRegion: region, ResyncPeriod: time.Hour, PollInterval: time.Second,
+	r := &ClusterAccessConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), DefaultRegion: region, ResyncPeriod: time.Hour, PollInterval: time.Second,
 		EKS: NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL()})}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)

@@ -58,6 +58,8 @@ type Target struct {
 // EKSClients hands out the EKS client of a target.
 type EKSClients interface {
 	For(t Target) EKSAPI
+	// Account is the account and partition a target's calls act in.
+	Account(ctx context.Context, t Target) (account, partition string, err error)
 }
 
 // ClientOptions configure the EKS clients the operator builds.
@@ -99,7 +101,7 @@ func NewSDKClients(cfg aws.Config, opts ClientOptions) *SDKClients {
 		opts.MaxAttempts = 5
 	}
 	return &SDKClients{base: cfg, opts: opts, configs: map[Target]aws.Config{}, clients: map[Target]EKSAPI{}, limiters: map[string]*rate.Limiter{},
-		iam: iamState{clients: map[Target]IAMAPI{}, accounts: map[Target]string{}, unreachable: map[Target]time.Time{}, limiters: map[string]*rate.Limiter{}}}
+		iam: iamState{clients: map[Target]IAMAPI{}, accounts: map[Target][2]string{}, unreachable: map[Target]time.Time{}, limiters: map[string]*rate.Limiter{}}}
 }
 
 // For returns the client of a target, building it on first use.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -65,7 +66,7 @@ const (
 // iamState is what SDKClients keeps for IAM lookups. Guarded by SDKClients.mu.
 type iamState struct {
 	clients     map[Target]IAMAPI
-	accounts    map[Target]string    // the account a target's credentials act in
+	accounts    map[Target][2]string // the account and partition the operator's own credentials act in, by region
 	unreachable map[Target]time.Time // no lookups for the target until then
 	limiters    map[string]*rate.Limiter
 }
@@ -139,18 +140,27 @@ func (c *SDKClients) iamFailed(t Target, err error) error {
 
 // accountOf is the account a target's credentials act in.
 func (c *SDKClients) accountOf(ctx context.Context, t Target) (string, error) {
+	account, _, err := c.Account(ctx, t)
+	return account, err
+}
+
+// Account is the account, and its partition, that a target's calls act in: the
+// role's for a target with a role, otherwise the operator's own, asked of STS
+// once a region.
+func (c *SDKClients) Account(ctx context.Context, t Target) (account, partition string, err error) {
 	if t.RoleARN != "" {
-		if account, ok := awsarn.AccountOf(t.RoleARN); ok {
-			return account, nil
+		a, err := arn.Parse(t.RoleARN)
+		if err != nil || a.AccountID == "" {
+			return "", "", fmt.Errorf("%s is not a role ARN", t.RoleARN)
 		}
-		return "", fmt.Errorf("%s is not a role ARN", t.RoleARN)
+		return a.AccountID, a.Partition, nil
 	}
 	self := Target{Region: t.Region}
 	c.mu.Lock()
-	account, ok := c.iam.accounts[self]
+	known, ok := c.iam.accounts[self]
 	c.mu.Unlock()
 	if ok {
-		return account, nil
+		return known[0], known[1], nil
 	}
 	out, err := sts.NewFromConfig(c.base, func(o *sts.Options) {
 		o.Region = t.Region
@@ -159,13 +169,16 @@ func (c *SDKClients) accountOf(ctx context.Context, t Target) (string, error) {
 		}
 	}).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	account = aws.ToString(out.Account)
+	account, partition = aws.ToString(out.Account), "aws"
+	if a, err := arn.Parse(aws.ToString(out.Arn)); err == nil {
+		partition = a.Partition
+	}
 	c.mu.Lock()
-	c.iam.accounts[self] = account
+	c.iam.accounts[self] = [2]string{account, partition}
 	c.mu.Unlock()
-	return account, nil
+	return account, partition, nil
 }
 
 // iamFor returns the IAM client of a target, with the target's credentials, and

@@ -100,6 +100,9 @@ func TestManagerRunsWithItsRBACOnly(t *testing.T) {
 		{"update", "eksaccess.io", "accessentries", "finalizers", testNS, true},
 		{"watch", "eksaccess.io", "clusteraccessconfigs", "", "", true},
 		{"patch", "eksaccess.io", "clusteraccessconfigs", "status", "", true},
+		// Patch, for the finalizer that keeps a config while AccessEntries use it.
+		{"patch", "eksaccess.io", "clusteraccessconfigs", "", "", true},
+		{"update", "eksaccess.io", "clusteraccessconfigs", "finalizers", "", true},
 		{"watch", "", "namespaces", "", "", true},
 		{"create", "events.k8s.io", "events", "", testNS, true},
 		{"patch", "", "events", "", testNS, true},
@@ -108,7 +111,6 @@ func TestManagerRunsWithItsRBACOnly(t *testing.T) {
 		{"create", "eksaccess.io", "accessentries", "", testNS, false},
 		{"delete", "eksaccess.io", "accessentries", "", testNS, false},
 		{"create", "eksaccess.io", "clusteraccessconfigs", "", "", false},
-		{"patch", "eksaccess.io", "clusteraccessconfigs", "", "", false},
 		{"delete", "eksaccess.io", "clusteraccessconfigs", "", "", false},
 		{"update", "", "namespaces", "", "", false},
 		{"delete", "", "events", "", testNS, false},

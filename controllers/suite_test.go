@@ -102,6 +102,11 @@ func runSuite(m *testing.M) int {
 			{Name: "tenancy", Account: account, Region: region, AuthenticationMode: "API", CreatorAdmin: roleARN("tenancy-creator")},
 			{Name: "tightened", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "shielded", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "prod", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "prod", Account: remoteAccount, Region: region, AuthenticationMode: "API"},
+			{Name: "prod", Account: account, Region: "eu-west-1", AuthenticationMode: "API"},
+			{Name: "sharded", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "fanout", Account: account, Region: region, AuthenticationMode: "API"},
 		},
 		UpdateDuration: time.Second,
 		Seed:           1,
@@ -127,7 +132,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals,revoke)", 10*time.Minute, true)
+	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals,revoke,shard-a,shard-b)", 10*time.Minute, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -167,6 +172,16 @@ type testManager struct {
 	tune           []func(*AccessEntryReconciler)
 	// logger receives the manager's logs; the zero value discards them.
 	logger logr.Logger
+	// name, when set, is the event recorder's name of the manager's
+	// ClusterAccessConfig controller, to tell its events from other managers'.
+	name string
+}
+
+func (tm testManager) recorder() string {
+	if tm.name != "" {
+		return tm.name
+	}
+	return "eks-access-operator"
 }
 
 func (tm testManager) start() (func(), error) {
@@ -206,7 +221,8 @@ func (tm testManager) start() (func(), error) {
 		return nil, err
 	}
 	if tm.clusterConfigs {
-		cac := &ClusterAccessConfigReconciler{Client: mgr.GetClient(), EKS: r.EKS, Recorder: r.Recorder, TrustedNamespaces: r.TrustedNamespaces,
+		cac := &ClusterAccessConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), EKS: r.EKS, Recorder: mgr.GetEventRecorder(tm.recorder()),
+			TrustedNamespaces: r.TrustedNamespaces, Selector: sel,
 			DefaultRegion: region, ResyncPeriod: tm.resync, PollInterval: 500 * time.Millisecond}
 		if err := cac.SetupWithManager(mgr); err != nil {
 			return nil, err

@@ -260,17 +260,36 @@ func (s *AccessEntrySpec) EntryType() AccessEntryType {
 	return s.Type
 }
 
-// EntryIdentity is what names an EKS access entry. EKS cannot change any of it, so
-// when the spec's identity differs from the recorded one the entry is recreated.
+// EntryIdentity is what names an EKS access entry: where it lives (partition,
+// account, region, cluster) and whose it is (principal, type). EKS cannot change
+// any of it, so when the spec's identity differs from the recorded one the entry
+// moves: the old one is deleted where it is, and a new one created.
 type EntryIdentity struct {
 	// ClusterName of the cluster the entry was created in.
 	ClusterName string `json:"clusterName"`
 	// Region of that cluster, as resolved when the entry was created.
 	Region string `json:"region"`
+	// Account that holds the cluster: the operator's own, or that of the role it
+	// assumes for the cluster's ClusterAccessConfig.
+	// +optional
+	Account string `json:"account,omitempty"`
+	// Partition of that account (aws, aws-cn, aws-us-gov).
+	// +optional
+	Partition string `json:"partition,omitempty"`
 	// PrincipalARN of the entry.
 	PrincipalARN string `json:"principalARN"`
 	// Type of the entry.
 	Type AccessEntryType `json:"type"`
+}
+
+// RetainedEntry is an EKS entry an object kept when it moved away from it.
+type RetainedEntry struct {
+	// ARN of the entry.
+	ARN string `json:"arn"`
+	// ManagedTags are the spec tag keys the object had written on it, to remove
+	// those its spec no longer has should it take the entry back.
+	// +optional
+	ManagedTags []string `json:"managedTags,omitempty"`
 }
 
 // ObservedAccessScope is an access scope as EKS reports it. It carries no validation:
@@ -321,6 +340,13 @@ type AccessEntryStatus struct {
 	// +optional
 	Identity *EntryIdentity `json:"identity,omitempty"`
 
+	// RoleARN is the IAM role the operator assumed to reach the entry, from the
+	// cluster's ClusterAccessConfig; empty when it used its own credentials. The
+	// entry is deleted through this role when the object moves or goes away, never
+	// looked for anywhere else.
+	// +optional
+	RoleARN string `json:"roleARN,omitempty"`
+
 	// PrincipalID is the unique ID IAM gives the principal (AROA... for a role,
 	// AIDA... for a user) that the EKS entry was made for. EKS binds an entry to
 	// this ID, not to the ARN: when the role or user is deleted and created again
@@ -363,12 +389,12 @@ type AccessEntryStatus struct {
 	// +listType=set
 	ManagedTags []string `json:"managedTags,omitempty"`
 
-	// RetainedEntryARNs are the EKS entries this object left in place, under
-	// deletionPolicy Retain, when its cluster, region or principal changed. Should
-	// it move back to one of them, that entry is its own again.
+	// RetainedEntries are the EKS entries this object left in place, under
+	// deletionPolicy Retain, when its account, cluster, region or principal
+	// changed. Should it move back to one of them, that entry is its own again.
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
-	RetainedEntryARNs []string `json:"retainedEntryARNs,omitempty"`
+	RetainedEntries []RetainedEntry `json:"retainedEntries,omitempty"`
 
 	// Revoked lists what the operator removed from the EKS entry because the
 	// guardrails of its ClusterAccessConfig stopped allowing it (with enforcement
@@ -389,6 +415,8 @@ type AccessEntryStatus struct {
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:selectablefield:JSONPath=`.status.accessEntryARN`
+// +kubebuilder:selectablefield:JSONPath=`.spec.clusterName`
+// +kubebuilder:selectablefield:JSONPath=`.status.identity.clusterName`
 type AccessEntry struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

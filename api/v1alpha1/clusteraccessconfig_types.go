@@ -42,6 +42,19 @@ const (
 	// ReasonWaitingForClusterConfig: a rule allows the cluster's own account, and
 	// the ClusterAccessConfig has not read the cluster yet.
 	ReasonWaitingForClusterConfig = "WaitingForClusterConfig"
+	// ReasonAmbiguousClusterConfig: more than one ClusterAccessConfig names the
+	// AccessEntry's cluster and region.
+	ReasonAmbiguousClusterConfig = "AmbiguousClusterConfig"
+	// ReasonInUse: the ClusterAccessConfig is being deleted and AccessEntries still
+	// depend on it.
+	ReasonInUse = "InUse"
+	// ReasonPruningRefused: the operator could not list every AccessEntry of the
+	// cluster, so it does not prune.
+	ReasonPruningRefused = "PruningRefused"
+
+	// ReleaseAnnotation, set to "true" on a ClusterAccessConfig being deleted, lets
+	// it go although AccessEntries still depend on it.
+	ReleaseAnnotation = "eksaccess.io/release"
 )
 
 // Enforcement says what happens to what the operator manages when the guardrails
@@ -285,6 +298,18 @@ type UnmanagedEntry struct {
 	Action string `json:"action"`
 }
 
+// ClusterTarget is how the operator reaches a cluster.
+type ClusterTarget struct {
+	// Region of the cluster.
+	Region string `json:"region"`
+	// RoleARN assumed; empty for the operator's own credentials.
+	// +optional
+	RoleARN string `json:"roleARN,omitempty"`
+	// ExternalID passed to sts:AssumeRole.
+	// +optional
+	ExternalID string `json:"externalID,omitempty"`
+}
+
 // ClusterUpdate is an EKS cluster update the operator started.
 type ClusterUpdate struct {
 	// ID of the update.
@@ -305,6 +330,16 @@ type ClusterAccessConfigStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// Target is the role, external ID and region the config reached the cluster
+	// with, as last reconciled.
+	// +optional
+	Target *ClusterTarget `json:"target,omitempty"`
+	// RetiredTargets are targets the config named before (latest last): entries
+	// made through them are still reached through them, to delete them when their
+	// AccessEntries move or go.
+	// +optional
+	// +kubebuilder:validation:MaxItems=8
+	RetiredTargets []ClusterTarget `json:"retiredTargets,omitempty"`
 	// ClusterStatus is the cluster's status in EKS (ACTIVE, UPDATING, ...).
 	// +optional
 	ClusterStatus string `json:"clusterStatus,omitempty"`

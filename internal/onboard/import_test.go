@@ -343,7 +343,7 @@ func startManager(t *testing.T) func() {
 		Client:                  mgr.GetClient(),
 		APIReader:               mgr.GetAPIReader(),
 		TrustedNamespaces:       []string{importNS},
-		EKS:                     controllers.NewSDKClients(awsConfig(), controllers.ClientOptions{Endpoint: emu.URL(), QPS: 20, Burst: 20}),
+		EKS:                     controllers.NewSDKClients(awsConfig(), controllers.ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), QPS: 20, Burst: 20}),
 		Recorder:                mgr.GetEventRecorder("eks-access-operator"),
 		InstanceID:              instanceID,
 		DefaultRegion:           region,

@@ -25,13 +25,16 @@ type Record struct {
 	// another identity or none.
 	IntentAt time.Time
 	// Retained are the ARNs of entries the object kept under deletionPolicy Retain
-	// when it moved away from them (status.retainedEntryARNs).
+	// when it moved away from them (status.retainedEntries).
 	Retained []string
 }
 
 // RecordOf is what status records of the entry of id.
 func RecordOf(st *v1.AccessEntryStatus, id v1.EntryIdentity) Record {
-	rec := Record{ARN: st.AccessEntryARN, Retained: st.RetainedEntryARNs}
+	rec := Record{ARN: st.AccessEntryARN}
+	for _, r := range st.RetainedEntries {
+		rec.Retained = append(rec.Retained, r.ARN)
+	}
 	if st.Identity != nil && *st.Identity == id && st.IdentityRecordedAt != nil {
 		rec.IntentAt = st.IdentityRecordedAt.Time
 	}
