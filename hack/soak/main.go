@@ -2,11 +2,13 @@
 // and an EKS emulator that fails (500s, throttling, latency, eventual consistency),
 // while a driver creates, updates, moves and deletes AccessEntries at random, in
 // the trusted namespace and in tenant namespaces held to guardrail rules that it
-// tightens and loosens, and the operator is SIGKILLed and restarted, and
-// kube-apiserver restarted once. After quiescence it checks that EKS holds exactly
-// what the allowed objects declare and, for the refused ones, nothing the rules
-// forbid; that nothing is left of deleted objects or old identities (but what
-// Retain keeps); that entries no operator owns were not touched; that every object
+// tightens and loosens; it re-points one cluster's ClusterAccessConfig to a
+// same-named cluster in a second account and back, and deletes and re-creates
+// another's; and the operator is SIGKILLed and restarted, and kube-apiserver
+// restarted once. After quiescence it checks that EKS holds exactly
+// what the allowed objects declare, in the account their cluster resolves to and
+// in no other, and, for the refused ones, nothing the rules forbid; that nothing
+// is left of deleted objects or old identities (but what Retain keeps); that entries no operator owns were not touched; that every object
 // is Ready or NotPermitted as the rules say; and that the operator never panicked.
 //
 // `make soak` runs it for several minutes; `--short` is the variant `make test` runs.
@@ -49,7 +51,11 @@ import (
 
 const (
 	account = "111122223333"
-	region  = "us-west-2"
+	// otherAccount holds a second cluster named like the first, which the first
+	// cluster's ClusterAccessConfig is re-pointed to and back (otherRole).
+	otherAccount = "444455556666"
+	otherRole    = "arn:aws:iam::" + otherAccount + ":role/soak-operator"
+	region       = "us-west-2"
 	// namespace is the one the operator trusts; tenants' are held to rules.
 	namespace = "soak"
 )
@@ -117,6 +123,8 @@ type model struct {
 	retained map[string]bool            // identities kept by Retain
 	history  map[string][]string        // by object name: what the driver did, for a failure report
 	rules    map[string]string          // by cluster: the rule set its ClusterAccessConfig holds
+	remote   bool                       // clusters[0]'s config assumes otherRole: its entries live in otherAccount
+	noConfig bool                       // clusters[1]'s config was deleted (and let go)
 	seq      int
 	emu      *eksemulator.Server
 	// rulesChanged is when the driver last changed a ClusterAccessConfig.
@@ -127,7 +135,15 @@ type model struct {
 
 type identity struct{ cluster, principal string }
 
-func key(cluster, principal string) string { return cluster + " " + principal }
+func key(account, cluster, principal string) string { return account + " " + cluster + " " + principal }
+
+// accountOf is the account the cluster's entries live in now.
+func (m *model) accountOf(cluster string) string {
+	if cluster == clusters[0] && m.remote {
+		return otherAccount
+	}
+	return account
+}
 
 type counts struct {
 	ops             map[string]int
@@ -155,6 +171,7 @@ func run(o options) error {
 		Emulator: eksemulator.Config{Seed: int64(o.seed), Clusters: []eksemulator.ClusterConfig{
 			{Name: clusters[0], Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: clusters[1], Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: clusters[0], Account: otherAccount, Region: region, AuthenticationMode: "API"},
 		}},
 		Operator: o.operator,
 		WorkDir:  work,
@@ -326,13 +343,17 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 				randomize(s, rng)
 			}
 			if s.DeletionPolicy == v1.DeletionPolicyRetain && (old != identity{s.ClusterName, s.PrincipalARN}) {
-				m.retained[key(old.cluster, old.principal)] = true
+				m.retained[key(m.accountOf(old.cluster), old.cluster, old.principal)] = true
 			}
 		})
 	case r < 78:
 		return m.recreatePrincipal(ctx, k8s, rng)
 	case r < 81:
-		return "guardrails change", m.changeRules(ctx, k8s, rng)
+		return m.changeRules(ctx, k8s, rng)
+	case r < 82:
+		return "config re-pointed to the other account", m.repoint(ctx, k8s)
+	case r < 83:
+		return "config deleted or created again", m.toggleConfig(ctx, k8s)
 	default:
 		name := names[rng.IntN(len(names))]
 		ae := m.live[name]
@@ -340,7 +361,7 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 			return "delete", err
 		}
 		if ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
-			m.retained[key(ae.Spec.ClusterName, ae.Spec.PrincipalARN)] = true
+			m.retained[key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN)] = true
 		}
 		delete(m.live, name)
 		return "delete", nil
@@ -349,19 +370,77 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 
 // changeRules switches a cluster's ClusterAccessConfig to another rule set:
 // tightening makes the operator revoke, loosening lets refused objects through.
-func (m *model) changeRules(ctx context.Context, k8s client.Client, rng *rand.Rand) error {
+func (m *model) changeRules(ctx context.Context, k8s client.Client, rng *rand.Rand) (string, error) {
+	const kind = "guardrails change"
 	cl := clusters[rng.IntN(len(clusters))]
 	sets := slices.Sorted(maps.Keys(ruleSets))
 	next := sets[rng.IntN(len(sets))]
+	if cl == clusters[1] && m.noConfig {
+		return kind + " (skipped, the config is deleted)", nil
+	}
 	cac := &v1.ClusterAccessConfig{}
 	if err := k8s.Get(ctx, client.ObjectKey{Name: cl}, cac); err != nil {
-		return err
+		return kind, err
 	}
 	cac.Spec.Guardrails.Rules = ruleSets[next]
 	if err := k8s.Update(ctx, cac); err != nil {
-		return err
+		return kind, err
 	}
 	m.rules[cl], m.rulesChanged = next, time.Now()
+	return kind, nil
+}
+
+// repoint switches clusters[0]'s ClusterAccessConfig between the operator's own
+// credentials and otherRole: every entry of the cluster moves to the other
+// account, but for the ones Retain keeps where they were.
+func (m *model) repoint(ctx context.Context, k8s client.Client) error {
+	cac := &v1.ClusterAccessConfig{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: clusters[0]}, cac); err != nil {
+		return err
+	}
+	cac.Spec.RoleARN = ""
+	if !m.remote {
+		cac.Spec.RoleARN = otherRole
+	}
+	if err := k8s.Update(ctx, cac); err != nil {
+		return err
+	}
+	for _, ae := range m.live {
+		if ae.Spec.ClusterName == clusters[0] && ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
+			m.retained[key(m.accountOf(clusters[0]), clusters[0], ae.Spec.PrincipalARN)] = true
+		}
+	}
+	m.remote, m.rulesChanged = !m.remote, time.Now()
+	return nil
+}
+
+// toggleConfig deletes clusters[1]'s ClusterAccessConfig, letting it go although
+// AccessEntries use it, or creates it again: without it the tenants there have
+// no rule, and what they hold is revoked.
+func (m *model) toggleConfig(ctx context.Context, k8s client.Client) error {
+	name := clusters[1]
+	if m.noConfig {
+		cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.ClusterAccessConfigSpec{ClusterName: name,
+			Guardrails: v1.Guardrails{Rules: ruleSets[m.rules[name]]}}}
+		if err := k8s.Create(ctx, cac); err != nil {
+			return err
+		}
+		m.noConfig, m.rulesChanged = false, time.Now()
+		return nil
+	}
+	cac := &v1.ClusterAccessConfig{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: name}, cac); err != nil {
+		return err
+	}
+	released := cac.DeepCopy()
+	released.Annotations = map[string]string{v1.ReleaseAnnotation: "true"}
+	if err := k8s.Patch(ctx, released, client.MergeFrom(cac)); err != nil {
+		return err
+	}
+	if err := k8s.Delete(ctx, cac); err != nil {
+		return err
+	}
+	m.noConfig, m.rulesChanged = true, time.Now()
 	return nil
 }
 
@@ -379,7 +458,9 @@ func (m *model) recreatePrincipal(ctx context.Context, k8s client.Client, rng *r
 	var checked []string
 	for _, cur := range list.Items {
 		live, ok := m.live[cur.Name]
-		if !ok {
+		// The operator reads principals with the credentials of the entry's account:
+		// it cannot see a principal of another account re-created.
+		if !ok || m.accountOf(live.Spec.ClusterName) != account {
 			continue
 		}
 		arn := live.Spec.PrincipalARN
@@ -438,11 +519,27 @@ func (m *model) freshPrincipal(ns string) string {
 	return fmt.Sprintf("arn:aws:iam::%s:role/soak/%s-principal-%05d", account, ns, m.seq)
 }
 
+// expectedReason is the Ready reason an object must end with: Synced, NotPermitted
+// for a refused tenant object, or InvalidSpec for a node role in a cluster of
+// another account (EKS refuses it).
+func (m *model) expectedReason(ae *v1.AccessEntry) string {
+	if v := m.verdict(ae); v != nil && !v.Allowed() {
+		return v1.ReasonNotPermitted
+	}
+	if ae.Spec.EntryType() != v1.TypeStandard && m.accountOf(ae.Spec.ClusterName) != account {
+		return v1.ReasonInvalidSpec
+	}
+	return v1.ReasonSynced
+}
+
 // verdict is what the guardrails say of a tenant object under its cluster's
 // current rules; nil for an object of the trusted namespace.
 func (m *model) verdict(ae *v1.AccessEntry) *guardrails.Verdict {
 	if ae.Namespace == namespace {
 		return nil
+	}
+	if ae.Spec.ClusterName == clusters[1] && m.noConfig {
+		return &guardrails.Verdict{} // no config, no rule: nothing allowed
 	}
 	v := guardrails.Judge(guardrails.Config{Name: ae.Spec.ClusterName, Rules: ruleSets[m.rules[ae.Spec.ClusterName]], Account: account},
 		guardrails.RequestFor(ae, nil))
@@ -492,11 +589,8 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 					continue
 				}
 				c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
-				want := metav1.ConditionTrue
-				if v := m.verdict(m.live[ae.Name]); v != nil && !v.Allowed() {
-					want = metav1.ConditionFalse
-				}
-				if c == nil || c.Status != want || (want == metav1.ConditionFalse && c.Reason != v1.ReasonNotPermitted) || ae.Status.ObservedGeneration != ae.Generation {
+				reason := m.expectedReason(m.live[ae.Name])
+				if c == nil || (reason == v1.ReasonSynced) != (c.Status == metav1.ConditionTrue) || c.Reason != reason || ae.Status.ObservedGeneration != ae.Generation {
 					msg := "no status"
 					if c != nil {
 						msg = c.Reason + ": " + c.Message
@@ -504,7 +598,7 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 					notReady = append(notReady, ae.Name+" ("+msg+")")
 					continue
 				}
-				for _, e := range emu.Entries(account, region, ae.Spec.ClusterName) {
+				for _, e := range emu.Entries(m.accountOf(ae.Spec.ClusterName), region, ae.Spec.ClusterName) {
 					if e.PrincipalARN == ae.Spec.PrincipalARN && e.PrincipalStale {
 						notReady = append(notReady, ae.Name+" (its entry is bound to a principal since re-created in IAM)")
 					}
@@ -539,8 +633,10 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 	var problems []string
 	held := map[string]eksemulator.Entry{}
 	for _, cl := range clusters {
-		for _, e := range emu.Entries(account, region, cl) {
-			held[key(cl, e.PrincipalARN)] = e
+		for _, acct := range []string{account, otherAccount} {
+			for _, e := range emu.Entries(acct, region, cl) {
+				held[key(acct, cl, e.PrincipalARN)] = e
+			}
 		}
 	}
 	for _, u := range unowned {
@@ -558,9 +654,17 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 		delete(held, k)
 	}
 	for _, ae := range m.live {
-		k := key(ae.Spec.ClusterName, ae.Spec.PrincipalARN)
+		k := key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN)
 		e, ok := held[k]
 		v := m.verdict(ae)
+		if m.expectedReason(ae) == v1.ReasonInvalidSpec {
+			// Refused by EKS: nothing may be left of it in either account.
+			if ok && !m.retained[k] {
+				problems = append(problems, ae.Name+": EKS refuses a node role of another account, yet holds an entry for "+k)
+			}
+			delete(held, k)
+			continue
+		}
 		c.invariants++
 		switch {
 		case v != nil && !v.EntryAllowed:
