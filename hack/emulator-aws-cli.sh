@@ -66,6 +66,10 @@ clusters:
     region: us-west-2
     authenticationMode: CONFIG_MAP
     creatorAdmin: arn:aws:iam::111122223333:role/cluster-creator
+roles: # the trust policy of a role the operator assumes: this account, with an external ID
+  - roleArn: arn:aws:iam::111122223333:role/cross-account-operator
+    trustedAccounts: ["111122223333"]
+    externalId: cli-external-id
 updateDuration: 30s # long enough to observe UPDATING between CLI calls (about 1s each, several on a loaded machine)
 EOF
 
@@ -180,6 +184,44 @@ expect_refused "unknown access policy" "InvalidParameterException" \
 	awseks associate-access-policy --cluster-name $cluster --principal-arn "$my_role" --access-scope type=cluster \
 	--policy-arn arn:aws:eks::aws:cluster-access-policy/AmazonEKSEverythingPolicy
 
+expect_refused "no access policies listed for a node entry" \
+	'InvalidParameterException) when calling the ListAssociatedAccessPolicies operation: This operation can only be performed on Access Entries with a type of "STANDARD".' \
+	awseks list-associated-access-policies --cluster-name $cluster --principal-arn "$node_role"
+
+echo "== EKS Auto Mode node entries (type EC2)"
+auto_node_role=arn:aws:iam::$acct:role/AmazonEKSAutoNodeRole
+auto_node_policy=arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy
+expect_eq "EC2 entry for an Auto Mode node role" \
+	"$(q create-access-entry --cluster-name $cluster --principal-arn "$auto_node_role" --type EC2 --query '[accessEntry.type, accessEntry.username]')" \
+	"$(printf 'EC2\tsystem:node:{{EC2PrivateDNSName}}')"
+expect_eq "AmazonEKSAutoNodePolicy at cluster scope on the EC2 entry" \
+	"$(q associate-access-policy --cluster-name $cluster --principal-arn "$auto_node_role" --access-scope type=cluster \
+		--policy-arn "$auto_node_policy" --query '[associatedAccessPolicy.policyArn, associatedAccessPolicy.accessScope.type]')" \
+	"$(printf '%s\tcluster' "$auto_node_policy")"
+expect_eq "list-associated-access-policies shows it" \
+	"$(q list-associated-access-policies --cluster-name $cluster --principal-arn "$auto_node_role" --query 'associatedAccessPolicies[].[policyArn, accessScope.type]')" \
+	"$(printf '%s\tcluster' "$auto_node_policy")"
+expect_refused "EC2 entries take no other policy" \
+	"InvalidParameterException) when calling the AssociateAccessPolicy operation: Access entries of type EC2 take only the access policy $auto_node_policy, at cluster scope" \
+	awseks associate-access-policy --cluster-name $cluster --principal-arn "$auto_node_role" --access-scope type=cluster --policy-arn "$view_policy"
+expect_refused "nor AmazonEKSAutoNodePolicy at namespace scope" "at namespace scope cannot be associated" \
+	awseks associate-access-policy --cluster-name $cluster --principal-arn "$auto_node_role" \
+	--access-scope type=namespace,namespaces=kube-system --policy-arn "$auto_node_policy"
+
+echo "== the access policy catalogue"
+# The emulator binary prints its catalogue: the one list both sides come from.
+want_policies=$("$work/eks-emulator" -list-access-policies)
+pages_before=$(grep -c 'operation=ListAccessPolicies outcome=OK' "$work/emulator.log" || true)
+got_policies=$(q list-access-policies --page-size 10 --query 'accessPolicies[].name' | tr '\t' '\n' | sed '/^$/d')
+pages=$(($(grep -c 'operation=ListAccessPolicies outcome=OK' "$work/emulator.log") - pages_before))
+want_count=$(wc -l <<<"$want_policies")
+expect_eq "list-access-policies fetched every page of 10" "$pages" $(((want_count + 9) / 10))
+expect_eq "list-access-policies lists as many policies as the catalogue" "$(wc -l <<<"$got_policies")" "$want_count"
+expect_eq "list-access-policies lists the catalogue's names, in order" "$got_policies" "$want_policies"
+expect_eq "every listed ARN is arn:aws:eks::aws:cluster-access-policy/NAME" \
+	"$(q list-access-policies --query 'accessPolicies[].arn' | tr '\t' '\n' | sed '/^$/d')" \
+	"$(sed 's|^|arn:aws:eks::aws:cluster-access-policy/|' <<<"$want_policies")"
+
 echo "== updating access entries"
 # EKS resets what an update leaves out: here the username goes back to the default.
 expect_eq "update-access-entry sets groups and resets the username" \
@@ -219,5 +261,19 @@ role_id=$(aws sts assume-role --endpoint-url "$url" --role-arn "arn:aws:iam::$ac
 	--role-session-name cli --query AssumedRoleUser.AssumedRoleId --output text)
 [[ "$role_id" =~ ^AROA[A-Z2-7]{17}:cli$ ]] || fail "assume-role returned role ID '$role_id'"
 echo "ok: sts assume-role ($role_id)"
+
+operator_role=arn:aws:iam::$acct:role/cross-account-operator
+expect_refused "assume-role with a wrong external ID" \
+	"An error occurred (AccessDenied) when calling the AssumeRole operation: User: arn:aws:iam::$acct:root is not authorized to perform: sts:AssumeRole on resource: $operator_role" \
+	aws sts assume-role --endpoint-url "$url" --role-arn "$operator_role" --role-session-name cli --external-id wrong
+expect_refused "assume-role without the external ID" "(AccessDenied)" \
+	aws sts assume-role --endpoint-url "$url" --role-arn "$operator_role" --role-session-name cli
+read -r key secret token < <(aws sts assume-role --endpoint-url "$url" --role-arn "$operator_role" --role-session-name cli \
+	--external-id cli-external-id --query 'Credentials.[AccessKeyId, SecretAccessKey, SessionToken]' --output text)
+[[ "$key" =~ ^ASIA && -n "$secret" && -n "$token" ]] || fail "assume-role with the external ID returned key '$key'"
+echo "ok: assume-role with the right external ID"
+expect_eq "get-caller-identity with the role's credentials" \
+	"$(AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret AWS_SESSION_TOKEN=$token aws sts get-caller-identity --endpoint-url "$url" --query Arn --output text)" \
+	"arn:aws:sts::$acct:assumed-role/cross-account-operator/cli"
 
 echo "PASS: the AWS CLI works against the EKS emulator"

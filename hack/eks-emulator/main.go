@@ -62,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	faultRate := fs.Float64("fault-rate", 0, "share of EKS calls (0..1) answered with 500 ServerException")
 	updateDuration := fs.Duration("update-duration", eksemulator.DefaultUpdateDuration, "how long an authentication-mode update keeps the cluster UPDATING")
 	verbose := fs.Bool("verbose", false, "log every call and its outcome to stderr")
+	listPolicies := fs.Bool("list-access-policies", false, "print the names of the access policies the emulator knows, one a line, and exit")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -72,6 +73,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eks-emulator: unexpected arguments %q\n", fs.Args())
 		fs.Usage()
 		return 2
+	}
+
+	if *listPolicies {
+		// The catalogue's one source of truth, for scripts that compare it with
+		// what ListAccessPolicies answers.
+		for _, n := range eksemulator.AccessPolicyNames() {
+			fmt.Fprintln(stdout, n)
+		}
+		return 0
 	}
 
 	var cfg eksemulator.Config

@@ -20,7 +20,7 @@ func (s *Server) describeCluster(c *call) (any, *apiError) {
 		CreatedAt:       epoch(cl.createdAt),
 		Version:         cl.version,
 		PlatformVersion: cl.platformVersion,
-		Endpoint:        "https://" + strings.ToUpper(cl.key.name) + ".gr7." + cl.key.region + ".eks.amazonaws.com",
+		Endpoint:        "https://" + strings.ToUpper(cl.key.name) + ".gr7." + cl.key.region + ".eks." + partitionFor(cl.key.region).dnsSuffix,
 		Status:          cl.status(c.now),
 		AccessConfig: accessConfigJSON{
 			AuthenticationMode:                      cl.mode,
@@ -38,7 +38,7 @@ func (s *Server) listClusters(c *call) (any, *apiError) {
 		}
 	}
 	slices.Sort(names)
-	page, next, aerr := paginate(names, c.query)
+	page, next, aerr := paginate(names, c.query, invalidParameter)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -138,7 +138,7 @@ func (s *Server) listUpdates(c *call) (any, *apiError) {
 	for _, u := range cl.updates {
 		ids = append(ids, u.id)
 	}
-	limit, after, aerr := pageParams(c.query)
+	limit, after, aerr := pageParams(c.query, invalidParameter)
 	if aerr != nil {
 		return nil, aerr
 	}

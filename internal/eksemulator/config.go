@@ -38,6 +38,9 @@ type Config struct {
 	// DefaultAccount is the account of callers that did not assume a role through
 	// the emulator; the first cluster's account when empty.
 	DefaultAccount string `json:"defaultAccount,omitempty"`
+	// Roles are the trust policies of roles callers assume: who may, and with
+	// which external ID. A role not listed may be assumed by anyone.
+	Roles []RoleTrust `json:"roles,omitempty"`
 
 	// ConsistencyDelay is the propagation delay of creates, deletes and new
 	// principals: fixed, or the maximum of a seeded random delay when
@@ -80,6 +83,68 @@ type ClusterConfig struct {
 	// MaxAccessEntries is the cluster's quota of access entries: a create beyond
 	// it is refused with ResourceLimitExceededException. 0: no quota.
 	MaxAccessEntries int `json:"maxAccessEntries,omitempty"`
+
+	// The cluster's node groups, Fargate profiles, Auto Mode and capabilities,
+	// for the access entries EKS makes for their roles (see eksmade.go). Like the
+	// creator's entry, they exist from the start, or from when the
+	// authentication mode first allows the API; their roles exist in IAM. All
+	// roles must be in the cluster's account, and no role may serve two of them
+	// (node groups of the same OS may share a node role).
+	NodeGroups      []NodeGroupConfig      `json:"nodeGroups,omitempty"`
+	FargateProfiles []FargateProfileConfig `json:"fargateProfiles,omitempty"`
+	AutoMode        *AutoModeConfig        `json:"autoMode,omitempty"`
+	Capabilities    []CapabilityConfig     `json:"capabilities,omitempty"`
+}
+
+// NodeGroupConfig is a managed node group: EKS gives its node role an
+// EC2_LINUX entry, or EC2_WINDOWS for Windows nodes.
+type NodeGroupConfig struct {
+	Name        string `json:"name"`
+	NodeRoleARN string `json:"nodeRoleArn"`
+	Windows     bool   `json:"windows,omitempty"`
+}
+
+// FargateProfileConfig is a Fargate profile: EKS gives its pod execution role a
+// FARGATE_LINUX entry.
+type FargateProfileConfig struct {
+	Name                string `json:"name"`
+	PodExecutionRoleARN string `json:"podExecutionRoleArn"`
+}
+
+// AutoModeConfig turns on EKS Auto Mode: EKS gives the cluster role a STANDARD
+// entry with the Auto Mode access policies and, when the built-in node pools
+// are on (NodeRoleARN set), the node role an EC2 entry with
+// AmazonEKSAutoNodePolicy.
+type AutoModeConfig struct {
+	ClusterRoleARN string `json:"clusterRoleArn"`
+	NodeRoleARN    string `json:"nodeRoleArn,omitempty"`
+}
+
+// Capability types of EKS Capabilities (CreateCapability).
+const (
+	CapabilityACK    = "ACK"
+	CapabilityArgoCD = "ARGOCD"
+	CapabilityKRO    = "KRO"
+)
+
+// CapabilityConfig is an EKS capability: EKS gives its role a STANDARD entry
+// with the capability's access policies.
+type CapabilityConfig struct {
+	Name    string `json:"name"`
+	Type    string `json:"type"` // ACK, ARGOCD or KRO
+	RoleARN string `json:"roleArn"`
+	// Namespace is the Argo CD capability's namespace, where
+	// AmazonEKSArgoCDPolicy is scoped (default argocd); ARGOCD only.
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// RoleTrust is the trust policy of one role.
+type RoleTrust struct {
+	RoleARN string `json:"roleArn"`
+	// TrustedAccounts may assume the role (any when empty).
+	TrustedAccounts []string `json:"trustedAccounts,omitempty"`
+	// ExternalID, when set, must be passed to AssumeRole.
+	ExternalID string `json:"externalId,omitempty"`
 }
 
 // fileConfig is the YAML file format: Config plus the fault settings, with
@@ -88,6 +153,7 @@ type fileConfig struct {
 	Clusters          []ClusterConfig `json:"clusters"`
 	Principals        []string        `json:"principals"`
 	DefaultAccount    string          `json:"defaultAccount"`
+	Roles             []RoleTrust     `json:"roles"`
 	ConsistencyDelay  string          `json:"consistencyDelay"`
 	ConsistencyRandom bool            `json:"consistencyRandom"`
 	Seed              int64           `json:"seed"`
@@ -114,6 +180,7 @@ func LoadConfig(path string) (Config, error) {
 		Clusters:          fc.Clusters,
 		Principals:        fc.Principals,
 		DefaultAccount:    fc.DefaultAccount,
+		Roles:             fc.Roles,
 		ConsistencyRandom: fc.ConsistencyRandom,
 		Seed:              fc.Seed,
 		RateLimit:         fc.RateLimit,
@@ -149,7 +216,6 @@ func LoadConfig(path string) (Config, error) {
 var (
 	clusterNameRE = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
 	accountRE     = regexp.MustCompile(`^[0-9]{12}$`)
-	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 )
 
 // normalizeConfig fills in defaults and refuses a configuration the emulator
@@ -187,17 +253,15 @@ func normalizeConfig(cfg Config) (Config, error) {
 			return cfg, fmt.Errorf("clusters[%d]: name %q must match %s", i, c.Name, clusterNameRE)
 		case !accountRE.MatchString(c.Account):
 			return cfg, fmt.Errorf("clusters[%d] %s: account %q is not a 12-digit account ID", i, c.Name, c.Account)
-		case !regionRE.MatchString(c.Region):
-			return cfg, fmt.Errorf("clusters[%d] %s: region %q is not a region name like us-west-2", i, c.Name, c.Region)
+		case !knownRegionShape(c.Region):
+			return cfg, fmt.Errorf("clusters[%d] %s: region %q is not a region name of any partition (like us-west-2, cn-north-1, us-gov-west-1 or eusc-de-east-1)", i, c.Name, c.Region)
 		case modeRank(c.AuthenticationMode) < 0:
 			return cfg, fmt.Errorf("clusters[%d] %s: authenticationMode %q must be one of CONFIG_MAP, API_AND_CONFIG_MAP, API", i, c.Name, c.AuthenticationMode)
 		case c.MaxAccessEntries < 0:
 			return cfg, fmt.Errorf("clusters[%d] %s: maxAccessEntries %d must be 0 (no quota) or more", i, c.Name, c.MaxAccessEntries)
 		}
-		if c.CreatorAdmin != "" {
-			if _, err := parsePrincipalARN(c.CreatorAdmin); err != nil {
-				return cfg, fmt.Errorf("clusters[%d] %s: creatorAdmin: %s", i, c.Name, err.message)
-			}
+		if _, err := madeEntriesFor(c); err != nil {
+			return cfg, fmt.Errorf("clusters[%d] %s: %w", i, c.Name, err)
 		}
 		k := clusterKey{c.Account, c.Region, c.Name}
 		if seen[k] {

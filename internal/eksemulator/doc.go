@@ -7,7 +7,10 @@
 //   - clusters keyed by (account, region, name), with an authentication mode that
 //     only moves forward through an asynchronous UpdateClusterConfig;
 //   - access entries, their access-policy associations and tags, with the rules
-//     and defaults EKS applies (see rules.go);
+//     and defaults EKS applies (see rules.go), and the access-policy catalogue;
+//   - the entries EKS makes itself for a cluster's creator, node groups,
+//     Fargate profiles, Auto Mode and capabilities (see eksmade.go);
+//   - partitions: every ARN follows the partition of the cluster's region;
 //   - IAM principals with unique IDs (strict mode) or any well-formed ARN
 //     (permissive mode); a principal deleted and created again under its ARN
 //     gets a new ID, and the entries made for the old one are marked stale;

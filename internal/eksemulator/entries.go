@@ -57,6 +57,9 @@ func (s *Server) createAccessEntry(c *call) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
+	if p.Partition != cl.partition() {
+		return nil, invalidParameter("The specified principalArn is invalid: %s is in partition %s and the cluster in %s; IAM principals do not cross partitions.", p.ARN, p.Partition, cl.partition())
+	}
 	typ, aerr := normalizeType(req.Type)
 	if aerr != nil {
 		return nil, aerr
@@ -151,7 +154,7 @@ func (s *Server) listAccessEntries(c *call) (any, *apiError) {
 	}
 	filter := c.query.Get("associatedPolicyArn")
 	if filter != "" {
-		if aerr := validatePolicyARN(filter); aerr != nil {
+		if _, aerr := validatePolicyARN(filter, cl.partition()); aerr != nil {
 			return nil, aerr
 		}
 	}
@@ -166,7 +169,7 @@ func (s *Server) listAccessEntries(c *call) (any, *apiError) {
 		}
 		keys = append(keys, p)
 	}
-	page, next, aerr := paginate(keys, c.query)
+	page, next, aerr := paginate(keys, c.query, invalidParameter)
 	if aerr != nil {
 		return nil, aerr
 	}

@@ -104,6 +104,10 @@ func burstSize(f Faults) int {
 
 // admit applies latency, throttling and injected faults to one EKS call, in
 // that order: a throttled call has still waited, as it would over a network.
+// Its codes are not declared by every operation (ThrottlingException only by
+// UpdateClusterConfig, ServerException not by the tagging ones): AWS's front end
+// throttles any call and any endpoint can fail with a 500, and SDKs retry both
+// by status and code whatever the operation declares.
 func (s *Server) admit(ctx context.Context, account string) *apiError {
 	s.mu.Lock()
 	f := s.faults

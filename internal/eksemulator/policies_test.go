@@ -1,15 +1,19 @@
 package eksemulator
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	smithy "github.com/aws/smithy-go"
 )
 
 func TestAccessPolicyAssociationLifecycle(t *testing.T) {
@@ -221,4 +225,171 @@ func TestTagsOnClusters(t *testing.T) {
 	// Another account's cluster is not reachable with this account's credentials.
 	_, err = c.ListTagsForResource(ctx, &eks.ListTagsForResourceInput{ResourceArn: aws.String("arn:aws:eks:us-west-2:444455556666:cluster/demo")})
 	wantErr[*types.NotFoundException](t, err, "could not be found")
+}
+
+func TestAccessPolicyNamesIsTheSortedCatalogue(t *testing.T) {
+	names := AccessPolicyNames()
+	if !slices.IsSorted(names) || len(names) != len(accessPolicyNames) {
+		t.Fatalf("AccessPolicyNames() = %v: not the sorted catalogue", names)
+	}
+	// Names every source agrees on, and those only one source names.
+	for _, n := range []string{
+		"AmazonAIOpsAssistantPolicy", "AmazonARCRegionSwitchScalingPolicy", "AmazonEKSAdminPolicy", "AmazonEKSAdminViewPolicy",
+		"AmazonEKSAutoNodePolicy", "AmazonEKSBlockStorageClusterPolicy", "AmazonEKSBlockStoragePolicy", "AmazonEKSClusterAdminPolicy",
+		"AmazonEKSClusterInsightsPolicy", "AmazonEKSComputeClusterPolicy", "AmazonEKSComputePolicy", "AmazonEKSEditPolicy",
+		"AmazonEKSHybridPolicy", "AmazonEKSLoadBalancingClusterPolicy", "AmazonEKSLoadBalancingPolicy", "AmazonEKSNetworkingClusterPolicy",
+		"AmazonEKSNetworkingPolicy", "AmazonEKSSecretReaderPolicy", "AmazonEKSViewPolicy", "AmazonEMRJobPolicy",
+		"AmazonSagemakerHyperpodClusterPolicy", "AmazonSagemakerHyperpodControllerPolicy", "AmazonSagemakerHyperpodSystemNamespacePolicy",
+		"AmazonEKSACKPolicy", "AmazonEKSArgoCDClusterPolicy", "AmazonEKSArgoCDPolicy", "AmazonEKSKROPolicy", "AmazonEKSEventPolicy",
+		"AIDevOpsAgentAccessPolicy", "AmazonEKSPodIdentityPolicy", "AmazonEKSSecretAdminPolicy",
+		"AmazonSagemakerHyperpodSpacePolicy", "AmazonSagemakerHyperpodSpaceTemplatePolicy", "AmazonSagemakerHyperpodUserClusterPolicy",
+		"AmazonSagemakerHyperpodTrainingPolicy", "AmazonSagemakerHyperpodInferencePolicy",
+	} {
+		if !slices.Contains(names, n) {
+			t.Errorf("catalogue lacks %s", n)
+		}
+	}
+	if len(names) != 36 {
+		t.Errorf("catalogue has %d names, want the 36 above", len(names))
+	}
+	names[0] = "Changed"
+	if AccessPolicyNames()[0] == "Changed" {
+		t.Fatal("AccessPolicyNames returned the catalogue itself, not a copy")
+	}
+	if names := AccessPolicyNames(); names[0] != "AIDevOpsAgentAccessPolicy" || names[1] != "AmazonAIOpsAssistantPolicy" {
+		t.Errorf("catalogue starts %v; the CLI lists AIDevOpsAgentAccessPolicy, then AmazonAIOpsAssistantPolicy", names[:2])
+	}
+}
+
+func TestCatalogueRefusesADuplicate(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("catalogue accepted a name listed in two groups")
+		}
+	}()
+	catalogue([]string{"A", "B"}, []string{"B"})
+}
+
+// associateOn associates a policy with an entry of the demo cluster.
+func associateOn(c *eks.Client, principal, policy string, scope *types.AccessScope) error {
+	_, err := c.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{
+		ClusterName: aws.String(testCluster), PrincipalArn: aws.String(principal), PolicyArn: aws.String(policy), AccessScope: scope,
+	})
+	return err
+}
+
+// TestAccessPoliciesByEntryType: STANDARD entries take any catalogued policy,
+// EC2 (Auto Mode) entries AmazonEKSAutoNodePolicy at cluster scope only, the
+// other node types none.
+func TestAccessPoliciesByEntryType(t *testing.T) {
+	s := startServer(t, Config{})
+	c := eksClient(s)
+	autoNode, view := AccessPolicyARN("AmazonEKSAutoNodePolicy"), AccessPolicyARN("AmazonEKSViewPolicy")
+	cluster := &types.AccessScope{Type: types.AccessScopeTypeCluster}
+	inKubeSystem := &types.AccessScope{Type: types.AccessScopeTypeNamespace, Namespaces: []string{"kube-system"}}
+	const ec2Only = "Access entries of type EC2 take only the access policy arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy, at cluster scope"
+	tests := []struct {
+		typ    string
+		policy string
+		scope  *types.AccessScope
+		want   string // "" when accepted
+	}{
+		{"STANDARD", view, inKubeSystem, ""},
+		{"STANDARD", autoNode, cluster, ""},
+		{"EC2", autoNode, cluster, ""},
+		{"EC2", autoNode, inKubeSystem, ec2Only},
+		{"EC2", view, cluster, ec2Only},
+		{"EC2", AccessPolicyARN("AmazonEKSClusterAdminPolicy"), cluster, ec2Only},
+		{"EC2_LINUX", autoNode, cluster, msgStandardOnly},
+		{"EC2_LINUX", view, cluster, msgStandardOnly},
+		{"EC2_WINDOWS", autoNode, cluster, msgStandardOnly},
+		{"FARGATE_LINUX", view, cluster, msgStandardOnly},
+		{"HYBRID_LINUX", AccessPolicyARN("AmazonEKSHybridPolicy"), cluster, msgStandardOnly},
+		{"HYPERPOD_LINUX", view, cluster, msgStandardOnly},
+	}
+	for i, tt := range tests {
+		t.Run(fmt.Sprintf("%s %s", tt.typ, tt.policy[strings.LastIndex(tt.policy, "/")+1:]), func(t *testing.T) {
+			principal := roleARN(testAccount, fmt.Sprintf("role-%d", i))
+			createEntry(t, c, &eks.CreateAccessEntryInput{PrincipalArn: aws.String(principal), Type: aws.String(tt.typ)})
+			err := associateOn(c, principal, tt.policy, tt.scope)
+			if tt.want != "" {
+				wantErr[*types.InvalidParameterException](t, err, tt.want)
+				if e := s.Entries(testAccount, testRegion, testCluster); len(entryOf(e, principal).Policies) != 0 {
+					t.Fatalf("a refused association was kept: %+v", entryOf(e, principal).Policies)
+				}
+				return
+			}
+			mustOK(t, err, "associate")
+			if got := entryOf(s.Entries(testAccount, testRegion, testCluster), principal).Policies; len(got) != 1 || got[0].PolicyARN != tt.policy {
+				t.Fatalf("policies = %+v, want %s", got, tt.policy)
+			}
+		})
+	}
+}
+
+func entryOf(entries []Entry, principal string) Entry {
+	for _, e := range entries {
+		if e.PrincipalARN == principal {
+			return e
+		}
+	}
+	return Entry{}
+}
+
+// TestAutoNodePolicyLifecycleOnEC2Entry: associate, list and disassociate all
+// work on an EC2 entry.
+func TestAutoNodePolicyLifecycleOnEC2Entry(t *testing.T) {
+	s := startServer(t, Config{})
+	c := eksClient(s)
+	node, autoNode := roleARN(testAccount, "auto-node"), AccessPolicyARN("AmazonEKSAutoNodePolicy")
+	createEntry(t, c, &eks.CreateAccessEntryInput{PrincipalArn: aws.String(node), Type: aws.String("EC2")})
+	mustOK(t, associateOn(c, node, autoNode, &types.AccessScope{Type: types.AccessScopeTypeCluster}), "associate")
+	list, err := c.ListAssociatedAccessPolicies(ctx, &eks.ListAssociatedAccessPoliciesInput{ClusterName: aws.String(testCluster), PrincipalArn: aws.String(node)})
+	mustOK(t, err, "list")
+	if len(list.AssociatedAccessPolicies) != 1 || aws.ToString(list.AssociatedAccessPolicies[0].PolicyArn) != autoNode ||
+		list.AssociatedAccessPolicies[0].AccessScope.Type != types.AccessScopeTypeCluster {
+		t.Fatalf("associated = %+v", list.AssociatedAccessPolicies)
+	}
+	_, err = c.DisassociateAccessPolicy(ctx, &eks.DisassociateAccessPolicyInput{ClusterName: aws.String(testCluster), PrincipalArn: aws.String(node), PolicyArn: aws.String(autoNode)})
+	mustOK(t, err, "disassociate")
+	list, err = c.ListAssociatedAccessPolicies(ctx, &eks.ListAssociatedAccessPoliciesInput{ClusterName: aws.String(testCluster), PrincipalArn: aws.String(node)})
+	mustOK(t, err, "list after disassociate")
+	if len(list.AssociatedAccessPolicies) != 0 {
+		t.Fatalf("associated after disassociate = %+v", list.AssociatedAccessPolicies)
+	}
+}
+
+// TestListAssociatedOnEC2LinuxThroughTheSDK: EKS answers 400
+// InvalidParameterException, a code the model does not declare for
+// ListAssociatedAccessPolicies. SDKs whose deserializers switch on the
+// operation's declared errors (aws-sdk-go-v2 service/eks up to at least
+// v1.80.0) surface it as a generic smithy.APIError; v1.105's schema-based
+// deserializer resolves codes through the service-wide type registry, so it
+// also matches *types.InvalidParameterException. Code, status and message are
+// what a caller can rely on with either.
+func TestListAssociatedOnEC2LinuxThroughTheSDK(t *testing.T) {
+	s := startServer(t, Config{})
+	c := eksClient(s)
+	for _, typ := range []string{"EC2_LINUX", "EC2_WINDOWS"} {
+		t.Run(typ, func(t *testing.T) {
+			node := roleARN(testAccount, "ng-"+strings.ToLower(typ))
+			createEntry(t, c, &eks.CreateAccessEntryInput{PrincipalArn: aws.String(node), Type: aws.String(typ)})
+			_, err := c.ListAssociatedAccessPolicies(ctx, &eks.ListAssociatedAccessPoliciesInput{ClusterName: aws.String(testCluster), PrincipalArn: aws.String(node)})
+			var apiErr smithy.APIError
+			if !errors.As(err, &apiErr) {
+				t.Fatalf("error %v is not a smithy.APIError", err)
+			}
+			if apiErr.ErrorCode() != "InvalidParameterException" || apiErr.ErrorMessage() != msgStandardOnly {
+				t.Fatalf("code %q message %q", apiErr.ErrorCode(), apiErr.ErrorMessage())
+			}
+			var status interface{ HTTPStatusCode() int }
+			if !errors.As(err, &status) || status.HTTPStatusCode() != http.StatusBadRequest {
+				t.Fatalf("HTTP status of %v is not 400", err)
+			}
+			var typed *types.InvalidParameterException
+			if !errors.As(err, &typed) {
+				t.Fatalf("with aws-sdk-go-v2 service/eks v1.105 the error is typed; got %T", apiErr)
+			}
+		})
+	}
 }

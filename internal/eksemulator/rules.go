@@ -2,9 +2,11 @@ package eksemulator
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Access entry types. HYPERPOD_LINUX is treated like the other node types.
@@ -40,13 +42,13 @@ type principalRef struct {
 }
 
 var (
-	iamARNRE       = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-[a-z]|aws-eusc):iam::([0-9]{12}):(role|user)/(.+)$`)
+	iamARNRE       = regexp.MustCompile(`^arn:(` + partitionIDs + `):iam::([0-9]{12}):(role|user)/(.+)$`)
 	assumedRoleRE  = regexp.MustCompile(`^arn:[a-z-]+:sts::[0-9]{12}:assumed-role/`)
 	iamNameRE      = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	iamPathPartRE  = regexp.MustCompile(`^[\w+=,.@-]+$`)
 	namespaceRE    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	namespaceWCRE  = regexp.MustCompile(`^[a-z0-9][-a-z0-9]*\*$`)
-	accessPolicyRE = regexp.MustCompile(`^arn:[a-z-]+:eks::aws:cluster-access-policy/(.+)$`)
+	accessPolicyRE = regexp.MustCompile(`^arn:([a-z-]+):eks::aws:cluster-access-policy/(.+)$`)
 )
 
 // parsePrincipalARN accepts IAM role ARNs (with an optional path) and IAM user
@@ -111,6 +113,9 @@ func defaultUsername(p principalRef, typ string) string {
 }
 
 // defaultGroups are the groups EKS gives node types; STANDARD gets none.
+// FARGATE_LINUX gets only system:nodes: the aws-auth mapping of a pod execution
+// role also names system:bootstrappers and system:node-proxier, but no source
+// found shows whether a FARGATE_LINUX access entry lists them.
 func defaultGroups(typ string) []string {
 	switch typ {
 	case TypeStandard:
@@ -152,26 +157,64 @@ func validateGroups(groups []string) ([]string, *apiError) {
 	return out, nil
 }
 
-// validateTags applies EKS's tag limits; mk builds the error the operation
-// declares (InvalidParameterException on create, BadRequestException on tag calls).
+// Tag rules, from the TagMap documentation of the EKS API model (and the
+// CloudFormation AWS::EKS Tag pages): keys of 1 to 128 and values of up to 256
+// Unicode characters; "generally allowed" are letters, numbers, spaces and
+// + - = . _ : / @ (the model itself has no pattern, so EKS may be laxer here);
+// the aws: prefix, in any case, is reserved for AWS on keys and values, and
+// tags with it do not count toward the 50 tags a resource may have.
+const (
+	maxTags        = 50
+	maxTagKeyLen   = 128
+	maxTagValueLen = 256
+)
+
+var tagCharsRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+
+const tagCharsRule = "letters, numbers, spaces and _ . : / = + - @"
+
+func hasAWSPrefix(s string) bool { return strings.HasPrefix(strings.ToLower(s), "aws:") }
+
+// userTagCount counts the tags that count toward the limit: not aws: ones.
+func userTagCount(tags map[string]string) int {
+	n := 0
+	for k := range tags {
+		if !hasAWSPrefix(k) {
+			n++
+		}
+	}
+	return n
+}
+
+// validateTags applies the tag rules to the tags of a request; mk builds the
+// error the operation declares (InvalidParameterException on create,
+// BadRequestException on TagResource). Keys are checked in order so that the
+// message does not depend on map order.
 func validateTags(tags map[string]string, mk func(format string, args ...any) *apiError) *apiError {
 	if len(tags) > maxTags {
 		return mk("Too many tags: %d given, at most %d are allowed per resource.", len(tags), maxTags)
 	}
-	for k, v := range tags {
-		switch {
-		case len(k) < 1 || len(k) > 128:
-			return mk("Tag key %q is invalid: keys must be 1 to 128 characters long.", k)
-		case len(v) > 256:
-			return mk("Tag value for key %q is invalid: values must be at most 256 characters long.", k)
-		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
+		v := tags[k]
+		switch n := utf8.RuneCountInString(k); {
+		case n < 1 || n > maxTagKeyLen:
+			return mk("Tag key %q is invalid: keys must be 1 to %d Unicode characters long; it has %d.", k, maxTagKeyLen, n)
+		case !tagCharsRE.MatchString(k):
+			return mk("Tag key %q is invalid: keys may contain only %s.", k, tagCharsRule)
+		case hasAWSPrefix(k):
 			return mk("Tag key %q is invalid: the aws: prefix is reserved for AWS use.", k)
+		}
+		switch n := utf8.RuneCountInString(v); {
+		case n > maxTagValueLen:
+			return mk("Tag value of key %q is invalid: values must be at most %d Unicode characters long; it has %d.", k, maxTagValueLen, n)
+		case !tagCharsRE.MatchString(v):
+			return mk("Tag value %q of key %q is invalid: values may contain only %s.", v, k, tagCharsRule)
+		case hasAWSPrefix(v):
+			return mk("Tag value %q of key %q is invalid: the aws: prefix is reserved for AWS use.", v, k)
 		}
 	}
 	return nil
 }
-
-const maxTags = 50
 
 // validateScope checks an access scope and returns it normalised.
 func validateScope(sc *accessScopeJSON) (accessScopeJSON, *apiError) {
@@ -202,40 +245,121 @@ func validateScope(sc *accessScopeJSON) (accessScopeJSON, *apiError) {
 	return accessScopeJSON{}, invalidParameter("The access scope type %q is invalid: use cluster or namespace.", sc.Type)
 }
 
-// accessPolicyNames is the AWS-managed list ListAccessPolicies returns, sorted.
-var accessPolicyNames = []string{
-	"AmazonAIOpsAssistantPolicy",
-	"AmazonEKSAdminPolicy",
-	"AmazonEKSAdminViewPolicy",
-	"AmazonEKSAutoNodePolicy",
-	"AmazonEKSBlockStoragePolicy",
-	"AmazonEKSClusterAdminPolicy",
-	"AmazonEKSClusterInsightsPolicy",
-	"AmazonEKSComputePolicy",
-	"AmazonEKSEditPolicy",
-	"AmazonEKSHybridPolicy",
-	"AmazonEKSLoadBalancingPolicy",
-	"AmazonEKSNetworkingPolicy",
-	"AmazonEKSSecretReaderPolicy",
-	"AmazonEKSViewPolicy",
-	"AmazonEMRJobPolicy",
-	"AmazonSagemakerHyperpodClusterPolicy",
-	"AmazonSagemakerHyperpodControllerPolicy",
-	"AmazonSagemakerHyperpodSystemNamespacePolicy",
-}
+// accessPolicyNames is the catalogue of AWS-managed access policies that
+// ListAccessPolicies returns and AssociateAccessPolicy accepts, sorted as the
+// CLI lists them. Each group says where its names were seen.
+var accessPolicyNames = catalogue(
+	// EKS user guide, "Review access policy permissions" (access-policy-reference):
+	// one section per policy, and the abbreviated list-access-policies output
+	// that opens the page (AmazonAIOpsAssistantPolicy, AmazonARCRegionSwitchScalingPolicy).
+	// AmazonEKSClusterInsightsPolicy is documented there for service-linked roles
+	// but was missing from the list output of the last group; it is listed here
+	// too, so that it is accepted.
+	[]string{
+		"AmazonAIOpsAssistantPolicy",
+		"AmazonARCRegionSwitchScalingPolicy",
+		"AmazonEKSAdminPolicy",
+		"AmazonEKSAdminViewPolicy",
+		"AmazonEKSAutoNodePolicy",
+		"AmazonEKSBlockStorageClusterPolicy",
+		"AmazonEKSBlockStoragePolicy",
+		"AmazonEKSClusterAdminPolicy",
+		"AmazonEKSClusterInsightsPolicy",
+		"AmazonEKSComputeClusterPolicy",
+		"AmazonEKSComputePolicy",
+		"AmazonEKSEditPolicy",
+		"AmazonEKSHybridPolicy",
+		"AmazonEKSLoadBalancingClusterPolicy",
+		"AmazonEKSLoadBalancingPolicy",
+		"AmazonEKSNetworkingClusterPolicy",
+		"AmazonEKSNetworkingPolicy",
+		"AmazonEKSSecretReaderPolicy",
+		"AmazonEKSViewPolicy",
+	},
+	// EKS user guide, "Security considerations for EKS Capabilities": the
+	// policies EKS associates with the ACK, Argo CD and kro capability roles.
+	[]string{
+		"AmazonEKSACKPolicy",
+		"AmazonEKSArgoCDClusterPolicy",
+		"AmazonEKSArgoCDPolicy",
+		"AmazonEKSKROPolicy",
+	},
+	// EKS user guide, document history: AmazonEKSServiceRolePolicy may attach
+	// the access policy AmazonEKSEventPolicy (2025).
+	[]string{"AmazonEKSEventPolicy"},
+	// SageMaker developer guide, "Setting up an Amazon EKS cluster in Studio":
+	// EKS cluster-access policies (not IAM policies) for Studio execution roles.
+	// Training and Inference were not yet in the list output below.
+	[]string{
+		"AmazonSagemakerHyperpodInferencePolicy",
+		"AmazonSagemakerHyperpodSpacePolicy",
+		"AmazonSagemakerHyperpodSpaceTemplatePolicy",
+		"AmazonSagemakerHyperpodTrainingPolicy",
+		"AmazonSagemakerHyperpodUserClusterPolicy",
+	},
+	// A full `aws eks list-access-policies` output published in April 2026 (an
+	// EKS workshop study blog post): every name above except ClusterInsights,
+	// Training and Inference, plus these, which no AWS page found describes.
+	// AWSBackupFullAccessPolicyForBackup/-ForRestore, named only in third-party
+	// notes and absent from that output, are left out.
+	[]string{
+		"AIDevOpsAgentAccessPolicy",
+		"AmazonEKSPodIdentityPolicy",
+		"AmazonEKSSecretAdminPolicy",
+		"AmazonEMRJobPolicy",
+		"AmazonSagemakerHyperpodClusterPolicy",
+		"AmazonSagemakerHyperpodControllerPolicy",
+		"AmazonSagemakerHyperpodSystemNamespacePolicy",
+	},
+)
 
-// AccessPolicyARN returns the ARN of an AWS-managed access policy.
-func AccessPolicyARN(name string) string {
-	return "arn:aws:eks::aws:cluster-access-policy/" + name
-}
-
-// ClusterAdminPolicyARN is the policy given to a cluster's creator.
-var ClusterAdminPolicyARN = AccessPolicyARN("AmazonEKSClusterAdminPolicy")
-
-func validatePolicyARN(arn string) *apiError {
-	m := accessPolicyRE.FindStringSubmatch(arn)
-	if m == nil || !slices.Contains(accessPolicyNames, m[1]) {
-		return invalidParameter("The specified policyArn %q is not a valid access policy. You can view the available access policies with 'list-access-policies'.", arn)
+// catalogue joins the groups into one sorted list; a name in two groups is a
+// mistake in the table.
+func catalogue(groups ...[]string) []string {
+	var all []string
+	for _, g := range groups {
+		all = append(all, g...)
 	}
-	return nil
+	slices.Sort(all)
+	for i := 1; i < len(all); i++ {
+		if all[i] == all[i-1] {
+			panic("eksemulator: access policy " + all[i] + " is listed twice")
+		}
+	}
+	return all
+}
+
+// AccessPolicyNames returns the names of the access policies the emulator
+// knows, sorted: what ListAccessPolicies lists.
+func AccessPolicyNames() []string { return slices.Clone(accessPolicyNames) }
+
+// AccessPolicyARN returns the ARN of an AWS-managed access policy in the aws
+// partition.
+func AccessPolicyARN(name string) string { return AccessPolicyARNIn("aws", name) }
+
+// AccessPolicyARNIn returns the ARN of an access policy in a partition
+// ("aws", "aws-cn", ...): arn:PARTITION:eks::aws:cluster-access-policy/NAME.
+func AccessPolicyARNIn(partition, name string) string {
+	return "arn:" + partition + ":eks::aws:cluster-access-policy/" + name
+}
+
+// ClusterAdminPolicyARN is the policy given to a cluster's creator (aws partition).
+var ClusterAdminPolicyARN = AccessPolicyARN(policyClusterAdmin)
+
+const (
+	policyClusterAdmin = "AmazonEKSClusterAdminPolicy"
+	policyAutoNode     = "AmazonEKSAutoNodePolicy"
+)
+
+// validatePolicyARN accepts the ARN of a catalogued policy in the cluster's
+// partition and returns the policy's name.
+func validatePolicyARN(arn, partition string) (string, *apiError) {
+	m := accessPolicyRE.FindStringSubmatch(arn)
+	switch {
+	case m == nil || !slices.Contains(accessPolicyNames, m[2]):
+		return "", invalidParameter("The specified policyArn %q is not a valid access policy. You can view the available access policies with 'list-access-policies'.", arn)
+	case m[1] != partition:
+		return "", invalidParameter("The specified policyArn %q is not a valid access policy in partition %s: use %s. You can view the available access policies with 'list-access-policies'.", arn, partition, AccessPolicyARNIn(partition, m[2]))
+	}
+	return m[2], nil
 }

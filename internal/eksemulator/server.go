@@ -80,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 		k := clusterKey{cc.Account, cc.Region, cc.Name}
 		c := &cluster{
 			key:             k,
-			arn:             fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", cc.Region, cc.Account, cc.Name),
+			arn:             fmt.Sprintf("arn:%s:eks:%s:%s:cluster/%s", PartitionOf(cc.Region), cc.Region, cc.Account, cc.Name),
 			createdAt:       now,
 			mode:            cc.AuthenticationMode,
 			version:         cc.KubernetesVersion,
@@ -93,13 +93,16 @@ func New(cfg Config) (*Server, error) {
 			createTokens:    map[string]*createToken{},
 			updateTokens:    map[string]*update{},
 		}
-		if cc.CreatorAdmin != "" {
-			if s.principals[cc.CreatorAdmin] == nil {
-				s.principals[cc.CreatorAdmin] = &principal{arn: cc.CreatorAdmin, id: s.newPrincipalID(principalKind(cc.CreatorAdmin)), createdAt: now, visibleAt: now}
+		// normalizeConfig has checked the entries EKS makes; their principals
+		// exist in IAM from the start.
+		c.made, _ = madeEntriesFor(cc)
+		for _, m := range c.made {
+			if s.principals[m.principal.ARN] == nil {
+				s.principals[m.principal.ARN] = &principal{arn: m.principal.ARN, id: s.newPrincipalID(m.principal.Kind), createdAt: now, visibleAt: now}
 			}
-			if cc.AuthenticationMode != ModeConfigMap {
-				s.addCreatorAdmin(c, now)
-			}
+		}
+		if cc.AuthenticationMode != ModeConfigMap {
+			s.addMadeEntries(c, now)
 		}
 		s.clusters[k] = c
 		s.clusterOrder = append(s.clusterOrder, k)
@@ -323,12 +326,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.op = rt.op
 
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil || len(body) > maxBody {
-		s.finish(w, c, nil, badRequest("The request body could not be read or is larger than %d bytes.", maxBody))
-		return
+	// Only POST operations have a body; others ignore one, as HTTP servers do.
+	if r.Method == http.MethodPost {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil || len(body) > maxBody {
+			s.finish(w, c, nil, malformedInput(c, "The request body could not be read or is larger than %d bytes.", maxBody))
+			return
+		}
+		c.body = body
 	}
-	c.body = body
 
 	s.mu.Lock()
 	who, aerr := s.callerFor(r)
@@ -404,9 +410,20 @@ func decodeBody(c *call, v any) *apiError {
 		return nil
 	}
 	if err := json.Unmarshal(c.body, v); err != nil {
-		return invalidRequest("The request body is not valid JSON for %s: %v", c.op, err)
+		return malformedInput(c, "The request body is not valid JSON for %s: %v", c.op, err)
 	}
 	return nil
+}
+
+// malformedInput is the error for a request body that cannot be read: the
+// client error the operation declares, BadRequestException for the tagging
+// operations and InvalidRequestException for the others that take a body.
+func malformedInput(c *call, format string, args ...any) *apiError {
+	switch c.op {
+	case "TagResource", "UntagResource", "ListTagsForResource":
+		return badRequest(format, args...)
+	}
+	return invalidRequest(format, args...)
 }
 
 // caller is who signed a request and where it is sent.
@@ -436,6 +453,8 @@ func (s *Server) callerFor(r *http.Request) (caller, *apiError) {
 		c.accessKey, c.region = parts[0], parts[2]
 	}
 	if sess := s.sessions[c.accessKey]; sess != nil {
+		// Expired credentials are refused by AWS's front end before any
+		// operation, so no operation declares this code.
 		if time.Now().After(sess.expires) {
 			return c, newAPIError(http.StatusForbidden, "ExpiredTokenException", "The security token included in the request is expired")
 		}
@@ -445,13 +464,17 @@ func (s *Server) callerFor(r *http.Request) (caller, *apiError) {
 	return c, nil
 }
 
-// pageParams reads maxResults (1-100, default 100) and nextToken.
-func pageParams(q url.Values) (int, string, *apiError) {
+// errorMaker builds the error an operation declares for a bad parameter.
+type errorMaker func(format string, args ...any) *apiError
+
+// pageParams reads maxResults (1-100, default 100) and nextToken; mk makes the
+// error for a bad one.
+func pageParams(q url.Values, mk errorMaker) (int, string, *apiError) {
 	limit := 100
 	if v := q.Get("maxResults"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 100 {
-			return 0, "", invalidParameter("maxResults must be an integer between 1 and 100; got %q.", v)
+			return 0, "", mk("maxResults must be an integer between 1 and 100; got %q.", v)
 		}
 		limit = n
 	}
@@ -459,7 +482,7 @@ func pageParams(q url.Values) (int, string, *apiError) {
 	if t := q.Get("nextToken"); t != "" {
 		a, ok := decodeToken(t)
 		if !ok {
-			return 0, "", invalidParameter("The nextToken %q is not valid.", t)
+			return 0, "", mk("The nextToken %q is not valid.", t)
 		}
 		after = a
 	}
@@ -468,8 +491,8 @@ func pageParams(q url.Values) (int, string, *apiError) {
 
 // paginate returns the keys (sorted) after the token position, and the token
 // for the next page. Keyed tokens stay valid when items are added or removed.
-func paginate(keys []string, q url.Values) ([]string, *string, *apiError) {
-	limit, after, aerr := pageParams(q)
+func paginate(keys []string, q url.Values, mk errorMaker) ([]string, *string, *apiError) {
+	limit, after, aerr := pageParams(q, mk)
 	if aerr != nil {
 		return nil, nil, aerr
 	}

@@ -12,6 +12,10 @@ type clusterKey struct{ account, region, name string }
 
 func (k clusterKey) String() string { return k.account + "/" + k.region + "/" + k.name }
 
+// partition is the partition of the cluster's region, which every ARN the
+// emulator makes for it uses.
+func (c *cluster) partition() string { return PartitionOf(c.key.region) }
+
 type cluster struct {
 	key             clusterKey
 	arn             string
@@ -20,6 +24,7 @@ type cluster struct {
 	version         string
 	platformVersion string
 	creatorAdmin    string
+	made            []madeEntry // entries EKS makes itself, creator's first
 	maxEntries      int
 	tags            map[string]string
 
@@ -87,9 +92,10 @@ func (c *cluster) settle(s *Server, now time.Time) {
 		}
 		u.status = "Successful"
 		c.mode = u.to
-		if u.from == ModeConfigMap && c.creatorAdmin != "" {
-			// EKS bootstraps the creator's admin entry when the API becomes usable.
-			s.addCreatorAdmin(c, u.doneAt)
+		if u.from == ModeConfigMap {
+			// EKS bootstraps the creator's admin entry, and those of node groups,
+			// Fargate profiles, Auto Mode and capabilities, when the API becomes usable.
+			s.addMadeEntries(c, u.doneAt)
 		}
 	}
 	for p, until := range c.deleted {
@@ -126,23 +132,6 @@ func (c *cluster) visibleEntry(principalARN string, now time.Time) (*entry, *api
 	return e, nil
 }
 
-// addCreatorAdmin creates the cluster creator's admin entry. Caller holds s.mu.
-func (s *Server) addCreatorAdmin(c *cluster, at time.Time) {
-	p, err := parsePrincipalARN(c.creatorAdmin)
-	if err != nil || c.entries[p.ARN] != nil {
-		return
-	}
-	e := s.newEntry(c, p, TypeStandard, at)
-	e.visibleAt = at
-	e.policies[ClusterAdminPolicyARN] = &association{
-		policyARN:    ClusterAdminPolicyARN,
-		scope:        accessScopeJSON{Type: "cluster", Namespaces: []string{}},
-		associatedAt: at,
-		modifiedAt:   at,
-	}
-	c.entries[p.ARN] = e
-}
-
 // newEntry builds an entry with EKS's defaults. Caller holds s.mu.
 func (s *Server) newEntry(c *cluster, p principalRef, typ string, now time.Time) *entry {
 	return &entry{
@@ -152,8 +141,8 @@ func (s *Server) newEntry(c *cluster, p principalRef, typ string, now time.Time)
 		username:    defaultUsername(p, typ),
 		groups:      defaultGroups(typ),
 		tags:        map[string]string{},
-		arn: fmt.Sprintf("arn:aws:eks:%s:%s:access-entry/%s/%s/%s/%s/%s",
-			c.key.region, c.key.account, c.key.name, p.Kind, p.Account, p.Name, s.newUUID()),
+		arn: fmt.Sprintf("arn:%s:eks:%s:%s:access-entry/%s/%s/%s/%s/%s",
+			c.partition(), c.key.region, c.key.account, c.key.name, p.Kind, p.Account, p.Name, s.newUUID()),
 		createdAt:  now,
 		modifiedAt: now,
 		visibleAt:  now,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -131,7 +132,7 @@ func callerIdentity(who caller) (arn, userID string) {
 	if who.session != nil {
 		return who.session.assumedARN, who.session.assumedRoleID
 	}
-	return "arn:aws:iam::" + who.account + ":root", who.account
+	return "arn:" + PartitionOf(who.region) + ":iam::" + who.account + ":root", who.account
 }
 
 func (s *Server) assumeRole(r *http.Request, who caller, now time.Time) (int, string, string, any) {
@@ -155,7 +156,7 @@ func (s *Server) assumeRole(r *http.Request, who caller, now time.Time) (int, st
 		return http.StatusBadRequest, "ValidationError", fmt.Sprintf("%s is not a valid IAM role ARN.", roleARN), nil
 	}
 	callerARN, _ := callerIdentity(who)
-	if !s.principalUsable(roleARN, now) {
+	if !s.principalUsable(roleARN, now) || !s.trusts(roleARN, who.account, r.PostForm.Get("ExternalId")) {
 		return http.StatusForbidden, "AccessDenied", fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", callerARN, roleARN), nil
 	}
 	sess := &session{
@@ -176,6 +177,21 @@ func (s *Server) assumeRole(r *http.Request, who caller, now time.Time) (int, st
 	resp.Result.AssumedRoleUser.AssumedRoleId = sess.assumedRoleID
 	resp.Result.AssumedRoleUser.Arn = sess.assumedARN
 	return 0, "", "", resp
+}
+
+// trusts reports whether a role's trust policy lets an account assume it with an
+// external ID. As STS, a refusal does not say which condition failed.
+func (s *Server) trusts(roleARN, account, externalID string) bool {
+	for _, t := range s.cfg.Roles {
+		if t.RoleARN != roleARN {
+			continue
+		}
+		if len(t.TrustedAccounts) > 0 && !slices.Contains(t.TrustedAccounts, account) {
+			return false
+		}
+		return t.ExternalID == "" || t.ExternalID == externalID
+	}
+	return true
 }
 
 func writeSTSError(w http.ResponseWriter, status int, code, msg string) {

@@ -1,13 +1,19 @@
 package eksemulator
 
 import (
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithy "github.com/aws/smithy-go"
 )
 
 func TestGetCallerIdentityWithOwnCredentials(t *testing.T) {
@@ -82,5 +88,98 @@ func TestAssumeRoleRefusals(t *testing.T) {
 	mustOK(t, err, "AssumeRole of a known role")
 	if got := s.Calls()["AssumeRole"]; got["OK"] != 1 || got["ValidationError"] != 4 || got["AccessDenied"] != 1 {
 		t.Fatalf("AssumeRole outcomes = %v", got)
+	}
+}
+
+// TestAssumeRoleHoldsTheTrustPolicy: a role with a trust policy refuses callers of
+// other accounts and a missing or wrong external ID, with STS's AccessDenied.
+func TestAssumeRoleHoldsTheTrustPolicy(t *testing.T) {
+	role := roleARN(otherAccount, "operator")
+	s := startServer(t, Config{DefaultAccount: testAccount, Roles: []RoleTrust{{RoleARN: role, TrustedAccounts: []string{testAccount}, ExternalID: "platform-team"}}})
+	assume := func(externalID *string) error {
+		_, err := stsClient(s, defaultCreds).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("op"), ExternalId: externalID})
+		return err
+	}
+	mustOK(t, assume(aws.String("platform-team")), "AssumeRole with the external ID")
+	for name, id := range map[string]*string{"no external ID": nil, "a wrong external ID": aws.String("guess")} {
+		err := assume(id)
+		var apiErr smithy.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "AccessDenied" ||
+			!strings.Contains(apiErr.ErrorMessage(), "is not authorized to perform: sts:AssumeRole on resource: "+role) {
+			t.Errorf("%s: %v, want AccessDenied", name, err)
+		}
+	}
+	other := startServer(t, Config{DefaultAccount: "999988887777", Roles: []RoleTrust{{RoleARN: role, TrustedAccounts: []string{testAccount}}}})
+	if _, err := stsClient(other, defaultCreds).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(role), RoleSessionName: aws.String("op")}); err == nil {
+		t.Error("a caller of an untrusted account assumed the role")
+	}
+}
+
+// TestAssumeRoleAccessDeniedThroughTheSDK: a refused AssumeRole is STS's 403
+// AccessDenied in the awsQuery XML error shape, which the SDK's STS client
+// parses into code and message; the message names the caller, which for
+// chained role sessions is the assumed-role ARN.
+func TestAssumeRoleAccessDeniedThroughTheSDK(t *testing.T) {
+	hub, target := roleARN(testAccount, "hub"), "arn:aws:iam::444455556666:role/team/target"
+	s := startServer(t, Config{Roles: []RoleTrust{{RoleARN: target, TrustedAccounts: []string{testAccount}, ExternalID: "right"}}})
+	hubOut, err := stsClient(s, defaultCreds).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(hub), RoleSessionName: aws.String("op")})
+	mustOK(t, err, "AssumeRole hub")
+	cr := hubOut.Credentials
+	hubCreds := aws.Credentials{AccessKeyID: *cr.AccessKeyId, SecretAccessKey: *cr.SecretAccessKey, SessionToken: *cr.SessionToken}
+
+	// GetCallerIdentity answers for the session.
+	who, err := stsClient(s, hubCreds).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	mustOK(t, err, "GetCallerIdentity as hub")
+	if aws.ToString(who.Arn) != "arn:aws:sts::111122223333:assumed-role/hub/op" || aws.ToString(who.Account) != testAccount {
+		t.Fatalf("caller = %s in %s", aws.ToString(who.Arn), aws.ToString(who.Account))
+	}
+
+	tests := []struct {
+		name       string
+		creds      aws.Credentials
+		externalID *string
+		caller     string
+	}{
+		{"own credentials, wrong external ID", defaultCreds, aws.String("wrong"), "arn:aws:iam::111122223333:root"},
+		{"own credentials, no external ID", defaultCreds, nil, "arn:aws:iam::111122223333:root"},
+		{"chained from a role session", hubCreds, aws.String("wrong"), "arn:aws:sts::111122223333:assumed-role/hub/op"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := stsClient(s, tt.creds).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(target), RoleSessionName: aws.String("x1"), ExternalId: tt.externalID})
+			var apiErr smithy.APIError
+			if !errors.As(err, &apiErr) {
+				t.Fatalf("error %v is not a smithy.APIError", err)
+			}
+			want := "User: " + tt.caller + " is not authorized to perform: sts:AssumeRole on resource: " + target
+			if apiErr.ErrorCode() != "AccessDenied" || apiErr.ErrorMessage() != want {
+				t.Fatalf("code %q message %q; want AccessDenied %q", apiErr.ErrorCode(), apiErr.ErrorMessage(), want)
+			}
+			var status interface{ HTTPStatusCode() int }
+			if !errors.As(err, &status) || status.HTTPStatusCode() != http.StatusForbidden {
+				t.Fatalf("HTTP status of %v is not 403", err)
+			}
+		})
+	}
+	_, err = stsClient(s, hubCreds).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(target), RoleSessionName: aws.String("x1"), ExternalId: aws.String("right")})
+	mustOK(t, err, "chained AssumeRole with the right external ID")
+}
+
+// TestSTSErrorBodyShape pins the XML the SDK parses: ErrorResponse/Error with
+// Type, Code and Message, and RequestId beside Error.
+func TestSTSErrorBodyShape(t *testing.T) {
+	s := startServer(t, Config{Principals: []string{}})
+	resp, err := http.PostForm(s.URL()+"/", url.Values{"Action": {"AssumeRole"}, "Version": {"2011-06-15"}, "RoleArn": {myRole}, "RoleSessionName": {"s1"}})
+	mustOK(t, err, "POST")
+	defer resp.Body.Close()
+	var body struct {
+		XMLName xml.Name `xml:"https://sts.amazonaws.com/doc/2011-06-15/ ErrorResponse"`
+		Error   struct{ Type, Code, Message string }
+		ReqID   string `xml:"RequestId"`
+	}
+	mustOK(t, xml.NewDecoder(resp.Body).Decode(&body), "decode")
+	if resp.StatusCode != http.StatusForbidden || body.Error.Type != "Sender" || body.Error.Code != "AccessDenied" || body.ReqID == "" ||
+		body.Error.Message != "User: arn:aws:iam::111122223333:root is not authorized to perform: sts:AssumeRole on resource: "+myRole {
+		t.Fatalf("status %d body %+v", resp.StatusCode, body)
 	}
 }
