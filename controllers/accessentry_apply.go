@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"maps"
 	"slices"
@@ -60,7 +61,7 @@ func (r *AccessEntryReconciler) write(ctx context.Context, p *entryPass, desired
 // waits for EKS to catch up.
 func (r *AccessEntryReconciler) confirm(ctx context.Context, p *entryPass) error {
 	if p.written {
-		obs, err := r.observe(ctx, p.eks, p.id)
+		obs, err := r.observe(ctx, p)
 		if err != nil {
 			return r.eksOutcome(p.id, err)
 		}
@@ -79,9 +80,12 @@ func (r *AccessEntryReconciler) confirm(ctx context.Context, p *entryPass) error
 	return nil
 }
 
-// observe reads the entry and, for STANDARD entries only, its policies (listing
-// them for any other type is an error in EKS). nil when EKS has no such entry.
-func (r *AccessEntryReconciler) observe(ctx context.Context, cl EKSAPI, id v1.EntryIdentity) (*plan.Observed, error) {
+// observe reads the entry of the pass and, for the types that carry them (and
+// the others when the spec declares some), its policies: EKS answers
+// ListAssociatedAccessPolicies on an EC2_LINUX or EC2_WINDOWS entry with an
+// error. nil when EKS has no such entry.
+func (r *AccessEntryReconciler) observe(ctx context.Context, p *entryPass) (*plan.Observed, error) {
+	cl, id := p.eks, p.id
 	out, err := cl.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{
 		ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN),
 	})
@@ -92,19 +96,95 @@ func (r *AccessEntryReconciler) observe(ctx context.Context, cl EKSAPI, id v1.En
 		return nil, err
 	}
 	obs := observedEntry(out.AccessEntry)
-	if obs.Type != string(v1.TypeStandard) {
+	typ := v1.AccessEntryType(obs.Type)
+	if !typ.ListsPolicies() && (!typ.TakesPolicies() || len(p.ae.Spec.AccessPolicies) == 0) {
 		return obs, nil
 	}
-	obs.Policies = map[string]plan.ObservedPolicy{}
+	if obs.Policies, err = listPolicies(ctx, cl, id.ClusterName, id.PrincipalARN); err != nil {
+		if classify(err) == errNotFound {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return obs, nil
+}
+
+// apply makes the plan's writes: username and groups together, policies, then
+// tags. A write EKS refuses does not stop the others, so that one refused change
+// (tags that no longer fit, say) never keeps the rest of the entry from being
+// corrected; the refusal is returned once the others are made, one caused from
+// outside the spec ahead of one the spec causes. Any other error stops at once.
+func (r *AccessEntryReconciler) apply(ctx context.Context, cl EKSAPI, id v1.EntryIdentity, entryARN string, p plan.Plan) error {
+	cluster, principal := aws.String(id.ClusterName), aws.String(id.PrincipalARN)
+	var refusedSpec, refusedOutside error
+	check := func(err error, format string, args ...any) error {
+		if err == nil {
+			return nil
+		}
+		err = errorf(err, format, args...)
+		switch classify(err) {
+		case errInvalidSpec:
+			refusedSpec = cmp.Or(refusedSpec, err)
+		case errRefused:
+			refusedOutside = cmp.Or(refusedOutside, err)
+		default:
+			return err
+		}
+		return nil
+	}
+	if p.Update != nil {
+		_, err := cl.UpdateAccessEntry(ctx, &eks.UpdateAccessEntryInput{
+			ClusterName: cluster, PrincipalArn: principal, Username: p.Update.Username, KubernetesGroups: p.Update.Groups,
+		})
+		if err := check(err, "updating username and groups"); err != nil {
+			return err
+		}
+	}
+	for _, arn := range slices.Sorted(maps.Keys(p.Associate)) {
+		scope := p.Associate[arn]
+		_, err := cl.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{
+			ClusterName: cluster, PrincipalArn: principal, PolicyArn: aws.String(arn),
+			AccessScope: &types.AccessScope{Type: types.AccessScopeType(scope.Type), Namespaces: scope.Namespaces},
+		})
+		if err := check(err, "associating %s", arn); err != nil {
+			return err
+		}
+	}
+	for _, arn := range p.Disassociate {
+		_, err := cl.DisassociateAccessPolicy(ctx, &eks.DisassociateAccessPolicyInput{
+			ClusterName: cluster, PrincipalArn: principal, PolicyArn: aws.String(arn),
+		})
+		if classify(err) == errNotFound {
+			err = nil
+		}
+		if err := check(err, "disassociating %s", arn); err != nil {
+			return err
+		}
+	}
+	if len(p.SetTags) > 0 {
+		_, err := cl.TagResource(ctx, &eks.TagResourceInput{ResourceArn: aws.String(entryARN), Tags: p.SetTags})
+		if err := check(err, "tagging the entry"); err != nil {
+			return err
+		}
+	}
+	if len(p.RemoveTags) > 0 {
+		_, err := cl.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: aws.String(entryARN), TagKeys: p.RemoveTags})
+		if err := check(err, "untagging the entry"); err != nil {
+			return err
+		}
+	}
+	return cmp.Or(refusedOutside, refusedSpec)
+}
+
+// listPolicies reads the access policies associated with an entry, every page.
+func listPolicies(ctx context.Context, cl EKSAPI, cluster, principal string) (map[string]plan.ObservedPolicy, error) {
+	policies := map[string]plan.ObservedPolicy{}
 	pages := eks.NewListAssociatedAccessPoliciesPaginator(cl, &eks.ListAssociatedAccessPoliciesInput{
-		ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN), MaxResults: aws.Int32(100),
+		ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal), MaxResults: aws.Int32(100),
 	})
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
 		if err != nil {
-			if classify(err) == errNotFound {
-				return nil, nil
-			}
 			return nil, err
 		}
 		for _, a := range page.AssociatedAccessPolicies {
@@ -112,49 +192,10 @@ func (r *AccessEntryReconciler) observe(ctx context.Context, cl EKSAPI, id v1.En
 			if a.AccessScope != nil {
 				op.Scope = plan.Scope{Type: string(a.AccessScope.Type), Namespaces: plan.Sorted(a.AccessScope.Namespaces)}
 			}
-			obs.Policies[aws.ToString(a.PolicyArn)] = op
+			policies[aws.ToString(a.PolicyArn)] = op
 		}
 	}
-	return obs, nil
-}
-
-// apply makes the plan's writes: username and groups together, tags, then policies.
-func (r *AccessEntryReconciler) apply(ctx context.Context, cl EKSAPI, id v1.EntryIdentity, entryARN string, p plan.Plan) error {
-	cluster, principal := aws.String(id.ClusterName), aws.String(id.PrincipalARN)
-	if p.Update != nil {
-		if _, err := cl.UpdateAccessEntry(ctx, &eks.UpdateAccessEntryInput{
-			ClusterName: cluster, PrincipalArn: principal, Username: p.Update.Username, KubernetesGroups: p.Update.Groups,
-		}); err != nil {
-			return errorf(err, "updating username and groups")
-		}
-	}
-	if len(p.SetTags) > 0 {
-		if _, err := cl.TagResource(ctx, &eks.TagResourceInput{ResourceArn: aws.String(entryARN), Tags: p.SetTags}); err != nil {
-			return errorf(err, "tagging the entry")
-		}
-	}
-	if len(p.RemoveTags) > 0 {
-		if _, err := cl.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: aws.String(entryARN), TagKeys: p.RemoveTags}); err != nil {
-			return errorf(err, "untagging the entry")
-		}
-	}
-	for _, arn := range slices.Sorted(maps.Keys(p.Associate)) {
-		scope := p.Associate[arn]
-		if _, err := cl.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{
-			ClusterName: cluster, PrincipalArn: principal, PolicyArn: aws.String(arn),
-			AccessScope: &types.AccessScope{Type: types.AccessScopeType(scope.Type), Namespaces: scope.Namespaces},
-		}); err != nil {
-			return errorf(err, "associating %s", arn)
-		}
-	}
-	for _, arn := range p.Disassociate {
-		if _, err := cl.DisassociateAccessPolicy(ctx, &eks.DisassociateAccessPolicyInput{
-			ClusterName: cluster, PrincipalArn: principal, PolicyArn: aws.String(arn),
-		}); err != nil && classify(err) != errNotFound {
-			return errorf(err, "disassociating %s", arn)
-		}
-	}
-	return nil
+	return policies, nil
 }
 
 func observedEntry(e *types.AccessEntry) *plan.Observed {

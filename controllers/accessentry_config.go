@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 )
 
 // clusterNameField indexes AccessEntries by spec.clusterName, to find those a
@@ -69,6 +70,26 @@ func (r *AccessEntryReconciler) resolveConfig(ctx context.Context, p *entryPass)
 	if cac != nil && cac.Status.ClusterStatus == "UPDATING" {
 		// The ClusterAccessConfig watch brings the object back when the cluster is ACTIVE.
 		return retryAfter(v1.ReasonClusterUpdating, r.RecheckInterval, "cluster %s is UPDATING (authentication mode); waiting for it to be ACTIVE", cac.Spec.ClusterName)
+	}
+	return nil
+}
+
+// checkPartition refuses a spec naming ARNs of another partition than the
+// cluster's region, before anything is sent: EKS in aws-cn knows neither
+// principals nor access policies of aws, and the other way round. It runs after
+// the guardrails, so that a spec made invalid never keeps them from revoking.
+func (r *AccessEntryReconciler) checkPartition(_ context.Context, p *entryPass) error {
+	ae, region := p.ae, p.id.Region
+	want := awsarn.PartitionOfRegion(region)
+	if p, ok := awsarn.ParsePrincipal(ae.Spec.PrincipalARN); ok && p.Partition != want {
+		return invalid(v1.ReasonInvalidSpec, nil, "spec.principalARN is in partition %s, but region %s is in partition %s, and a cluster only grants access to principals of its own partition. "+
+			"Fix: name the principal as arn:%s:iam::%s:%s/%s%s, or correct spec.region", p.Partition, region, want, want, p.Account, p.Kind, p.Path, p.Name)
+	}
+	for i, ap := range ae.Spec.AccessPolicies {
+		if pol, ok := awsarn.ParsePolicy(ap.PolicyARN); ok && pol.Partition != want {
+			return invalid(v1.ReasonInvalidSpec, nil, "spec.accessPolicies[%d].policyARN is in partition %s, but region %s is in partition %s. Fix: use %s",
+				i, pol.Partition, region, want, awsarn.PolicyARN(want, pol.Name))
+		}
 	}
 	return nil
 }
@@ -155,7 +176,10 @@ func (r *AccessEntryReconciler) recordedTarget(ctx context.Context, p *entryPass
 // reachOutcome words a failure to learn the account a target acts in: the role
 // cannot be assumed, or STS cannot be reached.
 func (r *AccessEntryReconciler) reachOutcome(t Target, err error) error {
-	if classify(err) == errAccessDenied {
+	switch classify(err) {
+	case errAssumeRoleDenied:
+		return stall(v1.ReasonAccessDenied, r.RecheckInterval, "%s", assumeRoleAdvice(err))
+	case errAccessDenied, errBadCredentials:
 		return stall(v1.ReasonAccessDenied, r.RecheckInterval, "the operator cannot act through %s: %s; check the role's trust policy and the external ID of the ClusterAccessConfig",
 			describeTarget(t), eksMessage(err))
 	}

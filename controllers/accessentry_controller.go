@@ -187,6 +187,7 @@ func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.resolveConfig,     // the ClusterAccessConfig, region and role; wait while the cluster updates
 		r.retireOldIdentity, // an identity change: delete the old entry first
 		r.checkGuardrails,   // trusted, or allowed by a rule; else revoke what it holds and stop
+		r.checkPartition,    // the spec's ARNs are of the cluster's partition
 		r.ensureEntry,       // the entry exists and is ours: create, adopt or refuse
 		r.checkPrincipal,    // the IAM principal is the one the entry was made for
 		r.applyPlan,         // write what differs from the spec
@@ -241,7 +242,7 @@ func (r *AccessEntryReconciler) conclude(ae *v1.AccessEntry, deleting bool, err 
 	case kindStall:
 		c.stalled(o.reason, o.message)
 		if o.terminal {
-			return ctrl.Result{}, reconcile.TerminalError(o.err)
+			return ctrl.Result{}, reconcile.TerminalError(o)
 		}
 		return ctrl.Result{RequeueAfter: o.after}, nil
 	case kindRetry:

@@ -27,7 +27,7 @@ func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, p *entryPass) e
 	st := &p.ae.Status
 	recorded := st.Identity != nil
 	if recorded || p.ae.Annotations[v1.AdoptAnnotation] == "true" {
-		obs, err := r.observe(ctx, p.eks, p.id)
+		obs, err := r.observe(ctx, p)
 		if err != nil {
 			return r.eksOutcome(p.id, err)
 		}
@@ -82,8 +82,8 @@ func (r *AccessEntryReconciler) create(ctx context.Context, p *entryPass) error 
 	out, err := p.eks.CreateAccessEntry(ctx, in)
 	if err == nil {
 		obs := observedEntry(out.AccessEntry)
-		if p.id.Type == v1.TypeStandard {
-			obs.Policies = map[string]plan.ObservedPolicy{}
+		if p.id.Type.ListsPolicies() || len(p.ae.Spec.AccessPolicies) > 0 {
+			obs.Policies = map[string]plan.ObservedPolicy{} // a new entry has none
 		}
 		id := p.id
 		p.ae.Status.Identity, p.ae.Status.CreatedAt, p.ae.Status.AccessEntryARN = &id, timeOf(out.AccessEntry.CreatedAt), obs.ARN
@@ -93,7 +93,7 @@ func (r *AccessEntryReconciler) create(ctx context.Context, p *entryPass) error 
 	}
 	switch classify(err) {
 	case errInUse:
-		obs, err := r.observe(ctx, p.eks, p.id)
+		obs, err := r.observe(ctx, p)
 		if err != nil {
 			return r.eksOutcome(p.id, err)
 		}
@@ -102,7 +102,7 @@ func (r *AccessEntryReconciler) create(ctx context.Context, p *entryPass) error 
 			return waitFor(v1.ReasonWaitingForEKS, "an EKS access entry for this principal is still being deleted")
 		}
 		return r.claim(ctx, p, obs, false)
-	case errInvalid, errModeNotSupported, errClusterNotFound, errAccessDenied, errInvalidPrincipal, errLimitExceeded:
+	case errInvalidSpec, errRefused, errModeNotSupported, errClusterNotFound, errAccessDenied, errAssumeRoleDenied, errBadCredentials, errInvalidPrincipal, errLimitExceeded:
 		// EKS refused outright: nothing was created, nothing is to be looked for.
 		if err := r.forgetIdentity(ctx, p); err != nil {
 			return err

@@ -7,11 +7,22 @@ import (
 // eksOutcome turns an AWS error met while working on the entry of id into the
 // outcome that tells the user what happened and what fixes it. classify is the one
 // place that reads the SDK's error types; this is the one place that words them.
+// Only a refusal of what the spec says is terminal: everything caused from outside
+// the spec is checked again, so that it recovers by itself once the cause is gone.
 func (r *AccessEntryReconciler) eksOutcome(id v1.EntryIdentity, err error) error {
 	msg := eksMessage(err)
 	switch classify(err) {
-	case errInvalid:
+	case errInvalidSpec:
 		return invalid(v1.ReasonInvalidSpec, err, "EKS refused the entry: %s; fix the spec", msg)
+	case errRefused:
+		cause := "the cause is outside the spec (the message says what)"
+		if operationOf(err) == "eks:TagResource" {
+			cause = "tags set on the entry outside this object leave no room for the spec's: remove those nobody needs " +
+				"(aws eks untag-resource --resource-arn with the ARN in status.accessEntryARN) or declare fewer in spec.tags"
+		}
+		return stall(v1.ReasonRefusedByEKS, r.RecheckInterval,
+			"EKS refused %s: %s. Fix: %s; the operator tries again every %s and keeps correcting the rest of the entry meanwhile",
+			operationOf(err), msg, cause, r.RecheckInterval)
 	case errModeNotSupported:
 		return stall(v1.ReasonAuthenticationModeNotSupported, r.RecheckInterval,
 			"cluster %s only authenticates through the aws-auth ConfigMap; switch its authentication mode to API_AND_CONFIG_MAP or API "+
@@ -26,6 +37,11 @@ func (r *AccessEntryReconciler) eksOutcome(id v1.EntryIdentity, err error) error
 				"and the entry will be created", id.ClusterName, msg)
 	case errAccessDenied:
 		return stall(v1.ReasonAccessDenied, r.RecheckInterval, "the operator's IAM identity may not call %s: %s; grant it in the operator's IAM policy", operationOf(err), msg)
+	case errAssumeRoleDenied:
+		return stall(v1.ReasonAccessDenied, r.RecheckInterval, "%s", assumeRoleAdvice(err))
+	case errBadCredentials:
+		return stall(v1.ReasonAccessDenied, r.RecheckInterval,
+			"AWS does not accept the operator's credentials: %s; check the operator's IAM role (IRSA or EKS Pod Identity) or access keys", msg)
 	case errInvalidPrincipal:
 		return waitFor(v1.ReasonPrincipalNotFound, "EKS does not know %s yet: a new IAM role or user takes a while to propagate and is then picked up by itself; "+
 			"if it does not exist, create it in IAM or correct spec.principalARN (%s)", id.PrincipalARN, msg)
@@ -38,4 +54,17 @@ func (r *AccessEntryReconciler) eksOutcome(id v1.EntryIdentity, err error) error
 		return waitFor(v1.ReasonWaitingForEKS, "EKS reports the access entry in use: %s", msg)
 	}
 	return failed(v1.ReasonEKSError, err, "EKS call failed, retrying: "+msg)
+}
+
+// assumeRoleAdvice words an STS refusal to let the operator assume a role: which
+// role, STS's message, and the three things that decide it.
+func assumeRoleAdvice(err error) string {
+	role := assumedRole(err)
+	if role == "" {
+		role = "the ClusterAccessConfig's spec.roleARN"
+	}
+	return "STS refused to let the operator assume " + role + ": " + eksMessage(err) +
+		". Check: the role's trust policy names the operator's IAM role (or account) as a principal allowed sts:AssumeRole; " +
+		"its sts:ExternalId condition, if any, equals the ClusterAccessConfig's spec.externalID; " +
+		"and the operator's own IAM policy allows sts:AssumeRole on the role"
 }

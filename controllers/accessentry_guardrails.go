@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -117,7 +118,7 @@ func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, v *gua
 	}
 	p.ae.Status.Revoked = union(p.ae.Status.Revoked, revoked)
 	p.event(corev1.EventTypeWarning, "Revoked", "removed %s from the EKS access entry: %s", strings.Join(revoked, ", "), msg)
-	if after, err := r.observe(ctx, p.eks, p.id); err == nil && after != nil {
+	if after, err := r.observe(ctx, p); err == nil && after != nil {
 		recordObserved(p.ae, after)
 	}
 	return refuse(msg + "; revoked: " + strings.Join(revoked, ", "))
@@ -149,7 +150,7 @@ func (r *AccessEntryReconciler) ownedEntry(ctx context.Context, p *entryPass) (*
 	if p.ae.Status.Identity == nil || *p.ae.Status.Identity != p.id {
 		return nil, nil
 	}
-	obs, err := r.observe(ctx, p.eks, p.id)
+	obs, err := r.observe(ctx, p)
 	if err != nil {
 		return nil, r.eksOutcome(p.id, err)
 	}
@@ -161,8 +162,9 @@ func (r *AccessEntryReconciler) ownedEntry(ctx context.Context, p *entryPass) (*
 
 // adoptionProblems says why the object may not take over an existing entry: one a
 // protect pattern names, the one EKS made for the cluster's creator, or, outside
-// the trusted namespaces, one the rule does not allow adopting or that holds more
-// than the rule allows.
+// the trusted namespaces, one EKS made for its nodes or components
+// (guardrails.MadeByEKS), one the rule does not allow adopting, or one that holds
+// more than the rule allows.
 func (r *AccessEntryReconciler) adoptionProblems(p *entryPass, obs *plan.Observed) []string {
 	var out []string
 	if cac := p.cac; cac != nil {
@@ -174,6 +176,14 @@ func (r *AccessEntryReconciler) adoptionProblems(p *entryPass, obs *plan.Observe
 		}
 	}
 	if p.verdict != nil {
+		// A tenant never takes over what EKS made for its nodes or components.
+		var created time.Time
+		if p.cac != nil && p.cac.Status.ClusterCreatedAt != nil {
+			created = p.cac.Status.ClusterCreatedAt.Time
+		}
+		if why := guardrails.MadeByEKS(p.id.PrincipalARN, *obs, created); why != "" && !slices.Contains(out, "EKS made it for the cluster's creator") {
+			out = append(out, "EKS made it, or made it for its own components: "+why)
+		}
 		out = append(out, p.verdict.JudgeAdoption(*obs)...)
 	}
 	return out

@@ -229,9 +229,10 @@ func (r *ClusterAccessConfigReconciler) requireAccessEntries(_ context.Context, 
 }
 
 // prune lists the cluster's entries, finds those no AccessEntry declares, and keeps,
-// reports or deletes them as spec.unmanagedEntries says. Entries of node types,
-// entries an operator owns (a Retained entry, say) and entries a protect pattern
-// names are never deleted.
+// reports or deletes them as spec.unmanagedEntries says (guardrails.DecidePrune).
+// Entries an operator owns (a Retained entry, say), entries a protect pattern
+// names, and entries EKS made itself are never deleted, unless deleteAlso lists
+// the last; status says why each one is kept.
 func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPass) error {
 	cac, cl := p.cac, p.eks
 	var principals []string
@@ -261,20 +262,28 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 			}
 			return r.eksOutcome(p, err)
 		}
-		e := out.AccessEntry
-		u := v1.UnmanagedEntry{PrincipalARN: principal, Type: aws.ToString(e.Type), Action: "Kept"}
-		_, owned := ownership.Of(e.Tags)
-		switch {
-		case cac.Spec.UnmanagedEntries.Policy != v1.UnmanagedDelete:
-		case owned || protected(cac.Spec.UnmanagedEntries.Protect, principal, u.Type):
-			u.Action = "Protected"
-		case cac.Spec.UnmanagedEntries.DryRun:
-			u.Action = "WouldDelete"
-		default:
+		obs := observedEntry(out.AccessEntry)
+		u := v1.UnmanagedEntry{PrincipalARN: principal, Type: obs.Type}
+		if cac.Spec.UnmanagedEntries.Policy == v1.UnmanagedDelete && v1.AccessEntryType(obs.Type).ListsPolicies() {
+			// What the entry carries tells whether EKS made it for a component.
+			if obs.Policies, err = listPolicies(ctx, cl, cac.Spec.ClusterName, principal); err != nil {
+				if classify(err) == errNotFound {
+					continue
+				}
+				return r.eksOutcome(p, err)
+			}
+		}
+		_, owned := ownership.Of(obs.Tags)
+		in := guardrails.PruneInput{PrincipalARN: principal, Observed: *obs, Owned: owned}
+		var clusterCreated time.Time
+		if c := cac.Status.ClusterCreatedAt; c != nil {
+			clusterCreated = c.Time
+		}
+		u.Action, u.Reason = guardrails.DecidePrune(cac.Spec.UnmanagedEntries, in, clusterCreated)
+		if u.Action == guardrails.PruneDelete {
 			if _, err := cl.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(cac.Spec.ClusterName), PrincipalArn: aws.String(principal)}); err != nil && classify(err) != errNotFound {
 				return r.eksOutcome(p, err)
 			}
-			u.Action = "Deleted"
 			p.events.add(corev1.EventTypeNormal, "PrunedEntry", "deleted the unmanaged access entry of %s (%s) from cluster %s", principal, u.Type, cac.Spec.ClusterName)
 		}
 		unmanaged = append(unmanaged, u)
@@ -319,16 +328,6 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 		declared[ae.Spec.PrincipalARN] = true
 	}
 	return declared, nil
-}
-
-// protected reports whether a protect pattern covers an entry. Node types are
-// protected unless a "type:TYPE" pattern names theirs.
-func protected(patterns []string, principal, typ string) bool {
-	if guardrails.Protected(patterns, principal) {
-		return true
-	}
-	nodeType := typ != "" && typ != string(v1.TypeStandard)
-	return nodeType && !slices.Contains(patterns, "type:"+typ)
 }
 
 // summarize ends a pass: conditions and the result from how it ended, its events,
@@ -383,8 +382,14 @@ func (r *ClusterAccessConfigReconciler) eksOutcome(p *clusterPass, err error) er
 			cac.Spec.ClusterName, p.region, role)
 	case errAccessDenied:
 		return stall(v1.ReasonAccessDenied, r.ResyncPeriod, "the operator's IAM identity may not call %s: %s", operationOf(err), eksMessage(err))
-	case errInvalid:
+	case errAssumeRoleDenied:
+		return stall(v1.ReasonAccessDenied, r.ResyncPeriod, "%s", assumeRoleAdvice(err))
+	case errBadCredentials:
+		return stall(v1.ReasonAccessDenied, r.ResyncPeriod, "AWS does not accept the operator's credentials: %s", eksMessage(err))
+	case errInvalidSpec:
 		return stall(v1.ReasonInvalidSpec, r.ResyncPeriod, "EKS refused the request: %s", eksMessage(err))
+	case errRefused:
+		return stall(v1.ReasonRefusedByEKS, r.ResyncPeriod, "EKS refused %s: %s", operationOf(err), eksMessage(err))
 	}
 	return failed(v1.ReasonEKSError, err, "EKS call failed, retrying: "+err.Error())
 }

@@ -210,8 +210,9 @@ func TestPruning(t *testing.T) {
 
 	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "pruned"}, Spec: v1.ClusterAccessConfigSpec{
 		ClusterName: "pruned",
+		// The creator's entry is EKS's: Delete removes it only when it is listed.
 		UnmanagedEntries: v1.UnmanagedEntries{Policy: v1.UnmanagedDelete, DryRun: true,
-			Protect: []string{"arn:aws:iam::" + account + ":role/break-glass-*"}},
+			Protect: []string{"arn:aws:iam::" + account + ":role/break-glass-*"}, DeleteAlso: []string{creator}},
 	}}
 	createConfig(t, cac)
 	actions := func(c *v1.ClusterAccessConfig) map[string]string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
-	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
@@ -210,11 +210,13 @@ func callOutcome(err error) string {
 	return "NetworkError"
 }
 
-// errKind is what the controller does about an EKS error.
+// errKind is what the controller does about an AWS error. Each kind is one cause;
+// the table test in errors_test.go lists every EKS, STS and IAM code and its kind.
 type errKind int
 
 const (
-	// errTransient: return the error; the workqueue retries with backoff.
+	// errTransient: return the error; the workqueue retries with backoff (5xx,
+	// network, anything not known).
 	errTransient errKind = iota
 	// errNotFound: the entry (or association) is absent; success for a delete.
 	errNotFound
@@ -225,8 +227,13 @@ const (
 	// errInvalidPrincipal: EKS does not know the principal, often because IAM has
 	// not propagated a new role yet; retry with backoff, then stall.
 	errInvalidPrincipal
-	// errInvalid: EKS refused the input; a person has to change the spec.
-	errInvalid
+	// errInvalidSpec: EKS refused what the spec says (a reserved username, a
+	// system: group, a policy the type cannot take); only a spec change helps.
+	errInvalidSpec
+	// errRefused: EKS refused the request for a reason outside the spec (tags set
+	// out of band that leave no room, the cluster's state, a rule it has not told
+	// us about); checked again every --recheck-interval, with drift healing on.
+	errRefused
 	// errModeNotSupported: the cluster authenticates through the aws-auth
 	// ConfigMap only; someone has to switch its authentication mode.
 	errModeNotSupported
@@ -234,64 +241,152 @@ const (
 	errThrottled
 	// errAccessDenied: the operator's IAM identity lacks a permission.
 	errAccessDenied
+	// errAssumeRoleDenied: STS refused to let the operator assume the target's role
+	// (its trust policy, the external ID, or the operator's sts:AssumeRole).
+	errAssumeRoleDenied
+	// errBadCredentials: AWS does not accept the operator's credentials at all
+	// (expired, unknown key, a web identity token it refuses).
+	errBadCredentials
 	// errLimitExceeded: the cluster has reached its quota of access entries.
 	errLimitExceeded
 )
 
-// classify maps an EKS error to what the controller does about it. It is the one
-// place that looks at the SDK's error types.
+// codeKinds are the error codes whose kind does not depend on the message: EKS's
+// (service/eks/types), STS's and the common ones of every AWS service. Codes are
+// compared as strings, not as SDK types: an operation's deserializer only knows
+// the codes its model declares, and EKS answers with others too (an
+// InvalidParameterException from ListAssociatedAccessPolicies reaches us as a
+// generic API error with that code).
+var codeKinds = map[string]errKind{
+	// EKS
+	"ResourceNotFoundException":            errNotFound,
+	"NotFoundException":                    errNotFound,
+	"ResourceInUseException":               errInUse,
+	"ResourceLimitExceededException":       errLimitExceeded,
+	"ResourcePropagationDelayException":    errTransient,
+	"ServerException":                      errTransient,
+	"ServiceUnavailableException":          errTransient,
+	"AccessDeniedException":                errAccessDenied,
+	"InvalidStateException":                errRefused,
+	"UnsupportedAvailabilityZoneException": errRefused,
+	"InvalidParameterException":            errInvalidSpec, // refined by the message
+	"InvalidRequestException":              errInvalidSpec, // refined by the message
+	"BadRequestException":                  errInvalidSpec, // refined by the message
+	"ClientException":                      errInvalidSpec, // refined by the message
+	// Throttling, as the SDK's retryer names it across services.
+	"ThrottlingException":       errThrottled,
+	"Throttling":                errThrottled,
+	"TooManyRequestsException":  errThrottled,
+	"RequestLimitExceeded":      errThrottled,
+	"RequestThrottled":          errThrottled,
+	"RequestThrottledException": errThrottled,
+	"SlowDown":                  errThrottled,
+	// Credentials, for any service (SigV4 and STS).
+	"UnrecognizedClientException": errBadCredentials,
+	"InvalidClientTokenId":        errBadCredentials,
+	"InvalidSignatureException":   errBadCredentials,
+	"SignatureDoesNotMatch":       errBadCredentials,
+	"ExpiredToken":                errBadCredentials,
+	"ExpiredTokenException":       errBadCredentials,
+	"InvalidIdentityToken":        errBadCredentials,
+	"IDPRejectedClaim":            errBadCredentials,
+	"IDPCommunicationError":       errTransient,
+	// STS refusing a role: AssumeRole declares none of these, so they are generic.
+	"AccessDenied":                       errAssumeRoleDenied,
+	"RegionDisabledException":            errAssumeRoleDenied,
+	"MalformedPolicyDocument":            errAssumeRoleDenied,
+	"PackedPolicyTooLarge":               errAssumeRoleDenied,
+	"SessionDurationEscalationException": errAssumeRoleDenied,
+	// STS refusing the operator's own web identity (IRSA) or trade-in token.
+	"JWTPayloadSizeExceededException": errBadCredentials,
+	"ExpiredTradeInTokenException":    errBadCredentials,
+}
+
+// String names the kind, for the table test and logs.
+func (k errKind) String() string {
+	return [...]string{"transient", "not-found", "cluster-not-found", "in-use", "invalid-principal", "invalid-spec", "refused",
+		"mode-not-supported", "throttled", "access-denied", "assume-role-denied", "bad-credentials", "limit-exceeded"}[k]
+}
+
+// specFaults are (lowercased) pieces of EKS's refusals that name something the
+// spec says: these are InvalidSpec. A refusal matching none is taken as caused
+// from outside the spec and checked again, so that an unknown wording never
+// freezes an object for good.
+var specFaults = []string{
+	"username",
+	"{{sessionname}}",
+	"kubernetes group", "kubernetesgroups", "group name",
+	`type of "standard"`, "is not valid. valid types", "access entry type", "entries of type",
+	"access policy", "policyarn",
+	"namespace", "access scope", "accessscope",
+	"principalarn is invalid", "service-linked role", "assumed-role", "iam role", "not a valid iam",
+	"tag key", "tag value",
+}
+
+// outsideFaults are pieces of refusals caused from outside the spec even though
+// they also match a spec fault (a tag limit filled by others' tags).
+var outsideFaults = []string{"too many tags", "tags per resource", "tag limit"}
+
+// classify maps an AWS error to what the controller does about it. It is the one
+// place that looks at the SDK's errors.
 func classify(err error) errKind {
 	var (
-		notFound    *types.ResourceNotFoundException
-		inUse       *types.ResourceInUseException
-		limit       *types.ResourceLimitExceededException
-		invalidPar  *types.InvalidParameterException
-		invalidReq  *types.InvalidRequestException
-		tagNotFound *types.NotFoundException
-		badRequest  *types.BadRequestException
-		apiErr      smithy.APIError
-		respErr     *smithyhttp.ResponseError
+		apiErr  smithy.APIError
+		respErr *smithyhttp.ResponseError
 	)
 	switch {
-	case errors.As(err, &notFound):
-		if strings.Contains(aws.ToString(notFound.Message), "No cluster found") {
-			return errClusterNotFound
-		}
-		return errNotFound
-	case errors.As(err, &tagNotFound):
-		return errNotFound
-	case errors.As(err, &inUse):
-		return errInUse
-	case errors.As(err, &limit):
-		return errLimitExceeded
-	case errors.As(err, &invalidPar):
-		if strings.Contains(aws.ToString(invalidPar.Message), "invalid principal") {
-			return errInvalidPrincipal
-		}
-		return errInvalid
-	case errors.As(err, &invalidReq):
-		if strings.Contains(aws.ToString(invalidReq.Message), "authentication mode") {
-			return errModeNotSupported
-		}
-		return errInvalid
-	case errors.As(err, &badRequest):
-		return errInvalid
-	case errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDeniedException":
-		return errAccessDenied
-	case errors.As(err, &apiErr) && isThrottle(apiErr.ErrorCode()):
-		return errThrottled
+	case err == nil:
+		return errTransient
+	case errors.As(err, &apiErr):
+		return kindOf(apiErr.ErrorCode(), apiErr.ErrorMessage())
 	case errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusTooManyRequests:
 		return errThrottled
 	}
 	return errTransient
 }
 
-func isThrottle(code string) bool {
-	switch code {
-	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded":
-		return true
+// kindOf is the kind of an error code and message.
+func kindOf(code, message string) errKind {
+	kind, known := codeKinds[code]
+	if !known {
+		return errTransient
 	}
-	return false
+	msg := strings.ToLower(message)
+	switch {
+	case kind == errNotFound && code == "ResourceNotFoundException" && strings.Contains(msg, "no cluster found"):
+		return errClusterNotFound
+	case kind != errInvalidSpec:
+		return kind
+	case code == "InvalidParameterException" && strings.Contains(msg, "invalid principal"):
+		return errInvalidPrincipal
+	case code == "InvalidRequestException" && strings.Contains(msg, "authentication mode"):
+		return errModeNotSupported
+	case containsAny(msg, outsideFaults):
+		return errRefused
+	case containsAny(msg, specFaults):
+		return errInvalidSpec
+	}
+	return errRefused
+}
+
+func containsAny(s string, parts []string) bool {
+	return slices.ContainsFunc(parts, func(p string) bool { return strings.Contains(s, p) })
+}
+
+// assumedRole is the role STS refused to let the operator assume, read from the
+// error: the resource STS names, or "" when the error is not STS's.
+func assumedRole(err error) string {
+	var opErr *smithy.OperationError
+	for e := err; errors.As(e, &opErr); e = opErr.Err {
+		if opErr.ServiceID == "STS" {
+			msg := eksMessage(opErr.Err)
+			if _, role, ok := strings.Cut(msg, "on resource: "); ok {
+				return strings.TrimSpace(role)
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 // eksMessage is EKS's own message for an API error, without the SDK's wrapping.

@@ -163,8 +163,9 @@ func TestRuntimeRefusals(t *testing.T) {
 		name: "access policy EKS does not have", reason: v1.ReasonInvalidSpec, stalled: true,
 		ae:        strict("refusals-bad-policy", role("bad-policy"), refusalsCluster, withPolicy(policyView), withPolicy(policyUnknown, "apps")),
 		fragments: []string{policyUnknown, "list-access-policies", "fix the spec"},
-		// The entry is created; EKS refuses the first policy (in ARN order) and nothing after it is written.
-		okWrites: 1, calls: map[string]int{"CreateAccessEntry": 1, "AssociateAccessPolicy": 1},
+		// The entry is created; EKS refuses the unknown policy, which does not hold
+		// back the one it knows. Terminal: nothing is tried again until the spec changes.
+		okWrites: 2, calls: map[string]int{"CreateAccessEntry": 1, "AssociateAccessPolicy": 2},
 	}, {
 		name: "cluster in CONFIG_MAP mode", reason: v1.ReasonAuthenticationModeNotSupported, stalled: true,
 		ae:        strict("refusals-legacy", role("legacy"), refusalsLegacy),

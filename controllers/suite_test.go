@@ -90,7 +90,7 @@ func runSuite(m *testing.M) int {
 	}
 
 	emu, err = eksemulator.New(eksemulator.Config{
-		Clusters: []eksemulator.ClusterConfig{
+		Clusters: append([]eksemulator.ClusterConfig{
 			{Name: "demo", Account: account, Region: region, AuthenticationMode: "API_AND_CONFIG_MAP"},
 			{Name: "other", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "legacy", Account: account, Region: region, AuthenticationMode: "CONFIG_MAP"},
@@ -99,7 +99,8 @@ func runSuite(m *testing.M) int {
 			{Name: "guarded", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "pruned", Account: account, Region: region, AuthenticationMode: "API", CreatorAdmin: roleARN("cluster-creator")},
 			{Name: "remote", Account: remoteAccount, Region: region, AuthenticationMode: "API"},
-			{Name: "tenancy", Account: account, Region: region, AuthenticationMode: "API", CreatorAdmin: roleARN("tenancy-creator")},
+			{Name: "tenancy", Account: account, Region: region, AuthenticationMode: "API", CreatorAdmin: roleARN("tenancy-creator"),
+				Capabilities: []eksemulator.CapabilityConfig{{Name: "kro", Type: "KRO", RoleARN: roleARN("tenancy-kro")}}},
 			{Name: "tightened", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "shielded", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "prod", Account: account, Region: region, AuthenticationMode: "API"},
@@ -107,7 +108,8 @@ func runSuite(m *testing.M) int {
 			{Name: "prod", Account: account, Region: "eu-west-1", AuthenticationMode: "API"},
 			{Name: "sharded", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "fanout", Account: account, Region: region, AuthenticationMode: "API"},
-		},
+		}, fidelityClusters()...),
+		Roles:          fidelityRoles(),
 		UpdateDuration: time.Second,
 		Seed:           1,
 	})
@@ -132,7 +134,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals,revoke,shard-a,shard-b)", 10*time.Minute, true)
+	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals,revoke,shard-a,shard-b,"+fidelityShard+")", 10*time.Minute, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -124,7 +124,7 @@ func TestTenantAttacks(t *testing.T) {
 	create(t, victim)
 	victim = waitReady(t, victim, 30*time.Second)
 
-	protectedPrincipals := []string{roleARN("tenancy-creator"), roleARN(breakGlass), roleARN(handmadeKey), roleARN(victimName)}
+	protectedPrincipals := []string{roleARN("tenancy-creator"), roleARN(breakGlass), roleARN(handmadeKey), roleARN(victimName), roleARN("tenancy-kro")}
 	snapshot := func() map[string]string {
 		out := map[string]string{}
 		for _, e := range emu.Entries(account, region, cluster) {
@@ -193,6 +193,8 @@ func TestTenantAttacks(t *testing.T) {
 			v1.ReasonNotPermitted, []string{"spec.type EC2_LINUX is not allowed (allowed: STANDARD)", "rule team"}},
 		{"adopting the cluster creator's admin entry", attack("atk-adopt-creator", adopt(roleARN("tenancy-creator"))),
 			v1.ReasonNotPermitted, []string{"may not be adopted", "EKS made it for the cluster's creator", "Fix:"}},
+		{"adopting the entry EKS made for a capability", attack("atk-adopt-capability", adopt(roleARN("tenancy-kro"))),
+			v1.ReasonNotPermitted, []string{"may not be adopted", "EKS made it, or made it for its own components", "AmazonEKSKROPolicy", "Fix:"}},
 		{"adopting a protected break-glass entry", attack("atk-adopt-protected", adopt(roleARN(breakGlass))),
 			v1.ReasonNotPermitted, []string{"may not be adopted", "spec.unmanagedEntries.protect of ClusterAccessConfig " + tenancyCAC + " protects it"}},
 		{"adopting an entry that holds more than the rule", attack("atk-adopt-more", adopt(roleARN(handmadeKey))),

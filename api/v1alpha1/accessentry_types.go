@@ -63,6 +63,10 @@ const (
 	ReasonConflict = "Conflict"
 	// ReasonInvalidSpec: EKS refused the spec; the message is EKS's.
 	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonRefusedByEKS: EKS refused a change for a cause outside the spec (tags
+	// set out of band that leave no room, the cluster's state); checked again every
+	// --recheck-interval while the rest of the entry is kept in line.
+	ReasonRefusedByEKS = "RefusedByEKS"
 	// ReasonAuthenticationModeNotSupported: the cluster authenticates through the
 	// aws-auth ConfigMap only; its authentication mode has to include the EKS API.
 	ReasonAuthenticationModeNotSupported = "AuthenticationModeNotSupported"
@@ -134,8 +138,11 @@ type KubernetesGroup string
 // +kubebuilder:validation:XValidation:rule="self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?|[a-z0-9][-a-z0-9]*[*])$')",message="namespaces must be DNS labels (lowercase letters, digits and '-', starting and ending with a letter or digit), optionally ending in one '*' wildcard such as 'dev-*'; for every namespace use accessScope.type cluster"
 type ScopeNamespace string
 
-// TagValue is the value of an EKS tag.
+// TagValue is the value of an EKS tag: up to 256 characters of letters, digits,
+// spaces and _ . : / = + - @, not starting with aws: (reserved by AWS).
 // +kubebuilder:validation:MaxLength=256
+// +kubebuilder:validation:XValidation:rule=`self.matches(r'^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$')`,message="tag values may hold only letters, digits, spaces and the characters _ . : / = + - @"
+// +kubebuilder:validation:XValidation:rule="!self.lowerAscii().startsWith('aws:')",message="tag values must not start with 'aws:' (in any case); AWS reserves that prefix for keys and values"
 type TagValue string
 
 // AccessScope says where an access policy applies.
@@ -161,7 +168,7 @@ type AccessPolicy struct {
 	// `aws eks list-access-policies` lists them.
 	// +required
 	// +kubebuilder:validation:MaxLength=256
-	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:(aws|aws-cn|aws-us-gov):eks::aws:cluster-access-policy/[A-Za-z0-9][A-Za-z0-9_+=,.@-]*$')",message="policyARN must be an EKS access policy ARN such as arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy ('aws eks list-access-policies' lists them)"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):eks::aws:cluster-access-policy/[A-Za-z0-9][A-Za-z0-9_+=,.@-]*$')",message="policyARN must be an EKS access policy ARN such as arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy ('aws eks list-access-policies' lists them)"
 	PolicyARN string `json:"policyARN"`
 
 	// AccessScope says where the policy applies.
@@ -174,7 +181,7 @@ type AccessPolicy struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || self.principalARN.matches('^arn:[^:]+:iam::[0-9]{12}:role/')",messageExpression="'type ' + self.type + ' is for node roles: principalARN must be an IAM role (arn:aws:iam::ACCOUNT:role/NAME), not a user'"
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || !has(self.username)",messageExpression="'username is only allowed for type STANDARD; EKS names ' + self.type + ' principals itself: remove spec.username'"
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || !has(self.kubernetesGroups) || size(self.kubernetesGroups) == 0",messageExpression="'kubernetesGroups are only allowed for type STANDARD; EKS gives ' + self.type + ' principals their node groups itself: remove spec.kubernetesGroups'"
-// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || !has(self.accessPolicies) || size(self.accessPolicies) == 0",messageExpression="'accessPolicies can only be associated with type STANDARD entries, not ' + self.type + ': remove spec.accessPolicies'"
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || !(self.type in ['EC2_LINUX', 'EC2_WINDOWS']) || !has(self.accessPolicies) || size(self.accessPolicies) == 0",messageExpression="'accessPolicies cannot be associated with ' + self.type + ' entries: EKS gives self-managed nodes their permissions itself. Remove spec.accessPolicies (an EKS Auto Mode node role is type EC2, which takes AmazonEKSAutoNodePolicy)'"
 type AccessEntrySpec struct {
 	// ClusterName is the name of the EKS cluster the entry grants access to.
 	// Changing it moves the entry: the old one is deleted (unless deletionPolicy is
@@ -189,7 +196,7 @@ type AccessEntrySpec struct {
 	// operator's default region is used. Changing it moves the entry.
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$')",message="region must be an AWS region name such as us-west-2 or eu-central-1"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$')",message="region must be an AWS region name such as us-west-2, cn-north-1, us-gov-west-1 or eusc-de-east-1"
 	Region string `json:"region,omitempty"`
 
 	// PrincipalARN is the IAM role or user that gets access, such as
@@ -199,7 +206,7 @@ type AccessEntrySpec struct {
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^arn:[^:]+:sts::')",message="principalARN must be an IAM role or user, not an STS session: use arn:aws:iam::ACCOUNT:role/NAME instead of arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^arn:[^:]+:iam::[0-9]{12}:role/aws-service-role/')",message="principalARN is a service-linked role (role/aws-service-role/...); EKS does not allow access entries for service-linked roles"
-	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$')",message="principalARN must be an IAM role or user ARN such as arn:aws:iam::111122223333:role/my-role (a path such as role/team/my-role is allowed)"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$')",message="principalARN must be an IAM role or user ARN such as arn:aws:iam::111122223333:role/my-role (a path such as role/team/my-role is allowed)"
 	PrincipalARN string `json:"principalARN"`
 
 	// Type is the kind of principal: STANDARD for people and workloads, or one of
@@ -227,20 +234,25 @@ type AccessEntrySpec struct {
 	// +kubebuilder:validation:MaxItems=100
 	KubernetesGroups []KubernetesGroup `json:"kubernetesGroups,omitempty"`
 
-	// AccessPolicies are the EKS access policies associated with the entry
-	// (STANDARD only), each once, with its scope.
+	// AccessPolicies are the EKS access policies associated with the entry, each
+	// once, with its scope. STANDARD entries take any; an EC2 (EKS Auto Mode) node
+	// role takes AmazonEKSAutoNodePolicy at cluster scope; EC2_LINUX and
+	// EC2_WINDOWS take none.
 	// +optional
 	// +listType=map
 	// +listMapKey=policyARN
 	// +kubebuilder:validation:MaxItems=50
 	AccessPolicies []AccessPolicy `json:"accessPolicies,omitempty"`
 
-	// Tags to set on the EKS entry. Keys starting with aws: or eksaccess.io/ are
-	// reserved. EKS allows 50 tags; the operator keeps 3 for ownership.
+	// Tags to set on the EKS entry. Keys (1 to 128 characters) and values (up to
+	// 256) hold letters, digits, spaces and _ . : / = + - @; keys starting with
+	// eksaccess.io/, and keys or values starting with aws:, are reserved. EKS
+	// allows 50 tags; the operator keeps 3 for ownership.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=47
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) >= 1 && size(k) <= 128)",message="tag keys must be 1 to 128 characters long"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.lowerAscii().startsWith('aws:'))",message="tag keys must not start with 'aws:' (in any case); that prefix is reserved by AWS"
+	// +kubebuilder:validation:XValidation:rule=`self.all(k, k.matches(r'^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$'))`,message="tag keys may hold only letters, digits, spaces and the characters _ . : / = + - @"
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.lowerAscii().startsWith('eksaccess.io/'))",message="tag keys must not start with 'eksaccess.io/'; the operator writes its ownership tags there"
 	Tags map[string]TagValue `json:"tags,omitempty"`
 
@@ -249,6 +261,20 @@ type AccessEntrySpec struct {
 	// +optional
 	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// TakesPolicies reports whether entries of the type may carry access policies:
+// EKS documents that EC2_LINUX and EC2_WINDOWS take none, and that EC2 (EKS Auto
+// Mode) node roles take AmazonEKSAutoNodePolicy. The other node types are not
+// documented either way, so the operator leaves the answer to EKS.
+func (t AccessEntryType) TakesPolicies() bool {
+	return t != TypeEC2Linux && t != TypeEC2Windows
+}
+
+// ListsPolicies reports whether the operator reads the policies of an entry of
+// the type even when the spec declares none: STANDARD and EC2 entries carry them.
+func (t AccessEntryType) ListsPolicies() bool {
+	return t == "" || t == TypeStandard || t == TypeEC2
 }
 
 // EntryType is the type of the entry the spec declares: STANDARD when spec.type is

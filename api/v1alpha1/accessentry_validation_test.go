@@ -130,6 +130,14 @@ func TestAdmission(t *testing.T) {
 		{name: "user", mutate: func(s *v1.AccessEntrySpec) { s.PrincipalARN = "arn:aws:iam::111122223333:user/alice" }},
 		{name: "china partition", mutate: func(s *v1.AccessEntrySpec) { s.PrincipalARN = "arn:aws-cn:iam::111122223333:role/r" }},
 		{name: "govcloud partition", mutate: func(s *v1.AccessEntrySpec) { s.PrincipalARN = "arn:aws-us-gov:iam::111122223333:role/r" }},
+		{name: "european sovereign cloud partition", mutate: func(s *v1.AccessEntrySpec) { s.PrincipalARN = "arn:aws-eusc:iam::111122223333:role/r" }},
+		{name: "iso-b partition", mutate: func(s *v1.AccessEntrySpec) { s.PrincipalARN = "arn:aws-iso-b:iam::111122223333:user/u" }},
+		{name: "policy in the european sovereign cloud", mutate: func(s *v1.AccessEntrySpec) {
+			s.AccessPolicies[0].PolicyARN = "arn:aws-eusc:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+		}},
+		{name: "policy named in no catalogue yet", mutate: func(s *v1.AccessEntrySpec) {
+			s.AccessPolicies[0].PolicyARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSArgoCDClusterPolicy"
+		}},
 		{name: "missing principal", mutate: func(s *v1.AccessEntrySpec) { s.PrincipalARN = "" },
 			wantField: "spec.principalARN", wantMsg: "must be an IAM role or user ARN"},
 		{name: "sts session", mutate: func(s *v1.AccessEntrySpec) {
@@ -163,10 +171,21 @@ func TestAdmission(t *testing.T) {
 			s.Type = v1.TypeFargateLinux
 			s.KubernetesGroups = []v1.KubernetesGroup{"pods"}
 		}, wantField: "spec", wantMsg: "kubernetesGroups are only allowed for type STANDARD; EKS gives FARGATE_LINUX"},
-		{name: "node type with policies", base: nodeEntry, mutate: func(s *v1.AccessEntrySpec) {
+		{name: "EC2_LINUX with policies", base: nodeEntry, mutate: func(s *v1.AccessEntrySpec) {
+			s.AccessPolicies = validEntry().Spec.AccessPolicies
+		}, wantField: "spec", wantMsg: "accessPolicies cannot be associated with EC2_LINUX entries"},
+		{name: "EC2_WINDOWS with policies", base: nodeEntry, mutate: func(s *v1.AccessEntrySpec) {
+			s.Type = v1.TypeEC2Windows
+			s.AccessPolicies = validEntry().Spec.AccessPolicies
+		}, wantField: "spec", wantMsg: "an EKS Auto Mode node role is type EC2"},
+		{name: "EC2 auto mode node role with its policy", base: nodeEntry, mutate: func(s *v1.AccessEntrySpec) {
+			s.Type = v1.TypeEC2
+			s.AccessPolicies = []v1.AccessPolicy{{PolicyARN: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy", AccessScope: v1.AccessScope{Type: v1.AccessScopeCluster}}}
+		}},
+		{name: "HYBRID_LINUX with policies, which EKS documents neither way", base: nodeEntry, mutate: func(s *v1.AccessEntrySpec) {
 			s.Type = v1.TypeHybridLinux
 			s.AccessPolicies = validEntry().Spec.AccessPolicies
-		}, wantField: "spec", wantMsg: "accessPolicies can only be associated with type STANDARD entries, not HYBRID_LINUX"},
+		}},
 		{name: "EC2 auto mode with username", base: nodeEntry, mutate: func(s *v1.AccessEntrySpec) {
 			s.Type = v1.TypeEC2
 			s.Username = "x"
@@ -242,6 +261,18 @@ func TestAdmission(t *testing.T) {
 		},
 			wantField: "spec.tags.k", wantMsg: "Too long"},
 		{name: "empty tag value", mutate: func(s *v1.AccessEntrySpec) { s.Tags = map[string]v1.TagValue{"k": ""} }},
+		{name: "tags in other scripts and with spaces", mutate: func(s *v1.AccessEntrySpec) {
+			s.Tags = map[string]v1.TagValue{"équipe plateforme": "données/été:2026", "チーム": "基盤 +=@-_."}
+		}},
+		{name: "tag key of 128 characters in three bytes each", mutate: func(s *v1.AccessEntrySpec) {
+			s.Tags = map[string]v1.TagValue{strings.Repeat("界", 128): v1.TagValue(strings.Repeat("界", 256))}
+		}},
+		{name: "tag key with a forbidden character", mutate: func(s *v1.AccessEntrySpec) { s.Tags = map[string]v1.TagValue{"cost#center": "v"} },
+			wantField: "spec.tags", wantMsg: "tag keys may hold only letters, digits, spaces"},
+		{name: "tag value with a forbidden character", mutate: func(s *v1.AccessEntrySpec) { s.Tags = map[string]v1.TagValue{"k": "a,b"} },
+			wantField: "spec.tags[k]", wantMsg: "tag values may hold only letters, digits, spaces"},
+		{name: "tag value with the aws prefix", mutate: func(s *v1.AccessEntrySpec) { s.Tags = map[string]v1.TagValue{"k": "AWS:cloudformation"} },
+			wantField: "spec.tags[k]", wantMsg: "tag values must not start with 'aws:'"},
 		{name: "aws tag prefix", mutate: func(s *v1.AccessEntrySpec) { s.Tags = map[string]v1.TagValue{"aws:cost": "v"} },
 			wantField: "spec.tags", wantMsg: "must not start with 'aws:'"},
 		{name: "AWS tag prefix in capitals", mutate: func(s *v1.AccessEntrySpec) { s.Tags = map[string]v1.TagValue{"AWS:Cost": "v"} },
@@ -264,6 +295,9 @@ func TestAdmission(t *testing.T) {
 		// region
 		{name: "no region", mutate: func(s *v1.AccessEntrySpec) { s.Region = "" }},
 		{name: "govcloud region", mutate: func(s *v1.AccessEntrySpec) { s.Region = "us-gov-west-1" }},
+		{name: "china region", mutate: func(s *v1.AccessEntrySpec) { s.Region = "cn-northwest-1" }},
+		{name: "european sovereign cloud region", mutate: func(s *v1.AccessEntrySpec) { s.Region = "eusc-de-east-1" }},
+		{name: "iso-b region", mutate: func(s *v1.AccessEntrySpec) { s.Region = "us-isob-east-1" }},
 		{name: "region with underscores", mutate: func(s *v1.AccessEntrySpec) { s.Region = "us_west_2" },
 			wantField: "spec.region", wantMsg: "must be an AWS region name"},
 		{name: "region in capitals", mutate: func(s *v1.AccessEntrySpec) { s.Region = "US-WEST-2" },
@@ -402,6 +436,10 @@ func TestClusterAccessConfigAdmission(t *testing.T) {
 		}, "spec.guardrails.rules[0].principals.accounts[0]", "should match"},
 		{"enforcement", func(s *v1.ClusterAccessConfigSpec) { s.Guardrails.Enforcement = "Warn" },
 			"spec.guardrails.enforcement", `Unsupported value: "Warn"`},
+		{"a type in protect", func(s *v1.ClusterAccessConfigSpec) { s.UnmanagedEntries.Protect = []string{"type:EC2_LINUX"} },
+			"spec.unmanagedEntries.protect", "list type:TYPE in spec.unmanagedEntries.deleteAlso"},
+		{"a region of no partition", func(s *v1.ClusterAccessConfigSpec) { s.Region = "mars-north-1x" },
+			"spec.region", "must be an AWS region name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{GenerateName: "cac-"}, Spec: v1.ClusterAccessConfigSpec{ClusterName: "demo"}}

@@ -229,12 +229,26 @@ type UnmanagedEntries struct {
 	Policy UnmanagedEntriesPolicy `json:"policy,omitempty"`
 
 	// Protect lists principal ARN patterns never deleted; '*' matches any run of
-	// characters, as in arn:aws:iam::111122223333:role/break-glass-*. Entries of
-	// node types are protected unless a pattern here names them with
-	// "type:TYPE", as in type:EC2_LINUX.
+	// characters, as in arn:aws:iam::111122223333:role/break-glass-*.
 	// +optional
 	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:XValidation:rule="self.all(p, !p.startsWith('type:'))",message="protect takes principal ARN patterns only: entries of node types are protected already; to let Delete remove them, list type:TYPE in spec.unmanagedEntries.deleteAlso"
 	Protect []string `json:"protect,omitempty"`
+
+	// DeleteAlso lets Delete remove entries it otherwise keeps because EKS made
+	// them, or may have: entries of node types (node groups, Fargate profiles, EKS
+	// Auto Mode nodes, self-managed nodes), entries of service-linked roles,
+	// entries carrying an access policy EKS associates for its own components
+	// (EKS Auto Mode, EKS Capabilities, HyperPod and the like: every policy but
+	// AmazonEKSClusterAdminPolicy, AmazonEKSAdminPolicy, AmazonEKSEditPolicy,
+	// AmazonEKSViewPolicy and AmazonEKSAdminViewPolicy), entries with a username
+	// only EKS may give (eks:, system:, aws:, amazon:, iam:), and the entry EKS
+	// made for the cluster's creator. Items are principal ARN patterns, as in
+	// protect, or type:TYPE for every entry of a type, as in type:EC2_LINUX.
+	// protect wins over deleteAlso.
+	// +optional
+	// +kubebuilder:validation:MaxItems=100
+	DeleteAlso []string `json:"deleteAlso,omitempty"`
 
 	// DryRun reports what Delete would delete, and deletes nothing.
 	// +optional
@@ -254,14 +268,14 @@ type ClusterAccessConfigSpec struct {
 	// Region of the cluster; the operator's default region when empty.
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$')",message="region must be an AWS region name such as us-west-2 or eu-central-1"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$')",message="region must be an AWS region name such as us-west-2, cn-north-1, us-gov-west-1 or eusc-de-east-1"
 	Region string `json:"region,omitempty"`
 
 	// RoleARN is an IAM role the operator assumes (through STS) to reach a cluster
 	// in another account. Empty uses the operator's own credentials.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:role/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$')",message="roleARN must be an IAM role ARN such as arn:aws:iam::444455556666:role/eks-access-operator"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::[0-9]{12}:role/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$')",message="roleARN must be an IAM role ARN such as arn:aws:iam::444455556666:role/eks-access-operator"
 	RoleARN string `json:"roleARN,omitempty"`
 
 	// ExternalID is passed to sts:AssumeRole when the role's trust policy asks for one.
@@ -296,6 +310,10 @@ type UnmanagedEntry struct {
 	Type string `json:"type,omitempty"`
 	// Action is Kept, Protected, Deleted or WouldDelete (dry run).
 	Action string `json:"action"`
+	// Reason says why a Protected entry is kept: a protect pattern, the operator's
+	// ownership, or what shows EKS made it.
+	// +optional
+	Reason string `json:"reason,omitempty"`
 }
 
 // ClusterTarget is how the operator reaches a cluster.

@@ -11,8 +11,45 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 )
 
-// Partitions are the AWS partitions whose ARNs the operator accepts.
-var Partitions = []string{"aws", "aws-cn", "aws-us-gov"}
+// Partitions are the AWS partitions whose ARNs the operator accepts: every
+// partition of aws-sdk-go-v2's endpoint rules (internal/endpoints/awsrulesfn/
+// partitions.json), the European Sovereign Cloud's among them.
+var Partitions = []string{"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f", "aws-eusc"}
+
+// partitionRegions are the region prefixes of the partitions other than aws, as
+// their regionRegex in the SDK's partitions.json has them, with a region of each.
+var partitionRegions = []struct{ prefix, partition, example string }{
+	{"cn-", "aws-cn", "cn-north-1"},
+	{"us-gov-", "aws-us-gov", "us-gov-west-1"},
+	{"us-iso-", "aws-iso", "us-iso-east-1"},
+	{"us-isob-", "aws-iso-b", "us-isob-east-1"},
+	{"eu-isoe-", "aws-iso-e", "eu-isoe-west-1"},
+	{"us-isof-", "aws-iso-f", "us-isof-south-1"},
+	{"eusc-", "aws-eusc", "eusc-de-east-1"},
+}
+
+// PartitionOfRegion is the partition a region belongs to: aws unless the region
+// carries the prefix of another partition (cn-north-1 is aws-cn, eusc-de-east-1
+// aws-eusc).
+func PartitionOfRegion(region string) string {
+	for _, p := range partitionRegions {
+		if strings.HasPrefix(region, p.prefix) {
+			return p.partition
+		}
+	}
+	return "aws"
+}
+
+// ExampleRegion is a region of a partition (us-west-2 for aws and any partition
+// not known), for messages and tests.
+func ExampleRegion(partition string) string {
+	for _, p := range partitionRegions {
+		if p.partition == partition {
+			return p.example
+		}
+	}
+	return "us-west-2"
+}
 
 // Principal is an IAM role or user ARN, split into its parts.
 type Principal struct {

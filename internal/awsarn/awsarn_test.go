@@ -30,7 +30,7 @@ func crdRules(t testing.TB) crdPatterns {
 		t.Fatalf("the CRD has no rule self.matches('%s...')", prefix)
 		return nil
 	}
-	return crdPatterns{principal: find("^arn:(aws|aws-cn|aws-us-gov):iam::"), policy: find("^arn:(aws|aws-cn|aws-us-gov):eks::")}
+	return crdPatterns{principal: find("^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::"), policy: find("^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):eks::")}
 }
 
 func TestParsePrincipal(t *testing.T) {
@@ -114,5 +114,19 @@ func TestAccountOf(t *testing.T) {
 	}
 	if got, ok := AccountOf("not-an-arn"); ok {
 		t.Errorf("AccountOf(not-an-arn) = %q, true", got)
+	}
+}
+
+func TestPartitionOfRegion(t *testing.T) {
+	for _, p := range Partitions {
+		if got := PartitionOfRegion(ExampleRegion(p)); got != p {
+			t.Errorf("PartitionOfRegion(%s) = %s, want %s", ExampleRegion(p), got, p)
+		}
+	}
+	for region, want := range map[string]string{"eu-central-1": "aws", "il-central-1": "aws", "mx-central-1": "aws", "ap-southeast-7": "aws",
+		"us-isof-east-1": "aws-iso-f", "us-iso-west-1": "aws-iso", "cn-northwest-1": "aws-cn", "us-gov-east-1": "aws-us-gov"} {
+		if got := PartitionOfRegion(region); got != want {
+			t.Errorf("PartitionOfRegion(%s) = %s, want %s", region, got, want)
+		}
 	}
 }

@@ -14,8 +14,8 @@ import (
 // fzRoleRE and fzUserRE are the CRD's principal rule, for roles and users, with
 // the role's name captured.
 var (
-	fzRoleRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/(?:[A-Za-z0-9_+=,.@-]+/)*([A-Za-z0-9_+=,.@-]{1,64})$`)
-	fzUserRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):user/(?:[A-Za-z0-9_+=,.@-]+/)*([A-Za-z0-9_+=,.@-]{1,64})$`)
+	fzRoleRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::([0-9]{12}):role/(?:[A-Za-z0-9_+=,.@-]+/)*([A-Za-z0-9_+=,.@-]{1,64})$`)
+	fzUserRE = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::([0-9]{12}):user/(?:[A-Za-z0-9_+=,.@-]+/)*([A-Za-z0-9_+=,.@-]{1,64})$`)
 )
 
 // FuzzParsePrincipal holds ParsePrincipal to the CRD's own rule for
@@ -100,7 +100,10 @@ func FuzzDefaultUsername(f *testing.F) {
 // emulator, in process, and returns the username EKS gave it.
 func fzEmulatorUsername(t *testing.T, principal string) string {
 	t.Helper()
-	s, err := eksemulator.New(eksemulator.Config{})
+	p, _ := ParsePrincipal(principal)
+	// A cluster of the principal's partition: EKS grants no principal of another.
+	s, err := eksemulator.New(eksemulator.Config{Clusters: []eksemulator.ClusterConfig{
+		{Name: eksemulator.DefaultClusterName, Account: eksemulator.DefaultAccountID, Region: ExampleRegion(p.Partition)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

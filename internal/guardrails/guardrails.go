@@ -374,9 +374,9 @@ func Glob(pattern, s string) bool {
 func Trusted(namespace string, trusted []string) bool { return slices.Contains(trusted, namespace) }
 
 // Protected reports whether a principal is named by an unmanagedEntries.protect
-// pattern; "type:TYPE" patterns name node types for pruning, not principals.
+// pattern.
 func Protected(patterns []string, principal string) bool {
-	return slices.ContainsFunc(patterns, func(p string) bool { return !strings.HasPrefix(p, "type:") && Glob(p, principal) })
+	return slices.ContainsFunc(patterns, func(p string) bool { return Glob(p, principal) })
 }
 
 // creatorWindow is how soon after a cluster's creation an entry holding

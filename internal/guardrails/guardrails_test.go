@@ -254,7 +254,7 @@ func TestGlob(t *testing.T) {
 
 func TestProtectedAndCreator(t *testing.T) {
 	if !Protected([]string{"arn:aws:iam::1:role/break-glass-*"}, "arn:aws:iam::1:role/break-glass-oncall") ||
-		Protected([]string{"type:EC2_LINUX"}, "type:EC2_LINUX") || Protected(nil, "x") {
+		Protected([]string{"arn:aws:iam::1:role/break-glass-*"}, "arn:aws:iam::1:role/oncall") || Protected(nil, "x") {
 		t.Error("Protected")
 	}
 	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -28,7 +28,13 @@ import (
 // and returns the entry EKS made, or EKS's error message.
 func fzEmulatorCreate(t *testing.T, principal, username string) (created bool, entryPrincipal, msg string) {
 	t.Helper()
-	s, err := eksemulator.New(eksemulator.Config{})
+	// A cluster of the principal's partition: EKS grants no principal of another.
+	partition := "aws"
+	if p, ok := awsarn.ParsePrincipal(principal); ok {
+		partition = p.Partition
+	}
+	s, err := eksemulator.New(eksemulator.Config{Clusters: []eksemulator.ClusterConfig{
+		{Name: eksemulator.DefaultClusterName, Account: eksemulator.DefaultAccountID, Region: awsarn.ExampleRegion(partition)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,8 +148,8 @@ func importEntry(ctx context.Context, cl EKSReader, e *types.AccessEntry, opts I
 
 	spec := v1.AccessEntrySpec{ClusterName: opts.Cluster, Region: opts.Region, PrincipalARN: arn}
 	for _, k := range slices.Sorted(maps.Keys(e.Tags)) {
-		lower := strings.ToLower(k)
-		if strings.HasPrefix(lower, "aws:") || ownership.IsOwnershipKey(k) {
+		// Tags AWS set itself (aws: keys or values) are not the entry's owner's to declare.
+		if strings.HasPrefix(strings.ToLower(k), "aws:") || strings.HasPrefix(strings.ToLower(e.Tags[k]), "aws:") || ownership.IsOwnershipKey(k) {
 			continue
 		}
 		if spec.Tags == nil {
@@ -169,6 +169,9 @@ func importEntry(ctx context.Context, cl EKSReader, e *types.AccessEntry, opts I
 		for _, g := range slices.Compact(groups) {
 			spec.KubernetesGroups = append(spec.KubernetesGroups, v1.KubernetesGroup(g))
 		}
+	}
+	if typ.ListsPolicies() {
+		// STANDARD entries, and EC2 (EKS Auto Mode) node roles with AmazonEKSAutoNodePolicy.
 		policies, err := associatedPolicies(ctx, cl, opts.Cluster, arn, pageSize)
 		if err != nil {
 			return nil, it, err
@@ -186,7 +189,7 @@ func importEntry(ctx context.Context, cl EKSReader, e *types.AccessEntry, opts I
 	}, it, nil
 }
 
-// associatedPolicies lists the access policies of a STANDARD entry, sorted, with
+// associatedPolicies lists the access policies of an entry, sorted, with
 // their scopes' namespaces sorted.
 func associatedPolicies(ctx context.Context, cl EKSReader, cluster, principal string, pageSize int32) ([]v1.AccessPolicy, error) {
 	var out []v1.AccessPolicy

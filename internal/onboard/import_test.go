@@ -33,6 +33,7 @@ const (
 	adminViewPolicy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy"
 	editPolicy      = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
 	viewPolicy      = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+	autoNodePolicy  = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy"
 	instanceID      = "onboard-test"
 	importNS        = "imported"
 )
@@ -93,6 +94,7 @@ var demoEntries = []seedEntry{
 	{principal: roleARN("eks-nodes"), typ: "EC2_LINUX"},
 	{principal: roleARN("windows-nodes"), typ: "EC2_WINDOWS", tags: map[string]string{"nodegroup": "windows"}},
 	{principal: roleARN("fargate-pods"), typ: "FARGATE_LINUX"},
+	{principal: roleARN("auto-mode-nodes"), typ: "EC2", policies: map[string][]string{autoNodePolicy: nil}},
 	{
 		principal: roleARN("owned-elsewhere"), groups: []string{"owned"},
 		tags: map[string]string{"eksaccess.io/instance": "other", "eksaccess.io/namespace": "teams", "eksaccess.io/name": "owned"},
@@ -115,6 +117,10 @@ func wantImported() []Object {
 		obj("demo-alice", v1.AccessEntrySpec{
 			PrincipalARN:   "arn:aws:iam::" + account + ":user/alice",
 			AccessPolicies: []v1.AccessPolicy{{PolicyARN: adminViewPolicy, AccessScope: cluster}},
+		}),
+		obj("demo-auto-mode-nodes", v1.AccessEntrySpec{
+			PrincipalARN: roleARN("auto-mode-nodes"), Type: v1.TypeEC2,
+			AccessPolicies: []v1.AccessPolicy{{PolicyARN: autoNodePolicy, AccessScope: cluster}},
 		}),
 		obj("demo-bob", v1.AccessEntrySpec{
 			PrincipalARN: "arn:aws:iam::" + account + ":user/ops/bob", Username: "bob", KubernetesGroups: []v1.KubernetesGroup{"ops"},
@@ -149,7 +155,7 @@ func wantImported() []Object {
 	}
 }
 
-const wantImportReport = `kubectl eksaccess import: cluster demo (us-west-2): 8 of 9 access entries imported, 1 left out
+const wantImportReport = `kubectl eksaccess import: cluster demo (us-west-2): 9 of 10 access entries imported, 1 left out
 
 arn:aws:iam::111122223333:role/owned-elsewhere (STANDARD)
   not imported: already managed by AccessEntry teams/owned (operator instance other); nothing to import
@@ -180,10 +186,10 @@ func TestImportThenAdoptWritesOnlyOwnershipTags(t *testing.T) {
 		}
 	}
 	if n := calls("ListAccessEntries"); n != 5 {
-		t.Fatalf("%d ListAccessEntries calls for 9 entries in pages of 2, want 5", n)
+		t.Fatalf("%d ListAccessEntries calls for 10 entries in pages of 2, want 5", n)
 	}
-	if n := calls("ListAssociatedAccessPolicies"); n != 5 {
-		t.Fatalf("%d ListAssociatedAccessPolicies calls, want one for each of the 5 unowned STANDARD entries", n)
+	if n := calls("ListAssociatedAccessPolicies"); n != 6 {
+		t.Fatalf("%d ListAssociatedAccessPolicies calls, want one for each of the 5 unowned STANDARD entries and the EC2 one", n)
 	}
 	if want := wantImported(); !equality.Semantic.DeepEqual(res.Objects, want) {
 		t.Fatalf("imported objects:\n%s\nwant:\n%s", yamlOf(t, res.Objects), yamlOf(t, want))

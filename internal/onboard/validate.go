@@ -18,13 +18,14 @@ import (
 // that both refuse the same bad specs.
 var (
 	clusterNameRE = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]*$`)
-	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-	principalRE   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):(role|user)/((?:[A-Za-z0-9_+=,.@-]+/)*)([A-Za-z0-9_+=,.@-]{1,64})$`)
-	policyARNRE   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov):eks::aws:cluster-access-policy/[A-Za-z0-9][A-Za-z0-9_+=,.@-]*$`)
+	regionRE      = regexp.MustCompile(`^[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}$`)
+	principalRE   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::([0-9]{12}):(role|user)/((?:[A-Za-z0-9_+=,.@-]+/)*)([A-Za-z0-9_+=,.@-]{1,64})$`)
+	policyARNRE   = regexp.MustCompile(`^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):eks::aws:cluster-access-policy/[A-Za-z0-9][A-Za-z0-9_+=,.@-]*$`)
 	namespaceRE   = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?|[a-z0-9][-a-z0-9]*[*])$`)
 	stsARNRE      = regexp.MustCompile(`^arn:[^:]+:sts::`)
 	linkedRoleRE  = regexp.MustCompile(`^arn:[^:]+:iam::[0-9]{12}:role/aws-service-role/`)
 	nodeRoleRE    = regexp.MustCompile(`^arn:[^:]+:iam::[0-9]{12}:role/`)
+	tagCharsRE    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
 
 var reservedUsernamePrefixes = []string{"system:", "eks:", "aws:", "amazon:", "iam:"}
@@ -99,7 +100,7 @@ func validateSpec(s v1.AccessEntrySpec) []string {
 		if len(s.KubernetesGroups) > 0 {
 			bad("type %s takes no kubernetesGroups", s.Type)
 		}
-		if len(s.AccessPolicies) > 0 {
+		if len(s.AccessPolicies) > 0 && !s.Type.TakesPolicies() {
 			bad("type %s takes no accessPolicies", s.Type)
 		}
 	}
@@ -174,9 +175,16 @@ func validateSpec(s v1.AccessEntrySpec) []string {
 			bad("tag key %q starts with aws:", k)
 		case ownership.IsOwnershipKey(k):
 			bad("tag key %q starts with %s", k, v1.TagPrefix)
+		case !tagCharsRE.MatchString(k):
+			bad("tag key %q holds characters other than letters, digits, spaces and _ . : / = + - @", k)
 		}
-		if utf8.RuneCountInString(string(val)) > 256 {
+		switch {
+		case utf8.RuneCountInString(string(val)) > 256:
 			bad("tag %q: the value is longer than 256 characters", k)
+		case strings.HasPrefix(strings.ToLower(string(val)), "aws:"):
+			bad("tag %q: the value starts with aws:", k)
+		case !tagCharsRE.MatchString(string(val)):
+			bad("tag %q: the value holds characters other than letters, digits, spaces and _ . : / = + - @", k)
 		}
 	}
 	switch s.DeletionPolicy {

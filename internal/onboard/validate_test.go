@@ -52,15 +52,27 @@ func TestValidateSpecAgreesWithTheAPIServer(t *testing.T) {
 		{"service-linked role", base(func(s *v1.AccessEntrySpec) {
 			s.PrincipalARN = roleARN("aws-service-role/emr-containers.amazonaws.com/AWSServiceRoleForAmazonEMRContainers")
 		}), false},
-		{"iso partition", base(func(s *v1.AccessEntrySpec) { s.PrincipalARN = "arn:aws-iso:iam::" + account + ":role/dev" }), false},
+		{"iso partition", base(func(s *v1.AccessEntrySpec) { s.PrincipalARN = "arn:aws-iso:iam::" + account + ":role/dev" }), true},
+		{"european sovereign cloud partition", base(func(s *v1.AccessEntrySpec) { s.PrincipalARN = "arn:aws-eusc:iam::" + account + ":role/dev" }), true},
+		{"a partition that does not exist", base(func(s *v1.AccessEntrySpec) { s.PrincipalARN = "arn:aws-moon:iam::" + account + ":role/dev" }), false},
+		{"european sovereign cloud region", base(func(s *v1.AccessEntrySpec) { s.Region = "eusc-de-east-1" }), true},
 		{"node type for a user", base(func(s *v1.AccessEntrySpec) {
 			s.Type, s.PrincipalARN = v1.TypeEC2Linux, "arn:aws:iam::"+account+":user/nodes"
 		}), false},
 		{"node type with username", base(func(s *v1.AccessEntrySpec) { s.Type, s.Username = v1.TypeFargateLinux, "x" }), false},
 		{"node type with groups", base(func(s *v1.AccessEntrySpec) { s.Type, s.KubernetesGroups = v1.TypeEC2Linux, []v1.KubernetesGroup{"x"} }), false},
-		{"node type with policies", base(func(s *v1.AccessEntrySpec) {
-			s.Type, s.AccessPolicies = v1.TypeHybridLinux, []v1.AccessPolicy{policy(viewPolicy, v1.AccessScopeCluster)}
+		{"EC2_WINDOWS with policies", base(func(s *v1.AccessEntrySpec) {
+			s.Type, s.AccessPolicies = v1.TypeEC2Windows, []v1.AccessPolicy{policy(viewPolicy, v1.AccessScopeCluster)}
 		}), false},
+		{"EC2 with its policy", base(func(s *v1.AccessEntrySpec) {
+			s.Type, s.AccessPolicies = v1.TypeEC2, []v1.AccessPolicy{policy("arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy", v1.AccessScopeCluster)}
+		}), true},
+		{"HYBRID_LINUX with policies, left to EKS", base(func(s *v1.AccessEntrySpec) {
+			s.Type, s.AccessPolicies = v1.TypeHybridLinux, []v1.AccessPolicy{policy(viewPolicy, v1.AccessScopeCluster)}
+		}), true},
+		{"tag key with a comma", base(func(s *v1.AccessEntrySpec) { s.Tags = map[string]v1.TagValue{"a,b": "v"} }), false},
+		{"tag value with the aws prefix", base(func(s *v1.AccessEntrySpec) { s.Tags = map[string]v1.TagValue{"k": "aws:x"} }), false},
+		{"tags in other scripts", base(func(s *v1.AccessEntrySpec) { s.Tags = map[string]v1.TagValue{"équipe": "données 2026"} }), true},
 		{"reserved username", base(func(s *v1.AccessEntrySpec) { s.Username = "amazon:me" }), false},
 		{"session name without colon", base(func(s *v1.AccessEntrySpec) { s.Username = "dev-{{SessionName}}" }), false},
 		{"system group", base(func(s *v1.AccessEntrySpec) { s.KubernetesGroups = []v1.KubernetesGroup{"system:masters"} }), false},

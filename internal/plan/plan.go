@@ -47,7 +47,9 @@ type Observed struct {
 	Tags       map[string]string
 	CreatedAt  time.Time
 	ModifiedAt time.Time
-	// Policies is nil for entries that cannot have any (every type but STANDARD).
+	// Policies is nil when they were not listed: for types that take none
+	// (EC2_LINUX, EC2_WINDOWS), and for the other node types unless the spec
+	// declares some.
 	Policies map[string]ObservedPolicy
 }
 
@@ -74,6 +76,8 @@ type Plan struct {
 }
 
 // EntryUpdate is an UpdateAccessEntry call. A nil Username lets EKS derive it.
+// Groups is never nil: an empty list is sent as one, so that removing the last
+// group says so instead of relying on EKS resetting a field left out.
 type EntryUpdate struct {
 	Username *string
 	Groups   []string
@@ -130,7 +134,9 @@ func DesiredFor(ae *v1.AccessEntry, id v1.EntryIdentity, instance string) Desire
 }
 
 // Compute is the difference between what the spec wants and what EKS holds, as
-// the writes that close it. managedTags are the spec tag keys last written, so that
+// the writes that close it. Username and groups are compared for STANDARD entries
+// only (EKS names node types itself and takes no update for them); policies for
+// every entry whose policies were listed. managedTags are the spec tag keys last written, so that
 // a tag leaving the spec is removed while tags set by others stay. Values EKS fills
 // in (a derived username, the groups of node types) are not differences.
 func Compute(d Desired, o Observed, managedTags []string) Plan {
@@ -141,7 +147,7 @@ func Compute(d Desired, o Observed, managedTags []string) Plan {
 			wantUser = awsarn.DefaultUsername(d.Identity.PrincipalARN)
 		}
 		if o.Username != wantUser || !slices.Equal(Sorted(o.Groups), d.Groups) {
-			p.Update = &EntryUpdate{Groups: d.Groups}
+			p.Update = &EntryUpdate{Groups: append([]string{}, d.Groups...)}
 			if d.Username != "" {
 				p.Update.Username = &d.Username
 			}
@@ -166,8 +172,8 @@ func Compute(d Desired, o Observed, managedTags []string) Plan {
 	}
 	slices.Sort(p.RemoveTags)
 
-	if d.Identity.Type != v1.TypeStandard {
-		return p
+	if !d.Identity.Type.TakesPolicies() || (o.Policies == nil && len(d.Policies) == 0) {
+		return p // a type that takes none, or not listed and none wanted
 	}
 	for arn, want := range d.Policies {
 		if cur, ok := o.Policies[arn]; !ok || !cur.Scope.equal(want) {

@@ -10,9 +10,10 @@ import (
 )
 
 const (
-	role = "arn:aws:iam::111122223333:role/team/dev"
-	view = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
-	edit = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+	role     = "arn:aws:iam::111122223333:role/team/dev"
+	view     = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+	edit     = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy"
+	autoNode = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAutoNodePolicy"
 )
 
 var (
@@ -72,7 +73,11 @@ func TestCompute(t *testing.T) {
 		{name: "username removed from spec goes back to EKS's",
 			d:    desired(v1.TypeStandard, nil),
 			o:    observed(func(o *Observed) { o.Username = "custom" }),
-			want: Plan{Update: &EntryUpdate{}}},
+			want: Plan{Update: &EntryUpdate{Groups: []string{}}}},
+		{name: "last group removed is sent as an empty list, not left out",
+			d:    desired(v1.TypeStandard, nil),
+			o:    observed(func(o *Observed) { o.Groups = []string{"viewers"} }),
+			want: Plan{Update: &EntryUpdate{Groups: []string{}}}},
 		{name: "declared tag enforced, undeclared tag left alone",
 			d:    desired(v1.TypeStandard, func(d *Desired) { d.Tags["team"] = "a" }),
 			o:    observed(func(o *Observed) { o.Tags["team"] = "b"; o.Tags["cost"] = "x" }),
@@ -105,9 +110,26 @@ func TestCompute(t *testing.T) {
 				o.Policies[edit] = ObservedPolicy{Scope: clusterWide}
 			}),
 			want: Plan{Disassociate: []string{edit}}},
-		{name: "node type never plans policies",
+		{name: "node type without declared policies plans none",
 			d: desired(v1.TypeFargateLinux, nil),
 			o: observed(func(o *Observed) { o.Type, o.Policies = "FARGATE_LINUX", nil })},
+		{name: "EKS Auto Mode node role: its policy planned, EKS's username and groups not drift",
+			d: desired(v1.TypeEC2, func(d *Desired) { d.Policies[autoNode] = clusterWide }),
+			o: observed(func(o *Observed) {
+				o.Type, o.Username, o.Groups = "EC2", "system:node:{{EC2PrivateDNSName}}", []string{"system:nodes"}
+			}),
+			want: Plan{Associate: map[string]Scope{autoNode: clusterWide}}},
+		{name: "EKS Auto Mode node role: a policy nobody declared is disassociated",
+			d: desired(v1.TypeEC2, func(d *Desired) { d.Policies[autoNode] = clusterWide }),
+			o: observed(func(o *Observed) {
+				o.Type, o.Username = "EC2", "system:node:{{EC2PrivateDNSName}}"
+				o.Policies[autoNode], o.Policies[view] = ObservedPolicy{Scope: clusterWide}, ObservedPolicy{Scope: clusterWide}
+			}),
+			want: Plan{Disassociate: []string{view}}},
+		{name: "a policy declared for a type EKS documents neither way is asked for, and EKS decides",
+			d:    desired(v1.TypeHybridLinux, func(d *Desired) { d.Policies[view] = clusterWide }),
+			o:    observed(func(o *Observed) { o.Type, o.Username, o.Policies = "HYBRID_LINUX", "system:node:{{SessionName}}", nil }),
+			want: Plan{Associate: map[string]Scope{view: clusterWide}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
