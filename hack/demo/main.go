@@ -180,25 +180,22 @@ func compare(samples []*v1.AccessEntry, entries []eksemulator.Entry) []string {
 		if e.Type != typ {
 			problems = append(problems, fmt.Sprintf("%s: type %s, want %s", s.Name, e.Type, typ))
 		}
-		if typ != string(v1.TypeStandard) {
-			if len(e.Policies) != 0 {
-				problems = append(problems, fmt.Sprintf("%s: a node entry with policies %v", s.Name, e.Policies))
+		if typ == string(v1.TypeStandard) {
+			// Node types get their username and groups from EKS.
+			wantUser := s.Spec.Username
+			if wantUser == "" {
+				wantUser = awsarn.DefaultUsername(s.Spec.PrincipalARN)
 			}
-			continue
-		}
-		wantUser := s.Spec.Username
-		if wantUser == "" {
-			wantUser = awsarn.DefaultUsername(s.Spec.PrincipalARN)
-		}
-		if e.Username != wantUser {
-			problems = append(problems, fmt.Sprintf("%s: username %q, want %q", s.Name, e.Username, wantUser))
-		}
-		var groups []string
-		for _, g := range s.Spec.KubernetesGroups {
-			groups = append(groups, string(g))
-		}
-		if !sameSet(groups, e.KubernetesGroups) {
-			problems = append(problems, fmt.Sprintf("%s: groups %v, want %v", s.Name, e.KubernetesGroups, groups))
+			if e.Username != wantUser {
+				problems = append(problems, fmt.Sprintf("%s: username %q, want %q", s.Name, e.Username, wantUser))
+			}
+			var groups []string
+			for _, g := range s.Spec.KubernetesGroups {
+				groups = append(groups, string(g))
+			}
+			if !sameSet(groups, e.KubernetesGroups) {
+				problems = append(problems, fmt.Sprintf("%s: groups %v, want %v", s.Name, e.KubernetesGroups, groups))
+			}
 		}
 		want, got := map[string]string{}, map[string]string{}
 		for _, p := range s.Spec.AccessPolicies {
