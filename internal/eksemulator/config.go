@@ -47,6 +47,9 @@ type Config struct {
 	// ConsistencyRandom is set.
 	ConsistencyDelay  time.Duration `json:"-"`
 	ConsistencyRandom bool          `json:"-"`
+	// Throttled are accounts whose every EKS call is answered 429
+	// ThrottlingException (a throttling storm); the others are served.
+	Throttled []string `json:"-"`
 	// Seed drives every random choice (IDs, delays, jitter, faults), so a test
 	// that makes the same calls in the same order sees the same outcomes.
 	Seed int64 `json:"-"`

@@ -8,13 +8,14 @@ import (
 
 // faultsJSON is Faults with durations as Go duration strings, for the debug API.
 type faultsJSON struct {
-	RateLimit         float64 `json:"rateLimit"`
-	Burst             int     `json:"burst"`
-	Latency           string  `json:"latency"`
-	MaxJitter         string  `json:"maxJitter"`
-	FaultRate         float64 `json:"faultRate"`
-	ConsistencyDelay  string  `json:"consistencyDelay"`
-	ConsistencyRandom bool    `json:"consistencyRandom"`
+	RateLimit         float64  `json:"rateLimit"`
+	Burst             int      `json:"burst"`
+	Latency           string   `json:"latency"`
+	MaxJitter         string   `json:"maxJitter"`
+	FaultRate         float64  `json:"faultRate"`
+	ConsistencyDelay  string   `json:"consistencyDelay"`
+	ConsistencyRandom bool     `json:"consistencyRandom"`
+	Throttled         []string `json:"throttled,omitempty"`
 }
 
 // serveDebug serves the /_emulator/ paths. They are not EKS operations: they
@@ -97,13 +98,13 @@ func (s *Server) serveDebug(w http.ResponseWriter, r *http.Request) {
 
 func toFaultsJSON(f Faults) faultsJSON {
 	return faultsJSON{
-		RateLimit: f.RateLimit, Burst: f.Burst, FaultRate: f.FaultRate, ConsistencyRandom: f.ConsistencyRandom,
+		RateLimit: f.RateLimit, Burst: f.Burst, FaultRate: f.FaultRate, ConsistencyRandom: f.ConsistencyRandom, Throttled: f.Throttled,
 		Latency: f.Latency.String(), MaxJitter: f.MaxJitter.String(), ConsistencyDelay: f.ConsistencyDelay.String(),
 	}
 }
 
 func fromFaultsJSON(fj faultsJSON) (Faults, error) {
-	f := Faults{RateLimit: fj.RateLimit, Burst: fj.Burst, FaultRate: fj.FaultRate, ConsistencyRandom: fj.ConsistencyRandom}
+	f := Faults{RateLimit: fj.RateLimit, Burst: fj.Burst, FaultRate: fj.FaultRate, ConsistencyRandom: fj.ConsistencyRandom, Throttled: fj.Throttled}
 	for _, d := range []struct {
 		in  string
 		out *time.Duration

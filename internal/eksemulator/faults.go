@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -18,6 +19,9 @@ type Faults struct {
 	FaultRate         float64       `json:"faultRate"` // 0..1
 	ConsistencyDelay  time.Duration `json:"consistencyDelay"`
 	ConsistencyRandom bool          `json:"consistencyRandom"`
+	// Throttled are accounts every EKS call of which is answered 429
+	// ThrottlingException, as in a throttling storm; other accounts are served.
+	Throttled []string `json:"throttled,omitempty"`
 }
 
 func faultsOf(cfg Config) Faults {
@@ -29,6 +33,7 @@ func faultsOf(cfg Config) Faults {
 		FaultRate:         cfg.FaultRate,
 		ConsistencyDelay:  cfg.ConsistencyDelay,
 		ConsistencyRandom: cfg.ConsistencyRandom,
+		Throttled:         slices.Clone(cfg.Throttled),
 	}
 }
 
@@ -133,6 +138,9 @@ func (s *Server) admit(ctx context.Context, account string) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f = s.faults
+	if slices.Contains(f.Throttled, account) {
+		return &apiError{status: http.StatusTooManyRequests, code: "ThrottlingException", message: "Rate exceeded"}
+	}
 	if f.RateLimit > 0 {
 		b := s.buckets[account]
 		now := time.Now()

@@ -56,6 +56,32 @@ func TestThrottlingPerAccount(t *testing.T) {
 	}
 }
 
+// TestThrottlingStormOfOneAccount: an account named in Faults.Throttled gets
+// nothing but 429s; another is served, and CallsOf counts each account's own.
+func TestThrottlingStormOfOneAccount(t *testing.T) {
+	s := startServer(t, Config{Clusters: []ClusterConfig{{Name: testCluster}, {Name: testCluster, Account: otherAccount}}})
+	other := eksClientIn(s, testRegion, assumeRole(t, s, roleARN(otherAccount, "operator"), "op"))
+	s.SetFaults(Faults{Throttled: []string{otherAccount}})
+	c := eksClient(s)
+	for range 3 {
+		mustOK(t, describeDemo(c), "the account not in the storm")
+	}
+	err := describeDemo(other)
+	wantCode(t, err, "ThrottlingException")
+	wantHTTPStatus(t, err, http.StatusTooManyRequests)
+	if got := s.CallsOf(testAccount)["DescribeCluster"]; got != 3 {
+		t.Errorf("CallsOf(%s) counts %d DescribeCluster, want 3", testAccount, got)
+	}
+	if got := s.CallsOf(otherAccount)["DescribeCluster"]; got != 0 {
+		t.Errorf("CallsOf(%s) counts %d answered DescribeCluster, want 0 in the storm", otherAccount, got)
+	}
+	s.SetFaults(Faults{})
+	mustOK(t, describeDemo(other), "after the storm")
+	if got := s.CallsOf(otherAccount)["DescribeCluster"]; got != 1 {
+		t.Errorf("CallsOf(%s) counts %d DescribeCluster after the storm, want 1", otherAccount, got)
+	}
+}
+
 func TestSetFaultsAtRuntime(t *testing.T) {
 	s := startServer(t, Config{})
 	c := eksClient(s)

@@ -32,6 +32,7 @@ type Server struct {
 	faults         Faults
 	buckets        map[string]*bucket // per account
 	calls          map[string]map[string]int
+	accountCalls   map[string]map[string]int // account -> operation -> calls answered OK
 
 	// Separate streams, so that e.g. turning on jitter does not change which
 	// calls get a fault or which IDs are minted.
@@ -62,6 +63,7 @@ func New(cfg Config) (*Server, error) {
 		faults:         faultsOf(cfg),
 		buckets:        map[string]*bucket{},
 		calls:          map[string]map[string]int{},
+		accountCalls:   map[string]map[string]int{},
 		rngIDs:         rand.New(rand.NewPCG(seed, 1)),
 		rngDelay:       rand.New(rand.NewPCG(seed, 2)),
 		rngFault:       rand.New(rand.NewPCG(seed, 3)),
@@ -183,11 +185,20 @@ func (s *Server) Calls() map[string]map[string]int {
 	return out
 }
 
+// CallsOf returns, for one account, how many calls of each EKS operation it made
+// that EKS answered (OK): what an account's budget was spent on.
+func (s *Server) CallsOf(account string) map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.accountCalls[account])
+}
+
 // ResetCalls clears the call counts.
 func (s *Server) ResetCalls() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = map[string]map[string]int{}
+	s.accountCalls = map[string]map[string]int{}
 }
 
 func (s *Server) count(op, outcome string) {
@@ -366,6 +377,14 @@ func (s *Server) finish(w http.ResponseWriter, c *call, out any, aerr *apiError)
 		return
 	}
 	s.count(c.op, "OK")
+	if c.caller.account != "" {
+		s.mu.Lock()
+		if s.accountCalls[c.caller.account] == nil {
+			s.accountCalls[c.caller.account] = map[string]int{}
+		}
+		s.accountCalls[c.caller.account][c.op]++
+		s.mu.Unlock()
+	}
 	writeJSON(w, http.StatusOK, out)
 }
 

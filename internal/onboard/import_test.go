@@ -353,7 +353,7 @@ func startManager(t *testing.T) func() {
 		Recorder:                mgr.GetEventRecorder("eks-access-operator"),
 		InstanceID:              instanceID,
 		DefaultRegion:           region,
-		ResyncPeriod:            10 * time.Minute,
+		VerifyPeriod:            10 * time.Minute,
 		StallAfter:              time.Minute,
 		RecheckInterval:         2 * time.Second,
 		ConsistencyWindow:       30 * time.Second,

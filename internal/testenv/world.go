@@ -117,8 +117,9 @@ func operatorArgs(kubeconfig, emulatorURL string, opts WorldOptions) []string {
 	return append(args, opts.OperatorArgs...)
 }
 
-// StartOperator runs the operator, logging to OperatorLog (appended to across restarts).
-func (w *World) StartOperator() error {
+// StartOperator runs the operator, logging to OperatorLog (appended to across
+// restarts). extra flags go after the World's, and so win over them.
+func (w *World) StartOperator(extra ...string) error {
 	if w.operator != nil {
 		return errors.New("the operator is already running")
 	}
@@ -126,7 +127,7 @@ func (w *World) StartOperator() error {
 	if !filepath.IsAbs(bin) {
 		bin = filepath.Join(RepoRoot(), bin)
 	}
-	op, err := StartOperator(bin, operatorArgs(w.Kubeconfig, w.Emulator.URL(), w.opts), w.OperatorLog)
+	op, err := StartOperator(bin, append(operatorArgs(w.Kubeconfig, w.Emulator.URL(), w.opts), extra...), w.OperatorLog)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ func TestOperatorArgs(t *testing.T) {
 		url        = "http://127.0.0.1:4567"
 	)
 	// The soak's own flags, which once swallowed the listen addresses in a comment.
-	soak := []string{"--principal-check-interval=5s", "--iam-qps=50", "--resync-period=20s", "--eks-qps=50", "--eks-burst=50", "--instance-id=soak"}
+	soak := []string{"--principal-check-interval=5s", "--iam-qps=50", "--verification-period=20s", "--sweep-period=5s", "--eks-qps=50", "--eks-burst=50", "--instance-id=soak"}
 	for _, tc := range []struct {
 		name        string
 		opts        WorldOptions

@@ -1,0 +1,574 @@
+// Package budget schedules EKS calls under EKS's rate limit, which is per account
+// and region. Each account and region has a token bucket; work asks for the
+// tokens it will spend and, when they are not there, is queued instead of
+// waiting: the scheduler sets the tokens aside when they come and calls the
+// work's Ready, which puts it back in the controller's queue. A worker is never
+// parked on a limiter, so a busy or throttled account costs the others nothing.
+//
+// Within an account, user-driven work (Foreground) comes first, taken in turn
+// from each cluster so that a large change in one cluster does not hold up a
+// small one in another; background verification (Background) only gets tokens
+// that no foreground work waits for, and no more than its own rate.
+//
+// The package imports nothing of Kubernetes or AWS: it is a clock, buckets and
+// queues, tested with a fake clock.
+package budget
+
+import (
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Key names a budget: one AWS account in one region.
+type Key struct {
+	Account string
+	Region  string
+}
+
+// Class is how urgent a piece of work is.
+type Class int
+
+const (
+	// Foreground is work a person or the spec asked for: creates, changes,
+	// deletions, and healing drift a sweep found.
+	Foreground Class = iota
+	// Background is verification nobody waits for.
+	Background
+)
+
+func (c Class) String() string {
+	if c == Background {
+		return "background"
+	}
+	return "foreground"
+}
+
+// Options configure a Scheduler.
+type Options struct {
+	// QPS and Burst are each account's budget in a region (--eks-qps, --eks-burst).
+	QPS   float64
+	Burst int
+	// BackgroundQPS caps Background work per account and region; 0 allows none.
+	BackgroundQPS float64
+	// HoldFor is how long tokens set aside for a piece of work wait for it to
+	// come and take them before they go back to the bucket (default 30s).
+	HoldFor time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Scheduler hands out the tokens of every account's budget.
+type Scheduler struct {
+	opts Options
+	now  func() time.Time
+
+	mu      sync.Mutex
+	budgets map[Key]*accountBudget
+	// held are the tokens set aside for work that was queued, by work ID.
+	held map[string]*holding
+	// wake tells Run that something changed before its next planned grant.
+	wake chan struct{}
+}
+
+// New returns a scheduler; Run must be running for queued work to be granted.
+func New(opts Options) *Scheduler {
+	if opts.HoldFor == 0 {
+		opts.HoldFor = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Burst < 1 {
+		opts.Burst = 1
+	}
+	return &Scheduler{opts: opts, now: opts.Now, budgets: map[Key]*accountBudget{}, held: map[string]*holding{}, wake: make(chan struct{}, 1)}
+}
+
+// Request is a piece of work that wants tokens.
+type Request struct {
+	Key Key
+	// ID identifies the work (an object's namespace/name): one request per ID is
+	// queued at a time, and the tokens set aside for it are only its own.
+	ID string
+	// Flow is what fairness is shared between within an account: a cluster.
+	Flow  string
+	Class Class
+	// Tokens is how many calls the work expects to make (at least 1).
+	Tokens int
+	// Ready is called, outside the scheduler's lock, when the tokens are set
+	// aside: it puts the work back in its queue.
+	Ready func()
+}
+
+// Grant is tokens a piece of work holds. Its calls take from it first; Release
+// gives back what was not spent.
+type Grant struct {
+	s    *Scheduler
+	key  Key
+	left int
+	// Class is the class the tokens were granted for.
+	Class Class
+}
+
+// Take spends one of the grant's tokens; false when none is left.
+func (g *Grant) Take() bool {
+	if g == nil || g.left == 0 {
+		return false
+	}
+	g.left--
+	return true
+}
+
+// Release gives the tokens the work did not spend back to the budget.
+func (g *Grant) Release() {
+	if g == nil || g.left == 0 {
+		return
+	}
+	g.s.mu.Lock()
+	b := g.s.budgetOf(g.key)
+	b.refill(g.s.now(), g.s.opts)
+	b.tokens = math.Min(b.tokens+float64(g.left), float64(g.s.opts.Burst))
+	if g.Class == Background {
+		b.bgTokens = math.Min(b.bgTokens+float64(g.left), bgBurst(g.s.opts))
+	}
+	g.left = 0
+	g.s.mu.Unlock()
+	g.s.poke()
+}
+
+// Wait is how a request that was not granted waits.
+type Wait struct {
+	// For is how long, about, until its tokens are set aside.
+	For time.Duration
+	// Ahead is how much work of its class and account is queued before it.
+	Ahead int
+}
+
+// Take grants the request's tokens now, when its tokens were set aside for it or
+// the budget has them with nothing of its class waiting before it; otherwise it
+// queues the request (or updates the one queued for its ID) and says how long it
+// will wait. Foreground work takes the tokens Background work had set aside only
+// if its own were: a request upgraded from Background keeps its place.
+func (s *Scheduler) Take(r Request) (*Grant, *Wait) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// More than a bucket holds is never there at once: the rest is taken call by
+	// call (TakeNow, Spend).
+	r.Tokens = min(max(r.Tokens, 1), s.opts.Burst)
+	if r.Class == Background {
+		r.Tokens = min(r.Tokens, int(bgBurst(s.opts)))
+	}
+	now := s.now()
+	if h := s.held[r.ID]; h != nil {
+		delete(s.held, r.ID)
+		if now.Before(h.expires) && h.key == r.Key {
+			return &Grant{s: s, key: r.Key, left: h.tokens, Class: h.class}, nil
+		}
+		s.giveBack(h, now)
+	}
+	b := s.budgetOf(r.Key)
+	b.refill(now, s.opts)
+	if q := b.queued(r.ID); q == nil && b.canGrant(r.Class, r.Tokens, s.opts) && !b.waiting(r.Class) {
+		b.spend(r.Class, r.Tokens)
+		return &Grant{s: s, key: r.Key, left: r.Tokens, Class: r.Class}, nil
+	}
+	w := b.enqueue(r, now)
+	s.poke()
+	return nil, &Wait{For: b.estimate(w, now, s.opts), Ahead: b.ahead(w)}
+}
+
+// Wait takes the request's tokens, waiting for them if it must: for goroutines
+// of their own (sweeps), never for reconcile workers. r.Ready is not used.
+func (s *Scheduler) Wait(stop <-chan struct{}, r Request) *Grant {
+	for {
+		granted := make(chan struct{})
+		var once sync.Once
+		r.Ready = func() { once.Do(func() { close(granted) }) }
+		g, _ := s.Take(r)
+		if g != nil {
+			return g
+		}
+		select {
+		case <-stop:
+			s.Forget(r.Key, r.ID)
+			return nil
+		case <-granted:
+		}
+	}
+}
+
+// TakeNow spends n tokens of Foreground budget if the budget has them now,
+// for a call made beyond what a grant holds. false when it would have to wait.
+func (s *Scheduler) TakeNow(key Key, n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.budgetOf(key)
+	b.refill(s.now(), s.opts)
+	if b.tokens < float64(n) {
+		return false
+	}
+	b.tokens -= float64(n)
+	return true
+}
+
+// Spend takes n tokens whether the budget has them or not, leaving it in debt:
+// for calls that are made anyway (the SDK's retries of a 5xx, work without a
+// grant) and must count against the account.
+func (s *Scheduler) Spend(key Key, n int) {
+	s.mu.Lock()
+	b := s.budgetOf(key)
+	b.refill(s.now(), s.opts)
+	b.tokens -= float64(n)
+	s.mu.Unlock()
+}
+
+// Throttled tells the scheduler EKS throttled a call of the account: its rate is
+// halved (down to a tenth), and grows back by a tenth of the configured rate for
+// every 10 seconds without throttling. Other accounts are not affected.
+func (s *Scheduler) Throttled(key Key) {
+	s.mu.Lock()
+	b := s.budgetOf(key)
+	now := s.now()
+	b.refill(now, s.opts)
+	b.factor = math.Max(b.factor/2, 0.1)
+	b.throttledAt = now
+	b.tokens = math.Min(b.tokens, 0)
+	s.mu.Unlock()
+}
+
+// Forget drops what is queued or held for a piece of work that went away.
+func (s *Scheduler) Forget(key Key, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h := s.held[id]; h != nil {
+		delete(s.held, id)
+		s.giveBack(h, s.now())
+	}
+	if b := s.budgets[key]; b != nil {
+		b.remove(id)
+	}
+}
+
+// Queued is how much work waits, by account and class, for metrics.
+func (s *Scheduler) Queued() map[Key][2]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[Key][2]int{}
+	for k, b := range s.budgets {
+		out[k] = [2]int{b.count(Foreground), b.count(Background)}
+	}
+	return out
+}
+
+// Run grants queued work as tokens come, until stop is closed.
+func (s *Scheduler) Run(stop <-chan struct{}) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := s.grantDue()
+		timer.Reset(next)
+		select {
+		case <-stop:
+			return
+		case <-s.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// grantDue grants every queued request whose tokens are there, calls their Ready,
+// and says how long until the next one may be.
+func (s *Scheduler) grantDue() time.Duration {
+	s.mu.Lock()
+	now := s.now()
+	var ready []func()
+	next := time.Hour
+	for id, h := range s.held {
+		if !now.Before(h.expires) {
+			delete(s.held, id)
+			s.giveBack(h, now)
+		}
+	}
+	for key, b := range s.budgets {
+		b.refill(now, s.opts)
+		for {
+			r := b.peek()
+			if r == nil {
+				break
+			}
+			if !b.canGrant(r.Class, r.Tokens, s.opts) {
+				// Strict turns: nothing passes the head, so that a request for
+				// several tokens is not starved by requests for one.
+				next = min(next, b.until(r.Class, r.Tokens, s.opts))
+				break
+			}
+			b.spend(r.Class, r.Tokens)
+			if r.Class == Foreground {
+				b.turn++
+			}
+			b.remove(r.ID)
+			s.held[r.ID] = &holding{key: key, tokens: r.Tokens, class: r.Class, expires: now.Add(s.opts.HoldFor)}
+			ready = append(ready, r.Ready)
+		}
+	}
+	if len(s.held) > 0 {
+		next = min(next, s.opts.HoldFor)
+	}
+	s.mu.Unlock()
+	for _, f := range ready {
+		if f != nil {
+			f()
+		}
+	}
+	return max(next, time.Millisecond)
+}
+
+func (s *Scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// giveBack returns the tokens of a holding nobody took. Caller holds s.mu.
+func (s *Scheduler) giveBack(h *holding, now time.Time) {
+	b := s.budgetOf(h.key)
+	b.refill(now, s.opts)
+	b.tokens = math.Min(b.tokens+float64(h.tokens), float64(s.opts.Burst))
+	if h.class == Background {
+		b.bgTokens = math.Min(b.bgTokens+float64(h.tokens), bgBurst(s.opts))
+	}
+}
+
+// budgetOf is the budget of a key, made on first use. Caller holds s.mu.
+func (s *Scheduler) budgetOf(k Key) *accountBudget {
+	b := s.budgets[k]
+	if b == nil {
+		b = &accountBudget{tokens: float64(s.opts.Burst), bgTokens: 1, factor: 1, last: s.now(), flows: map[string]*flow{}}
+		s.budgets[k] = b
+	}
+	return b
+}
+
+type holding struct {
+	key     Key
+	tokens  int
+	class   Class
+	expires time.Time
+}
+
+// accountBudget is one account's bucket and queues in one region.
+type accountBudget struct {
+	tokens   float64
+	bgTokens float64
+	last     time.Time
+	// factor scales the rate down after throttling (1: the configured rate).
+	factor      float64
+	throttledAt time.Time
+
+	// flows are the foreground queues, one per cluster, served in turn from
+	// ring[turn]; background is one FIFO queue.
+	flows      map[string]*flow
+	ring       []string
+	turn       int
+	background []*queued
+	seq        int
+}
+
+type flow struct{ queue []*queued }
+
+type queued struct {
+	Request
+	seq   int
+	since time.Time
+}
+
+func (b *accountBudget) rate(o Options) float64 { return o.QPS * b.factor }
+
+// bgBurst is the most Background work takes at once: enough for one
+// verification (a describe and a policy list).
+func bgBurst(o Options) float64 { return math.Max(2, math.Ceil(o.BackgroundQPS)) }
+
+func (b *accountBudget) refill(now time.Time, o Options) {
+	dt := now.Sub(b.last).Seconds()
+	if dt <= 0 {
+		return
+	}
+	b.last = now
+	if b.factor < 1 && now.Sub(b.throttledAt) >= 10*time.Second {
+		steps := math.Floor(now.Sub(b.throttledAt).Seconds() / 10)
+		b.factor = math.Min(1, b.factor+0.1*steps)
+		b.throttledAt = b.throttledAt.Add(time.Duration(steps) * 10 * time.Second)
+	}
+	b.tokens = math.Min(b.tokens+dt*b.rate(o), float64(o.Burst))
+	b.bgTokens = math.Min(b.bgTokens+dt*o.BackgroundQPS, bgBurst(o))
+}
+
+// canGrant reports whether n tokens of the class are there now.
+func (b *accountBudget) canGrant(c Class, n int, o Options) bool {
+	if b.tokens < float64(n) {
+		return false
+	}
+	return c == Foreground || (o.BackgroundQPS > 0 && b.bgTokens >= float64(n) && b.count(Foreground) == 0)
+}
+
+func (b *accountBudget) spend(c Class, n int) {
+	b.tokens -= float64(n)
+	if c == Background {
+		b.bgTokens -= float64(n)
+	}
+}
+
+// until is how long until n tokens of the class are there.
+func (b *accountBudget) until(c Class, n int, o Options) time.Duration {
+	need := math.Max(float64(n)-b.tokens, 0) / math.Max(b.rate(o), 1e-9)
+	if c == Background {
+		if o.BackgroundQPS <= 0 {
+			return time.Hour
+		}
+		need = math.Max(need, math.Max(float64(n)-b.bgTokens, 0)/o.BackgroundQPS)
+	}
+	return time.Duration(need*float64(time.Second)) + time.Millisecond
+}
+
+func (b *accountBudget) waiting(c Class) bool {
+	if c == Foreground {
+		return b.count(Foreground) > 0
+	}
+	return b.count(Foreground) > 0 || len(b.background) > 0
+}
+
+func (b *accountBudget) count(c Class) int {
+	if c == Background {
+		return len(b.background)
+	}
+	n := 0
+	for _, f := range b.flows {
+		n += len(f.queue)
+	}
+	return n
+}
+
+// queued finds the request queued for an ID.
+func (b *accountBudget) queued(id string) *queued {
+	for _, f := range b.flows {
+		if i := slices.IndexFunc(f.queue, func(q *queued) bool { return q.ID == id }); i >= 0 {
+			return f.queue[i]
+		}
+	}
+	if i := slices.IndexFunc(b.background, func(q *queued) bool { return q.ID == id }); i >= 0 {
+		return b.background[i]
+	}
+	return nil
+}
+
+// enqueue queues a request, or updates the one queued for its ID: more tokens,
+// a newer Ready, and Foreground if either asks for it.
+func (b *accountBudget) enqueue(r Request, now time.Time) *queued {
+	if q := b.queued(r.ID); q != nil {
+		q.Tokens, q.Ready = max(q.Tokens, r.Tokens), r.Ready
+		if r.Class == Foreground && q.Class == Background {
+			b.remove(q.ID)
+			q.Class, q.Flow = Foreground, r.Flow
+			b.push(q)
+		}
+		return q
+	}
+	b.seq++
+	q := &queued{Request: r, seq: b.seq, since: now}
+	b.push(q)
+	return q
+}
+
+func (b *accountBudget) push(q *queued) {
+	if q.Class == Background {
+		b.background = append(b.background, q)
+		return
+	}
+	f := b.flows[q.Flow]
+	if f == nil {
+		f = &flow{}
+		b.flows[q.Flow] = f
+		b.ring = append(b.ring, q.Flow)
+	}
+	f.queue = append(f.queue, q)
+}
+
+func (b *accountBudget) remove(id string) {
+	for name, f := range b.flows {
+		if i := slices.IndexFunc(f.queue, func(q *queued) bool { return q.ID == id }); i >= 0 {
+			f.queue = slices.Delete(f.queue, i, i+1)
+			if len(f.queue) == 0 {
+				delete(b.flows, name)
+				j := slices.Index(b.ring, name)
+				b.ring = slices.Delete(b.ring, j, j+1)
+				if b.turn > j {
+					b.turn--
+				}
+			}
+			return
+		}
+	}
+	if i := slices.IndexFunc(b.background, func(q *queued) bool { return q.ID == id }); i >= 0 {
+		b.background = slices.Delete(b.background, i, i+1)
+	}
+}
+
+// peek is the request to grant next: the head of the foreground queue of the
+// cluster whose turn it is, else the head of the background queue.
+func (b *accountBudget) peek() *queued {
+	if len(b.ring) > 0 {
+		b.turn %= len(b.ring)
+		return b.flows[b.ring[b.turn]].queue[0]
+	}
+	if len(b.background) > 0 {
+		return b.background[0]
+	}
+	return nil
+}
+
+// ahead counts the work of its class queued before q.
+func (b *accountBudget) ahead(q *queued) int {
+	if q.Class == Background {
+		return slices.IndexFunc(b.background, func(o *queued) bool { return o == q })
+	}
+	// In turn-taking every other cluster's head goes first, then this cluster's
+	// queue up to q: a lower bound that a person can read.
+	n := 0
+	for name, f := range b.flows {
+		if name == q.Flow {
+			n += slices.IndexFunc(f.queue, func(o *queued) bool { return o == q })
+			continue
+		}
+		n += min(len(f.queue), len(b.flows[q.Flow].queue))
+	}
+	return n
+}
+
+// estimate is about how long q waits: the tokens of what is ahead of it and its
+// own, at the account's rate.
+func (b *accountBudget) estimate(q *queued, now time.Time, o Options) time.Duration {
+	tokens := float64(q.Tokens)
+	if q.Class == Background {
+		for _, o := range b.background {
+			if o == q {
+				break
+			}
+			tokens += float64(o.Tokens)
+		}
+		for _, f := range b.flows {
+			for _, o := range f.queue {
+				tokens += float64(o.Tokens)
+			}
+		}
+	} else {
+		tokens += float64(b.ahead(q)) // one token each is the least they take
+	}
+	need := math.Max(tokens-b.tokens, 0) / math.Max(b.rate(o), 1e-9)
+	if q.Class == Background && o.BackgroundQPS > 0 {
+		need = math.Max(need, math.Max(float64(q.Tokens)-b.bgTokens, 0)/o.BackgroundQPS)
+	}
+	return time.Duration(need * float64(time.Second))
+}
