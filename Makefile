@@ -90,12 +90,13 @@ demo-binary:
 	go build -o $(BIN)/demo ./hack/demo
 
 .PHONY: bench
-bench: envtest-assets build bench-binary ## Benchmark 1,000 entries against EKS's rate limit (ARGS="--entries 10000" for more).
+bench: envtest-assets build bench-binary ## Benchmark 1,000 entries against EKS's rate limit (ARGS="--entries 10000" for more, ARGS="--accounts 10 --entries 100" for many accounts).
 	$(BIN)/bench $(ARGS)
 
 .PHONY: bench-smoke
-bench-smoke: envtest-assets build bench-binary ## A 50-entry benchmark run, so the harness does not rot.
-	$(BIN)/bench --entries 50 --rate 50 --burst 50 --smoke
+bench-smoke: envtest-assets build bench-binary ## A 50-entry benchmark run and a two-account one, so the harness does not rot.
+	$(BIN)/bench --entries 50 --rate 50 --burst 50 --sweep-period 5s --steady 10s --heals 2 --round-qps 20 --smoke
+	$(BIN)/bench --accounts 2 --entries 20 --rate 20 --burst 20 --smoke
 
 .PHONY: bench-binary
 bench-binary:

@@ -26,6 +26,7 @@ import (
 
 	eksaccessv1alpha1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/controllers"
+	"github.com/eksaccess/eks-access-operator/internal/memlimit"
 )
 
 var scheme = runtime.NewScheme()
@@ -47,6 +48,10 @@ func main() {
 		trusted        string
 		clientOpts     controllers.ClientOptions
 		r              = controllers.AccessEntryReconciler{}
+		resyncPeriod   time.Duration
+		sweep          = controllers.Sweeper{Entries: &r}
+		watched        string
+		memoryLimit    string
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
@@ -65,7 +70,12 @@ func main() {
 	flag.BoolVar(&r.RequireClusterConfig, "require-cluster-config", false, "Refuse (NotPermitted) AccessEntries whose cluster has no ClusterAccessConfig even in the trusted namespaces.")
 	flag.Float64Var(&clientOpts.QPS, "eks-qps", 10, "EKS calls per second, per account and region, shared by all workers.")
 	flag.IntVar(&clientOpts.Burst, "eks-burst", 10, "EKS calls allowed in a burst above --eks-qps.")
-	flag.DurationVar(&r.ResyncPeriod, "resync-period", 10*time.Minute, "How often each entry is read back from EKS to correct drift (jittered by 10%).")
+	flag.Float64Var(&clientOpts.BackgroundQPS, "background-qps", 0, "EKS calls per second, per account and region, that finding drift may spend (sweeps and verification), within --eks-qps and only when no change waits (default: a tenth of --eks-qps).")
+	flag.DurationVar(&r.VerifyPeriod, "verification-period", time.Hour, "How often, at most, every field of each entry is read from EKS in full; entries take turns under --background-qps, so with many entries a round takes longer (see docs/operating.md).")
+	flag.DurationVar(&sweep.Period, "sweep-period", 50*time.Second, "How often each cluster's entries are listed (ListAccessEntries) to find entries deleted out of band, and the holders of each --watched-policies policy to find grants made out of band.")
+	flag.StringVar(&watched, "watched-policies", "AmazonEKSClusterAdminPolicy,AmazonEKSAdminPolicy", "Comma-separated access policy names whose holders every sweep lists; an entry granted one out of band is put back within a sweep period.")
+	flag.DurationVar(&resyncPeriod, "resync-period", 10*time.Minute, "How often each ClusterAccessConfig's cluster is read again (authentication mode, status, unmanaged entries).")
+	flag.StringVar(&memoryLimit, "memory-limit", "", "Soft memory limit of the Go runtime (e.g. 100MiB; default: 90% of the container's cgroup memory limit, unless $GOMEMLIMIT is set).")
 	flag.IntVar(&r.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "AccessEntries reconciled at once.")
 	flag.DurationVar(&r.StallAfter, "stall-after", 5*time.Minute, "How long to wait on EKS (eventual consistency, a new IAM principal) before reporting Stalled.")
 	flag.DurationVar(&r.RecheckInterval, "recheck-interval", time.Minute, "How often a condition only a person can fix (CONFIG_MAP cluster, missing cluster, denied permission, entry quota reached) is checked again.")
@@ -75,6 +85,12 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
+	if limit, source, err := memlimit.Set(memoryLimit, "/sys/fs/cgroup"); err != nil {
+		log.Error(err, "invalid --memory-limit")
+		os.Exit(1)
+	} else if limit > 0 {
+		log.Info("Go memory limit set", "bytes", limit, "from", source)
+	}
 
 	cacheOpts := cache.Options{DefaultTransform: controllers.CacheTransform()}
 	if watchNamespace != "" {
@@ -139,7 +155,7 @@ func main() {
 		EKS:           r.EKS,
 		Recorder:      r.Recorder,
 		DefaultRegion: r.DefaultRegion,
-		ResyncPeriod:  r.ResyncPeriod,
+		ResyncPeriod:  resyncPeriod,
 		PollInterval:  10 * time.Second,
 
 		TrustedNamespaces: r.TrustedNamespaces,
@@ -148,6 +164,11 @@ func main() {
 	}
 	if err := cacReconciler.SetupWithManager(mgr); err != nil {
 		log.Error(err, "unable to set up the ClusterAccessConfig controller")
+		os.Exit(1)
+	}
+	sweep.Client, sweep.Settle, sweep.WatchedPolicies = mgr.GetClient(), r.ConsistencyWindow, splitList(watched)
+	if err := mgr.Add(&sweep); err != nil {
+		log.Error(err, "unable to set up the sweeps")
 		os.Exit(1)
 	}
 
@@ -167,13 +188,7 @@ const serviceAccountNamespace = "/var/run/secrets/kubernetes.io/serviceaccount/n
 // trustedNamespaces is the list --trusted-namespaces names, or the operator's own
 // namespace: $POD_NAMESPACE, the service account's, or the install's default.
 func trustedNamespaces(flagValue string) []string {
-	var out []string
-	for _, ns := range strings.Split(flagValue, ",") {
-		if ns = strings.TrimSpace(ns); ns != "" {
-			out = append(out, ns)
-		}
-	}
-	if len(out) > 0 {
+	if out := splitList(flagValue); len(out) > 0 {
 		return out
 	}
 	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
@@ -193,4 +208,15 @@ func clusterUID(ctx context.Context, reader client.Reader) (string, error) {
 		return "", fmt.Errorf("reading the kube-system namespace: %w (or set --instance-id)", err)
 	}
 	return string(ns.UID), nil
+}
+
+// splitList is a comma-separated flag's items, trimmed, empty ones dropped.
+func splitList(flagValue string) []string {
+	var out []string
+	for _, item := range strings.Split(flagValue, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

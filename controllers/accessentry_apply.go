@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
@@ -23,7 +24,7 @@ func (r *AccessEntryReconciler) applyPlan(ctx context.Context, p *entryPass) err
 	p.desired = plan.DesiredFor(p.ae, p.id, r.InstanceID)
 	if pl := plan.Compute(p.desired, *p.obs, p.ae.Status.ManagedTags); !pl.Empty() {
 		p.progress(v1.ReasonProgressing, "updating the EKS access entry")
-		if err := r.write(ctx, p, p.desired, p.obs.ARN, pl); err != nil {
+		if err := r.write(ctx, p, p.desired, p.obs, pl); err != nil {
 			return err
 		}
 		switch {
@@ -39,10 +40,10 @@ func (r *AccessEntryReconciler) applyPlan(ctx context.Context, p *entryPass) err
 	return nil
 }
 
-// write applies a plan to the entry of the pass. Spec tags are recorded as managed
-// before they are written, so that a crash in between cannot leave a tag nobody
-// removes.
-func (r *AccessEntryReconciler) write(ctx context.Context, p *entryPass, desired plan.Desired, entryARN string, pl plan.Plan) error {
+// write applies a plan to the entry of the pass, as obs shows it, and folds into
+// obs what EKS accepted. Spec tags are recorded as managed before they are
+// written, so that a crash in between cannot leave a tag nobody removes.
+func (r *AccessEntryReconciler) write(ctx context.Context, p *entryPass, desired plan.Desired, obs *plan.Observed, pl plan.Plan) error {
 	if len(pl.SetTags) > 0 {
 		if err := r.recordIntent(ctx, p, func(st *v1.AccessEntryStatus) {
 			st.ManagedTags = union(st.ManagedTags, desired.SpecTagKeys)
@@ -50,33 +51,29 @@ func (r *AccessEntryReconciler) write(ctx context.Context, p *entryPass, desired
 			return err
 		}
 	}
-	if err := r.apply(ctx, p.eks, p.id, entryARN, pl); err != nil {
+	if err := r.apply(ctx, p.eks, p.id, obs.ARN, pl, obs); err != nil {
 		return r.eksOutcome(p.id, err)
 	}
 	return nil
 }
 
-// confirm reads the entry back after a pass that wrote it, and records in status
-// what EKS holds. Ready (by summarize) only when EKS shows the spec; otherwise it
-// waits for EKS to catch up.
-func (r *AccessEntryReconciler) confirm(ctx context.Context, p *entryPass) error {
-	if p.written {
-		obs, err := r.observe(ctx, p)
-		if err != nil {
-			return r.eksOutcome(p.id, err)
-		}
-		if obs == nil {
-			return waitFor(v1.ReasonWaitingForEKS, "the EKS access entry was written but does not read back yet")
-		}
-		p.obs = obs
-		if !plan.Compute(p.desired, *obs, p.ae.Status.ManagedTags).Empty() {
-			recordObserved(p.ae, obs)
-			return waitFor(v1.ReasonWaitingForEKS, "EKS does not show the changes yet")
-		}
-	}
+// confirm records in status what EKS holds: the entry as the pass read it, with
+// what EKS answered to the pass's writes (CreateAccessEntry and UpdateAccessEntry
+// answer with the entry, AssociateAccessPolicy with the association, as EKS now
+// holds them), so that a write needs no read-back. Ready (by summarize) when that
+// shows the spec, and the entry counts as verified now; otherwise the next pass
+// reads it. The next verification reads it in full again.
+func (r *AccessEntryReconciler) confirm(_ context.Context, p *entryPass) error {
 	recordObserved(p.ae, p.obs)
+	if p.written && !plan.Compute(p.desired, *p.obs, p.ae.Status.ManagedTags).Empty() {
+		return waitFor(v1.ReasonWaitingForEKS, "EKS's answers do not show the changes yet")
+	}
 	// The entry is reached, now, the way this pass reached it.
 	p.ae.Status.RoleARN = p.target.RoleARN
+	now := metav1.Now()
+	p.ae.Status.LastVerifiedAt = &now
+	p.ae.Status.LastHandledVerify = p.ae.Annotations[v1.VerifyAnnotation]
+	r.suspects.Delete(p.ae.UID)
 	return nil
 }
 
@@ -114,7 +111,10 @@ func (r *AccessEntryReconciler) observe(ctx context.Context, p *entryPass) (*pla
 // (tags that no longer fit, say) never keeps the rest of the entry from being
 // corrected; the refusal is returned once the others are made, one caused from
 // outside the spec ahead of one the spec causes. Any other error stops at once.
-func (r *AccessEntryReconciler) apply(ctx context.Context, cl EKSAPI, id v1.EntryIdentity, entryARN string, p plan.Plan) error {
+//
+// after is the entry before the writes; each write EKS accepts is folded into it,
+// from EKS's answer where it gives one.
+func (r *AccessEntryReconciler) apply(ctx context.Context, cl EKSAPI, id v1.EntryIdentity, entryARN string, p plan.Plan, after *plan.Observed) error {
 	cluster, principal := aws.String(id.ClusterName), aws.String(id.PrincipalARN)
 	var refusedSpec, refusedOutside error
 	check := func(err error, format string, args ...any) error {
@@ -133,21 +133,31 @@ func (r *AccessEntryReconciler) apply(ctx context.Context, cl EKSAPI, id v1.Entr
 		return nil
 	}
 	if p.Update != nil {
-		_, err := cl.UpdateAccessEntry(ctx, &eks.UpdateAccessEntryInput{
+		out, err := cl.UpdateAccessEntry(ctx, &eks.UpdateAccessEntryInput{
 			ClusterName: cluster, PrincipalArn: principal, Username: p.Update.Username, KubernetesGroups: p.Update.Groups,
 		})
 		if err := check(err, "updating username and groups"); err != nil {
 			return err
 		}
+		if err == nil && out.AccessEntry != nil {
+			after.Username, after.Groups = aws.ToString(out.AccessEntry.Username), out.AccessEntry.KubernetesGroups
+			after.ModifiedAt = aws.ToTime(out.AccessEntry.ModifiedAt)
+		}
 	}
 	for _, arn := range slices.Sorted(maps.Keys(p.Associate)) {
 		scope := p.Associate[arn]
-		_, err := cl.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{
+		out, err := cl.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{
 			ClusterName: cluster, PrincipalArn: principal, PolicyArn: aws.String(arn),
 			AccessScope: &types.AccessScope{Type: types.AccessScopeType(scope.Type), Namespaces: scope.Namespaces},
 		})
 		if err := check(err, "associating %s", arn); err != nil {
 			return err
+		}
+		if err == nil && out.AssociatedAccessPolicy != nil {
+			if after.Policies == nil {
+				after.Policies = map[string]plan.ObservedPolicy{}
+			}
+			after.Policies[arn] = observedPolicy(*out.AssociatedAccessPolicy)
 		}
 	}
 	for _, arn := range p.Disassociate {
@@ -160,17 +170,31 @@ func (r *AccessEntryReconciler) apply(ctx context.Context, cl EKSAPI, id v1.Entr
 		if err := check(err, "disassociating %s", arn); err != nil {
 			return err
 		}
+		if err == nil {
+			delete(after.Policies, arn)
+		}
 	}
 	if len(p.SetTags) > 0 {
 		_, err := cl.TagResource(ctx, &eks.TagResourceInput{ResourceArn: aws.String(entryARN), Tags: p.SetTags})
 		if err := check(err, "tagging the entry"); err != nil {
 			return err
 		}
+		if err == nil {
+			if after.Tags == nil {
+				after.Tags = map[string]string{}
+			}
+			maps.Copy(after.Tags, p.SetTags)
+		}
 	}
 	if len(p.RemoveTags) > 0 {
 		_, err := cl.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: aws.String(entryARN), TagKeys: p.RemoveTags})
 		if err := check(err, "untagging the entry"); err != nil {
 			return err
+		}
+		if err == nil {
+			for _, k := range p.RemoveTags {
+				delete(after.Tags, k)
+			}
 		}
 	}
 	return cmp.Or(refusedOutside, refusedSpec)
@@ -188,14 +212,18 @@ func listPolicies(ctx context.Context, cl EKSAPI, cluster, principal string) (ma
 			return nil, err
 		}
 		for _, a := range page.AssociatedAccessPolicies {
-			op := plan.ObservedPolicy{AssociatedAt: aws.ToTime(a.AssociatedAt), ModifiedAt: aws.ToTime(a.ModifiedAt)}
-			if a.AccessScope != nil {
-				op.Scope = plan.Scope{Type: string(a.AccessScope.Type), Namespaces: plan.Sorted(a.AccessScope.Namespaces)}
-			}
-			policies[aws.ToString(a.PolicyArn)] = op
+			policies[aws.ToString(a.PolicyArn)] = observedPolicy(a)
 		}
 	}
 	return policies, nil
+}
+
+func observedPolicy(a types.AssociatedAccessPolicy) plan.ObservedPolicy {
+	op := plan.ObservedPolicy{AssociatedAt: aws.ToTime(a.AssociatedAt), ModifiedAt: aws.ToTime(a.ModifiedAt)}
+	if a.AccessScope != nil {
+		op.Scope = plan.Scope{Type: string(a.AccessScope.Type), Namespaces: plan.Sorted(a.AccessScope.Namespaces)}
+	}
+	return op
 }
 
 func observedEntry(e *types.AccessEntry) *plan.Observed {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -37,8 +39,10 @@ type AccessEntryReconciler struct {
 	InstanceID string
 	// DefaultRegion is used for objects without spec.region.
 	DefaultRegion string
-	// ResyncPeriod is how often an object is re-read from EKS to correct drift.
-	ResyncPeriod time.Duration
+	// VerifyPeriod is how often, at most, every field of an entry is read from EKS
+	// (under the account's background budget); the sweeps find deletions and
+	// changes to watched policies in between.
+	VerifyPeriod time.Duration
 	// StallAfter is how long the operator waits on EKS (a principal IAM has not
 	// propagated, a change EKS does not show) before it reports Stalled.
 	StallAfter time.Duration
@@ -67,6 +71,14 @@ type AccessEntryReconciler struct {
 
 	// nextPrincipalCheck holds, by object UID, when its principal is due a lookup.
 	nextPrincipalCheck sync.Map
+	// suspects holds, by object UID, the objects a sweep found changed out of
+	// band: their next pass reads their entry in full, as foreground work.
+	suspects sync.Map
+	// targets holds, by cluster, region and role, the target of the objects
+	// reconciled there, for the sweeps.
+	targets sync.Map
+	// queue is the controller's workqueue, for the scheduler and the sweeps.
+	queue queueRef
 }
 
 // entryPass is one reconcile of one AccessEntry: the object, and what its steps
@@ -79,6 +91,11 @@ type entryPass struct {
 	base *v1.AccessEntry
 	// readyBefore is the Ready condition the pass started with, for events.
 	readyBefore string
+	// slot holds the EKS calls the pass reserved (schedule); its context carries it.
+	slot *grantSlot
+	// verifying: the pass is the periodic full read of an entry Ready at its
+	// generation (background work), set by schedule.
+	verifying bool
 
 	// Set by resolveConfig.
 	cac    *v1.ClusterAccessConfig
@@ -118,6 +135,12 @@ func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := indexAccessEntriesByCluster(mgr); err != nil {
 		return err
 	}
+	if s := r.EKS.Budget(); s != nil {
+		// The scheduler grants queued work as tokens come, where the work runs.
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { s.Run(ctx.Done()); return nil })); err != nil {
+			return err
+		}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.AccessEntry{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
@@ -125,6 +148,11 @@ func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A ClusterAccessConfig change that alters what its AccessEntries do concerns
 		// every AccessEntry of its cluster; its other status changes do not.
 		Watches(&v1.ClusterAccessConfig{}, handler.EnqueueRequestsFromMapFunc(r.entriesOfCluster), builder.WithPredicates(configChanged)).
+		// Rules may admit namespaces by label: a label change concerns every
+		// AccessEntry of the namespace at once, not at its next verification.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.entriesInNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// The budget's scheduler and the sweeps put objects back in the queue.
+		WatchesRawSource(r.queue.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
 		Named("accessentry").
 		Complete(r)
@@ -156,6 +184,20 @@ func (r *AccessEntryReconciler) entriesOfCluster(ctx context.Context, o client.O
 	return reqs
 }
 
+// entriesInNamespace lists the AccessEntries of a namespace.
+func (r *AccessEntryReconciler) entriesInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &v1.AccessEntryList{}
+	if err := r.List(ctx, list, client.InNamespace(o.GetName())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing the AccessEntries of a namespace", "namespace", o.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, ae := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ae)})
+	}
+	return reqs
+}
+
 // Reconcile makes EKS hold what the AccessEntry declares, or removes it when the
 // object is deleted. Each step is documented where it is defined; summarize writes
 // the conditions, events and status of the pass in one patch.
@@ -175,10 +217,12 @@ func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	p := newEntryPass(ae)
+	ctx = withGrantSlot(ctx, p.slot)
 	defer func() { result, err = r.summarize(ctx, p, deleting, err) }()
 
 	if deleting {
 		return ctrl.Result{}, run(ctx, p,
+			r.scheduleRemoval,  // the calls of the deletion, from the account's budget
 			r.removeEntry,      // delete the entry (unless Retain, or not ours)
 			r.releaseFinalizer, // let the object go
 		)
@@ -188,15 +232,16 @@ func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.retireOldIdentity, // an identity change: delete the old entry first
 		r.checkGuardrails,   // trusted, or allowed by a rule; else revoke what it holds and stop
 		r.checkPartition,    // the spec's ARNs are of the cluster's partition
+		r.schedule,          // nothing due: stop here; else reserve the calls, or wait for them
 		r.ensureEntry,       // the entry exists and is ours: create, adopt or refuse
 		r.checkPrincipal,    // the IAM principal is the one the entry was made for
 		r.applyPlan,         // write what differs from the spec
-		r.confirm,           // read back before Ready
+		r.confirm,           // Ready when EKS's answers (or a read) show the spec
 	)
 }
 
 func newEntryPass(ae *v1.AccessEntry) *entryPass {
-	p := &entryPass{ae: ae, base: ae.DeepCopy()}
+	p := &entryPass{ae: ae, base: ae.DeepCopy(), slot: &grantSlot{}}
 	if c := readyCondition(ae); c != nil {
 		p.readyBefore = string(c.Status) + "/" + c.Reason
 		p.synced = c.Status == "True" && c.ObservedGeneration == ae.Generation
@@ -217,6 +262,8 @@ func (r *AccessEntryReconciler) addFinalizer(ctx context.Context, ae *v1.AccessE
 // summarize ends a pass: the outcome becomes conditions and the result, pending
 // events and a Warning for a new failure are recorded, and status is patched once.
 func (r *AccessEntryReconciler) summarize(ctx context.Context, p *entryPass, deleting bool, err error) (ctrl.Result, error) {
+	p.slot.release()
+	err = r.overBudget(p, err)
 	res, err := r.conclude(p.ae, deleting, err)
 	r.recordEvents(p)
 	if perr := r.patchStatus(ctx, p); perr != nil {
@@ -234,7 +281,7 @@ func (r *AccessEntryReconciler) conclude(ae *v1.AccessEntry, deleting bool, err 
 		return ctrl.Result{}, nil
 	case err == nil:
 		c.ready("the EKS access entry matches the spec")
-		return ctrl.Result{RequeueAfter: jitter(r.ResyncPeriod, 0.1)}, nil
+		return ctrl.Result{RequeueAfter: jitter(r.VerifyPeriod, 0.1)}, nil
 	case !errors.As(err, &o):
 		return ctrl.Result{}, err // the API server's: retried by the workqueue
 	}
@@ -254,6 +301,11 @@ func (r *AccessEntryReconciler) conclude(ae *v1.AccessEntry, deleting bool, err 
 	case kindError:
 		c.reconciling(o.reason, o.message)
 		return ctrl.Result{}, o.err
+	case kindDefer:
+		if !o.quiet {
+			c.reconciling(o.reason, o.message)
+		}
+		return ctrl.Result{RequeueAfter: o.after}, nil
 	}
 	return r.wait(ae, o.reason, o.message), nil
 }

@@ -74,8 +74,9 @@ func TestCreateWithTwoPoliciesInOnePass(t *testing.T) {
 	if e.Tags["team"] != "a" || e.Tags[ownership.TagInstance] != instance || e.Tags[ownership.TagNamespace] != testNS || e.Tags[ownership.TagName] != ae.Name {
 		t.Errorf("EKS holds tags %v", e.Tags)
 	}
-	// One pass: one create, one associate per policy, one read-back; no retries.
-	for op, want := range map[string]int{"CreateAccessEntry": 1, "AssociateAccessPolicy": 2, "DescribeAccessEntry": 1, "ListAssociatedAccessPolicies": 1} {
+	// One pass: one create, one associate per policy, and Ready from EKS's answers
+	// to them, with no read-back; no retries.
+	for op, want := range map[string]int{"CreateAccessEntry": 1, "AssociateAccessPolicy": 2, "DescribeAccessEntry": 0, "ListAssociatedAccessPolicies": 0} {
 		if got := calls(op); got != want {
 			t.Errorf("%s called %d times, want %d (calls: %v)", op, got, want, emu.Calls())
 		}
@@ -371,8 +372,9 @@ func TestNodeRoleNeverListsPolicies(t *testing.T) {
 	}
 }
 
-// forceResync makes the operator re-read the entries, as the periodic resync does,
-// by touching an annotation, and waits until each has been described again.
+// forceResync makes the operator re-read the entries, as a verification does, by
+// asking for one (the eksaccess.io/verify annotation), and waits until each has
+// been described again.
 func forceResync(t *testing.T, entries ...*v1.AccessEntry) {
 	t.Helper()
 	before := calls("DescribeAccessEntry")
@@ -382,7 +384,7 @@ func forceResync(t *testing.T, entries ...*v1.AccessEntry) {
 			if ae.Annotations == nil {
 				ae.Annotations = map[string]string{}
 			}
-			ae.Annotations["test.eksaccess.io/resync"] = stamp
+			ae.Annotations[v1.VerifyAnnotation] = stamp
 		})
 	}
 	eventually(t, 30*time.Second, "a resync of every entry", func() (bool, string) {

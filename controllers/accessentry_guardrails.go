@@ -63,7 +63,7 @@ func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPas
 // rest is kept as the spec says. Only an entry the object owns is touched. With
 // enforcement Report nothing is written, and status says what Revoke would remove.
 func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, v *guardrails.Verdict, enforcement v1.Enforcement, msg string) error {
-	refuse := func(msg string) error { return stall(v1.ReasonNotPermitted, jitter(r.ResyncPeriod, 0.1), "%s", msg) }
+	refuse := func(msg string) error { return stall(v1.ReasonNotPermitted, jitter(r.RecheckInterval, 0.1), "%s", msg) }
 	obs, err := r.ownedEntry(ctx, p)
 	if err != nil {
 		return err
@@ -103,7 +103,7 @@ func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, v *gua
 		}
 		if !pl.Empty() && !report {
 			// What the rule allows drifted: put it back; the refused parts stay out.
-			if err := r.write(ctx, p, desired, obs.ARN, pl); err != nil {
+			if err := r.write(ctx, p, desired, obs, pl); err != nil {
 				return err
 			}
 		}
@@ -113,7 +113,7 @@ func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, v *gua
 		recordObserved(p.ae, obs)
 		return refuse(msg + "; with enforcement Revoke the operator would remove " + strings.Join(revoked, ", "))
 	}
-	if err := r.write(ctx, p, desired, obs.ARN, pl); err != nil {
+	if err := r.write(ctx, p, desired, obs, pl); err != nil {
 		return err
 	}
 	p.ae.Status.Revoked = union(p.ae.Status.Revoked, revoked)

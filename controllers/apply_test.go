@@ -68,7 +68,7 @@ func TestApplySendsAnEmptyGroupList(t *testing.T) {
 	}
 	d := plan.Desired{Identity: id, Tags: map[string]string{}}
 	o := plan.Observed{Type: "STANDARD", Groups: []string{"viewers"}, Tags: map[string]string{}}
-	if err := r.apply(ctx, cl, id, "", plan.Compute(d, o, nil)); err != nil {
+	if err := r.apply(ctx, cl, id, "", plan.Compute(d, o, nil), &o); err != nil {
 		t.Fatal(err)
 	}
 	i := slices.IndexFunc(rec.bodies, func(b string) bool { return strings.HasPrefix(b, "POST /clusters/demo/access-entries/") })
@@ -107,9 +107,18 @@ func TestApplyGoesOnPastRefusals(t *testing.T) {
 		Associate: map[string]plan.Scope{viewPolicy: {Type: "cluster"}},
 		SetTags:   map[string]string{"team": "a"}, // no room: not the spec's fault
 	}
-	err = r.apply(ctx, cl, id, entryARN, p)
+	after := &plan.Observed{Username: "before", Tags: map[string]string{}}
+	err = r.apply(ctx, cl, id, entryARN, p, after)
 	if k := classify(err); k != errRefused || !strings.Contains(err.Error(), "tagging the entry") {
 		t.Fatalf("apply = %v (%s), want the tag refusal first", err, k)
+	}
+	// What EKS accepted is folded into the observation from its answers; what it
+	// refused is not.
+	if got, ok := after.Policies[viewPolicy]; !ok || got.Scope.Type != "cluster" || got.AssociatedAt.IsZero() {
+		t.Errorf("after the writes the observation holds policies %+v, want %s at cluster scope from EKS's answer", after.Policies, viewPolicy)
+	}
+	if after.Username != "before" || after.Tags["team"] != "" {
+		t.Errorf("after refused writes the observation shows username %q and tags %v, want them unchanged", after.Username, after.Tags)
 	}
 	e := emu.Entries(account, region, "demo")
 	i := slices.IndexFunc(e, func(e eksemulator.Entry) bool { return e.PrincipalARN == principal })
@@ -121,7 +130,7 @@ func TestApplyGoesOnPastRefusals(t *testing.T) {
 	if _, err := cl.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: aws.String(entryARN), TagKeys: []string{"k00", "k01"}}); err != nil {
 		t.Fatal(err)
 	}
-	err = r.apply(ctx, cl, id, entryARN, p)
+	err = r.apply(ctx, cl, id, entryARN, p, after)
 	if k := classify(err); k != errInvalidSpec || !strings.Contains(err.Error(), "updating username and groups") {
 		t.Fatalf("apply = %v (%s), want the username refusal", err, k)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -21,9 +22,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
@@ -56,15 +59,21 @@ type ClusterAccessConfigReconciler struct {
 	// APIReader reads the API server directly: every shard's AccessEntries, for
 	// pruning and for the configs' dependents.
 	APIReader client.Reader
+
+	// queue is the controller's workqueue, for the budget's scheduler.
+	queue queueRef
 }
 
 // clusterPass is one reconcile of one ClusterAccessConfig.
 type clusterPass struct {
 	cac  *v1.ClusterAccessConfig
 	base *v1.ClusterAccessConfig
-	// region and eks are set by connect.
+	// region, target and eks are set by connect.
 	region string
+	target Target
 	eks    EKSAPI
+	// slot holds the EKS calls the pass reserved; its context carries it.
+	slot   *grantSlot
 	events pendingEvents
 	// released: the config was let go; there is nothing left to patch.
 	released bool
@@ -79,6 +88,8 @@ func (r *ClusterAccessConfigReconciler) SetupWithManager(mgr ctrl.Manager) error
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.ClusterAccessConfig{}, builder.WithPredicates(mine, predicate.Or(predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{}, deletionStarted))).
+		// The budget's scheduler puts a config back in the queue when its calls can be made.
+		WatchesRawSource(r.queue.source()).
 		Named("clusteraccessconfig").
 		Complete(r)
 }
@@ -93,7 +104,8 @@ func (r *ClusterAccessConfigReconciler) Reconcile(ctx context.Context, req ctrl.
 	if !r.manages(cac) {
 		return ctrl.Result{}, nil // another shard's
 	}
-	p := &clusterPass{cac: cac, base: cac.DeepCopy()}
+	p := &clusterPass{cac: cac, base: cac.DeepCopy(), slot: &grantSlot{}}
+	ctx = withGrantSlot(ctx, p.slot)
 	defer func() { result, err = r.summarize(ctx, p, err) }()
 
 	if !cac.DeletionTimestamp.IsZero() {
@@ -102,6 +114,7 @@ func (r *ClusterAccessConfigReconciler) Reconcile(ctx context.Context, req ctrl.
 	return ctrl.Result{}, run(ctx, p,
 		r.protect,              // the finalizer that keeps it while in use
 		r.connect,              // the region and the client of the config's role
+		r.reserve,              // the calls of the pass, from the account's budget
 		r.describeCluster,      // status, authentication mode, versions
 		r.followUpdate,         // wait for an update in progress
 		r.moveModeForward,      // start one when spec asks for a later mode
@@ -127,8 +140,30 @@ func (r *ClusterAccessConfigReconciler) connect(_ context.Context, p *clusterPas
 	if p.region == "" {
 		return stall(v1.ReasonNoRegion, 0, "spec.region is empty and the operator has no default region: set spec.region or start the operator with --region")
 	}
-	p.eks = r.EKS.For(Target{Region: p.region, RoleARN: p.cac.Spec.RoleARN, ExternalID: p.cac.Spec.ExternalID})
+	p.target = Target{Region: p.region, RoleARN: p.cac.Spec.RoleARN, ExternalID: p.cac.Spec.ExternalID}
+	p.eks = r.EKS.For(p.target)
 	keepTarget(p.cac, p.region)
+	return nil
+}
+
+// reserve takes, from the account's budget, as many calls as a pass may make at
+// once (a burst): reading the cluster and listing, reading and pruning its
+// unmanaged entries. Without them the pass ends and the scheduler puts the
+// config back in the queue when they are there; conditions stay as they are. A
+// pass that needs more takes them call by call, and when those run out it is
+// queued again (summarize), each pass pruning what it got to.
+func (r *ClusterAccessConfigReconciler) reserve(_ context.Context, p *clusterPass) error {
+	s := r.EKS.Budget()
+	if s == nil {
+		return nil
+	}
+	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.cac)}
+	g, w := s.Take(budget.Request{Key: budgetKey(p.target), ID: "config/" + p.cac.Name, Flow: p.cac.Spec.ClusterName, Class: budget.Foreground,
+		Tokens: math.MaxInt32, Ready: func() { r.queue.add(req) }})
+	if g == nil {
+		return &outcome{kind: kindDefer, quiet: true, after: w.For + 30*time.Second}
+	}
+	p.slot.grant = g
 	return nil
 }
 
@@ -285,6 +320,11 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 				return r.eksOutcome(p, err)
 			}
 			p.events.add(corev1.EventTypeNormal, "PrunedEntry", "deleted the unmanaged access entry of %s (%s) from cluster %s", principal, u.Type, cac.Spec.ClusterName)
+			// Recorded at once: a pass cut short (by the budget, say) still says
+			// what it deleted, and the next pass no longer lists it.
+			if !slices.ContainsFunc(cac.Status.UnmanagedEntries, func(e v1.UnmanagedEntry) bool { return e == u }) {
+				cac.Status.UnmanagedEntries = append(cac.Status.UnmanagedEntries, u)
+			}
 		}
 		unmanaged = append(unmanaged, u)
 	}
@@ -333,6 +373,11 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 // summarize ends a pass: conditions and the result from how it ended, its events,
 // and one status patch.
 func (r *ClusterAccessConfigReconciler) summarize(ctx context.Context, p *clusterPass, err error) (ctrl.Result, error) {
+	p.slot.release()
+	var over *errOverBudget
+	if errors.As(err, &over) {
+		err = r.reserve(ctx, p) // the calls the pass needed beyond its reservation
+	}
 	res, err := r.conclude(p.cac, err)
 	p.events.record(r.Recorder, p.cac)
 	if !p.released && !equality.Semantic.DeepEqual(p.base.Status, p.cac.Status) {
@@ -364,6 +409,8 @@ func (r *ClusterAccessConfigReconciler) conclude(cac *v1.ClusterAccessConfig, er
 	case kindError:
 		c.reconciling(o.reason, o.message)
 		return ctrl.Result{}, o.err
+	case kindDefer:
+		return ctrl.Result{RequeueAfter: o.after}, nil
 	}
 	c.reconciling(o.reason, o.message)
 	return ctrl.Result{RequeueAfter: cmp.Or(o.after, r.PollInterval)}, nil

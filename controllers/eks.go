@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
 )
 
 // EKSAPI is the part of the EKS API the AccessEntry controller calls, in the SDK's
@@ -60,6 +62,9 @@ type EKSClients interface {
 	For(t Target) EKSAPI
 	// Account is the account and partition a target's calls act in.
 	Account(ctx context.Context, t Target) (account, partition string, err error)
+	// Budget schedules the calls of every account and region under its rate
+	// budget; nil when calls are not limited.
+	Budget() *budget.Scheduler
 }
 
 // ClientOptions configure the EKS clients the operator builds.
@@ -76,23 +81,30 @@ type ClientOptions struct {
 	// QPS and Burst bound the calls of all workers to one account and region.
 	QPS   float64
 	Burst int
+	// BackgroundQPS bounds, within QPS, the calls of background verification and
+	// sweeps per account and region (default: a tenth of QPS).
+	BackgroundQPS float64
 	// MaxAttempts is how often the SDK tries one call (throttling and 5xx are retried).
 	MaxAttempts int
 }
 
-// SDKClients builds one *eks.Client a target from a base AWS config, each behind a
-// client-side rate limiter shared by every worker calling the same account and
-// region, and counts every attempt in the eks_access_operator_eks_requests_total
+// SDKClients builds one *eks.Client a target from a base AWS config. Every attempt
+// of a call spends a token of its account and region's budget (budget.Scheduler),
+// shared by every worker: from the tokens the pass reserved, else from what the
+// budget holds now; when it holds none the call fails at once with errOverBudget
+// and the object is queued for its turn, so that no worker ever waits on an
+// account's limit. Throttling is not retried by the SDK: it halves the account's
+// budget instead. Every attempt is counted in the eks_access_operator_eks_requests_total
 // metric. Assumed-role credentials are cached and refreshed by the SDK.
 type SDKClients struct {
-	base aws.Config
-	opts ClientOptions
+	base   aws.Config
+	opts   ClientOptions
+	budget *budget.Scheduler
 
-	mu       sync.Mutex
-	configs  map[Target]aws.Config
-	clients  map[Target]EKSAPI
-	limiters map[string]*rate.Limiter
-	iam      iamState
+	mu      sync.Mutex
+	configs map[Target]aws.Config
+	clients map[Target]EKSAPI
+	iam     iamState
 }
 
 // NewSDKClients returns clients that build on cfg (credentials from the SDK's chain).
@@ -100,9 +112,16 @@ func NewSDKClients(cfg aws.Config, opts ClientOptions) *SDKClients {
 	if opts.MaxAttempts == 0 {
 		opts.MaxAttempts = 5
 	}
-	return &SDKClients{base: cfg, opts: opts, configs: map[Target]aws.Config{}, clients: map[Target]EKSAPI{}, limiters: map[string]*rate.Limiter{},
+	c := &SDKClients{base: cfg, opts: opts, configs: map[Target]aws.Config{}, clients: map[Target]EKSAPI{},
 		iam: iamState{clients: map[Target]IAMAPI{}, accounts: map[Target][2]string{}, unreachable: map[Target]time.Time{}, limiters: map[string]*rate.Limiter{}}}
+	if opts.QPS > 0 {
+		c.budget = budget.New(budget.Options{QPS: opts.QPS, Burst: max(opts.Burst, 1), BackgroundQPS: cmp.Or(opts.BackgroundQPS, opts.QPS/10)})
+	}
+	return c
 }
+
+// Budget is the scheduler of every account's calls; nil without --eks-qps.
+func (c *SDKClients) Budget() *budget.Scheduler { return c.budget }
 
 // For returns the client of a target, building it on first use.
 func (c *SDKClients) For(t Target) EKSAPI {
@@ -111,21 +130,24 @@ func (c *SDKClients) For(t Target) EKSAPI {
 	if cl, ok := c.clients[t]; ok {
 		return cl
 	}
-	limiter := c.limiter(t)
+	key := budgetKey(t)
 	cl := eks.NewFromConfig(c.configFor(t), func(o *eks.Options) {
 		o.Region = t.Region
 		if c.opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(c.opts.Endpoint)
 		}
 		// The SDK's retry quota turns a burst of throttling into errors that are
-		// not EKS's; our own limiter and the workqueue's backoff pace us instead.
-		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		// not EKS's; our own budget paces us instead. A throttled call is not
+		// retried in place, where it would hold a worker through the SDK's backoff:
+		// the budget slows the account and the object waits its turn.
+		o.Retryer = noThrottleRetries{retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = c.opts.MaxAttempts
 			so.RateLimiter = ratelimit.None
-		})
+			so.MaxBackoff = 2 * time.Second
+		})}
 		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
-			// After Retry, so that every attempt waits for a token and is counted.
-			return stack.Finalize.Insert(attemptMiddleware(limiter), "Retry", middleware.After)
+			// After Retry, so that every attempt takes a token and is counted.
+			return stack.Finalize.Insert(attemptMiddleware(c.budget, key), "Retry", middleware.After)
 		})
 	})
 	c.clients[t] = cl
@@ -159,19 +181,10 @@ func (c *SDKClients) configFor(t Target) aws.Config {
 	return cfg
 }
 
-// limiter is shared by every target in one account and region: EKS limits per
-// account. The operator's own credentials are one account; a role names its own.
-func (c *SDKClients) limiter(t Target) *rate.Limiter {
-	if c.opts.QPS <= 0 {
-		return nil
-	}
-	key := limiterAccount(t) + "/" + t.Region
-	if l, ok := c.limiters[key]; ok {
-		return l
-	}
-	l := rate.NewLimiter(rate.Limit(c.opts.QPS), max(c.opts.Burst, 1))
-	c.limiters[key] = l
-	return l
+// budgetKey is the budget a target's calls spend: EKS limits per account and
+// region. The operator's own credentials are one account; a role names its own.
+func budgetKey(t Target) budget.Key {
+	return budget.Key{Account: limiterAccount(t), Region: t.Region}
 }
 
 // limiterAccount names the account a target's calls count against: "self" for
@@ -183,19 +196,33 @@ func limiterAccount(t Target) string {
 	return "self"
 }
 
-// attemptMiddleware waits for the rate limiter before each attempt and counts its
-// outcome by operation.
-func attemptMiddleware(limiter *rate.Limiter) middleware.FinalizeMiddleware {
+// attemptMiddleware spends a token of the account's budget on each attempt, or
+// fails it with errOverBudget when there is none, and counts its outcome by
+// operation. A throttled attempt slows the account's budget.
+func attemptMiddleware(s *budget.Scheduler, key budget.Key) middleware.FinalizeMiddleware {
 	return middleware.FinalizeMiddlewareFunc("eksAccessAttempt", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-		if limiter != nil {
-			if err := limiter.Wait(ctx); err != nil {
+		if s != nil {
+			if err := spendToken(ctx, s, key); err != nil {
 				return middleware.FinalizeOutput{}, middleware.Metadata{}, err
 			}
 		}
 		out, md, err := next.HandleFinalize(ctx, in)
-		eksRequests.WithLabelValues(awsmiddleware.GetOperationName(ctx), callOutcome(err)).Inc()
+		outcome := callOutcome(err)
+		eksRequests.WithLabelValues(awsmiddleware.GetOperationName(ctx), outcome).Inc()
+		if s != nil && classify(err) == errThrottled {
+			s.Throttled(key)
+			eksThrottled.WithLabelValues(key.Account, key.Region).Inc()
+		}
 		return out, md, err
 	})
+}
+
+// noThrottleRetries is the SDK's standard retryer, except that it never retries
+// throttling: see SDKClients.
+type noThrottleRetries struct{ aws.RetryerV2 }
+
+func (r noThrottleRetries) IsErrorRetryable(err error) bool {
+	return classify(err) != errThrottled && r.RetryerV2.IsErrorRetryable(err)
 }
 
 // callOutcome is "OK" or the error code of a failed call, for the metric.
@@ -249,6 +276,9 @@ const (
 	errBadCredentials
 	// errLimitExceeded: the cluster has reached its quota of access entries.
 	errLimitExceeded
+	// errBudgetSpent: the operator's own budget of calls for the account and
+	// region holds no token now (errOverBudget); the object waits its turn.
+	errBudgetSpent
 )
 
 // codeKinds are the error codes whose kind does not depend on the message: EKS's
@@ -305,7 +335,7 @@ var codeKinds = map[string]errKind{
 // String names the kind, for the table test and logs.
 func (k errKind) String() string {
 	return [...]string{"transient", "not-found", "cluster-not-found", "in-use", "invalid-principal", "invalid-spec", "refused",
-		"mode-not-supported", "throttled", "access-denied", "assume-role-denied", "bad-credentials", "limit-exceeded"}[k]
+		"mode-not-supported", "throttled", "access-denied", "assume-role-denied", "bad-credentials", "limit-exceeded", "budget-spent"}[k]
 }
 
 // specFaults are (lowercased) pieces of EKS's refusals that name something the
@@ -333,10 +363,13 @@ func classify(err error) errKind {
 	var (
 		apiErr  smithy.APIError
 		respErr *smithyhttp.ResponseError
+		over    *errOverBudget
 	)
 	switch {
 	case err == nil:
 		return errTransient
+	case errors.As(err, &over):
+		return errBudgetSpent
 	case errors.As(err, &apiErr):
 		return kindOf(apiErr.ErrorCode(), apiErr.ErrorMessage())
 	case errors.As(err, &respErr) && respErr.HTTPStatusCode() == http.StatusTooManyRequests:

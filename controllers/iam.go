@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
 )
 
 // EKS binds an access entry to the unique ID of its IAM principal (AROA... for a
@@ -211,7 +212,7 @@ func (c *SDKClients) iamFor(t Target) (IAMAPI, *rate.Limiter) {
 		})
 		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
 			// Counted in the metric; the limiter is checked once a lookup, up front.
-			return stack.Finalize.Insert(attemptMiddleware(nil), "Retry", middleware.After)
+			return stack.Finalize.Insert(attemptMiddleware(nil, budget.Key{}), "Retry", middleware.After)
 		})
 	})
 	c.iam.clients[t] = cl

@@ -25,6 +25,8 @@ type outcome struct {
 	err error
 	// terminal: only a change of the spec can help; the workqueue stops retrying.
 	terminal bool
+	// quiet: for kindDefer, the conditions stay as they are.
+	quiet bool
 }
 
 // outcomeKind is how an object that stops short of Ready waits.
@@ -42,6 +44,9 @@ const (
 	// kindError: a transient AWS failure; Reconciling, and the error goes to the
 	// workqueue, which retries with backoff.
 	kindError
+	// kindDefer: nothing to do now, or no budget to do it with; looked at again
+	// after a set time (or sooner, when the budget's scheduler says so).
+	kindDefer
 )
 
 func (o *outcome) Error() string {

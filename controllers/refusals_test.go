@@ -366,7 +366,7 @@ func startRefusalsManager(t *testing.T, endpoint string) client.Client {
 		EKS:               NewSDKClients(refusalsAWSConfig(), ClientOptions{Endpoint: endpoint, STSEndpoint: endpoint, IAMEndpoint: endpoint, QPS: 20, Burst: 20}),
 		Recorder:          mgr.GetEventRecorder("eks-access-operator"),
 		InstanceID:        "refusals-instance",
-		ResyncPeriod:      10 * time.Minute,
+		VerifyPeriod:      10 * time.Minute,
 		StallAfter:        time.Minute,
 		RecheckInterval:   refusalsRecheck,
 		// This emulator shows every write at once. A short window also keeps the

@@ -55,7 +55,7 @@ func newStepWorld(t *testing.T, objs ...client.Object) *stepWorld {
 	return &stepWorld{
 		r: &AccessEntryReconciler{Client: k8s, APIReader: k8s, TrustedNamespaces: []string{testNS}, InstanceID: instance, DefaultRegion: region,
 			EKS:          NewSDKClients(awsConfig(), ClientOptions{Endpoint: srv.URL, STSEndpoint: srv.URL}),
-			ResyncPeriod: time.Hour, RecheckInterval: time.Minute, ConsistencyWindow: 30 * time.Second, StallAfter: time.Minute},
+			VerifyPeriod: time.Hour, RecheckInterval: time.Minute, ConsistencyWindow: 30 * time.Second, StallAfter: time.Minute},
 		k8s: k8s,
 		emu: emu,
 		eks: eks.NewFromConfig(awsConfig(), func(o *eks.Options) { o.BaseEndpoint = aws.String(srv.URL) }),
@@ -461,7 +461,7 @@ func TestRemoveEntryOnDelete(t *testing.T) {
 // TestConclude checks the one place that turns how a pass ended into conditions
 // and a result.
 func TestConclude(t *testing.T) {
-	r := &AccessEntryReconciler{ResyncPeriod: time.Hour, StallAfter: time.Minute}
+	r := &AccessEntryReconciler{VerifyPeriod: time.Hour, StallAfter: time.Minute}
 	apiErr := errors.New("the API server is away")
 	invalidErr := &types.InvalidParameterException{Message: aws.String("bad")}
 	cases := []struct {

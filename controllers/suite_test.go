@@ -134,7 +134,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals,revoke,shard-a,shard-b,"+fidelityShard+")", 10*time.Minute, true)
+	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals,revoke,shard-a,shard-b,tiers,budget,"+fidelityShard+")", 10*time.Minute, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -177,6 +177,9 @@ type testManager struct {
 	// name, when set, is the event recorder's name of the manager's
 	// ClusterAccessConfig controller, to tell its events from other managers'.
 	name string
+	// sweep, when set, runs a Sweeper with this period over the watched policies.
+	sweep   time.Duration
+	watched []string
 }
 
 func (tm testManager) recorder() string {
@@ -210,7 +213,7 @@ func (tm testManager) start() (func(), error) {
 		Recorder:                mgr.GetEventRecorder("eks-access-operator"),
 		InstanceID:              instance,
 		DefaultRegion:           region,
-		ResyncPeriod:            tm.resync,
+		VerifyPeriod:            tm.resync,
 		StallAfter:              time.Minute,
 		RecheckInterval:         2 * time.Second,
 		ConsistencyWindow:       30 * time.Second,
@@ -227,6 +230,11 @@ func (tm testManager) start() (func(), error) {
 			TrustedNamespaces: r.TrustedNamespaces, Selector: sel,
 			DefaultRegion: region, ResyncPeriod: tm.resync, PollInterval: 500 * time.Millisecond}
 		if err := cac.SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
+	}
+	if tm.sweep > 0 {
+		if err := mgr.Add(&Sweeper{Client: mgr.GetClient(), Entries: r, Period: tm.sweep, WatchedPolicies: tm.watched, Settle: time.Second}); err != nil {
 			return nil, err
 		}
 	}

@@ -16,6 +16,11 @@ const (
 	// entry that no operator owns.
 	AdoptAnnotation = "eksaccess.io/adopt"
 
+	// VerifyAnnotation asks for the entry to be read from EKS in full now, and
+	// put back if it drifted: set it to a new value (a timestamp, say) each time;
+	// status.lastHandledVerify records the last value handled.
+	VerifyAnnotation = "eksaccess.io/verify"
+
 	// TagPrefix starts every ownership tag the operator writes on EKS entries. Users
 	// may not declare tags with this prefix.
 	TagPrefix = ownership.Prefix
@@ -78,6 +83,10 @@ const (
 	ReasonAccessDenied = "AccessDenied"
 	// ReasonThrottled: EKS throttled the operator; it backs off and retries.
 	ReasonThrottled = "Throttled"
+	// ReasonRateLimited: the object waits for its account's budget of EKS calls
+	// (the operator's own limit, --eks-qps, shared by the account's objects); the
+	// message says which account and region and about how long.
+	ReasonRateLimited = "RateLimited"
 	// ReasonEKSError: EKS failed in a way worth retrying.
 	ReasonEKSError = "EKSError"
 	// ReasonNoRegion: neither spec.region nor the operator's --region is set.
@@ -382,6 +391,19 @@ type AccessEntryStatus struct {
 	// iam:GetUser permission, or --principal-check-interval=0).
 	// +optional
 	PrincipalID string `json:"principalID,omitempty"`
+
+	// LastVerifiedAt is when every field of the entry (username, groups, type,
+	// tags, policies) was last read from EKS, or written and shown by EKS's answer,
+	// and found as the spec says. Entries are verified again in turn, within
+	// --verification-period, under the account's budget of background calls; a
+	// restart does not read them all again at once.
+	// +optional
+	LastVerifiedAt *metav1.Time `json:"lastVerifiedAt,omitempty"`
+
+	// LastHandledVerify is the last value of the eksaccess.io/verify annotation
+	// that a verification answered.
+	// +optional
+	LastHandledVerify string `json:"lastHandledVerify,omitempty"`
 
 	// IdentityRecordedAt is when Identity was recorded. EKS may show a new entry
 	// only seconds later, so until --consistency-window has passed an entry that

@@ -117,6 +117,10 @@ func (in *AccessEntryStatus) DeepCopyInto(out *AccessEntryStatus) {
 		*out = new(EntryIdentity)
 		**out = **in
 	}
+	if in.LastVerifiedAt != nil {
+		in, out := &in.LastVerifiedAt, &out.LastVerifiedAt
+		*out = (*in).DeepCopy()
+	}
 	if in.IdentityRecordedAt != nil {
 		in, out := &in.IdentityRecordedAt, &out.IdentityRecordedAt
 		*out = (*in).DeepCopy()

@@ -70,7 +70,7 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 		Operator:     operatorBin,
 		WorkDir:      work,
 		Region:       region,
-		OperatorArgs: []string{"--resync-period=30s"},
+		OperatorArgs: []string{"--verification-period=30s", "--sweep-period=10s"},
 		Stopping:     func(part string) { step("stopping %s", part) },
 	})
 	if err != nil {
@@ -147,7 +147,8 @@ The demo is running. In another terminal:
   export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=%s
   aws eks list-access-entries --cluster-name %s --endpoint-url %s
   aws eks delete-access-entry --cluster-name %s --principal-arn arn:aws:iam::%s:role/platform-admins --endpoint-url %s
-      # drift: the operator puts it back at its next resync (--resync-period, 30s here)
+      # drift: the next sweep (--sweep-period, 10s here) finds a deleted entry or a watched policy
+      # granted; any other change is put back at the next verification (--verification-period, 30s here)
 
 Press Ctrl-C to stop everything.
 `, kubeconfig, rel(root, filepath.Join(testenv.AssetsDir(), "kubectl")), rel(root, filepath.Join(testenv.AssetsDir(), "kubectl")),

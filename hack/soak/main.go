@@ -176,7 +176,7 @@ func run(o options) error {
 		Operator: o.operator,
 		WorkDir:  work,
 		Region:   region,
-		OperatorArgs: []string{"--principal-check-interval=5s", "--iam-qps=50", "--resync-period=20s", "--trusted-namespaces=" + namespace,
+		OperatorArgs: []string{"--principal-check-interval=5s", "--iam-qps=50", "--verification-period=20s", "--sweep-period=5s", "--background-qps=10", "--trusted-namespaces=" + namespace,
 			"--eks-qps=50", "--eks-burst=50", // above EKS's rate: throttling happens
 			"--instance-id=soak"},
 		// A request in flight while kube-apiserver restarts must fail, not hang the driver.
@@ -604,7 +604,7 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 					}
 				}
 			}
-			// A rule change reaches every object within a resync (20s).
+			// A rule change reaches every object at once, and a principal check within a verification period (20s).
 			m.final = map[string]v1.AccessEntry{}
 			for _, ae := range list.Items {
 				m.final[ae.Name] = ae

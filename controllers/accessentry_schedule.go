@@ -1,0 +1,183 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
+)
+
+// schedule decides whether the pass calls EKS at all, and reserves from the
+// account's budget the calls it expects to make. An object Ready at its
+// generation, reached the way status records, that no sweep suspects, for which
+// no verification is asked (the eksaccess.io/verify annotation) and whose
+// verification is not due, is left alone until it is: the sweeps watch it in the
+// meantime. Verification is background work; everything else (a new or changed
+// spec, an object not Ready, drift a sweep found, a verification asked for) is
+// foreground and comes first.
+// Without tokens the pass ends at once and the scheduler puts the object back in
+// the queue when they are there: a worker never waits for an account's budget.
+func (r *AccessEntryReconciler) schedule(_ context.Context, p *entryPass) error {
+	r.rememberTarget(p)
+	_, suspect := r.suspects.Load(p.ae.UID)
+	requested := p.ae.Annotations[v1.VerifyAnnotation] != p.ae.Status.LastHandledVerify
+	if p.synced && !suspect && !requested && sameTarget(p) {
+		if left := r.verificationLeft(p.ae); left > 0 {
+			return skipFor(jitter(left, 0.05))
+		}
+		p.verifying = true
+		p.slot.tier = "verify"
+	}
+	s := r.EKS.Budget()
+	if s == nil {
+		return nil
+	}
+	class := budget.Foreground
+	if p.verifying {
+		class = budget.Background
+	}
+	key, req := budgetKey(p.target), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}
+	g, w := s.Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: p.id.ClusterName, Class: class,
+		Tokens: r.estimate(p), Ready: func() { r.queue.add(req) }})
+	if g == nil {
+		return rateLimited(key, class, w.For, w.Ahead)
+	}
+	p.slot.grant = g
+	return nil
+}
+
+// sameTarget: status records the entry of the pass's identity, reached through
+// the pass's role: nothing moved.
+func sameTarget(p *entryPass) bool {
+	st := &p.ae.Status
+	return st.Identity != nil && *st.Identity == p.id && st.RoleARN == p.target.RoleARN && st.AccessEntryARN != ""
+}
+
+// verificationLeft is how long until the object's entry is due a full read; 0
+// when it is due.
+func (r *AccessEntryReconciler) verificationLeft(ae *v1.AccessEntry) time.Duration {
+	if ae.Status.LastVerifiedAt == nil || r.VerifyPeriod <= 0 {
+		return 0
+	}
+	return max(0, time.Until(ae.Status.LastVerifiedAt.Add(r.VerifyPeriod)))
+}
+
+// estimate is how many EKS calls the pass expects to make: a new entry's create
+// and its policies; an existing one's reads, and, for a spec change, the writes
+// status says it needs. A pass that needs more takes them call by call.
+func (r *AccessEntryReconciler) estimate(p *entryPass) int {
+	st := &p.ae.Status
+	if !sameTarget(p) {
+		if p.ae.Annotations[v1.AdoptAnnotation] == "true" {
+			return 3 + len(p.ae.Spec.AccessPolicies) // the reads, the ownership tags, the policies
+		}
+		return 1 + len(p.ae.Spec.AccessPolicies)
+	}
+	reads := 1
+	if p.id.Type.ListsPolicies() || len(p.ae.Spec.AccessPolicies) > 0 {
+		reads++
+	}
+	if p.verifying {
+		return reads
+	}
+	desired := plan.DesiredFor(p.ae, p.id, r.InstanceID)
+	known := plan.Observed{ARN: st.AccessEntryARN, Type: string(p.id.Type), Username: st.Username, Groups: st.KubernetesGroups,
+		Tags: desired.Tags, Policies: map[string]plan.ObservedPolicy{}}
+	for _, ap := range st.AccessPolicies {
+		known.Policies[ap.PolicyARN] = plan.ObservedPolicy{Scope: plan.Scope{Type: string(ap.AccessScope.Type), Namespaces: ap.AccessScope.Namespaces}}
+	}
+	return reads + plan.Compute(desired, known, st.ManagedTags).Writes()
+}
+
+// scheduleRemoval reserves the calls of a deletion (the entry read, then
+// deleted) as foreground work.
+func (r *AccessEntryReconciler) scheduleRemoval(_ context.Context, p *entryPass) error {
+	s := r.EKS.Budget()
+	if s == nil || p.ae.Status.Identity == nil {
+		return nil
+	}
+	t := Target{Region: p.ae.Status.Identity.Region, RoleARN: p.ae.Status.RoleARN}
+	key, req := budgetKey(t), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}
+	g, w := s.Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: p.ae.Status.Identity.ClusterName, Class: budget.Foreground,
+		Tokens: 2 + len(p.ae.Status.RetainedEntries), Ready: func() { r.queue.add(req) }})
+	if g == nil {
+		return rateLimited(key, budget.Foreground, w.For, w.Ahead)
+	}
+	p.slot.grant = g
+	return nil
+}
+
+// forget drops what the budget and the sweeps keep for an object that is gone.
+func (r *AccessEntryReconciler) forget(ae *v1.AccessEntry) {
+	r.suspects.Delete(ae.UID)
+	r.nextPrincipalCheck.Delete(ae.UID)
+	if s := r.EKS.Budget(); s != nil && ae.Status.Identity != nil {
+		s.Forget(budgetKey(Target{Region: ae.Status.Identity.Region, RoleARN: ae.Status.RoleARN}), string(ae.UID))
+	}
+}
+
+// suspect marks an object a sweep found changed out of band: its next pass reads
+// its entry in full, as foreground work, and heals it.
+func (r *AccessEntryReconciler) suspect(uid types.UID, key client.ObjectKey) {
+	r.suspects.Store(uid, true)
+	r.queue.add(reconcile.Request{NamespacedName: key})
+}
+
+// rateLimitedAfter is the wait beyond which a foreground object says it is
+// rate-limited: shorter waits are the budget's ordinary pace.
+const rateLimitedAfter = 5 * time.Second
+
+// rateLimited ends a pass that has no tokens. The scheduler requeues the object
+// when they come; the result's requeue is only a safety net should that be lost.
+// Background verification changes no condition; foreground work says it waits
+// for its account's budget (RateLimited) when the wait is long enough to notice.
+func rateLimited(key budget.Key, class budget.Class, wait time.Duration, ahead int) error {
+	return &outcome{kind: kindDefer, reason: v1.ReasonRateLimited,
+		message: fmt.Sprintf("waiting for the operator's budget of EKS calls for account %s in %s (--eks-qps): about %s, %d object(s) ahead",
+			key.Account, key.Region, wait.Round(time.Second), ahead),
+		after: wait + 30*time.Second, quiet: class == budget.Background || wait < rateLimitedAfter}
+}
+
+// skipFor ends the pass of an object that needs no EKS call until after.
+func skipFor(after time.Duration) error {
+	return &outcome{kind: kindDefer, after: after, quiet: true}
+}
+
+// overBudget turns a call the account's budget had no token for, met in the
+// middle of a pass (which needed more calls than it reserved), into a place in
+// the scheduler's queue. A verification pass that stops short changes no
+// condition.
+func (r *AccessEntryReconciler) overBudget(p *entryPass, err error) error {
+	var (
+		over *errOverBudget
+		o    *outcome
+	)
+	class := budget.Foreground
+	if p.verifying {
+		class = budget.Background
+	}
+	switch {
+	case errors.As(err, &over):
+		s, req := r.EKS.Budget(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}
+		// As many tokens as the whole pass needs: the calls it made (its reads are
+		// made again), the one it could not make, and one more.
+		g, w := s.Take(budget.Request{Key: over.key, ID: string(p.ae.UID), Flow: p.id.ClusterName, Class: class, Tokens: max(r.estimate(p), p.slot.used+2),
+			Ready: func() { r.queue.add(req) }})
+		if g != nil {
+			g.Release() // there again already
+			return &outcome{kind: kindDefer, after: 100 * time.Millisecond, quiet: true}
+		}
+		return rateLimited(over.key, class, w.For, w.Ahead)
+	case p.verifying && errors.As(err, &o) && o.kind == kindDefer:
+		o.quiet = true
+	}
+	return err
+}

@@ -1,0 +1,312 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
+)
+
+// The tests of this file run on an emulator of their own, so that the calls it
+// counts are only theirs.
+
+// ownEmulator starts an emulator for one test and returns it with an admin
+// client of the operator's account.
+func ownEmulator(t *testing.T, cfg eksemulator.Config) (*eksemulator.Server, *eks.Client) {
+	t.Helper()
+	e, err := eksemulator.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e, eks.NewFromConfig(awsConfig(), func(o *eks.Options) { o.BaseEndpoint = aws.String(e.URL()) })
+}
+
+// onEmulator points a manager's EKS calls at e, with the budget options given.
+func onEmulator(e *eksemulator.Server, opts ClientOptions) func(*AccessEntryReconciler) {
+	return func(r *AccessEntryReconciler) {
+		opts.Endpoint, opts.STSEndpoint = e.URL(), e.URL()
+		r.EKS = NewSDKClients(awsConfig(), opts)
+	}
+}
+
+func inShard(shard string, mutate ...func(*v1.AccessEntry)) func(*v1.AccessEntry) {
+	return func(ae *v1.AccessEntry) {
+		ae.Labels = map[string]string{shardLabel: shard}
+		for _, m := range mutate {
+			m(ae)
+		}
+	}
+}
+
+// entriesIn returns the principals e's cluster holds, with their policies.
+func holdingOf(e *eksemulator.Server, acct, cluster, principal string) (eksemulator.Entry, bool) {
+	for _, en := range e.Entries(acct, region, cluster) {
+		if en.PrincipalARN == principal {
+			return en, true
+		}
+	}
+	return eksemulator.Entry{}, false
+}
+
+// TestDriftTiers: each tier finds what it is for, with the calls it makes
+// counted. Sweeps (every second here) find a deleted entry and an admin policy
+// granted out of band by listing, without reading any entry that did not change;
+// a group changed out of band is invisible to them, and found by the full
+// verification of the entry. A restart with every entry verified re-reads none.
+func TestDriftTiers(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	const shard, cluster = "tiers", "tiers"
+	e, eksAdmin := ownEmulator(t, eksemulator.Config{Clusters: []eksemulator.ClusterConfig{{Name: cluster, Account: account, Region: region, AuthenticationMode: "API"}}, Seed: 1})
+	opts := ClientOptions{QPS: 20, Burst: 20, BackgroundQPS: 10}
+	mgr := testManager{selector: shardLabel + "=" + shard, resync: time.Hour, sweep: time.Second,
+		watched: []string{"AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy"}, tune: []func(*AccessEntryReconciler){onEmulator(e, opts)}}
+	// One manager at a time; the last one stops after the objects are gone.
+	var stopCurrent func()
+	t.Cleanup(func() { stopCurrent() })
+	restart := func(t *testing.T, tm testManager) {
+		t.Helper()
+		if stopCurrent != nil {
+			stopCurrent()
+		}
+		stop, err := tm.start()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stopCurrent = stop
+	}
+	restart(t, mgr)
+	ctx := context.Background()
+	var objs []*v1.AccessEntry
+	for i := range 8 {
+		ae := entry(fmt.Sprintf("tier-%d", i), roleARN(fmt.Sprintf("tier-%d", i)), inShard(shard, func(ae *v1.AccessEntry) {
+			ae.Spec.ClusterName = cluster
+			ae.Spec.KubernetesGroups = []v1.KubernetesGroup{"readers"}
+			ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy)}
+		}))
+		create(t, ae)
+		objs = append(objs, ae)
+	}
+	for _, ae := range objs {
+		waitReady(t, ae, 30*time.Second)
+	}
+	time.Sleep(1500 * time.Millisecond) // the sweeps leave entries verified within the last second alone
+
+	t.Run("a sweep finds a deletion", func(t *testing.T) {
+		principal := objs[0].Spec.PrincipalARN
+		e.ResetCalls()
+		if _, err := eksAdmin.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal)}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, "the deleted entry to be back with its policy", func() (bool, string) {
+			en, ok := holdingOf(e, account, cluster, principal)
+			return ok && len(en.Policies) == 1, fmt.Sprintf("%+v", en)
+		})
+		c := e.CallsOf(account)
+		t.Logf("calls to find and heal one deletion among %d entries: %v", len(objs), c)
+		if c["ListAccessEntries"] == 0 || c["DescribeAccessEntry"] > 2 || c["ListAssociatedAccessPolicies"] > 2 {
+			t.Errorf("calls %v: want the deletion found by listing, and only the deleted entry read", c)
+		}
+	})
+
+	t.Run("a watched-policy sweep finds an escalation", func(t *testing.T) {
+		principal := objs[1].Spec.PrincipalARN
+		time.Sleep(1500 * time.Millisecond)
+		e.ResetCalls()
+		if _, err := eksAdmin.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal),
+			PolicyArn: aws.String(adminPolicy), AccessScope: &types.AccessScope{Type: types.AccessScopeTypeCluster}}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, "the admin policy granted out of band to be taken back", func() (bool, string) {
+			en, _ := holdingOf(e, account, cluster, principal)
+			return fmt.Sprint(policiesOf(en)) == fmt.Sprint(map[string]string{viewPolicy: "cluster:"}), fmt.Sprint(policiesOf(en))
+		})
+		c := e.CallsOf(account)
+		t.Logf("calls to find and heal one escalation among %d entries: %v", len(objs), c)
+		if c["DisassociateAccessPolicy"] != 1 || c["DescribeAccessEntry"] > 2 || c["ListAssociatedAccessPolicies"] > 2 {
+			t.Errorf("calls %v: want the escalation found by listing, and only the escalated entry read", c)
+		}
+	})
+
+	t.Run("sweeps do not see a group change; verification does", func(t *testing.T) {
+		principal := objs[2].Spec.PrincipalARN
+		if _, err := eksAdmin.UpdateAccessEntry(ctx, &eks.UpdateAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal), KubernetesGroups: []string{"admins"}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(3 * time.Second) // three sweeps
+		if en, _ := holdingOf(e, account, cluster, principal); !slices.Equal(en.KubernetesGroups, []string{"admins"}) {
+			t.Fatalf("groups %v: a sweep must not read entries, only list them", en.KubernetesGroups)
+		}
+		verifying := mgr
+		verifying.resync = 2 * time.Second // every entry due now
+		stopCurrent()
+		stopCurrent = nil
+		e.ResetCalls()
+		restart(t, verifying)
+		eventually(t, 15*time.Second, "the group changed out of band to be put back", func() (bool, string) {
+			en, _ := holdingOf(e, account, cluster, principal)
+			return slices.Equal(en.KubernetesGroups, []string{"readers"}), fmt.Sprint(en.KubernetesGroups)
+		})
+		c := e.CallsOf(account)
+		t.Logf("calls of the verification that found it: %v", c)
+		if c["DescribeAccessEntry"] == 0 || c["UpdateAccessEntry"] != 1 {
+			t.Errorf("calls %v: want entries read in full and one update", c)
+		}
+		got := get(t, client.ObjectKeyFromObject(objs[2]))
+		if got.Status.LastVerifiedAt == nil || time.Since(got.Status.LastVerifiedAt.Time) > 10*time.Second {
+			t.Errorf("status.lastVerifiedAt %v: want the verification recorded", got.Status.LastVerifiedAt)
+		}
+	})
+
+	t.Run("a restart with every entry verified reads none again", func(t *testing.T) {
+		for _, ae := range objs {
+			waitReady(t, ae, 30*time.Second)
+		}
+		stopCurrent()
+		stopCurrent = nil
+		e.ResetCalls()
+		restart(t, mgr) // verification period an hour: nothing is due
+		time.Sleep(4 * time.Second)
+		c := e.CallsOf(account)
+		t.Logf("calls in the first 4s after a restart with %d Ready entries: %v", len(objs), c)
+		if c["DescribeAccessEntry"] != 0 || c["ListAssociatedAccessPolicies"] != 0 {
+			t.Errorf("calls %v: a restart read entries again", c)
+		}
+	})
+}
+
+// TestForegroundBeforeBackground: with verification due for every entry all the
+// time (a verification period of a second) and the background budget full, a
+// new AccessEntry is still Ready in about the time of its own calls, and
+// verification spends no more than its share.
+func TestForegroundBeforeBackground(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	const shard, cluster = "budget", "busy"
+	e, _ := ownEmulator(t, eksemulator.Config{Clusters: []eksemulator.ClusterConfig{{Name: cluster, Account: account, Region: region, AuthenticationMode: "API"}}, Seed: 1})
+	stop, err := testManager{selector: shardLabel + "=" + shard, resync: time.Second,
+		tune: []func(*AccessEntryReconciler){onEmulator(e, ClientOptions{QPS: 6, Burst: 6, BackgroundQPS: 2})}}.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	for i := range 12 {
+		ae := entry(fmt.Sprintf("busy-%d", i), roleARN(fmt.Sprintf("busy-%d", i)), inShard(shard, func(ae *v1.AccessEntry) {
+			ae.Spec.ClusterName = cluster
+			ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy)}
+		}))
+		create(t, ae)
+		waitReady(t, ae, 30*time.Second)
+	}
+	time.Sleep(3 * time.Second) // verification of all twelve is now always due
+	e.ResetCalls()
+	const window = 5 * time.Second
+	time.Sleep(window)
+	c := e.CallsOf(account)
+	background := c["DescribeAccessEntry"] + c["ListAssociatedAccessPolicies"]
+	t.Logf("background calls in %s: %v", window, c)
+	if background == 0 || float64(background) > 2*window.Seconds()+4 {
+		t.Errorf("%d verification calls in %s: want some, and at most the background budget of 2/s (plus its burst)", background, window)
+	}
+
+	start := time.Now()
+	ae := entry("urgent", roleARN("urgent"), inShard(shard, func(ae *v1.AccessEntry) {
+		ae.Spec.ClusterName = cluster
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(editPolicy)}
+	}))
+	create(t, ae)
+	waitReady(t, ae, 30*time.Second)
+	took := time.Since(start)
+	t.Logf("a new entry (2 calls) was Ready in %s while verification used its whole budget", took)
+	if took > 3*time.Second {
+		t.Errorf("a new entry took %s to be Ready behind background verification; want about the time of its own 2 calls", took)
+	}
+}
+
+// TestAccountsDoNotWaitForEachOther: two accounts, one in a throttling storm (EKS
+// answers its every call with 429). The other converges at its own rate, its
+// calls counted apart; the throttled account's objects say why they wait, and
+// converge once the storm ends.
+func TestAccountsDoNotWaitForEachOther(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	const shard, calm, stormy = "budget", "calm", "stormy"
+	role := "arn:aws:iam::" + remoteAccount + ":role/eks-access-operator"
+	e, _ := ownEmulator(t, eksemulator.Config{Clusters: []eksemulator.ClusterConfig{
+		{Name: calm, Account: account, Region: region, AuthenticationMode: "API"},
+		{Name: stormy, Account: remoteAccount, Region: region, AuthenticationMode: "API"},
+	}, RateLimit: 10, Burst: 10, Seed: 1})
+	stop, err := testManager{selector: shardLabel + "=" + shard, resync: time.Hour, clusterConfigs: true, name: "budget-configs",
+		tune: []func(*AccessEntryReconciler){onEmulator(e, ClientOptions{QPS: 10, Burst: 10})}}.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	ctx := context.Background()
+	cac := &v1.ClusterAccessConfig{}
+	cac.Name, cac.Labels = "stormy", map[string]string{shardLabel: shard}
+	cac.Spec = v1.ClusterAccessConfigSpec{ClusterName: stormy, RoleARN: role}
+	if err := k8s.Create(ctx, cac); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { releaseConfig(t, cac.Name) })
+	waitConfig(t, cac.Name, 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) })
+
+	e.SetFaults(eksemulator.Faults{RateLimit: 10, Burst: 10, Throttled: []string{remoteAccount}})
+	e.ResetCalls()
+	const n = 20
+	var calmObjs, stormyObjs []*v1.AccessEntry
+	start := time.Now()
+	for i := range n {
+		for _, c := range []struct {
+			cluster string
+			objs    *[]*v1.AccessEntry
+		}{{stormy, &stormyObjs}, {calm, &calmObjs}} {
+			ae := entry(fmt.Sprintf("%s-%d", c.cluster, i), roleARN(fmt.Sprintf("%s-%d", c.cluster, i)), inShard(shard, func(ae *v1.AccessEntry) {
+				ae.Spec.ClusterName = c.cluster
+				ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy)}
+			}))
+			create(t, ae)
+			*c.objs = append(*c.objs, ae)
+		}
+	}
+	// The calm account's floor: 2 calls an entry at 10/s after a burst of 10.
+	floor := time.Duration(float64(2*n-10)/10*float64(time.Second)) + time.Second
+	for _, ae := range calmObjs {
+		waitReady(t, ae, 30*time.Second)
+	}
+	took := time.Since(start)
+	c := e.CallsOf(account)
+	t.Logf("calm account: %d entries Ready in %s (floor %s) while the other was throttled; its calls %v; the throttled account's answered calls %v",
+		n, took, floor, c, e.CallsOf(remoteAccount))
+	if c["CreateAccessEntry"] != n || c["AssociateAccessPolicy"] != n {
+		t.Errorf("calm account calls %v: want %d creates and %d associations", c, n, n)
+	}
+	if took > 2*floor+3*time.Second {
+		t.Errorf("the calm account took %s, more than twice its own floor %s: it waited for the throttled one", took, floor)
+	}
+	for _, ae := range stormyObjs[:3] {
+		got := get(t, client.ObjectKeyFromObject(ae))
+		r := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady)
+		if r == nil || (r.Reason != v1.ReasonThrottled && r.Reason != v1.ReasonRateLimited) {
+			t.Errorf("%s in the throttled account: %s, want Throttled or RateLimited", ae.Name, conditions(got))
+		}
+	}
+
+	e.SetFaults(eksemulator.Faults{RateLimit: 10, Burst: 10})
+	for _, ae := range stormyObjs {
+		waitReady(t, ae, 60*time.Second)
+	}
+}

@@ -1,0 +1,226 @@
+package controllers
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
+)
+
+// Sweeper finds drift between an entry's full verifications, cheaply: EKS's
+// ListAccessEntries names 100 principals a call, and with its associatedPolicyArn
+// filter only those that hold a given policy. Every period it sweeps each cluster
+// the AccessEntries of this instance live in:
+//
+//   - sweep: every entry of the cluster listed; an entry an AccessEntry holds
+//     Ready that EKS no longer lists was deleted out of band;
+//   - watched: the holders of each watched policy (the high-privilege ones)
+//     listed; an entry that holds one its spec does not name was escalated out
+//     of band, one that lost a policy its spec names was cut back.
+//
+// What it finds is marked suspect and queued: the object's next pass reads the
+// entry in full, as foreground work, and puts it back. Its calls are background
+// work of the account's budget. Entries EKS lists that no AccessEntry declares
+// are the ClusterAccessConfig's to report or prune, on its own cycle.
+type Sweeper struct {
+	Client  client.Reader
+	Entries *AccessEntryReconciler
+	// Period is how often each cluster is swept.
+	Period time.Duration
+	// WatchedPolicies are the names of the access policies whose holders each
+	// sweep lists (AmazonEKSClusterAdminPolicy, say).
+	WatchedPolicies []string
+	// Settle is how long after its last verification an entry is left out of a
+	// sweep: EKS may list a new entry or association only seconds later.
+	Settle time.Duration
+}
+
+// sweepKey names one cluster as the operator reaches it.
+type sweepKey struct {
+	Cluster, Region, RoleARN string
+}
+
+// rememberTarget records where the pass's entry lives, for the sweeps.
+func (r *AccessEntryReconciler) rememberTarget(p *entryPass) {
+	r.targets.Store(sweepKey{Cluster: p.id.ClusterName, Region: p.target.Region, RoleARN: p.target.RoleARN}, p.target)
+}
+
+// NeedLeaderElection: only the leader sweeps, as only it reconciles.
+func (s *Sweeper) NeedLeaderElection() bool { return true }
+
+// Start sweeps each known cluster every Period, each in its own goroutine, so
+// that a slow or throttled account holds up no other; it also keeps the
+// verification-age and budget gauges current.
+func (s *Sweeper) Start(ctx context.Context) error {
+	var (
+		mu      sync.Mutex
+		running = map[sweepKey]bool{}
+		next    = map[sweepKey]time.Time{}
+		wg      sync.WaitGroup
+	)
+	defer wg.Wait()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	lastGauges := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		now := time.Now()
+		s.Entries.targets.Range(func(k, v any) bool {
+			key, t := k.(sweepKey), v.(Target)
+			mu.Lock()
+			due := !running[key] && !now.Before(next[key])
+			if due {
+				running[key] = true
+			}
+			mu.Unlock()
+			if due {
+				wg.Go(func() {
+					s.sweep(ctx, key, t)
+					mu.Lock()
+					running[key], next[key] = false, time.Now().Add(jitter(s.Period, 0.1))
+					mu.Unlock()
+				})
+			}
+			return true
+		})
+		if now.Sub(lastGauges) >= 5*time.Second {
+			s.updateGauges(ctx)
+			lastGauges = now
+		}
+	}
+}
+
+// sweep lists the entries of one cluster, then the holders of each watched
+// policy, and marks suspect the AccessEntries whose entry differs.
+func (s *Sweeper) sweep(ctx context.Context, key sweepKey, t Target) {
+	log := ctrl.LoggerFrom(ctx).WithValues("cluster", key.Cluster, "region", key.Region)
+	watched := s.watchedEntries(ctx, key)
+	if len(watched) == 0 {
+		return
+	}
+	cl := s.Entries.EKS.For(t)
+	present, err := s.list(ctx, cl, t, key.Cluster, "", "sweep")
+	if err != nil {
+		log.V(1).Info("sweep failed", "error", err.Error())
+		return
+	}
+	for _, ae := range watched {
+		if !present[ae.Status.Identity.PrincipalARN] {
+			driftFound.WithLabelValues("sweep").Inc()
+			s.Entries.suspect(ae.UID, client.ObjectKeyFromObject(ae))
+		}
+	}
+	partition := awsarn.PartitionOfRegion(key.Region)
+	for _, name := range s.WatchedPolicies {
+		policy := "arn:" + partition + ":eks::aws:cluster-access-policy/" + name
+		holders, err := s.list(ctx, cl, t, key.Cluster, policy, "watched")
+		if err != nil {
+			log.V(1).Info("watched-policy sweep failed", "policy", name, "error", err.Error())
+			return
+		}
+		for _, ae := range watched {
+			principal := ae.Status.Identity.PrincipalARN
+			if !present[principal] {
+				continue // already suspect
+			}
+			wants := slices.ContainsFunc(ae.Spec.AccessPolicies, func(p v1.AccessPolicy) bool { return p.PolicyARN == policy })
+			if holders[principal] != wants {
+				driftFound.WithLabelValues("watched").Inc()
+				s.Entries.suspect(ae.UID, client.ObjectKeyFromObject(ae))
+			}
+		}
+	}
+}
+
+// watchedEntries are the AccessEntries of this instance whose entry lives in
+// the swept cluster and that are Ready at their generation, verified long enough
+// ago for EKS to list what the verification saw.
+func (s *Sweeper) watchedEntries(ctx context.Context, key sweepKey) []*v1.AccessEntry {
+	list := &v1.AccessEntryList{}
+	if err := s.Client.List(ctx, list, client.MatchingFields{clusterNameField: key.Cluster}); err != nil {
+		return nil
+	}
+	settled := time.Now().Add(-s.Settle)
+	var out []*v1.AccessEntry
+	for i := range list.Items {
+		ae := &list.Items[i]
+		st := &ae.Status
+		if st.Identity == nil || st.Identity.ClusterName != key.Cluster || st.Identity.Region != key.Region || st.RoleARN != key.RoleARN ||
+			st.LastVerifiedAt == nil || st.LastVerifiedAt.After(settled) || !ae.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if c := meta.FindStatusCondition(st.Conditions, v1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != ae.Generation {
+			continue
+		}
+		out = append(out, ae)
+	}
+	return out
+}
+
+// list pages through ListAccessEntries of a cluster (filtered by a policy when
+// one is given), each page a background call of the account's budget, and
+// returns the principals listed.
+func (s *Sweeper) list(ctx context.Context, cl EKSAPI, t Target, cluster, policy, tier string) (map[string]bool, error) {
+	in := &eks.ListAccessEntriesInput{ClusterName: aws.String(cluster), MaxResults: aws.Int32(100)}
+	if policy != "" {
+		in.AssociatedPolicyArn = aws.String(policy)
+	}
+	out := map[string]bool{}
+	pages := eks.NewListAccessEntriesPaginator(cl, in)
+	for pages.HasMorePages() {
+		slot := &grantSlot{tier: tier}
+		pctx := withGrantSlot(ctx, slot)
+		if b := s.Entries.EKS.Budget(); b != nil {
+			slot.grant = b.Wait(ctx.Done(), budget.Request{Key: budgetKey(t), ID: "sweep/" + t.Region + "/" + t.RoleARN + "/" + cluster,
+				Flow: cluster, Class: budget.Background, Tokens: 1})
+			if slot.grant == nil {
+				return nil, ctx.Err()
+			}
+		}
+		page, err := pages.NextPage(pctx)
+		slot.release()
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range page.AccessEntries {
+			out[p] = true
+		}
+	}
+	return out, nil
+}
+
+// updateGauges sets the age of the least recently verified Ready entry and the
+// work waiting for each account's budget.
+func (s *Sweeper) updateGauges(ctx context.Context) {
+	list := &v1.AccessEntryList{}
+	if err := s.Client.List(ctx, list); err == nil {
+		oldest := time.Duration(0)
+		for i := range list.Items {
+			if at := list.Items[i].Status.LastVerifiedAt; at != nil {
+				oldest = max(oldest, time.Since(at.Time))
+			}
+		}
+		oldestVerification.Set(oldest.Seconds())
+	}
+	if b := s.Entries.EKS.Budget(); b != nil {
+		for key, n := range b.Queued() {
+			budgetWaiting.WithLabelValues(key.Account, key.Region, budget.Foreground.String()).Set(float64(n[0]))
+			budgetWaiting.WithLabelValues(key.Account, key.Region, budget.Background.String()).Set(float64(n[1]))
+		}
+	}
+}
