@@ -3,9 +3,15 @@
 # `make test-unit` runs the tests that need no control plane, in seconds.
 
 IMG ?= eks-access-operator:dev
+# The release: the chart's appVersion and the image dist/install.yaml and the chart name.
+VERSION ?= 0.1.0
+RELEASE_IMG ?= ghcr.io/eksaccess/eks-access-operator:v$(VERSION)
+CHART := charts/eks-access-operator
 BIN := $(CURDIR)/bin
 K8S_BIN := $(BIN)/k8s
-KUBECTL := $(K8S_BIN)/kubectl
+# The kubectl on PATH; only when there is none is one built from Go modules into bin/k8s.
+KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(K8S_BIN)/kubectl)
+KUBECONFORM_VERSION := v0.8.0
 CONTROLLER_TOOLS_VERSION := v0.23.0
 # The version is in the file name, so a version bump rebuilds it.
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
@@ -17,8 +23,10 @@ all: build
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the manager's RBAC from the markers.
+manifests: $(CONTROLLER_GEN) ## Generate the CRDs and the manager's RBAC from the markers, and copy both into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="{./api/...,./controllers/...}" output:crd:artifacts:config=config/crd/bases
+	cp config/crd/bases/*.yaml $(CHART)/crds/
+	cp config/rbac/role.yaml $(CHART)/files/manager-role.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
@@ -27,6 +35,10 @@ generate: $(CONTROLLER_GEN) ## Generate the DeepCopy methods of the API types.
 .PHONY: docs
 docs: manifests ## Generate the API reference docs/api.md from the CRDs.
 	go run ./hack/apidocs -crds config/crd/bases -out docs/api.md
+
+.PHONY: schemas
+schemas: manifests ## Generate the CRDs' JSON Schemas for kubeconform and editors into schemas/ (GROUP/KIND_VERSION.json).
+	go run ./hack/crdschemas -crds config/crd/bases -out schemas
 
 .PHONY: fmt
 fmt: ## Run go fmt.
@@ -39,6 +51,7 @@ vet: ## Run go vet.
 .PHONY: test
 test: manifests generate fmt vet envtest-assets ## Run every test against envtest and the EKS emulator.
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) schema-check
 	$(MAKE) emulator-cli-check
 	$(MAKE) demo-check
 	$(MAKE) bench-smoke
@@ -49,14 +62,18 @@ test: manifests generate fmt vet envtest-assets ## Run every test against envtes
 test-unit: ## Run the tests that need no kube-apiserver (plan, decisions, parsers, steps, emulator): seconds, on a fresh clone.
 	go test -short ./...
 
+.PHONY: schema-check
+schema-check: ## Check config/samples with kubeconform and the schemas in schemas/, and that a bad manifest is refused.
+	KUBECONFORM="go run github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)" hack/schema-check.sh
+
 .PHONY: emulator-cli-check
 emulator-cli-check: ## Run the user guide's AWS CLI commands against the EKS emulator.
 	hack/emulator-aws-cli.sh
 
 .PHONY: verify
-verify: manifests generate fmt docs ## Regenerate everything and fail when the tree is not clean.
+verify: manifests generate fmt docs schemas build-installer ## Regenerate everything and fail when the tree is not clean.
 	@if [ -n "$$(git status --porcelain)" ]; then \
-		echo "the tree is dirty after 'make manifests generate fmt docs'; commit the regenerated files:"; \
+		echo "the tree is dirty after 'make manifests generate fmt docs schemas build-installer'; commit the regenerated files:"; \
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
 	fi
 	@echo "generated files are up to date"
@@ -138,25 +155,37 @@ emulator: ## Run the EKS emulator on 127.0.0.1:8686 (a test tool; see --help).
 docker-build: ## Build the container image (needs a Docker engine).
 	docker build -t $(IMG) .
 
+.PHONY: docker-push
+docker-push: ## Push the container image IMG.
+	docker push $(IMG)
+
+.PHONY: build-installer
+build-installer: manifests ## Write dist/install.yaml: the CRDs and the operator of config/default, image RELEASE_IMG.
+	go run ./hack/kustomize -image $(RELEASE_IMG) -o dist/install.yaml config/default
+
 ##@ Deployment
 
 .PHONY: install
-install: manifests envtest-assets ## Install the CRDs into the cluster of the current kubeconfig.
+install: manifests $(KUBECTL) ## Install the CRDs into the cluster of the current kubeconfig.
 	$(KUBECTL) apply --server-side -k config/crd
 
 .PHONY: uninstall
-uninstall: manifests envtest-assets ## Remove the CRDs from the cluster of the current kubeconfig.
+uninstall: manifests $(KUBECTL) ## Remove the CRDs from the cluster of the current kubeconfig.
 	$(KUBECTL) delete --ignore-not-found -k config/crd
 
 .PHONY: deploy
-deploy: manifests envtest-assets ## Deploy the operator, image IMG, to the cluster of the current kubeconfig.
-	$(KUBECTL) kustomize config/default | sed 's|image: controller:latest|image: $(IMG)|' | $(KUBECTL) apply --server-side -f -
+deploy: manifests $(KUBECTL) ## Deploy the operator, image IMG, to the cluster of the current kubeconfig.
+	go run ./hack/kustomize -image $(IMG) config/default | $(KUBECTL) apply --server-side -f -
 
 .PHONY: undeploy
-undeploy: envtest-assets ## Remove the operator from the cluster of the current kubeconfig.
-	$(KUBECTL) kustomize config/default | $(KUBECTL) delete --ignore-not-found -f -
+undeploy: $(KUBECTL) ## Remove the operator from the cluster of the current kubeconfig.
+	go run ./hack/kustomize config/default | $(KUBECTL) delete --ignore-not-found -f -
 
 ##@ Tools
+
+# Only when no kubectl is on PATH.
+$(K8S_BIN)/kubectl:
+	@hack/envtest-assets.sh kubectl
 
 $(CONTROLLER_GEN):
 	@echo "building controller-gen $(CONTROLLER_TOOLS_VERSION) into bin/"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the binaries envtest runs (kube-apiserver, kubectl, etcd) from Go modules into
 # bin/k8s/, because no prebuilt binary can be downloaded. A stamp file records the
-# versions; when it matches, nothing is rebuilt.
+# versions; when it matches, nothing is rebuilt. `envtest-assets.sh kubectl` builds
+# kubectl alone, for `make install` and `make deploy` on a machine without one.
 set -euo pipefail
+only=${1:-}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/bin/k8s"
@@ -10,13 +12,16 @@ kube_version=v1.37.2
 etcd_version=v3.7.3
 stamp="kube-apiserver=$kube_version kubectl=$kube_version etcd=$etcd_version go=$(go env GOVERSION)"
 
+if [ "$only" != "" ] && [ "$only" != kubectl ]; then
+	echo "usage: $0 [kubectl]" >&2
+	exit 2
+fi
 if [ -f "$out/.versions" ] && [ "$(cat "$out/.versions")" = "$stamp" ] &&
 	[ -x "$out/kube-apiserver" ] && [ -x "$out/kubectl" ] && [ -x "$out/etcd" ]; then
 	echo "envtest binaries up to date in bin/k8s ($stamp)"
 	exit 0
 fi
 mkdir -p "$out"
-rm -f "$out/.versions"
 
 minor=${kube_version#v1.}
 minor=${minor%%.*}
@@ -39,6 +44,11 @@ build() {
 	echo "built bin/k8s/$name in $((SECONDS - start))s"
 }
 
+if [ "$only" = kubectl ]; then
+	build kubectl "$root/hack/tools/kubernetes" k8s.io/kubernetes/cmd/kubectl "$ldflags"
+	exit 0
+fi
+rm -f "$out/.versions"
 build etcd "$root/hack/tools/etcd" .
 build kubectl "$root/hack/tools/kubernetes" k8s.io/kubernetes/cmd/kubectl "$ldflags"
 build kube-apiserver "$root/hack/tools/kubernetes" k8s.io/kubernetes/cmd/kube-apiserver "$ldflags"

@@ -87,7 +87,7 @@ type Guardrails struct {
 
 	// Enforcement says what happens when the guardrails stop allowing what an
 	// AccessEntry holds in EKS (a rule was tightened, or the AccessEntry's namespace
-	// lost its rule): Revoke (the default) removes it within a resync; Report only
+	// lost its rule): Revoke (the default) removes it at once; Report only
 	// says, in the AccessEntry's status, what Revoke would remove.
 	// +optional
 	// +kubebuilder:default=Revoke

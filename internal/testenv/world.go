@@ -135,6 +135,19 @@ func (w *World) StartOperator(extra ...string) error {
 	return nil
 }
 
+// StartReplica runs one more operator process with the same flags as StartOperator,
+// logging to operator-NAME.log in WorkDir: with --leader-elect in OperatorArgs, two
+// replicas elect a leader as two pods would. The caller stops it.
+func (w *World) StartReplica(name string) (*Operator, string, error) {
+	bin := w.opts.Operator
+	if !filepath.IsAbs(bin) {
+		bin = filepath.Join(RepoRoot(), bin)
+	}
+	logPath := filepath.Join(w.opts.WorkDir, "operator-"+name+".log")
+	op, err := StartOperator(bin, operatorArgs(w.Kubeconfig, w.Emulator.URL(), w.opts), logPath)
+	return op, logPath, err
+}
+
 // StopOperator stops the operator gracefully (SIGTERM) and waits for it.
 func (w *World) StopOperator() {
 	if w.operator != nil {

@@ -1,10 +1,9 @@
-// Package e2e checks the artifacts users install: the config/default kustomization
-// applied with the built kubectl to a real kube-apiserver, and the static build the
-// Dockerfile makes.
+// Package e2e checks the artifacts users install: dist/install.yaml (config/default)
+// applied with kubectl to a real kube-apiserver, the Helm chart, the metrics endpoint
+// and leader fail-over of the operator binary, and the static build the Dockerfile makes.
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"debug/elf"
 	"os"
@@ -17,6 +16,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -27,8 +27,9 @@ import (
 
 const namespace = "eks-access-system"
 
-// TestDefaultInstall builds config/default with kubectl's kustomize, applies it to
-// envtest, and checks what a production install relies on.
+// TestDefaultInstall applies dist/install.yaml (config/default, as `make
+// build-installer` writes it) to envtest the way the README says, `kubectl apply -f`,
+// and checks what a production install relies on.
 func TestDefaultInstall(t *testing.T) {
 	testenv.RequireControlPlane(t)
 	env, cfg, err := testenv.Start()
@@ -42,14 +43,13 @@ func TestDefaultInstall(t *testing.T) {
 	}
 	kubectl := filepath.Join(testenv.AssetsDir(), "kubectl")
 
-	built, err := exec.Command(kubectl, "kustomize", filepath.Join(testenv.RepoRoot(), "config", "default")).Output()
-	if err != nil {
-		t.Fatalf("kubectl kustomize config/default: %v", err)
+	// kubectl's own kustomize must read config/default as hack/kustomize does.
+	if out, err := exec.Command(kubectl, "kustomize", filepath.Join(testenv.RepoRoot(), "config", "default")).CombinedOutput(); err != nil {
+		t.Fatalf("kubectl kustomize config/default: %v\n%s", err, out)
 	}
-	apply := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "--server-side", "-f", "-")
-	apply.Stdin = bytes.NewReader(built)
+	apply := exec.Command(kubectl, "--kubeconfig", kubeconfig, "apply", "-f", filepath.Join(testenv.RepoRoot(), "dist", "install.yaml"))
 	if out, err := apply.CombinedOutput(); err != nil {
-		t.Fatalf("kubectl apply of config/default: %v\n%s", err, out)
+		t.Fatalf("kubectl apply -f dist/install.yaml: %v\n%s", err, out)
 	}
 
 	scheme := runtime.NewScheme()
@@ -88,8 +88,20 @@ func TestDefaultInstall(t *testing.T) {
 	}) || slices.ContainsFunc(manager.Args, func(a string) bool { return strings.HasPrefix(a, "--trusted-namespaces") }) {
 		t.Errorf("env %+v, args %v: want POD_NAMESPACE from the pod's namespace and no --trusted-namespaces", manager.Env, manager.Args)
 	}
-	if !slices.Contains(manager.Args, "--leader-elect") {
-		t.Errorf("args %v: want leader election", manager.Args)
+	if !slices.Contains(manager.Args, "--leader-elect") || *dep.Spec.Replicas != 2 {
+		t.Errorf("replicas %d, args %v: want two replicas with leader election", *dep.Spec.Replicas, manager.Args)
+	}
+	if !slices.Contains(manager.Args, "--metrics-bind-address=:8443") || slices.ContainsFunc(manager.Args, func(a string) bool { return strings.HasPrefix(a, "--metrics-secure") }) {
+		t.Errorf("args %v: want metrics on :8443, secure (the default)", manager.Args)
+	}
+	pdb := &policyv1.PodDisruptionBudget{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "eks-access-operator-controller-manager"}, pdb); err != nil {
+		t.Errorf("the PodDisruptionBudget: %v", err)
+	}
+	for _, name := range []string{"eks-access-operator-metrics-auth-role", "eks-access-operator-metrics-reader"} {
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, &rbacv1.ClusterRole{}); err != nil {
+			t.Errorf("the ClusterRole %s: %v", name, err)
+		}
 	}
 
 	sa := &corev1.ServiceAccount{}

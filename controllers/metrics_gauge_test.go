@@ -1,0 +1,85 @@
+package controllers
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+)
+
+func entryWith(name, cluster, region string, conds ...metav1.Condition) v1.AccessEntry {
+	ae := v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns"}}
+	ae.Spec.ClusterName, ae.Spec.Region = cluster, region
+	ae.Status.Conditions = conds
+	return ae
+}
+
+func cond(typ string, status metav1.ConditionStatus, reason string) metav1.Condition {
+	return metav1.Condition{Type: typ, Status: status, Reason: reason}
+}
+
+func TestCountEntries(t *testing.T) {
+	recorded := entryWith("recorded", "demo", "")
+	recorded.Status.Identity = &v1.EntryIdentity{Region: "eu-west-1"}
+	entries := []v1.AccessEntry{
+		entryWith("a", "demo", "us-west-2", cond(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonSynced)),
+		entryWith("b", "demo", "us-west-2", cond(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonSynced)),
+		entryWith("c", "demo", "us-west-2",
+			cond(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonAccessDenied),
+			cond(v1.ConditionStalled, metav1.ConditionTrue, v1.ReasonAccessDenied)),
+		entryWith("d", "demo", "us-west-2",
+			cond(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonThrottled),
+			cond(v1.ConditionReconciling, metav1.ConditionTrue, v1.ReasonThrottled)),
+		entryWith("new", "other", ""),
+		recorded,
+	}
+	got := CountEntries(entries, "us-east-1")
+	want := map[EntryStatusKey]int{
+		{Cluster: "demo", Region: "us-west-2", Ready: "True", Reason: v1.ReasonSynced}:                       2,
+		{Cluster: "demo", Region: "us-west-2", Ready: "False", Reason: v1.ReasonAccessDenied, Stalled: true}: 1,
+		{Cluster: "demo", Region: "us-west-2", Ready: "False", Reason: v1.ReasonThrottled}:                   1,
+		// Not reconciled yet, and without spec.region: the operator's region.
+		{Cluster: "other", Region: "us-east-1", Ready: "Unknown"}: 1,
+		// Without spec.region, the region recorded when the entry was created.
+		{Cluster: "demo", Region: "eu-west-1", Ready: "Unknown"}: 1,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d series %v, want %d %v", len(got), got, len(want), want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%+v: got %d, want %d", k, got[k], n)
+		}
+	}
+}
+
+func TestEntryCollectorServesOnlyTheLeader(t *testing.T) {
+	scheme := runtime.NewScheme()
+	if err := v1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	stalled := entryWith("c", "demo", "us-west-2",
+		cond(v1.ConditionReady, metav1.ConditionFalse, v1.ReasonAccessDenied),
+		cond(v1.ConditionStalled, metav1.ConditionTrue, v1.ReasonAccessDenied))
+	reader := fake.NewClientBuilder().WithScheme(scheme).WithObjects(&stalled).Build()
+
+	elected := make(chan struct{})
+	c := &entryCollector{reader: reader, elected: elected, defaultRegion: "us-west-2"}
+	if n := testutil.CollectAndCount(c); n != 0 {
+		t.Fatalf("a standby replica served %d series, want none", n)
+	}
+	close(elected)
+	want := `
+# HELP eks_access_operator_access_entries ` + accessEntriesHelp + `
+# TYPE eks_access_operator_access_entries gauge
+eks_access_operator_access_entries{cluster="demo",ready="False",reason="AccessDenied",region="us-west-2",stalled="true"} 1
+`
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+}
