@@ -56,6 +56,8 @@ func main() {
 		sweep          = controllers.Sweeper{Entries: &r}
 		watched        string
 		memoryLimit    string
+		kubeQPS        float64
+		kubeBurst      int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to callers the API server authenticates (a bearer token) and authorizes (get on the non-resource URL /metrics); false serves plain HTTP to anyone.")
@@ -81,8 +83,10 @@ func main() {
 	flag.DurationVar(&sweep.Period, "sweep-period", 50*time.Second, "How often each cluster's entries are listed (ListAccessEntries) to find entries deleted out of band, and the holders of each --watched-policies policy to find grants made out of band.")
 	flag.StringVar(&watched, "watched-policies", "AmazonEKSClusterAdminPolicy,AmazonEKSAdminPolicy", "Comma-separated access policy names whose holders every sweep lists; an entry granted one out of band is put back within a sweep period.")
 	flag.DurationVar(&resyncPeriod, "resync-period", 10*time.Minute, "How often each ClusterAccessConfig's cluster is read again (authentication mode, status, unmanaged entries).")
+	flag.Float64Var(&kubeQPS, "kube-api-qps", 200, "Requests per second to the Kubernetes API server (status and finalizer patches: about three per changed AccessEntry); client-go's default of 20 would cap a change across many accounts at about 7 entries a second.")
+	flag.IntVar(&kubeBurst, "kube-api-burst", 300, "Requests to the Kubernetes API server allowed in a burst above --kube-api-qps.")
 	flag.StringVar(&memoryLimit, "memory-limit", "", "Soft memory limit of the Go runtime (e.g. 100MiB; default: 90% of the container's cgroup memory limit, unless $GOMEMLIMIT is set).")
-	flag.IntVar(&r.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "AccessEntries reconciled at once.")
+	flag.IntVar(&r.MaxConcurrentReconciles, "max-concurrent-reconciles", 32, "AccessEntries reconciled at once. No worker waits for an account's line of EKS calls (at most 250ms to space a call), so many are cheap.")
 	flag.DurationVar(&r.StallAfter, "stall-after", 5*time.Minute, "How long to wait on EKS (eventual consistency, a new IAM principal) before reporting Stalled.")
 	flag.DurationVar(&r.RecheckInterval, "recheck-interval", time.Minute, "How often a condition only a person can fix (CONFIG_MAP cluster, missing cluster, denied permission, entry quota reached) is checked again.")
 	flag.DurationVar(&r.ConsistencyWindow, "consistency-window", 30*time.Second, "How long an entry the operator created may read as absent before it is taken as deleted out of band.")
@@ -123,7 +127,9 @@ func main() {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 		metricsOpts.CertDir, metricsOpts.CertName, metricsOpts.KeyName = metricsCertDir, "tls.crt", "tls.key"
 	}
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	restCfg := ctrl.GetConfigOrDie()
+	restCfg.QPS, restCfg.Burst = float32(kubeQPS), kubeBurst
+	mgr, err := ctrl.NewManager(restCfg, ctrl.Options{
 		Cache:                  cacheOpts,
 		Scheme:                 scheme,
 		Metrics:                metricsOpts,

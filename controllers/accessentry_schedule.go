@@ -48,7 +48,7 @@ func (r *AccessEntryReconciler) schedule(_ context.Context, p *entryPass) error 
 	g, w := s.Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: p.id.ClusterName, Class: class,
 		Tokens: r.estimate(p), Ready: func() { r.queue.add(req) }})
 	if g == nil {
-		return rateLimited(key, class, w.For, w.Ahead)
+		return rateLimited(key, class, w.For)
 	}
 	p.slot.grant = g
 	return nil
@@ -109,7 +109,7 @@ func (r *AccessEntryReconciler) scheduleRemoval(_ context.Context, p *entryPass)
 	g, w := s.Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: p.ae.Status.Identity.ClusterName, Class: budget.Foreground,
 		Tokens: 2 + len(p.ae.Status.RetainedEntries), Ready: func() { r.queue.add(req) }})
 	if g == nil {
-		return rateLimited(key, budget.Foreground, w.For, w.Ahead)
+		return rateLimited(key, budget.Foreground, w.For)
 	}
 	p.slot.grant = g
 	return nil
@@ -139,10 +139,13 @@ const rateLimitedAfter = 5 * time.Second
 // when they come; the result's requeue is only a safety net should that be lost.
 // Background verification changes no condition; foreground work says it waits
 // for its account's budget (RateLimited) when the wait is long enough to notice.
-func rateLimited(key budget.Key, class budget.Class, wait time.Duration, ahead int) error {
+func rateLimited(key budget.Key, class budget.Class, wait time.Duration) error {
+	// The message stays the same while the object waits, so that waiting writes
+	// no status again and again; eks_access_operator_budget_waiting counts the
+	// objects in each account's line.
 	return &outcome{kind: kindDefer, reason: v1.ReasonRateLimited,
-		message: fmt.Sprintf("waiting for the operator's budget of EKS calls for account %s in %s (--eks-qps): about %s, %d object(s) ahead",
-			key.Account, key.Region, wait.Round(time.Second), ahead),
+		message: fmt.Sprintf("waiting for the operator's budget of EKS calls for account %s in %s (--eks-qps); objects of other accounts do not wait for it",
+			key.Account, key.Region),
 		after: wait + 30*time.Second, quiet: class == budget.Background || wait < rateLimitedAfter}
 }
 
@@ -175,7 +178,7 @@ func (r *AccessEntryReconciler) overBudget(p *entryPass, err error) error {
 			g.Release() // there again already
 			return &outcome{kind: kindDefer, after: 100 * time.Millisecond, quiet: true}
 		}
-		return rateLimited(over.key, class, w.For, w.Ahead)
+		return rateLimited(over.key, class, w.For)
 	case p.verifying && errors.As(err, &o) && o.kind == kindDefer:
 		o.quiet = true
 	}

@@ -55,6 +55,22 @@ func (s *grantSlot) release() {
 func spendToken(ctx context.Context, s *budget.Scheduler, key budget.Key) error {
 	slot, _ := ctx.Value(grantSlotKey{}).(*grantSlot)
 	if (slot != nil && slot.grant.Take()) || s.TakeNow(key, 1) {
+		// Spaced at the account's rate as the call is made: at most a fraction
+		// of a second, never a wait for the account's line.
+		wait, ok := s.Pace(key, maxPace)
+		if !ok {
+			budgetSpent.WithLabelValues(key.Account, key.Region).Inc()
+			return &errOverBudget{key: key}
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		}
 		if slot != nil {
 			slot.used++
 			if slot.tier != "" {
@@ -66,6 +82,10 @@ func spendToken(ctx context.Context, s *budget.Scheduler, key budget.Key) error 
 	budgetSpent.WithLabelValues(key.Account, key.Region).Inc()
 	return &errOverBudget{key: key}
 }
+
+// maxPace is the longest a call waits to be spaced from the account's other
+// calls; past it the call fails with errOverBudget and the object waits its turn.
+const maxPace = 250 * time.Millisecond
 
 // queueRef is the controller's workqueue, for the scheduler and the sweeper to
 // put objects back in: a source that only keeps the queue it is given.

@@ -115,7 +115,11 @@ func NewSDKClients(cfg aws.Config, opts ClientOptions) *SDKClients {
 	c := &SDKClients{base: cfg, opts: opts, configs: map[Target]aws.Config{}, clients: map[Target]EKSAPI{},
 		iam: iamState{clients: map[Target]IAMAPI{}, accounts: map[Target][2]string{}, unreachable: map[Target]time.Time{}, limiters: map[string]*rate.Limiter{}}}
 	if opts.QPS > 0 {
-		c.budget = budget.New(budget.Options{QPS: opts.QPS, Burst: max(opts.Burst, 1), BackgroundQPS: cmp.Or(opts.BackgroundQPS, opts.QPS/10)})
+		// Tokens set aside for an object that is slow to come and spend them go
+		// back after about one bucket's worth of time: held longer, they would
+		// let calls bunch beyond the burst EKS allows.
+		hold := max(time.Second, time.Duration(float64(max(opts.Burst, 1))/opts.QPS*float64(time.Second)))
+		c.budget = budget.New(budget.Options{QPS: opts.QPS, Burst: max(opts.Burst, 1), BackgroundQPS: cmp.Or(opts.BackgroundQPS, opts.QPS/10), HoldFor: hold})
 	}
 	return c
 }

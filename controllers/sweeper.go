@@ -30,9 +30,10 @@ import (
 //     of band, one that lost a policy its spec names was cut back.
 //
 // What it finds is marked suspect and queued: the object's next pass reads the
-// entry in full, as foreground work, and puts it back. Its calls are background
-// work of the account's budget. Entries EKS lists that no AccessEntry declares
-// are the ClusterAccessConfig's to report or prune, on its own cycle.
+// entry in full, as foreground work, and puts it back. Its listings take their
+// turn in the account's budget with changes (a flow of their own per cluster),
+// ahead of verification. Entries EKS lists that no AccessEntry declares are the
+// ClusterAccessConfig's to report or prune, on its own cycle.
 type Sweeper struct {
 	Client  client.Reader
 	Entries *AccessEntryReconciler
@@ -186,8 +187,10 @@ func (s *Sweeper) list(ctx context.Context, cl EKSAPI, t Target, cluster, policy
 		slot := &grantSlot{tier: tier}
 		pctx := withGrantSlot(ctx, slot)
 		if b := s.Entries.EKS.Budget(); b != nil {
+			// A listing takes its turn with changes, not behind verification: a
+			// round of verification must never delay finding a deletion.
 			slot.grant = b.Wait(ctx.Done(), budget.Request{Key: budgetKey(t), ID: "sweep/" + t.Region + "/" + t.RoleARN + "/" + cluster,
-				Flow: cluster, Class: budget.Background, Tokens: 1})
+				Flow: "sweep/" + cluster, Class: budget.Foreground, Tokens: 1})
 			if slot.grant == nil {
 				return nil, ctx.Err()
 			}

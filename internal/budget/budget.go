@@ -11,7 +11,8 @@
 // that no foreground work waits for, and no more than its own rate.
 //
 // The package imports nothing of Kubernetes or AWS: it is a clock, buckets and
-// queues, tested with a fake clock.
+// queues, tested with a fake clock. Calls are also paced as they are made
+// (Pace), so that work granted apart never reaches EKS in a bunch.
 package budget
 
 import (
@@ -19,6 +20,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Key names a budget: one AWS account in one region.
@@ -238,6 +241,26 @@ func (s *Scheduler) Throttled(key Key) {
 	s.mu.Unlock()
 }
 
+// Pace says how long a call of the account must wait so that calls reach EKS
+// no faster than the account's rate and burst, however close together the work
+// that makes them was granted; false when that is longer than within, and then
+// the call is not counted. The wait is a fraction of a second: work is granted
+// at the account's rate, so its calls only need spacing, not queuing.
+func (s *Scheduler) Pace(key Key, within time.Duration) (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.budgetOf(key)
+	now := s.now()
+	b.refill(now, s.opts)
+	r := b.wire.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	if !r.OK() || d > within {
+		r.CancelAt(now)
+		return 0, false
+	}
+	return d, true
+}
+
 // Forget drops what is queued or held for a piece of work that went away.
 func (s *Scheduler) Forget(key Key, id string) {
 	s.mu.Lock()
@@ -346,7 +369,8 @@ func (s *Scheduler) giveBack(h *holding, now time.Time) {
 func (s *Scheduler) budgetOf(k Key) *accountBudget {
 	b := s.budgets[k]
 	if b == nil {
-		b = &accountBudget{tokens: float64(s.opts.Burst), bgTokens: 1, factor: 1, last: s.now(), flows: map[string]*flow{}}
+		b = &accountBudget{tokens: float64(s.opts.Burst), bgTokens: 1, factor: 1, last: s.now(), flows: map[string]*flow{},
+			wire: rate.NewLimiter(rate.Limit(s.opts.QPS), s.opts.Burst)}
 		s.budgets[k] = b
 	}
 	return b
@@ -367,6 +391,10 @@ type accountBudget struct {
 	// factor scales the rate down after throttling (1: the configured rate).
 	factor      float64
 	throttledAt time.Time
+	// wire paces the calls themselves, as they are made: tokens are spent when
+	// work is granted, but the work may make its calls a moment later, and calls
+	// of work granted apart must not reach EKS together.
+	wire *rate.Limiter
 
 	// flows are the foreground queues, one per cluster, served in turn from
 	// ring[turn]; background is one FIFO queue.
@@ -403,6 +431,9 @@ func (b *accountBudget) refill(now time.Time, o Options) {
 		b.throttledAt = b.throttledAt.Add(time.Duration(steps) * 10 * time.Second)
 	}
 	b.tokens = math.Min(b.tokens+dt*b.rate(o), float64(o.Burst))
+	if b.wire.Limit() != rate.Limit(b.rate(o)) {
+		b.wire.SetLimitAt(now, rate.Limit(b.rate(o)))
+	}
 	b.bgTokens = math.Min(b.bgTokens+dt*o.BackgroundQPS, bgBurst(o))
 }
 

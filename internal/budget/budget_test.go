@@ -2,6 +2,7 @@ package budget
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -246,5 +247,33 @@ func TestWaitBlocksUntilGranted(t *testing.T) {
 	}
 	if d := time.Since(start); d < 60*time.Millisecond {
 		t.Fatalf("5 tokens at 50/s with a burst of 1 came in %s", d)
+	}
+}
+
+// TestPaceSpacesCalls: calls made together, with tokens granted earlier, are
+// spaced to the account's rate beyond its burst; a call that would wait longer
+// than allowed is refused and not counted. Another account is not slowed.
+func TestPaceSpacesCalls(t *testing.T) {
+	s, _ := newTest(Options{QPS: 10, Burst: 2})
+	var waits []time.Duration
+	for range 4 {
+		d, ok := s.Pace(acctA, 250*time.Millisecond)
+		if !ok {
+			t.Fatalf("call %d refused after waits %v", len(waits)+1, waits)
+		}
+		waits = append(waits, d)
+	}
+	want := []time.Duration{0, 0, 100 * time.Millisecond, 200 * time.Millisecond}
+	if !slices.Equal(waits, want) {
+		t.Fatalf("waits %v, want %v", waits, want)
+	}
+	if d, ok := s.Pace(acctA, 250*time.Millisecond); ok {
+		t.Fatalf("a fifth call at once was allowed to wait %s, past the 250ms allowed", d)
+	}
+	if d, _ := s.Pace(acctA, time.Second); d != 300*time.Millisecond {
+		t.Fatalf("the refused call was counted: the next waits %s, want 300ms", d)
+	}
+	if d, ok := s.Pace(acctB, 0); !ok || d != 0 {
+		t.Fatalf("another account waited %s (%v)", d, ok)
 	}
 }
