@@ -153,7 +153,8 @@ func (s *Sweeper) sweep(ctx context.Context, key sweepKey, t Target) {
 // ago for EKS to list what the verification saw.
 func (s *Sweeper) watchedEntries(ctx context.Context, key sweepKey) []*v1.AccessEntry {
 	list := &v1.AccessEntryList{}
-	if err := s.Client.List(ctx, list, client.MatchingFields{clusterNameField: key.Cluster}); err != nil {
+	// Read only: the cache's objects, not copies of them.
+	if err := s.Client.List(ctx, list, client.MatchingFields{clusterNameField: key.Cluster}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	settled := time.Now().Add(-s.Settle)
@@ -211,7 +212,7 @@ func (s *Sweeper) list(ctx context.Context, cl EKSAPI, t Target, cluster, policy
 // work waiting for each account's budget.
 func (s *Sweeper) updateGauges(ctx context.Context) {
 	list := &v1.AccessEntryList{}
-	if err := s.Client.List(ctx, list); err == nil {
+	if err := s.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err == nil {
 		oldest := time.Duration(0)
 		for i := range list.Items {
 			if at := list.Items[i].Status.LastVerifiedAt; at != nil {
