@@ -92,8 +92,8 @@ type ClientOptions struct {
 // of a call spends a token of its account and region's budget (budget.Scheduler),
 // shared by every worker: from the tokens the pass reserved, else from what the
 // budget holds now; when it holds none the call fails at once with errOverBudget
-// and the object is queued for its turn, so that no worker ever waits on an
-// account's limit. Throttling is not retried by the SDK: it halves the account's
+// and the object is queued for its turn, so that no worker waits for an account's
+// line (only, at most 250ms, to space a call from the account's others). Throttling is not retried by the SDK: it slows the account's
 // budget instead. Every attempt is counted in the eks_access_operator_eks_requests_total
 // metric. Assumed-role credentials are cached and refreshed by the SDK.
 type SDKClients struct {

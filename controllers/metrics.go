@@ -19,7 +19,7 @@ var (
 	})
 
 	// eksThrottled counts EKS's throttling responses by account and region; each
-	// halves the account's budget for a while.
+	// slows the account's budget for a while.
 	eksThrottled = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "eks_access_operator_eks_throttled_total",
 		Help: "EKS calls EKS throttled, by account and region; each slows the operator's budget for that account and region.",

@@ -194,7 +194,9 @@ func convergeAll(ctx context.Context, k8s client.Client, entries []*v1.AccessEnt
 	if err := parallel(entries, func(ae *v1.AccessEntry) error { return k8s.Create(ctx, ae) }); err != nil {
 		return 0, err
 	}
-	_, err := waitForEvery(ctx, k8s, timeout, 100*time.Millisecond, func(list []v1.AccessEntry) (int, bool) {
+	// Every half second: listing a thousand objects ten times a second would load
+	// the API server that the operator writes to, and more so the larger run.
+	_, err := waitForEvery(ctx, k8s, timeout, 500*time.Millisecond, func(list []v1.AccessEntry) (int, bool) {
 		n := countReady(list, only)
 		return n, n == len(entries)
 	})

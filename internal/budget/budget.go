@@ -228,18 +228,28 @@ func (s *Scheduler) Spend(key Key, n int) {
 }
 
 // Throttled tells the scheduler EKS throttled a call of the account: its rate is
-// halved (down to a tenth), and grows back by a tenth of the configured rate for
-// every 10 seconds without throttling. Other accounts are not affected.
+// cut to 70% (down to a tenth; a storm of throttles cuts it again and again),
+// and grows back by a tenth of the configured rate for every 5 seconds without
+// throttling. A single throttle, as when another tool spent part of the account's
+// limit for a moment, so costs a few seconds, not a minute. Other accounts are
+// not affected.
 func (s *Scheduler) Throttled(key Key) {
 	s.mu.Lock()
 	b := s.budgetOf(key)
 	now := s.now()
 	b.refill(now, s.opts)
-	b.factor = math.Max(b.factor/2, 0.1)
+	b.factor = math.Max(b.factor*throttleCut, 0.1)
 	b.throttledAt = now
 	b.tokens = math.Min(b.tokens, 0)
 	s.mu.Unlock()
 }
+
+// throttleCut is what a throttle leaves of an account's rate; recoverEvery is how
+// often a tenth of the rate comes back after it.
+const (
+	throttleCut  = 0.7
+	recoverEvery = 5 * time.Second
+)
 
 // Pace says how long a call of the account must wait so that calls reach EKS
 // no faster than the account's rate and burst, however close together the work
@@ -425,10 +435,10 @@ func (b *accountBudget) refill(now time.Time, o Options) {
 		return
 	}
 	b.last = now
-	if b.factor < 1 && now.Sub(b.throttledAt) >= 10*time.Second {
-		steps := math.Floor(now.Sub(b.throttledAt).Seconds() / 10)
+	if b.factor < 1 && now.Sub(b.throttledAt) >= recoverEvery {
+		steps := math.Floor(float64(now.Sub(b.throttledAt)) / float64(recoverEvery))
 		b.factor = math.Min(1, b.factor+0.1*steps)
-		b.throttledAt = b.throttledAt.Add(time.Duration(steps) * 10 * time.Second)
+		b.throttledAt = b.throttledAt.Add(time.Duration(steps) * recoverEvery)
 	}
 	b.tokens = math.Min(b.tokens+dt*b.rate(o), float64(o.Burst))
 	if b.wire.Limit() != rate.Limit(b.rate(o)) {

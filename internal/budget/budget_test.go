@@ -203,8 +203,20 @@ func TestThrottledSlowsOneAccount(t *testing.T) {
 	for s.TakeNow(acctB, 1) {
 		b++
 	}
-	if a != 5 || b != 10 {
-		t.Fatalf("a second after a throttle: account A got %d (want 5, half rate), B %d (want 10)", a, b)
+	if a != 7 || b != 10 {
+		t.Fatalf("a second after a throttle: account A got %d (want 7, 70%% of the rate), B %d (want 10)", a, b)
+	}
+	// A storm cuts it again and again, down to a tenth.
+	for range 10 {
+		s.Throttled(acctA)
+	}
+	c.advance(time.Second)
+	a = 0
+	for s.TakeNow(acctA, 1) {
+		a++
+	}
+	if a != 1 {
+		t.Fatalf("a second after a storm of throttles account A got %d tokens, want 1 (a tenth of the rate)", a)
 	}
 	// Without further throttling the rate grows back.
 	c.advance(60 * time.Second)
