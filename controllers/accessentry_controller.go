@@ -172,23 +172,20 @@ var configChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 // entriesOfCluster lists the AccessEntries a ClusterAccessConfig governs.
 func (r *AccessEntryReconciler) entriesOfCluster(ctx context.Context, o client.Object) []reconcile.Request {
 	cac := o.(*v1.ClusterAccessConfig)
-	list := &v1.AccessEntryList{}
-	if err := r.List(ctx, list, client.MatchingFields{clusterNameField: cac.Spec.ClusterName}); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing the AccessEntries of a cluster", "cluster", cac.Spec.ClusterName)
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, ae := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&ae)})
-	}
-	return reqs
+	return r.requestsFor(ctx, "cluster "+cac.Spec.ClusterName, client.MatchingFields{clusterNameField: cac.Spec.ClusterName})
 }
 
 // entriesInNamespace lists the AccessEntries of a namespace.
 func (r *AccessEntryReconciler) entriesInNamespace(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.requestsFor(ctx, "namespace "+o.GetName(), client.InNamespace(o.GetName()))
+}
+
+// requestsFor lists the AccessEntries the options select (what names them, for
+// the log) and returns a request for each.
+func (r *AccessEntryReconciler) requestsFor(ctx context.Context, what string, opts ...client.ListOption) []reconcile.Request {
 	list := &v1.AccessEntryList{}
-	if err := r.List(ctx, list, client.InNamespace(o.GetName())); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "listing the AccessEntries of a namespace", "namespace", o.GetName())
+	if err := r.List(ctx, list, opts...); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "listing AccessEntries", "of", what)
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))

@@ -53,7 +53,7 @@ func (r *AccessEntryReconciler) releaseFinalizer(ctx context.Context, p *entryPa
 	if err := r.Patch(ctx, released, client.MergeFrom(p.ae)); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	r.nextPrincipalCheck.Delete(p.ae.UID)
+	r.forget(p.ae)
 	switch {
 	case p.removal == plan.RemovalDelete:
 		p.event(corev1.EventTypeNormal, "Deleted", "deleted the EKS access entry of %s in cluster %s", p.removed.PrincipalARN, p.removed.ClusterName)

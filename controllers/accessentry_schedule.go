@@ -36,22 +36,34 @@ func (r *AccessEntryReconciler) schedule(_ context.Context, p *entryPass) error 
 		p.verifying = true
 		p.slot.tier = "verify"
 	}
-	s := r.EKS.Budget()
-	if s == nil {
+	if r.EKS.Budget() == nil {
 		return nil
 	}
-	class := budget.Foreground
-	if p.verifying {
-		class = budget.Background
-	}
-	key, req := budgetKey(p.target), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}
-	g, w := s.Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: p.id.ClusterName, Class: class,
-		Tokens: r.estimate(p), Ready: func() { r.queue.add(req) }})
-	if g == nil {
-		return rateLimited(key, class, w.For)
-	}
+	g, err := r.take(p, budgetKey(p.target), p.id.ClusterName, r.estimate(p))
 	p.slot.grant = g
-	return nil
+	return err
+}
+
+// class is the pass's class in its account's budget: verification is
+// background work, everything else foreground.
+func (p *entryPass) class() budget.Class {
+	if p.verifying {
+		return budget.Background
+	}
+	return budget.Foreground
+}
+
+// take asks the account's budget for the pass's tokens: the grant, or, when they
+// are not there, the outcome of a pass that waits for them (the scheduler puts
+// the object back in the queue once they are set aside).
+func (r *AccessEntryReconciler) take(p *entryPass, key budget.Key, flow string, tokens int) (*budget.Grant, error) {
+	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}
+	g, w := r.EKS.Budget().Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: flow, Class: p.class(), Tokens: tokens,
+		Ready: func() { r.queue.add(req) }})
+	if g == nil {
+		return nil, rateLimited(key, p.class(), w.For)
+	}
+	return g, nil
 }
 
 // sameTarget: status records the entry of the pass's identity, reached through
@@ -100,27 +112,22 @@ func (r *AccessEntryReconciler) estimate(p *entryPass) int {
 // scheduleRemoval reserves the calls of a deletion (the entry read, then
 // deleted) as foreground work.
 func (r *AccessEntryReconciler) scheduleRemoval(_ context.Context, p *entryPass) error {
-	s := r.EKS.Budget()
-	if s == nil || p.ae.Status.Identity == nil {
+	id := p.ae.Status.Identity
+	if r.EKS.Budget() == nil || id == nil {
 		return nil
 	}
-	t := Target{Region: p.ae.Status.Identity.Region, RoleARN: p.ae.Status.RoleARN}
-	key, req := budgetKey(t), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}
-	g, w := s.Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: p.ae.Status.Identity.ClusterName, Class: budget.Foreground,
-		Tokens: 2 + len(p.ae.Status.RetainedEntries), Ready: func() { r.queue.add(req) }})
-	if g == nil {
-		return rateLimited(key, budget.Foreground, w.For)
-	}
+	g, err := r.take(p, budgetKey(Target{Region: id.Region, RoleARN: p.ae.Status.RoleARN}), id.ClusterName, 2+len(p.ae.Status.RetainedEntries))
 	p.slot.grant = g
-	return nil
+	return err
 }
 
-// forget drops what the budget and the sweeps keep for an object that is gone.
+// forget drops what the principal check, the sweeps and the budget keep for an
+// object that is gone.
 func (r *AccessEntryReconciler) forget(ae *v1.AccessEntry) {
 	r.suspects.Delete(ae.UID)
 	r.nextPrincipalCheck.Delete(ae.UID)
-	if s := r.EKS.Budget(); s != nil && ae.Status.Identity != nil {
-		s.Forget(budgetKey(Target{Region: ae.Status.Identity.Region, RoleARN: ae.Status.RoleARN}), string(ae.UID))
+	if s := r.EKS.Budget(); s != nil {
+		s.Forget(string(ae.UID))
 	}
 }
 
@@ -159,28 +166,16 @@ func skipFor(after time.Duration) error {
 // the scheduler's queue. A verification pass that stops short changes no
 // condition.
 func (r *AccessEntryReconciler) overBudget(p *entryPass, err error) error {
-	var (
-		over *errOverBudget
-		o    *outcome
-	)
-	class := budget.Foreground
-	if p.verifying {
-		class = budget.Background
+	var over *errOverBudget
+	if !errors.As(err, &over) {
+		return err
 	}
-	switch {
-	case errors.As(err, &over):
-		s, req := r.EKS.Budget(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}
-		// As many tokens as the whole pass needs: the calls it made (its reads are
-		// made again), the one it could not make, and one more.
-		g, w := s.Take(budget.Request{Key: over.key, ID: string(p.ae.UID), Flow: p.id.ClusterName, Class: class, Tokens: max(r.estimate(p), p.slot.used+2),
-			Ready: func() { r.queue.add(req) }})
-		if g != nil {
-			g.Release() // there again already
-			return &outcome{kind: kindDefer, after: 100 * time.Millisecond, quiet: true}
-		}
-		return rateLimited(over.key, class, w.For)
-	case p.verifying && errors.As(err, &o) && o.kind == kindDefer:
-		o.quiet = true
+	// As many tokens as the whole pass needs: the calls it made (its reads are
+	// made again), the one it could not make, and one more.
+	g, err := r.take(p, over.key, p.id.ClusterName, max(r.estimate(p), p.slot.used+2))
+	if g != nil {
+		g.Release() // there again already
+		return &outcome{kind: kindDefer, after: 100 * time.Millisecond, quiet: true}
 	}
 	return err
 }

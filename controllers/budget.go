@@ -108,10 +108,3 @@ func (r *queueRef) add(req reconcile.Request) {
 		(*q).Add(req)
 	}
 }
-
-// addAfter puts a request in the queue after d.
-func (r *queueRef) addAfter(req reconcile.Request, d time.Duration) {
-	if q := r.q.Load(); q != nil {
-		(*q).AddAfter(req, d)
-	}
-}

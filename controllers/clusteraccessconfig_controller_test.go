@@ -282,6 +282,11 @@ func TestClusterAccessConfigControllerAlone(t *testing.T) {
 
 	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "alone"}, Spec: v1.ClusterAccessConfigSpec{ClusterName: "other"}}
 	createConfig(t, cac)
+	// Reconcile reads the manager's cache: wait until it holds the new config.
+	eventually(t, 10*time.Second, "the manager's cache to hold the config", func() (bool, string) {
+		err := mgr.GetClient().Get(ctx, client.ObjectKeyFromObject(cac), &v1.ClusterAccessConfig{})
+		return err == nil, fmt.Sprint(err)
+	})
 	// Called directly, so that the suite's own manager, which also reconciles
 	// every ClusterAccessConfig, cannot stand in for this one.
 	res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: client.ObjectKey{Name: cac.Name}})

@@ -53,16 +53,6 @@ func inShard(shard string, mutate ...func(*v1.AccessEntry)) func(*v1.AccessEntry
 	}
 }
 
-// entriesIn returns the principals e's cluster holds, with their policies.
-func holdingOf(e *eksemulator.Server, acct, cluster, principal string) (eksemulator.Entry, bool) {
-	for _, en := range e.Entries(acct, region, cluster) {
-		if en.PrincipalARN == principal {
-			return en, true
-		}
-	}
-	return eksemulator.Entry{}, false
-}
-
 // TestDriftTiers: each tier finds what it is for, with the calls it makes
 // counted. Sweeps (every second here) find a deleted entry and an admin policy
 // granted out of band by listing, without reading any entry that did not change;

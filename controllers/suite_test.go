@@ -344,9 +344,14 @@ func update(t *testing.T, ae *v1.AccessEntry, mutate func(*v1.AccessEntry)) *v1.
 
 // emuEntry is the entry the emulator holds for a principal in a cluster.
 func emuEntry(cluster, principal string) (eksemulator.Entry, bool) {
-	for _, e := range emu.Entries(account, region, cluster) {
-		if e.PrincipalARN == principal {
-			return e, true
+	return holdingOf(emu, account, cluster, principal)
+}
+
+// holdingOf is the entry an emulator's cluster holds for the principal.
+func holdingOf(e *eksemulator.Server, acct, cluster, principal string) (eksemulator.Entry, bool) {
+	for _, en := range e.Entries(acct, region, cluster) {
+		if en.PrincipalARN == principal {
+			return en, true
 		}
 	}
 	return eksemulator.Entry{}, false

@@ -145,8 +145,6 @@ func (g *Grant) Release() {
 type Wait struct {
 	// For is how long, about, until its tokens are set aside.
 	For time.Duration
-	// Ahead is how much work of its class and account is queued before it.
-	Ahead int
 }
 
 // Take grants the request's tokens now, when its tokens were set aside for it or
@@ -158,7 +156,7 @@ func (s *Scheduler) Take(r Request) (*Grant, *Wait) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// More than a bucket holds is never there at once: the rest is taken call by
-	// call (TakeNow, Spend).
+	// call (TakeNow).
 	r.Tokens = min(max(r.Tokens, 1), s.opts.Burst)
 	if r.Class == Background {
 		r.Tokens = min(r.Tokens, int(bgBurst(s.opts)))
@@ -179,7 +177,7 @@ func (s *Scheduler) Take(r Request) (*Grant, *Wait) {
 	}
 	w := b.enqueue(r, now)
 	s.poke()
-	return nil, &Wait{For: b.estimate(w, now, s.opts), Ahead: b.ahead(w)}
+	return nil, &Wait{For: b.estimate(w, now, s.opts)}
 }
 
 // Wait takes the request's tokens, waiting for them if it must: for goroutines
@@ -195,7 +193,7 @@ func (s *Scheduler) Wait(stop <-chan struct{}, r Request) *Grant {
 		}
 		select {
 		case <-stop:
-			s.Forget(r.Key, r.ID)
+			s.Forget(r.ID)
 			return nil
 		case <-granted:
 		}
@@ -214,17 +212,6 @@ func (s *Scheduler) TakeNow(key Key, n int) bool {
 	}
 	b.tokens -= float64(n)
 	return true
-}
-
-// Spend takes n tokens whether the budget has them or not, leaving it in debt:
-// for calls that are made anyway (the SDK's retries of a 5xx, work without a
-// grant) and must count against the account.
-func (s *Scheduler) Spend(key Key, n int) {
-	s.mu.Lock()
-	b := s.budgetOf(key)
-	b.refill(s.now(), s.opts)
-	b.tokens -= float64(n)
-	s.mu.Unlock()
 }
 
 // Throttled tells the scheduler EKS throttled a call of the account: its rate is
@@ -271,15 +258,16 @@ func (s *Scheduler) Pace(key Key, within time.Duration) (time.Duration, bool) {
 	return d, true
 }
 
-// Forget drops what is queued or held for a piece of work that went away.
-func (s *Scheduler) Forget(key Key, id string) {
+// Forget drops what is queued or held for a piece of work that went away, in
+// whichever account's budget it is.
+func (s *Scheduler) Forget(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if h := s.held[id]; h != nil {
 		delete(s.held, id)
 		s.giveBack(h, s.now())
 	}
-	if b := s.budgets[key]; b != nil {
+	for _, b := range s.budgets {
 		b.remove(id)
 	}
 }
