@@ -179,6 +179,47 @@ func TestDriftTiers(t *testing.T) {
 			t.Errorf("calls %v: a restart read entries again", c)
 		}
 	})
+
+	t.Run("each listing keeps its own period", func(t *testing.T) {
+		// All entries listed every hour, the holders of the watched policies every second.
+		twoPeriods := mgr
+		twoPeriods.sweep, twoPeriods.watchedSweep = time.Hour, time.Second
+		stopCurrent()
+		stopCurrent = nil
+		restart(t, twoPeriods)
+		time.Sleep(2 * time.Second) // the first listings of both kinds, made at once
+		deleted, escalated := objs[3].Spec.PrincipalARN, objs[4].Spec.PrincipalARN
+		e.ResetCalls()
+		if _, err := eksAdmin.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(deleted)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eksAdmin.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(escalated),
+			PolicyArn: aws.String(adminPolicy), AccessScope: &types.AccessScope{Type: types.AccessScopeTypeCluster}}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, "the admin policy granted out of band to be taken back", func() (bool, string) {
+			en, _ := holdingOf(e, account, cluster, escalated)
+			return fmt.Sprint(policiesOf(en)) == fmt.Sprint(map[string]string{viewPolicy: "cluster:"}), fmt.Sprint(policiesOf(en))
+		})
+		time.Sleep(3 * time.Second) // three more watched listings
+		if _, ok := holdingOf(e, account, cluster, deleted); ok {
+			t.Fatal("the deleted entry is back: the full listing ran on the watched listings' period")
+		}
+		c := e.CallsOf(account)
+		t.Logf("calls with the full listing hourly and the watched one each second: %v", c)
+		// At least one listing of each watched policy; no full listing.
+		if c["ListAccessEntries"] < 2 || c["CreateAccessEntry"] != 0 {
+			t.Errorf("calls %v: want the watched listings made every second, and the deletion not yet found", c)
+		}
+		// Back to one period: the first full listing finds the deletion.
+		stopCurrent()
+		stopCurrent = nil
+		restart(t, mgr)
+		eventually(t, 10*time.Second, "the deleted entry to be back", func() (bool, string) {
+			_, ok := holdingOf(e, account, cluster, deleted)
+			return ok, ""
+		})
+	})
 }
 
 // TestForegroundBeforeBackground: with verification due for every entry all the

@@ -177,9 +177,11 @@ type testManager struct {
 	// name, when set, is the event recorder's name of the manager's
 	// ClusterAccessConfig controller, to tell its events from other managers'.
 	name string
-	// sweep, when set, runs a Sweeper with this period over the watched policies.
-	sweep   time.Duration
-	watched []string
+	// sweep, when set, runs a Sweeper with this period over the watched policies;
+	// watchedSweep, when set, is the period of its watched-policy listings.
+	sweep        time.Duration
+	watchedSweep time.Duration
+	watched      []string
 }
 
 func (tm testManager) recorder() string {
@@ -234,7 +236,7 @@ func (tm testManager) start() (func(), error) {
 		}
 	}
 	if tm.sweep > 0 {
-		if err := mgr.Add(&Sweeper{Client: mgr.GetClient(), Entries: r, Period: tm.sweep, WatchedPolicies: tm.watched, Settle: time.Second}); err != nil {
+		if err := mgr.Add(&Sweeper{Client: mgr.GetClient(), Entries: r, Period: tm.sweep, WatchedPeriod: tm.watchedSweep, WatchedPolicies: tm.watched, Settle: time.Second}); err != nil {
 			return nil, err
 		}
 	}

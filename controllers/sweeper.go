@@ -20,14 +20,15 @@ import (
 
 // Sweeper finds drift between an entry's full verifications, cheaply: EKS's
 // ListAccessEntries names 100 principals a call, and with its associatedPolicyArn
-// filter only those that hold a given policy. Every period it sweeps each cluster
-// the AccessEntries of this instance live in:
+// filter only those that hold a given policy. It sweeps each cluster the
+// AccessEntries of this instance live in, in two listings on periods of their own:
 //
-//   - sweep: every entry of the cluster listed; an entry an AccessEntry holds
-//     Ready that EKS no longer lists was deleted out of band;
-//   - watched: the holders of each watched policy (the high-privilege ones)
-//     listed; an entry that holds one its spec does not name was escalated out
-//     of band, one that lost a policy its spec names was cut back.
+//   - sweep (every Period): every entry of the cluster listed; an entry an
+//     AccessEntry holds Ready that EKS no longer lists was deleted out of band;
+//   - watched (every WatchedPeriod): the holders of each watched policy (the
+//     high-privilege ones) listed; an entry that holds one its spec does not name
+//     was escalated out of band, one that lost a policy its spec names was cut
+//     back (or its entry deleted).
 //
 // What it finds is marked suspect and queued: the object's next pass reads the
 // entry in full, as foreground work, and puts it back. Its listings take their
@@ -37,8 +38,12 @@ import (
 type Sweeper struct {
 	Client  client.Reader
 	Entries *AccessEntryReconciler
-	// Period is how often each cluster is swept.
+	// Period is how often each cluster's entries are all listed.
 	Period time.Duration
+	// WatchedPeriod is how often the holders of the watched policies are
+	// listed; 0 is Period. A large cluster lists its holders of cluster-admin
+	// more often than all of its entries: an escalation is worse than a deletion.
+	WatchedPeriod time.Duration
 	// WatchedPolicies are the names of the access policies whose holders each
 	// sweep lists (AmazonEKSClusterAdminPolicy, say).
 	WatchedPolicies []string
@@ -52,6 +57,27 @@ type sweepKey struct {
 	Cluster, Region, RoleARN string
 }
 
+// sweepKind is one of the two listings of a cluster.
+type sweepKind int
+
+const (
+	sweepAll sweepKind = iota
+	sweepWatched
+)
+
+// sweepJob is one listing of one cluster.
+type sweepJob struct {
+	key  sweepKey
+	kind sweepKind
+}
+
+func (s *Sweeper) period(k sweepKind) time.Duration {
+	if k == sweepWatched && s.WatchedPeriod > 0 {
+		return s.WatchedPeriod
+	}
+	return s.Period
+}
+
 // rememberTarget records where the pass's entry lives, for the sweeps.
 func (r *AccessEntryReconciler) rememberTarget(p *entryPass) {
 	r.targets.Store(sweepKey{Cluster: p.id.ClusterName, Region: p.target.Region, RoleARN: p.target.RoleARN}, p.target)
@@ -60,16 +86,20 @@ func (r *AccessEntryReconciler) rememberTarget(p *entryPass) {
 // NeedLeaderElection: only the leader sweeps, as only it reconciles.
 func (s *Sweeper) NeedLeaderElection() bool { return true }
 
-// Start sweeps each known cluster every Period, each in its own goroutine, so
-// that a slow or throttled account holds up no other; it also keeps the
-// verification-age and budget gauges current.
+// Start sweeps each known cluster, each listing on its period in its own
+// goroutine, so that a slow or throttled account holds up no other; it also
+// keeps the verification-age and budget gauges current.
 func (s *Sweeper) Start(ctx context.Context) error {
 	var (
 		mu      sync.Mutex
-		running = map[sweepKey]bool{}
-		next    = map[sweepKey]time.Time{}
+		running = map[sweepJob]bool{}
+		next    = map[sweepJob]time.Time{}
 		wg      sync.WaitGroup
 	)
+	kinds := []sweepKind{sweepAll}
+	if len(s.WatchedPolicies) > 0 {
+		kinds = append(kinds, sweepWatched)
+	}
 	defer wg.Wait()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -83,19 +113,22 @@ func (s *Sweeper) Start(ctx context.Context) error {
 		now := time.Now()
 		s.Entries.targets.Range(func(k, v any) bool {
 			key, t := k.(sweepKey), v.(Target)
-			mu.Lock()
-			due := !running[key] && !now.Before(next[key])
-			if due {
-				running[key] = true
-			}
-			mu.Unlock()
-			if due {
-				wg.Go(func() {
-					s.sweep(ctx, key, t)
-					mu.Lock()
-					running[key], next[key] = false, time.Now().Add(jitter(s.Period, 0.1))
-					mu.Unlock()
-				})
+			for _, kind := range kinds {
+				job := sweepJob{key: key, kind: kind}
+				mu.Lock()
+				due := !running[job] && !now.Before(next[job])
+				if due {
+					running[job] = true
+				}
+				mu.Unlock()
+				if due {
+					wg.Go(func() {
+						s.sweep(ctx, job, t)
+						mu.Lock()
+						running[job], next[job] = false, time.Now().Add(jitter(s.period(kind), 0.1))
+						mu.Unlock()
+					})
+				}
 			}
 			return true
 		})
@@ -106,25 +139,29 @@ func (s *Sweeper) Start(ctx context.Context) error {
 	}
 }
 
-// sweep lists the entries of one cluster, then the holders of each watched
-// policy, and marks suspect the AccessEntries whose entry differs.
-func (s *Sweeper) sweep(ctx context.Context, key sweepKey, t Target) {
+// sweep makes one listing of one cluster: all its entries, or the holders of
+// each watched policy; it marks suspect the AccessEntries whose entry differs.
+func (s *Sweeper) sweep(ctx context.Context, job sweepJob, t Target) {
+	key := job.key
 	log := ctrl.LoggerFrom(ctx).WithValues("cluster", key.Cluster, "region", key.Region)
 	watched := s.watchedEntries(ctx, key)
 	if len(watched) == 0 {
 		return
 	}
 	cl := s.Entries.EKS.For(t)
-	present, err := s.list(ctx, cl, t, key.Cluster, "", "sweep")
-	if err != nil {
-		log.V(1).Info("sweep failed", "error", err.Error())
-		return
-	}
-	for _, ae := range watched {
-		if !present[ae.Status.Identity.PrincipalARN] {
-			driftFound.WithLabelValues("sweep").Inc()
-			s.Entries.suspect(ae.UID, client.ObjectKeyFromObject(ae))
+	if job.kind == sweepAll {
+		present, err := s.list(ctx, cl, t, key.Cluster, "", "sweep")
+		if err != nil {
+			log.V(1).Info("sweep failed", "error", err.Error())
+			return
 		}
+		for _, ae := range watched {
+			if !present[ae.Status.Identity.PrincipalARN] {
+				driftFound.WithLabelValues("sweep").Inc()
+				s.Entries.suspect(ae.UID, client.ObjectKeyFromObject(ae))
+			}
+		}
+		return
 	}
 	partition := awsarn.PartitionOfRegion(key.Region)
 	for _, name := range s.WatchedPolicies {
@@ -136,9 +173,6 @@ func (s *Sweeper) sweep(ctx context.Context, key sweepKey, t Target) {
 		}
 		for _, ae := range watched {
 			principal := ae.Status.Identity.PrincipalARN
-			if !present[principal] {
-				continue // already suspect
-			}
 			wants := slices.ContainsFunc(ae.Spec.AccessPolicies, func(p v1.AccessPolicy) bool { return p.PolicyARN == policy })
 			if holders[principal] != wants {
 				driftFound.WithLabelValues("watched").Inc()
@@ -189,8 +223,10 @@ func (s *Sweeper) list(ctx context.Context, cl EKSAPI, t Target, cluster, policy
 		pctx := withGrantSlot(ctx, slot)
 		if b := s.Entries.EKS.Budget(); b != nil {
 			// A listing takes its turn with changes, not behind verification: a
-			// round of verification must never delay finding a deletion.
-			slot.grant = b.Wait(ctx.Done(), budget.Request{Key: budgetKey(t), ID: "sweep/" + t.Region + "/" + t.RoleARN + "/" + cluster,
+			// round of verification must never delay finding a deletion. The two
+			// listings of a cluster may wait at once: each has its own ID, as the
+			// budget wakes one waiter per ID.
+			slot.grant = b.Wait(ctx.Done(), budget.Request{Key: budgetKey(t), ID: tier + "/" + t.Region + "/" + t.RoleARN + "/" + cluster,
 				Flow: "sweep/" + cluster, Class: budget.Foreground, Tokens: 1})
 			if slot.grant == nil {
 				return nil, ctx.Err()

@@ -181,7 +181,9 @@ func (s *Scheduler) Take(r Request) (*Grant, *Wait) {
 }
 
 // Wait takes the request's tokens, waiting for them if it must: for goroutines
-// of their own (sweeps), never for reconcile workers. r.Ready is not used.
+// of their own (sweeps), never for reconcile workers. r.Ready is not used. One
+// goroutine at a time may wait with an ID: a second one's wake-up replaces the
+// first's.
 func (s *Scheduler) Wait(stop <-chan struct{}, r Request) *Grant {
 	for {
 		granted := make(chan struct{})

@@ -306,7 +306,7 @@ func TestChartFlags(t *testing.T) {
 	values := map[string]any{
 		"aws": map[string]any{"region": "eu-west-1"},
 		"config": map[string]any{
-			"resyncPeriod": "20m", "verificationPeriod": "2h", "sweepPeriod": "30s",
+			"resyncPeriod": "20m", "verificationPeriod": "2h", "sweepPeriod": "30s", "watchedSweepPeriod": "20s",
 			"eksQPS": 5, "eksBurst": 5, "backgroundQPS": 0.5, "iamQPS": 2, "maxConcurrentReconciles": 8,
 			"watchNamespace": "platform", "selector": "shard=a", "requireClusterConfig": true,
 			"trustedNamespaces": []any{"platform", "security"},
@@ -318,7 +318,7 @@ func TestChartFlags(t *testing.T) {
 	}
 	args := containerArgs(t, mustRender(t, "eks-access-operator", namespace, values))
 	for _, want := range []string{
-		"--region=eu-west-1", "--resync-period=20m", "--verification-period=2h", "--sweep-period=30s",
+		"--region=eu-west-1", "--resync-period=20m", "--verification-period=2h", "--sweep-period=30s", "--watched-sweep-period=20s",
 		"--eks-qps=5", "--eks-burst=5", "--background-qps=0.5", "--iam-qps=2", "--max-concurrent-reconciles=8",
 		"--watch-namespace=platform", "--selector=shard=a", "--require-cluster-config",
 		"--trusted-namespaces=platform,security",
