@@ -44,6 +44,7 @@ func main() {
 		metricsSecure  bool
 		metricsCertDir string
 		probeAddr      string
+		pprofAddr      string
 		leaderElect    bool
 		leaderElectID  string
 		watchNamespace string
@@ -63,6 +64,7 @@ func main() {
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to callers the API server authenticates (a bearer token) and authorizes (get on the non-resource URL /metrics); false serves plain HTTP to anyone.")
 	flag.StringVar(&metricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for the metrics endpoint (a cert-manager Secret, for example); empty or missing files: a self-signed certificate.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address the health and readiness probes bind to.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "", "Address the Go profiler (/debug/pprof/) binds to, unauthenticated, to find where memory or CPU goes; empty (the default) disables it. Bind it to loopback and reach it with kubectl port-forward.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one replica reconciles at a time.")
 	flag.StringVar(&leaderElectID, "leader-election-id", "eks-access-operator.eksaccess.io", "Name of the leader-election Lease; give each --selector shard its own.")
 	flag.StringVar(&watchNamespace, "watch-namespace", "", "Only reconcile AccessEntries in this namespace (default: all namespaces).")
@@ -135,6 +137,7 @@ func main() {
 		Scheme:                 scheme,
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: probeAddr,
+		PprofBindAddress:       pprofAddr,
 		LeaderElection:         leaderElect,
 		LeaderElectionID:       leaderElectID,
 		// Empty: the service account's namespace, which only a pod has.

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -65,6 +66,7 @@ type options struct {
 	watchedSweep time.Duration
 	backgroundQ  float64
 	memoryLimit  string
+	heapProfile  bool
 	verifyPeriod time.Duration
 	steady       time.Duration
 	heals        int
@@ -88,6 +90,7 @@ func main() {
 	flag.DurationVar(&o.watchedSweep, "watched-sweep-period", 0, "the operator's --watched-sweep-period (default: --sweep-period)")
 	flag.Float64Var(&o.backgroundQ, "background-qps", 0, "the operator's --background-qps outside the measured round (default: a tenth of --rate)")
 	flag.StringVar(&o.memoryLimit, "memory-limit", "", "the operator's --memory-limit (default: none, the Go runtime's own pacing)")
+	flag.BoolVar(&o.heapProfile, "heap-profile", false, "save the operator's heap profile after converging (heap-N.pprof beside the JSON; go tool pprof reads it)")
 	flag.DurationVar(&o.verifyPeriod, "verification-period", time.Hour, "the operator's --verification-period (steady state spreads a verification round over it)")
 	flag.DurationVar(&o.steady, "steady", 2*time.Minute, "how long steady state is measured with nothing changed")
 	flag.IntVar(&o.heals, "heals", 3, "out-of-band changes of each kind (deletion, admin-policy grant, group change) to heal")
@@ -186,16 +189,20 @@ type Result struct {
 	Quiet Phase `json:"quiet"`
 	// SteadyCallsPerSecond is the quiet window's rate plus a verification round
 	// spread over the verification period.
-	SteadyCallsPerSecond float64  `json:"steadyCallsPerSecond"`
-	VerifyPeriodSeconds  float64  `json:"verifyPeriodSeconds"`
-	Heals                Heals    `json:"heals"`
-	Round                Round    `json:"verificationRound"`
-	UpdateWave           Phase    `json:"updateWave"`
-	DeleteWave           Phase    `json:"deleteWave"`
-	RSSMiB               float64  `json:"rssMiB"`
-	HeapMiB              float64  `json:"heapMiB"`
-	CPUSeconds           float64  `json:"cpuSeconds"`
-	Targets              []Target `json:"targets"`
+	SteadyCallsPerSecond float64 `json:"steadyCallsPerSecond"`
+	VerifyPeriodSeconds  float64 `json:"verifyPeriodSeconds"`
+	Heals                Heals   `json:"heals"`
+	Round                Round   `json:"verificationRound"`
+	UpdateWave           Phase   `json:"updateWave"`
+	DeleteWave           Phase   `json:"deleteWave"`
+	RSSMiB               float64 `json:"rssMiB"`
+	// RSSAnonMiB is the part of RSS the process wrote (heap, stacks); RSSFileMiB
+	// the pages of its binary it read, which the kernel may drop and read again.
+	RSSAnonMiB float64  `json:"rssAnonMiB"`
+	RSSFileMiB float64  `json:"rssFileMiB"`
+	HeapMiB    float64  `json:"heapMiB"`
+	CPUSeconds float64  `json:"cpuSeconds"`
+	Targets    []Target `json:"targets"`
 }
 
 // SizeIndependentMet reports the targets that must hold at any N: nothing
@@ -220,6 +227,7 @@ type bench struct {
 	rng     *rand.Rand
 
 	metricsAddr string
+	pprofAddr   string
 }
 
 func (o options) operatorArgs() []string {
@@ -266,6 +274,13 @@ func run(o options) (Result, error) {
 	if b.metricsAddr, err = freeAddr(); err != nil {
 		return b.res, err
 	}
+	args := append(o.operatorArgs(), "--verification-period="+o.verifyPeriod.String())
+	if o.heapProfile {
+		if b.pprofAddr, err = freeAddr(); err != nil {
+			return b.res, err
+		}
+		args = append(args, "--pprof-bind-address="+b.pprofAddr)
+	}
 	say("starting etcd and kube-apiserver")
 	say("starting the EKS emulator: %.0f requests/s per account, burst %d, %s per call", o.rate, o.burst, o.latency)
 	b.w, err = testenv.NewWorld(testenv.WorldOptions{
@@ -274,7 +289,7 @@ func run(o options) (Result, error) {
 			RateLimit: o.rate, Burst: o.burst, Latency: o.latency, Seed: 1,
 		},
 		Operator: o.operator, WorkDir: work, Region: region,
-		OperatorArgs: append(o.operatorArgs(), "--verification-period="+o.verifyPeriod.String()),
+		OperatorArgs: args,
 		MetricsAddr:  b.metricsAddr,
 	})
 	if err != nil {
@@ -347,6 +362,46 @@ func (b *bench) memory(context.Context) error {
 	b.res.RSSMiB = m["process_resident_memory_bytes"] / (1 << 20)
 	b.res.HeapMiB = m["go_memstats_heap_alloc_bytes"] / (1 << 20)
 	b.res.CPUSeconds = m["process_cpu_seconds_total"]
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", b.w.OperatorPID())); err == nil {
+		for line := range strings.Lines(string(status)) {
+			name, value, _ := strings.Cut(line, ":")
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 64)
+			switch {
+			case err != nil:
+			case name == "RssAnon":
+				b.res.RSSAnonMiB = kb / 1024
+			case name == "RssFile":
+				b.res.RSSFileMiB = kb / 1024
+			}
+		}
+	}
+	if b.o.heapProfile {
+		return b.saveHeapProfile()
+	}
+	return nil
+}
+
+// saveHeapProfile fetches the operator's heap profile, after a collection, into
+// the results folder.
+func (b *bench) saveHeapProfile() error {
+	resp, err := http.Get("http://" + b.pprofAddr + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		return fmt.Errorf("reading the operator's heap profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if err := os.MkdirAll(b.o.out, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(b.o.out, fmt.Sprintf("heap-%d.pprof", b.o.entries))
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		return err
+	}
+	say("heap profile in %s", path)
 	return nil
 }
 
@@ -953,7 +1008,7 @@ func report(r Result) {
 	fmt.Printf("healed (s): deletions %v, admin-policy grants %v, group changes %v after the round began\n",
 		rounded(r.Heals.Deletion), rounded(r.Heals.AdminGrant), rounded(r.Heals.GroupChange))
 	fmt.Printf("a spec change during the round: Ready in %.2fs\n", r.Round.SpecChangeSeconds)
-	fmt.Printf("operator: RSS %.1f MiB, heap %.1f MiB, CPU %.1fs\n\n", r.RSSMiB, r.HeapMiB, r.CPUSeconds)
+	fmt.Printf("operator: RSS %.1f MiB (%.1f written, %.1f of its binary), heap %.1f MiB, CPU %.1fs\n\n", r.RSSMiB, r.RSSAnonMiB, r.RSSFileMiB, r.HeapMiB, r.CPUSeconds)
 	printTargets(r.Targets)
 }
 

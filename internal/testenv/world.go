@@ -156,6 +156,14 @@ func (w *World) StopOperator() {
 	}
 }
 
+// OperatorPID is the running operator's process ID; 0 when none runs.
+func (w *World) OperatorPID() int {
+	if w.operator == nil {
+		return 0
+	}
+	return w.operator.PID()
+}
+
 // KillOperator SIGKILLs the operator, as a node failure or an OOM kill would.
 func (w *World) KillOperator() {
 	if w.operator != nil {
