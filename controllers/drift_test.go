@@ -222,6 +222,70 @@ func TestDriftTiers(t *testing.T) {
 	})
 }
 
+// TestSweepSurvivesThrottling: a listing of several pages that EKS throttles
+// asks for the throttled pages again, in its turn in the slowed budget, and
+// still finds a deletion; a sweep given up at the first 429 would leave it
+// unseen for the whole sweep period (an hour here).
+func TestSweepSurvivesThrottling(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	const shard, cluster = "throttled-sweep", "throttled-sweep"
+	e, eksAdmin := ownEmulator(t, eksemulator.Config{Clusters: []eksemulator.ClusterConfig{{Name: cluster, Account: account, Region: region, AuthenticationMode: "API"}}, Seed: 1})
+	ctx := context.Background()
+	// 350 entries no object declares: a listing of four pages.
+	for i := range 350 {
+		if _, err := eksAdmin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(cluster),
+			PrincipalArn: aws.String(roleARN(fmt.Sprintf("unmanaged-%03d", i)))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tm := testManager{selector: shardLabel + "=" + shard, resync: time.Hour, sweep: time.Hour,
+		tune: []func(*AccessEntryReconciler){onEmulator(e, ClientOptions{QPS: 20, Burst: 20, BackgroundQPS: 2})}}
+	stop, err := tm.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered before the objects' own cleanup, so that it runs after it: the
+	// manager releases their finalizers.
+	t.Cleanup(func() { stop() })
+	var objs []*v1.AccessEntry
+	for i := range 3 {
+		ae := entry(fmt.Sprintf("throttled-%d", i), roleARN(fmt.Sprintf("throttled-%d", i)), inShard(shard, func(ae *v1.AccessEntry) {
+			ae.Spec.ClusterName = cluster
+		}))
+		create(t, ae)
+		objs = append(objs, ae)
+	}
+	for _, ae := range objs {
+		waitReady(t, ae, 30*time.Second)
+	}
+	stop()
+	time.Sleep(1500 * time.Millisecond) // the sweeps leave entries verified within the last second alone
+	deleted := objs[1].Spec.PrincipalARN
+	if _, err := eksAdmin.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(deleted)}); err != nil {
+		t.Fatal(err)
+	}
+	// EKS throttles every call of the account for the first 2 seconds after the
+	// restart: the first sweep's pages are refused.
+	e.SetFaults(eksemulator.Faults{Throttled: []string{account}})
+	e.ResetCalls()
+	stop, err = tm.start() // the first sweep at once, the next in an hour
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	e.SetFaults(eksemulator.Faults{})
+	eventually(t, 20*time.Second, "the deleted entry to be back", func() (bool, string) {
+		_, ok := holdingOf(e, account, cluster, deleted)
+		return ok, fmt.Sprint(e.CallsOf(account))
+	})
+	c := e.CallsOf(account)
+	t.Logf("calls of a throttled sweep of %d entries that found one deletion: %v", 352, c)
+	// The emulator counts the calls it served: the four pages once each.
+	if c["ListAccessEntries"] != 4 || c["CreateAccessEntry"] != 1 {
+		t.Errorf("calls %v: want the four pages listed and the one entry created again", c)
+	}
+}
+
 // TestForegroundBeforeBackground: with verification due for every entry all the
 // time (a verification period of a second) and the background budget full, a
 // new AccessEntry is still Ready in about the time of its own calls, and

@@ -134,7 +134,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals,revoke,shard-a,shard-b,tiers,budget,"+fidelityShard+")", 10*time.Minute, true)
+	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals,revoke,shard-a,shard-b,tiers,budget,throttled-sweep,"+fidelityShard+")", 10*time.Minute, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -65,6 +65,16 @@ const (
 	sweepWatched
 )
 
+// Retries of a listing: a page EKS throttled (or that failed in a way the SDK's
+// own retries did not get past) is asked for again after a backoff, in its turn
+// in the budget, which a throttle slows; a listing that still fails is made again after
+// retryFailedSweep rather than a whole period later. At 10,000 entries a listing
+// is 100 pages, and one 429 among them must not hide a deletion for a period.
+const (
+	pageAttempts     = 8
+	retryFailedSweep = 30 * time.Second
+)
+
 // sweepJob is one listing of one cluster.
 type sweepJob struct {
 	key  sweepKey
@@ -123,9 +133,12 @@ func (s *Sweeper) Start(ctx context.Context) error {
 				mu.Unlock()
 				if due {
 					wg.Go(func() {
-						s.sweep(ctx, job, t)
+						wait := s.period(kind)
+						if !s.sweep(ctx, job, t) {
+							wait = min(wait, retryFailedSweep)
+						}
 						mu.Lock()
-						running[job], next[job] = false, time.Now().Add(jitter(s.period(kind), 0.1))
+						running[job], next[job] = false, time.Now().Add(jitter(wait, 0.1))
 						mu.Unlock()
 					})
 				}
@@ -141,19 +154,20 @@ func (s *Sweeper) Start(ctx context.Context) error {
 
 // sweep makes one listing of one cluster: all its entries, or the holders of
 // each watched policy; it marks suspect the AccessEntries whose entry differs.
-func (s *Sweeper) sweep(ctx context.Context, job sweepJob, t Target) {
+// false: the listing failed, and is to be made again soon.
+func (s *Sweeper) sweep(ctx context.Context, job sweepJob, t Target) bool {
 	key := job.key
 	log := ctrl.LoggerFrom(ctx).WithValues("cluster", key.Cluster, "region", key.Region)
 	watched := s.watchedEntries(ctx, key)
 	if len(watched) == 0 {
-		return
+		return true
 	}
 	cl := s.Entries.EKS.For(t)
 	if job.kind == sweepAll {
 		present, err := s.list(ctx, cl, t, key.Cluster, "", "sweep")
 		if err != nil {
 			log.V(1).Info("sweep failed", "error", err.Error())
-			return
+			return false
 		}
 		for _, ae := range watched {
 			if !present[ae.Status.Identity.PrincipalARN] {
@@ -161,7 +175,7 @@ func (s *Sweeper) sweep(ctx context.Context, job sweepJob, t Target) {
 				s.Entries.suspect(ae.UID, client.ObjectKeyFromObject(ae))
 			}
 		}
-		return
+		return true
 	}
 	partition := awsarn.PartitionOfRegion(key.Region)
 	for _, name := range s.WatchedPolicies {
@@ -169,7 +183,7 @@ func (s *Sweeper) sweep(ctx context.Context, job sweepJob, t Target) {
 		holders, err := s.list(ctx, cl, t, key.Cluster, policy, "watched")
 		if err != nil {
 			log.V(1).Info("watched-policy sweep failed", "policy", name, "error", err.Error())
-			return
+			return false
 		}
 		for _, ae := range watched {
 			principal := ae.Status.Identity.PrincipalARN
@@ -180,6 +194,7 @@ func (s *Sweeper) sweep(ctx context.Context, job sweepJob, t Target) {
 			}
 		}
 	}
+	return true
 }
 
 // watchedEntries are the AccessEntries of this instance whose entry lives in
@@ -218,7 +233,7 @@ func (s *Sweeper) list(ctx context.Context, cl EKSAPI, t Target, cluster, policy
 	}
 	out := map[string]bool{}
 	pages := eks.NewListAccessEntriesPaginator(cl, in)
-	for pages.HasMorePages() {
+	for attempt := 1; pages.HasMorePages(); attempt++ {
 		slot := &grantSlot{tier: tier}
 		pctx := withGrantSlot(ctx, slot)
 		if b := s.Entries.EKS.Budget(); b != nil {
@@ -235,8 +250,19 @@ func (s *Sweeper) list(ctx context.Context, cl EKSAPI, t Target, cluster, policy
 		page, err := pages.NextPage(pctx)
 		slot.release()
 		if err != nil {
+			// The paginator keeps its place: the same page is asked for again,
+			// after a backoff (250ms, doubling, at most 5s).
+			if k := classify(err); (k == errThrottled || k == errTransient || k == errBudgetSpent) && attempt < pageAttempts {
+				select {
+				case <-ctx.Done():
+					return nil, err
+				case <-time.After(min(250*time.Millisecond<<(attempt-1), 5*time.Second)):
+				}
+				continue
+			}
 			return nil, err
 		}
+		attempt = 0
 		for _, p := range page.AccessEntries {
 			out[p] = true
 		}
