@@ -95,6 +95,22 @@ func TestDriftTiers(t *testing.T) {
 		waitReady(t, ae, 30*time.Second)
 	}
 	time.Sleep(1500 * time.Millisecond) // the sweeps leave entries verified within the last second alone
+	// grantAdmin grants the cluster-admin policy out of band; waitAdminTakenBack
+	// waits until the operator has taken it back, leaving the view policy alone.
+	grantAdmin := func(t *testing.T, principal string) {
+		t.Helper()
+		if _, err := eksAdmin.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal),
+			PolicyArn: aws.String(adminPolicy), AccessScope: &types.AccessScope{Type: types.AccessScopeTypeCluster}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitAdminTakenBack := func(t *testing.T, principal string) {
+		t.Helper()
+		eventually(t, 10*time.Second, "the admin policy granted out of band to be taken back", func() (bool, string) {
+			en, _ := holdingOf(e, account, cluster, principal)
+			return fmt.Sprint(policiesOf(en)) == fmt.Sprint(map[string]string{viewPolicy: "cluster:"}), fmt.Sprint(policiesOf(en))
+		})
+	}
 
 	t.Run("a sweep finds a deletion", func(t *testing.T) {
 		principal := objs[0].Spec.PrincipalARN
@@ -117,14 +133,8 @@ func TestDriftTiers(t *testing.T) {
 		principal := objs[1].Spec.PrincipalARN
 		time.Sleep(1500 * time.Millisecond)
 		e.ResetCalls()
-		if _, err := eksAdmin.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal),
-			PolicyArn: aws.String(adminPolicy), AccessScope: &types.AccessScope{Type: types.AccessScopeTypeCluster}}); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, 10*time.Second, "the admin policy granted out of band to be taken back", func() (bool, string) {
-			en, _ := holdingOf(e, account, cluster, principal)
-			return fmt.Sprint(policiesOf(en)) == fmt.Sprint(map[string]string{viewPolicy: "cluster:"}), fmt.Sprint(policiesOf(en))
-		})
+		grantAdmin(t, principal)
+		waitAdminTakenBack(t, principal)
 		c := e.CallsOf(account)
 		t.Logf("calls to find and heal one escalation among %d entries: %v", len(objs), c)
 		if c["DisassociateAccessPolicy"] != 1 || c["DescribeAccessEntry"] > 2 || c["ListAssociatedAccessPolicies"] > 2 {
@@ -193,14 +203,8 @@ func TestDriftTiers(t *testing.T) {
 		if _, err := eksAdmin.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(deleted)}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := eksAdmin.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(escalated),
-			PolicyArn: aws.String(adminPolicy), AccessScope: &types.AccessScope{Type: types.AccessScopeTypeCluster}}); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, 10*time.Second, "the admin policy granted out of band to be taken back", func() (bool, string) {
-			en, _ := holdingOf(e, account, cluster, escalated)
-			return fmt.Sprint(policiesOf(en)) == fmt.Sprint(map[string]string{viewPolicy: "cluster:"}), fmt.Sprint(policiesOf(en))
-		})
+		grantAdmin(t, escalated)
+		waitAdminTakenBack(t, escalated)
 		time.Sleep(3 * time.Second) // three more watched listings
 		if _, ok := holdingOf(e, account, cluster, deleted); ok {
 			t.Fatal("the deleted entry is back: the full listing ran on the watched listings' period")

@@ -190,19 +190,22 @@ func TestHeldTokensExpire(t *testing.T) {
 	}
 }
 
+// drain takes the account's tokens one by one and counts them.
+func drain(s *Scheduler, key Key) int {
+	n := 0
+	for s.TakeNow(key, 1) {
+		n++
+	}
+	return n
+}
+
 func TestThrottledSlowsOneAccount(t *testing.T) {
 	s, c := newTest(Options{QPS: 10, Burst: 10})
 	s.TakeNow(acctA, 10)
 	s.TakeNow(acctB, 10)
 	s.Throttled(acctA)
 	c.advance(time.Second)
-	a, b := 0, 0
-	for s.TakeNow(acctA, 1) {
-		a++
-	}
-	for s.TakeNow(acctB, 1) {
-		b++
-	}
+	a, b := drain(s, acctA), drain(s, acctB)
 	if a != 7 || b != 10 {
 		t.Fatalf("a second after a throttle: account A got %d (want 7, 70%% of the rate), B %d (want 10)", a, b)
 	}
@@ -211,22 +214,14 @@ func TestThrottledSlowsOneAccount(t *testing.T) {
 		s.Throttled(acctA)
 	}
 	c.advance(time.Second)
-	a = 0
-	for s.TakeNow(acctA, 1) {
-		a++
-	}
-	if a != 1 {
+	if a = drain(s, acctA); a != 1 {
 		t.Fatalf("a second after a storm of throttles account A got %d tokens, want 1 (a tenth of the rate)", a)
 	}
 	// Without further throttling the rate grows back.
 	c.advance(60 * time.Second)
 	s.TakeNow(acctA, 10)
 	c.advance(time.Second)
-	a = 0
-	for s.TakeNow(acctA, 1) {
-		a++
-	}
-	if a != 10 {
+	if a = drain(s, acctA); a != 10 {
 		t.Fatalf("a minute later account A gets %d tokens a second, want 10", a)
 	}
 }
