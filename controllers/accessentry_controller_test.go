@@ -678,6 +678,34 @@ func TestResumesAfterCrash(t *testing.T) {
 		seed(principal, ae.Name) // the create whose answer was lost
 		resume(ae, principal, 0)
 	})
+
+	// Moved away under Retain before the answer was recorded: the entry that create
+	// made is kept among the retained ones, so that moving back claims it again
+	// (it used to be forgotten, and moving back ended in Conflict).
+	t.Run("killed after a create was sent, then moved away under Retain", func(t *testing.T) {
+		oldPrincipal, newPrincipal := roleARN("crash-retain-old"), roleARN("crash-retain-new")
+		ae := paused("crash-retain", newPrincipal)
+		update(t, ae, func(ae *v1.AccessEntry) { ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain })
+		recorded := metav1.NewTime(time.Now().Add(-time.Second))
+		setStatus(ae, func(st *v1.AccessEntryStatus) {
+			st.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: oldPrincipal, Type: v1.TypeStandard}
+			st.IdentityRecordedAt = &recorded
+		})
+		oldARN := seed(oldPrincipal, ae.Name) // the create whose answer was lost
+		t.Cleanup(func() { cleanupEntry(t, "demo", oldPrincipal); cleanupEntry(t, "demo", newPrincipal) })
+		resume(ae, newPrincipal, 1)
+		got := get(t, client.ObjectKeyFromObject(ae))
+		if !slices.ContainsFunc(got.Status.RetainedEntries, func(e v1.RetainedEntry) bool { return e.ARN == oldARN }) {
+			t.Fatalf("status.retainedEntries %+v does not keep %s, the entry of the create whose answer was lost", got.Status.RetainedEntries, oldARN)
+		}
+		if _, ok := emuEntry("demo", oldPrincipal); !ok {
+			t.Fatal("the retained entry was deleted")
+		}
+		update(t, ae, func(ae *v1.AccessEntry) { ae.Spec.PrincipalARN = oldPrincipal })
+		if back := waitReady(t, ae, 30*time.Second); back.Status.AccessEntryARN != oldARN {
+			t.Fatalf("moved back, status records %s, want the retained %s", back.Status.AccessEntryARN, oldARN)
+		}
+	})
 }
 
 // TestResumesAfterCrashMidTypeChange stands for an operator killed during a type

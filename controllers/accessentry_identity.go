@@ -50,22 +50,31 @@ func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryP
 	return r.resetStatus(ctx, p, retain)
 }
 
-// remove acts on plan.DecideRemoval for the entry of id, reached through t: under
-// retain it reads nothing; otherwise it reads the entry and deletes it when the
-// object owns it (plan.Owns: the
-// ARN status records, or a create after the recorded intent). It returns
-// the decision, RemovalGone when the delete found it gone.
+// remove acts on plan.DecideRemoval for the entry of id, reached through t: it
+// reads the entry and deletes it when the object owns it (plan.Owns: the ARN status
+// records, or a create after the recorded intent). Under retain it reads nothing,
+// unless a create was sent under the recorded intent and its answer never
+// recorded: then the entry that create made is looked up, and status takes its ARN,
+// so that it is kept among the retained entries rather than left unknown (the
+// object could not claim it back later). It returns the decision, RemovalGone when
+// the delete found it gone.
 func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, id v1.EntryIdentity, t Target, retain bool) (plan.Removal, error) {
 	var seen plan.Sighting
 	cl := r.EKS.For(t)
 	in := &eks.DescribeAccessEntryInput{ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN)}
-	if !retain {
+	rec := plan.RecordOf(&p.ae.Status, id)
+	unanswered := rec.ARN == "" && !rec.IntentAt.IsZero()
+	if !retain || unanswered {
 		seen.MayAppear = plan.MayStillAppear(&p.ae.Status, id, time.Now(), r.ConsistencyWindow)
 		out, err := cl.DescribeAccessEntry(ctx, in)
 		switch kind := classify(err); {
 		case err == nil:
+			obs := observedEntry(out.AccessEntry)
 			seen.Present = true
-			seen.Ours = plan.Owns(*observedEntry(out.AccessEntry), plan.RecordOf(&p.ae.Status, id), r.owner(p.ae))
+			seen.Ours = plan.Owns(*obs, rec, r.owner(p.ae))
+			if retain && seen.Ours {
+				p.ae.Status.AccessEntryARN = obs.ARN
+			}
 		case kind == errClusterNotFound || kind == errModeNotSupported:
 			// Gone, or in CONFIG_MAP mode and so never holding an entry (the mode only moves forward).
 			seen.ClusterGone = true

@@ -202,13 +202,14 @@ type Sighting struct {
 }
 
 // DecideRemoval decides what happens to an entry the object is done with. With
-// retain, EKS need not be read at all: the caller leaves Sighting empty.
+// retain, EKS is read only to learn the entry of a create whose answer was lost;
+// otherwise the caller leaves Sighting empty.
 func DecideRemoval(retain bool, s Sighting) Removal {
 	switch {
-	case retain:
-		return RemovalKeep
 	case !s.Present && !s.ClusterGone && s.MayAppear:
 		return RemovalWait
+	case retain:
+		return RemovalKeep
 	case !s.Present:
 		return RemovalGone
 	case !s.Ours:

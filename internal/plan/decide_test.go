@@ -170,6 +170,8 @@ func TestDecideRemoval(t *testing.T) {
 	}{
 		{"Retain: never read, never deleted", true, Sighting{}, RemovalKeep},
 		{"Retain even when ours and present", true, Sighting{Present: true, Ours: true}, RemovalKeep},
+		{"Retain, a create's answer lost and EKS not showing it yet: wait, so its ARN is kept", true, Sighting{MayAppear: true}, RemovalWait},
+		{"Retain, a create's answer lost, cluster gone: nothing to wait for", true, Sighting{ClusterGone: true, MayAppear: true}, RemovalKeep},
 		{"ours: delete", false, Sighting{Present: true, Ours: true}, RemovalDelete},
 		{"old identity still present after a crash mid-move: delete", false, Sighting{Present: true, Ours: true, MayAppear: true}, RemovalDelete},
 		{"someone else's: leave it", false, Sighting{Present: true}, RemovalNotOurs},
