@@ -34,9 +34,13 @@ func (r *AccessEntryReconciler) removeEntry(ctx context.Context, p *entryPass) e
 	if !retain {
 		p.progress(v1.ReasonDeleting, "deleting the EKS access entry")
 	}
-	removal, err := r.remove(ctx, p, *id, t, retain)
-	if err != nil {
-		return err
+	// Retained as it is, the entry needs no read: nothing will claim it back.
+	removal := plan.RemovalKeep
+	if !retain {
+		var err error
+		if removal, err = r.remove(ctx, p, *id, t, false); err != nil {
+			return err
+		}
 	}
 	if removal == plan.RemovalWait {
 		return waitFor(v1.ReasonWaitingForEKS, "the EKS access entry was just created and is not visible yet, so it cannot be deleted yet")
