@@ -679,6 +679,28 @@ func TestResumesAfterCrash(t *testing.T) {
 		resume(ae, principal, 0)
 	})
 
+	// A lost create whose tags status no longer lists (reset since by a later
+	// intent): they are the ones that create wrote, so a spec without them has
+	// them removed, where they used to stay on an entry reported Ready.
+	t.Run("killed after a create was sent, its tags since dropped from the spec", func(t *testing.T) {
+		principal := roleARN("crash-tags")
+		ae := paused("crash-tags", principal)
+		recorded := metav1.NewTime(time.Now().Add(-time.Second))
+		setStatus(ae, func(st *v1.AccessEntryStatus) {
+			st.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: principal, Type: v1.TypeStandard}
+			st.IdentityRecordedAt = &recorded
+		})
+		tags := ownership.Owner{Instance: instance, Namespace: testNS, Name: ae.Name}.Tags()
+		tags["team"] = "a" // written by the create whose answer was lost
+		if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(principal), Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+		resume(ae, principal, 0)
+		if e := mustEmuEntry(t, "demo", principal); e.Tags["team"] != "" {
+			t.Fatalf("Ready with the tag team=%s the spec does not have still on the entry: %v", e.Tags["team"], e.Tags)
+		}
+	})
+
 	// Moved away under Retain before the answer was recorded: the entry that create
 	// made is kept among the retained ones, so that moving back claims it again
 	// (it used to be forgotten, and moving back ended in Conflict).

@@ -175,11 +175,15 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *pl
 		maps.Copy(obs.Tags, ours)
 		p.event(corev1.EventTypeNormal, "Adopted", "took over the existing EKS access entry of %s in cluster %s", p.id.PrincipalARN, p.id.ClusterName)
 	case plan.ClaimOurs:
+		if obs.ARN != rec.ARN && !slices.Contains(rec.Retained, obs.ARN) {
+			// Created under an intent whose create answer was lost: the tags it
+			// carries are the ones that create wrote, whatever status still lists.
+			p.ae.Status.ManagedTags = union(p.ae.Status.ManagedTags, plan.WrittenTagKeys(obs.Tags))
+		}
 		if recorded {
 			p.obs, p.ae.Status.AccessEntryARN = obs, obs.ARN
 			return nil
 		}
-		// Created under an intent whose create answer was lost.
 	}
 	id := p.id
 	p.ae.Status.Identity, p.ae.Status.CreatedAt, p.ae.Status.AccessEntryARN = &id, metaTime(obs.CreatedAt), obs.ARN

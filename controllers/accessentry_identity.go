@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -72,8 +73,9 @@ func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, id v1.
 			obs := observedEntry(out.AccessEntry)
 			seen.Present = true
 			seen.Ours = plan.Owns(*obs, rec, r.owner(p.ae))
-			if retain && seen.Ours {
+			if retain && seen.Ours && !slices.Contains(rec.Retained, obs.ARN) {
 				p.ae.Status.AccessEntryARN = obs.ARN
+				p.ae.Status.ManagedTags = union(p.ae.Status.ManagedTags, plan.WrittenTagKeys(obs.Tags))
 			}
 		case kind == errClusterNotFound || kind == errModeNotSupported:
 			// Gone, or in CONFIG_MAP mode and so never holding an entry (the mode only moves forward).

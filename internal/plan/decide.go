@@ -2,6 +2,7 @@ package plan
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -59,6 +60,22 @@ func Owns(e Observed, rec Record, self ownership.Owner) bool {
 	}
 	owner, _ := ownership.Of(e.Tags)
 	return owner == self && !rec.IntentAt.IsZero() && !e.CreatedAt.IsZero() && !e.CreatedAt.Before(rec.IntentAt.Add(-clockSkew))
+}
+
+// WrittenTagKeys are the keys of an entry's tags that a create by this operator
+// wrote besides the ownership tags: all but those and AWS's own (aws:). They are
+// the keys to manage on an entry the object's own create made, when status lost
+// track of what that create wrote (its answer lost, and status reset since by a
+// move or a later intent).
+func WrittenTagKeys(tags map[string]string) []string {
+	var keys []string
+	for k := range tags {
+		if !ownership.IsOwnershipKey(k) && !strings.HasPrefix(strings.ToLower(k), "aws:") {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // Claim is what to do about an entry EKS already holds for the object's principal.

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -214,5 +215,12 @@ func TestDecidePrincipal(t *testing.T) {
 				t.Errorf("DecidePrincipal = %s, want %s", got, c.want)
 			}
 		})
+	}
+}
+
+func TestWrittenTagKeys(t *testing.T) {
+	got := WrittenTagKeys(map[string]string{"team": "a", "Env": "b", "eksaccess.io/name": "x", "EKSACCESS.IO/other": "y", "aws:cloudformation:stack-name": "s", "AWS:x": "z"})
+	if want := []string{"Env", "team"}; !slices.Equal(got, want) {
+		t.Fatalf("WrittenTagKeys = %v, want %v: ownership tags and aws: tags are never the spec's", got, want)
 	}
 }
