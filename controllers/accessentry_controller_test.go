@@ -639,6 +639,15 @@ func TestResumesAfterCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// intentRecorded leaves status as a create of principal's entry leaves it when
+	// its answer is lost: the identity and the intent recorded a second ago, no ARN.
+	intentRecorded := func(ae *v1.AccessEntry, principal string) {
+		recorded := metav1.NewTime(time.Now().Add(-time.Second))
+		setStatus(ae, func(st *v1.AccessEntryStatus) {
+			st.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: principal, Type: v1.TypeStandard}
+			st.IdentityRecordedAt = &recorded
+		})
+	}
 	resume := func(ae *v1.AccessEntry, principal string, creates int) {
 		emu.ResetCalls()
 		update(t, ae, func(ae *v1.AccessEntry) { ae.Labels = nil }) // the operator is back
@@ -670,11 +679,7 @@ func TestResumesAfterCrash(t *testing.T) {
 	t.Run("killed after the new entry's create was sent", func(t *testing.T) {
 		principal := roleARN("crash-created")
 		ae := paused("crash-created", principal)
-		recorded := metav1.NewTime(time.Now().Add(-time.Second))
-		setStatus(ae, func(st *v1.AccessEntryStatus) {
-			st.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: principal, Type: v1.TypeStandard}
-			st.IdentityRecordedAt = &recorded
-		})
+		intentRecorded(ae, principal)
 		seed(principal, ae.Name) // the create whose answer was lost
 		resume(ae, principal, 0)
 	})
@@ -685,11 +690,7 @@ func TestResumesAfterCrash(t *testing.T) {
 	t.Run("killed after a create was sent, its tags since dropped from the spec", func(t *testing.T) {
 		principal := roleARN("crash-tags")
 		ae := paused("crash-tags", principal)
-		recorded := metav1.NewTime(time.Now().Add(-time.Second))
-		setStatus(ae, func(st *v1.AccessEntryStatus) {
-			st.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: principal, Type: v1.TypeStandard}
-			st.IdentityRecordedAt = &recorded
-		})
+		intentRecorded(ae, principal)
 		tags := ownership.Owner{Instance: instance, Namespace: testNS, Name: ae.Name}.Tags()
 		tags["team"] = "a" // written by the create whose answer was lost
 		if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(principal), Tags: tags}); err != nil {
@@ -708,11 +709,7 @@ func TestResumesAfterCrash(t *testing.T) {
 		oldPrincipal, newPrincipal := roleARN("crash-retain-old"), roleARN("crash-retain-new")
 		ae := paused("crash-retain", newPrincipal)
 		update(t, ae, func(ae *v1.AccessEntry) { ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain })
-		recorded := metav1.NewTime(time.Now().Add(-time.Second))
-		setStatus(ae, func(st *v1.AccessEntryStatus) {
-			st.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: oldPrincipal, Type: v1.TypeStandard}
-			st.IdentityRecordedAt = &recorded
-		})
+		intentRecorded(ae, oldPrincipal)
 		oldARN := seed(oldPrincipal, ae.Name) // the create whose answer was lost
 		t.Cleanup(func() { cleanupEntry(t, "demo", oldPrincipal); cleanupEntry(t, "demo", newPrincipal) })
 		resume(ae, newPrincipal, 1)

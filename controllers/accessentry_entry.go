@@ -175,7 +175,7 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *pl
 		maps.Copy(obs.Tags, ours)
 		p.event(corev1.EventTypeNormal, "Adopted", "took over the existing EKS access entry of %s in cluster %s", p.id.PrincipalARN, p.id.ClusterName)
 	case plan.ClaimOurs:
-		if obs.ARN != rec.ARN && !slices.Contains(rec.Retained, obs.ARN) {
+		if plan.LostCreate(*obs, rec) {
 			// Created under an intent whose create answer was lost: the tags it
 			// carries are the ones that create wrote, whatever status still lists.
 			p.ae.Status.ManagedTags = union(p.ae.Status.ManagedTags, plan.WrittenTagKeys(obs.Tags))

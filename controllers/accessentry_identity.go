@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -73,7 +72,7 @@ func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, id v1.
 			obs := observedEntry(out.AccessEntry)
 			seen.Present = true
 			seen.Ours = plan.Owns(*obs, rec, r.owner(p.ae))
-			if retain && seen.Ours && !slices.Contains(rec.Retained, obs.ARN) {
+			if retain && seen.Ours && plan.LostCreate(*obs, rec) {
 				p.ae.Status.AccessEntryARN = obs.ARN
 				p.ae.Status.ManagedTags = union(p.ae.Status.ManagedTags, plan.WrittenTagKeys(obs.Tags))
 			}

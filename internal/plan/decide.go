@@ -62,6 +62,13 @@ func Owns(e Observed, rec Record, self ownership.Owner) bool {
 	return owner == self && !rec.IntentAt.IsZero() && !e.CreatedAt.IsZero() && !e.CreatedAt.Before(rec.IntentAt.Add(-clockSkew))
 }
 
+// LostCreate reports whether an entry the object owns (Owns) is one it owns only
+// through the recorded intent: made by a create whose answer was lost, neither the
+// ARN status records nor one it retained.
+func LostCreate(e Observed, rec Record) bool {
+	return e.ARN != rec.ARN && !slices.Contains(rec.Retained, e.ARN)
+}
+
 // WrittenTagKeys are the keys of an entry's tags that a create by this operator
 // wrote besides the ownership tags: all but those and AWS's own (aws:). They are
 // the keys to manage on an entry the object's own create made, when status lost
