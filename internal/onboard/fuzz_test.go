@@ -193,6 +193,9 @@ func FuzzNames(f *testing.F) {
 			if other, dup := byName[n]; dup {
 				t.Fatalf("%s and %s are both named %q", other, arn, n)
 			}
+			if p, _ := parsePrincipal(arn); p.Account != home && !strings.Contains(n, p.Account) {
+				t.Fatalf("%s is named %q, which does not name its account", arn, n)
+			}
 			byName[n] = arn
 		}
 		reversed := slices.Clone(objs)

@@ -35,21 +35,39 @@ func ssoPermissionSet(roleName string) (string, bool) {
 // the IAM name (the permission set for Identity Center roles, whose names carry a
 // random suffix), then the account when it is not the cluster's own. Prefixing the
 // cluster (unless the IAM name starts with it already) keeps the objects of several
-// clusters apart in one namespace.
+// clusters apart in one namespace. A name too long for an object is cut before the
+// account, never in it: two principals of one name in different accounts stay
+// told apart by their object names.
 func baseName(cluster string, p principal, homeAccount string) string {
+	head, tail := nameParts(cluster, p, homeAccount)
+	return fit(head, tail)
+}
+
+// nameParts splits a base name into the part that may be cut to fit and the
+// account suffix ("" for the cluster's own account), which is kept whole.
+func nameParts(cluster string, p principal, homeAccount string) (head, tail string) {
 	name := p.Name
 	if set, ok := ssoPermissionSet(p.Name); ok && p.Kind == "role" {
 		name = set
 	}
 	if p.Account != homeAccount {
-		name += "-" + p.Account
+		tail = "-" + dnsName(p.Account)
 	}
 	prefix, n := dnsName(cluster)+"-", dnsName(name)
 	if strings.HasPrefix(n, prefix) {
 		// demo-gpu-nodes in cluster demo stays demo-gpu-nodes.
-		return n
+		return n, tail
 	}
-	return dnsName(prefix + n)
+	return dnsName(prefix + n), tail
+}
+
+// fit is head followed by tail, head cut so the whole stays within the 253
+// characters of an object name.
+func fit(head, tail string) string {
+	if len(head)+len(tail) > 253 {
+		head = strings.TrimRight(head[:253-len(tail)], "-")
+	}
+	return head + tail
 }
 
 // dnsName lowercases s and replaces every run of characters an object name may not
@@ -106,35 +124,29 @@ func assignNames(objs []*Object, cluster, homeAccount string) {
 		}
 		slices.SortFunc(group, func(a, b *Object) int { return cmp.Compare(a.Spec.PrincipalARN, b.Spec.PrincipalARN) })
 		for _, o := range group {
-			o.Name = suffixedName(n, o.Spec.PrincipalARN, taken)
+			p, _ := parsePrincipal(o.Spec.PrincipalARN)
+			head, tail := nameParts(cluster, p, homeAccount)
+			o.Name = suffixedName(head, tail, o.Spec.PrincipalARN, taken)
 			taken[o.Name] = true
 		}
 	}
 }
 
-// suffixedName is base followed by the shortest hash of arn, 8 hex digits or more,
-// that makes a name not in taken. The base is cut so the name stays within the 253
-// characters of an object name.
-func suffixedName(base, arn string, taken map[string]bool) string {
+// suffixedName is the base name of head and tail followed by the shortest hash of
+// arn, 8 hex digits or more, that makes a name not in taken. Only head is cut to
+// stay within the 253 characters of an object name: the account and the hash stay
+// whole.
+func suffixedName(head, tail, arn string, taken map[string]bool) string {
 	sum := sha256.Sum256([]byte(arn))
 	digest := hex.EncodeToString(sum[:])
-	for n := 8; ; n += 4 {
-		if n > len(digest) {
-			// Two principals with one SHA-256: not going to happen; fall back to a counter.
-			for i := 2; ; i++ {
-				name := fmt.Sprintf("%s-%d", suffixedName(base, arn, nil), i)
-				if !taken[name] {
-					return name
-				}
-			}
+	for n := 8; n <= len(digest); n += 4 {
+		if name := fit(head, tail+"-"+digest[:n]); !taken[name] {
+			return name
 		}
-		h := digest[:n]
-		b := base
-		if len(b)+1+len(h) > 253 {
-			b = strings.TrimRight(b[:253-1-len(h)], "-")
-		}
-		name := b + "-" + h
-		if !taken[name] {
+	}
+	// Two principals with one SHA-256: not going to happen; fall back to a counter.
+	for i := 2; ; i++ {
+		if name := fit(head, fmt.Sprintf("%s-%s-%d", tail, digest, i)); !taken[name] {
 			return name
 		}
 	}

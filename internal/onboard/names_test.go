@@ -110,13 +110,31 @@ func TestSuffixedNamesAvoidEveryOtherName(t *testing.T) {
 // A base name near the 253-character limit keeps its whole hash.
 func TestSuffixedNameStaysWithinTheLimit(t *testing.T) {
 	base := strings.Repeat("a", 250)
-	n := suffixedName(base, "arn:aws:iam::111122223333:role/x", map[string]bool{})
+	n := suffixedName(base, "", "arn:aws:iam::111122223333:role/x", map[string]bool{})
 	if len(n) != 253 || validation.IsDNS1123Subdomain(n) != nil {
 		t.Fatalf("%d characters: %s", len(n), n)
 	}
 	sum := sha256.Sum256([]byte("arn:aws:iam::111122223333:role/x"))
 	if !strings.HasSuffix(n, "-"+hex.EncodeToString(sum[:])[:8]) {
 		t.Fatalf("%s lost part of its hash", n)
+	}
+}
+
+// A name cut to fit keeps the principal's account and the whole hash: only the
+// cluster and IAM name part is cut.
+func TestCutNameKeepsAccountAndHash(t *testing.T) {
+	cluster := strings.Repeat("c", 200)
+	arn := "arn:aws:iam::444455556666:role/" + strings.Repeat("r", 64)
+	p, _ := parsePrincipal(arn)
+	base := baseName(cluster, p, "111122223333")
+	if len(base) != 253 || !strings.HasSuffix(base, "-444455556666") || validation.IsDNS1123Subdomain(base) != nil {
+		t.Fatalf("%d characters: %s", len(base), base)
+	}
+	head, tail := nameParts(cluster, p, "111122223333")
+	n := suffixedName(head, tail, arn, map[string]bool{})
+	sum := sha256.Sum256([]byte(arn))
+	if len(n) != 253 || !strings.HasSuffix(n, "-444455556666-"+hex.EncodeToString(sum[:])[:8]) {
+		t.Fatalf("%d characters: %s", len(n), n)
 	}
 }
 
