@@ -104,10 +104,13 @@ func dnsName(s string) string {
 // principals, never on listing order.
 func assignNames(objs []*Object, cluster, homeAccount string) {
 	byName := map[string][]*Object{}
+	parts := map[*Object][2]string{}
 	for _, o := range objs {
 		p, _ := parsePrincipal(o.Spec.PrincipalARN)
-		n := baseName(cluster, p, homeAccount)
+		head, tail := nameParts(cluster, p, homeAccount)
+		n := fit(head, tail)
 		byName[n] = append(byName[n], o)
+		parts[o] = [2]string{head, tail}
 	}
 	// Base names held by one principal are theirs; suffixed names must avoid them.
 	taken := map[string]bool{}
@@ -124,9 +127,7 @@ func assignNames(objs []*Object, cluster, homeAccount string) {
 		}
 		slices.SortFunc(group, func(a, b *Object) int { return cmp.Compare(a.Spec.PrincipalARN, b.Spec.PrincipalARN) })
 		for _, o := range group {
-			p, _ := parsePrincipal(o.Spec.PrincipalARN)
-			head, tail := nameParts(cluster, p, homeAccount)
-			o.Name = suffixedName(head, tail, o.Spec.PrincipalARN, taken)
+			o.Name = suffixedName(parts[o][0], parts[o][1], o.Spec.PrincipalARN, taken)
 			taken[o.Name] = true
 		}
 	}
