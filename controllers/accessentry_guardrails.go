@@ -145,17 +145,27 @@ func revokedBy(pl plan.Plan, obs plan.Observed, principal string) []string {
 }
 
 // ownedEntry is the object's own entry of its current identity as EKS shows it;
-// nil when status records none or EKS holds none that is the object's.
+// nil when status records none or EKS holds none that is the object's. An entry
+// the object retained when it moved away, and is back on now, is its own again:
+// it is claimed as the current one (claim), so that what the rules no longer allow
+// is revoked from it too, not kept because the object was elsewhere for a while.
 func (r *AccessEntryReconciler) ownedEntry(ctx context.Context, p *entryPass) (*plan.Observed, error) {
-	if p.ae.Status.Identity == nil || *p.ae.Status.Identity != p.id {
+	st := &p.ae.Status
+	current := st.Identity != nil && *st.Identity == p.id
+	if !current && (st.Identity != nil || len(st.RetainedEntries) == 0) {
 		return nil, nil
 	}
 	obs, err := r.observe(ctx, p)
 	if err != nil {
 		return nil, r.eksOutcome(p.id, err)
 	}
-	if obs == nil || !plan.Owns(*obs, plan.RecordOf(&p.ae.Status, p.id), r.owner(p.ae)) {
+	if obs == nil || !plan.Owns(*obs, plan.RecordOf(st, p.id), r.owner(p.ae)) {
 		return nil, nil
+	}
+	if !current {
+		if err := r.claim(ctx, p, obs, false); err != nil {
+			return nil, err
+		}
 	}
 	return obs, nil
 }

@@ -103,6 +103,8 @@ func runSuite(m *testing.M) int {
 				Capabilities: []eksemulator.CapabilityConfig{{Name: "kro", Type: "KRO", RoleARN: roleARN("tenancy-kro")}}},
 			{Name: "tightened", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "shielded", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "retained-home", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "retained-away", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "prod", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "prod", Account: remoteAccount, Region: region, AuthenticationMode: "API"},
 			{Name: "prod", Account: account, Region: "eu-west-1", AuthenticationMode: "API"},

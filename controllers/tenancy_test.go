@@ -456,6 +456,77 @@ func TestTighteningRevokes(t *testing.T) {
 	})
 }
 
+// TestRefusedBackOnRetainedEntry: a tenant object that moved away under Retain,
+// and comes back to its retained entry after the rule was tightened, has what the
+// rule no longer allows revoked from that entry: the entry is its own again, not
+// one it may keep unjudged because it was elsewhere for a while.
+func TestRefusedBackOnRetainedEntry(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	tenant := tenantClient(t)
+	home, away := "retained-home", "retained-away"
+	for _, cluster := range []string{home, away} {
+		cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{
+			ClusterName: cluster, Guardrails: v1.Guardrails{Rules: []v1.GrantRule{tenancyRule()}}}}
+		createConfig(t, cac)
+		waitConfig(t, cac.Name, 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) && c.Status.AccountID != "" })
+	}
+	principal := roleARN("retained-tenant")
+	ae := entry("retained-tenant", principal, func(ae *v1.AccessEntry) {
+		ae.Namespace = tenantNS
+		ae.Spec.ClusterName = home
+		ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain
+		ae.Spec.Username = "tenant-a:{{SessionName}}"
+		ae.Spec.KubernetesGroups = []v1.KubernetesGroup{"tenant-a-devs"}
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(editPolicy, tenantNS), policy(viewPolicy, tenantNS)}
+	})
+	if err := tenant.Create(ctx, ae); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		deleteAndWait(t, client.ObjectKeyFromObject(ae))
+		cleanupEntry(t, home, principal)
+		cleanupEntry(t, away, principal)
+	})
+	homeARN := waitReady(t, ae, 30*time.Second).Status.AccessEntryARN
+
+	update(t, ae, func(ae *v1.AccessEntry) { ae.Spec.ClusterName = away })
+	moved := waitReady(t, ae, 30*time.Second)
+	if moved.Status.Identity == nil || moved.Status.Identity.ClusterName != away ||
+		!slices.ContainsFunc(moved.Status.RetainedEntries, func(e v1.RetainedEntry) bool { return e.ARN == homeARN }) {
+		t.Fatalf("after the move: identity %+v, retained %+v", moved.Status.Identity, moved.Status.RetainedEntries)
+	}
+
+	narrow := tenancyRule()
+	narrow.AccessPolicies, narrow.Usernames = narrow.AccessPolicies[:1], nil // View only, EKS's username
+	cur := &v1.ClusterAccessConfig{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: home}, cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Guardrails = v1.Guardrails{Rules: []v1.GrantRule{narrow}, Enforcement: v1.EnforcementRevoke}
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+
+	update(t, ae, func(ae *v1.AccessEntry) { ae.Spec.ClusterName = home })
+	var got *v1.AccessEntry
+	eventually(t, 30*time.Second, "NotPermitted with the Edit policy revoked", func() (bool, string) {
+		got = get(t, client.ObjectKeyFromObject(ae))
+		c := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady)
+		return c != nil && c.Reason == v1.ReasonNotPermitted && strings.Contains(c.Message, "revoked: access policy AmazonEKSEditPolicy"), conditions(got)
+	})
+	e := mustEmuEntry(t, home, principal)
+	wantPolicies(t, e, map[string]string{viewPolicy: "namespace:" + tenantNS})
+	if e.Username == "tenant-a:{{SessionName}}" || e.AccessEntryARN != homeARN {
+		t.Errorf("the retained entry after the revocation: %+v (ARN was %s)", e, homeARN)
+	}
+	if got.Status.Identity == nil || got.Status.Identity.ClusterName != home || got.Status.AccessEntryARN != homeARN ||
+		slices.ContainsFunc(got.Status.RetainedEntries, func(e v1.RetainedEntry) bool { return e.ARN == homeARN }) {
+		t.Errorf("status does not take the entry back as the current one: identity %+v, arn %s, retained %+v",
+			got.Status.Identity, got.Status.AccessEntryARN, got.Status.RetainedEntries)
+	}
+}
+
 // TestRetainedEntryReadopted: an entry kept by deletionPolicy Retain carries the
 // ownership tags of a deleted object; a new object may adopt it.
 func TestRetainedEntryReadopted(t *testing.T) {
