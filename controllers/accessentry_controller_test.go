@@ -725,6 +725,37 @@ func TestResumesAfterCrash(t *testing.T) {
 			t.Fatalf("moved back, status records %s, want the retained %s", back.Status.AccessEntryARN, oldARN)
 		}
 	})
+
+	// Moved back to a retained entry: the create found it (ResourceInUse), and the
+	// operator died before status took it back. The next pass reads it through the
+	// recorded identity, and still takes it back with the tag keys the object wrote
+	// on it then, so that those its spec has dropped since go (they used to stay on
+	// an entry reported Ready).
+	t.Run("killed after moving back to a retained entry", func(t *testing.T) {
+		principal := roleARN("crash-back")
+		ae := paused("crash-back", principal)
+		update(t, ae, func(ae *v1.AccessEntry) { ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain })
+		tags := ownership.Owner{Instance: instance, Namespace: testNS, Name: ae.Name}.Tags()
+		tags["team"] = "a" // written while the spec had it, before the object moved away
+		out, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(principal), Tags: tags})
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := aws.ToString(out.AccessEntry.AccessEntryArn)
+		t.Cleanup(func() { cleanupEntry(t, "demo", principal) })
+		intentRecorded(ae, principal)
+		setStatus(ae, func(st *v1.AccessEntryStatus) {
+			st.RetainedEntries = []v1.RetainedEntry{{ARN: kept, ManagedTags: []string{"team"}}}
+		})
+		resume(ae, principal, 0)
+		got := get(t, client.ObjectKeyFromObject(ae))
+		if e := mustEmuEntry(t, "demo", principal); e.Tags["team"] != "" || e.AccessEntryARN != kept {
+			t.Fatalf("Ready with the tag team=%s the spec does not have still on the entry (%s, kept %s)", e.Tags["team"], e.AccessEntryARN, kept)
+		}
+		if len(got.Status.RetainedEntries) != 0 {
+			t.Fatalf("status.retainedEntries %+v still lists the entry it took back", got.Status.RetainedEntries)
+		}
+	})
 }
 
 // TestResumesAfterCrashMidTypeChange stands for an operator killed during a type

@@ -180,10 +180,12 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *pl
 			// carries are the ones that create wrote, whatever status still lists.
 			p.ae.Status.ManagedTags = union(p.ae.Status.ManagedTags, plan.WrittenTagKeys(obs.Tags))
 		}
-		if recorded {
+		if recorded && !slices.Contains(rec.Retained, obs.ARN) {
 			p.obs, p.ae.Status.AccessEntryARN = obs, obs.ARN
 			return nil
 		}
+		// A retained entry read through the recorded identity (its create found it,
+		// and the pass that would take it back died) is taken back below all the same.
 	}
 	id := p.id
 	p.ae.Status.Identity, p.ae.Status.CreatedAt, p.ae.Status.AccessEntryARN = &id, metaTime(obs.CreatedAt), obs.ARN
