@@ -36,6 +36,7 @@ import (
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -122,6 +123,7 @@ type model struct {
 	live     map[string]*v1.AccessEntry // by object name: the last spec applied
 	retained map[string]bool            // identities kept by Retain
 	history  map[string][]string        // by object name: what the driver did, for a failure report
+	declared map[string][]string        // by principal ARN: the objects that ever named it, for a failure report
 	rules    map[string]string          // by cluster: the rule set its ClusterAccessConfig holds
 	remote   bool                       // clusters[0]'s config assumes otherRole: its entries live in otherAccount
 	noConfig bool                       // clusters[1]'s config was deleted (and let go)
@@ -207,7 +209,8 @@ func run(o options) error {
 			return err
 		}
 	}
-	m := &model{live: map[string]*v1.AccessEntry{}, retained: map[string]bool{}, history: map[string][]string{}, rules: map[string]string{}, emu: emu}
+	m := &model{live: map[string]*v1.AccessEntry{}, retained: map[string]bool{}, history: map[string][]string{}, declared: map[string][]string{},
+		rules: map[string]string{}, emu: emu}
 	for _, cl := range clusters {
 		cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cl}, Spec: v1.ClusterAccessConfigSpec{ClusterName: cl,
 			Guardrails: v1.Guardrails{Rules: ruleSets["loose"]}}}
@@ -257,6 +260,9 @@ func run(o options) error {
 		return err
 	}
 	if err := m.check(emu, unowned, &c); err != nil {
+		if b, ok := errors.AsType[*brokenInvariants](err); ok {
+			b.problems = append(b.problems, eventsOf(ctx, k8s, b.names)...)
+		}
 		return err
 	}
 	if err := m.countTenants(ctx, k8s, &c); err != nil {
@@ -405,8 +411,12 @@ func (m *model) repoint(ctx context.Context, k8s client.Client) error {
 	if err := k8s.Update(ctx, cac); err != nil {
 		return err
 	}
-	for _, ae := range m.live {
-		if ae.Spec.ClusterName == clusters[0] && ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
+	for name, ae := range m.live {
+		if ae.Spec.ClusterName != clusters[0] {
+			continue
+		}
+		m.event(name, "config of "+clusters[0]+" re-pointed away from account "+m.accountOf(clusters[0]))
+		if ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
 			m.retained[key(m.accountOf(clusters[0]), clusters[0], ae.Spec.PrincipalARN)] = true
 		}
 	}
@@ -480,7 +490,7 @@ func (m *model) recreatePrincipal(ctx context.Context, k8s client.Client, rng *r
 	name := checked[rng.IntN(len(checked))]
 	arn := m.live[name].Spec.PrincipalARN
 	m.emu.RecreatePrincipal(arn)
-	m.history[name] = append(m.history[name], "principal re-created in IAM "+arn)
+	m.event(name, "principal re-created in IAM "+arn)
 	return kind, nil
 }
 
@@ -509,7 +519,16 @@ func (m *model) change(ctx context.Context, k8s client.Client, name string, muta
 
 // note records a step of an object's history.
 func (m *model) note(name, what string, s *v1.AccessEntrySpec) {
-	m.history[name] = append(m.history[name], fmt.Sprintf("%s %s %s %s %s tags=%v", what, s.ClusterName, s.PrincipalARN, s.Type, s.DeletionPolicy, s.Tags))
+	m.event(name, fmt.Sprintf("%s %s %s %s %s tags=%v", what, s.ClusterName, s.PrincipalARN, s.Type, s.DeletionPolicy, s.Tags))
+	if !slices.Contains(m.declared[s.PrincipalARN], name) {
+		m.declared[s.PrincipalARN] = append(m.declared[s.PrincipalARN], name)
+	}
+}
+
+// event records a step of an object's history, at the time of day the events of
+// the operator are listed with.
+func (m *model) event(name, what string) {
+	m.history[name] = append(m.history[name], time.Now().UTC().Format("15:04:05.0")+" "+what)
 }
 
 // freshPrincipal is a new principal; a tenant's are under its own prefix, which
@@ -688,23 +707,67 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 	for k := range held {
 		c.invariants++
 		if !m.retained[k] {
-			problems = append(problems, "an entry no live object declares and no Retain keeps: "+k)
+			problems = append(problems, orphaned+k)
 		}
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
+		var names []string
 		for _, p := range problems {
 			name, _, _ := strings.Cut(p, ":")
+			if strings.HasPrefix(p, orphaned) {
+				// The objects that ever named the principal.
+				names = append(names, m.declared[p[strings.LastIndex(p, " ")+1:]]...)
+				continue
+			}
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		names = slices.Compact(names)
+		for _, name := range names {
 			for _, h := range m.history[name] {
 				problems = append(problems, "    "+name+": "+h)
 			}
 			if ae, ok := m.final[name]; ok {
-				problems = append(problems, fmt.Sprintf("    %s: at the end %s, identity %+v, revoked %q", name, conditionsOf(ae), ae.Status.Identity, ae.Status.Revoked))
+				problems = append(problems, fmt.Sprintf("    %s: at the end %s, identity %+v, retained %+v, revoked %q",
+					name, conditionsOf(ae), ae.Status.Identity, ae.Status.RetainedEntries, ae.Status.Revoked))
 			}
 		}
-		return fmt.Errorf("%d invariants broken:\n  %s", len(problems), strings.Join(problems, "\n  "))
+		return &brokenInvariants{problems: problems, names: names}
 	}
 	return nil
+}
+
+// orphaned starts the problem of an entry nothing accounts for.
+const orphaned = "an entry no live object declares and no Retain keeps: "
+
+// brokenInvariants is what check found wrong, and the objects concerned.
+type brokenInvariants struct {
+	problems, names []string
+}
+
+func (b *brokenInvariants) Error() string {
+	return fmt.Sprintf("%d invariants broken:\n  %s", len(b.problems), strings.Join(b.problems, "\n  "))
+}
+
+// eventsOf lists, oldest first, the events the operator recorded about the named
+// objects, in every namespace the soak uses: with the histories, they tell what
+// the operator did in the runs whose logs are gone.
+func eventsOf(ctx context.Context, k8s client.Client, names []string) []string {
+	var out []string
+	for _, ns := range append([]string{namespace}, tenants...) {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return append(out, "listing events: "+err.Error())
+		}
+		slices.SortFunc(list.Items, func(a, b eventsv1.Event) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
+		for _, e := range list.Items {
+			if slices.Contains(names, e.Regarding.Name) && e.Regarding.Namespace == ns {
+				out = append(out, fmt.Sprintf("    %s: event %s %s %s: %s", e.Regarding.Name, e.CreationTimestamp.UTC().Format(time.TimeOnly), e.Type, e.Reason, e.Note))
+			}
+		}
+	}
+	return out
 }
 
 // countTenants counts how the tenant objects ended: allowed, refused, revoked.
