@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -659,6 +660,9 @@ func TestResumesAfterCrash(t *testing.T) {
 		if n := calls("CreateAccessEntry"); n != creates {
 			t.Fatalf("CreateAccessEntry called %d times, want %d", n, creates)
 		}
+		if creates > 0 && got.Status.CreateSentAt != nil {
+			t.Fatalf("status.createSentAt %v stays after the create's answer was recorded", got.Status.CreateSentAt)
+		}
 	}
 
 	t.Run("killed after the old entry's delete was sent", func(t *testing.T) {
@@ -724,6 +728,35 @@ func TestResumesAfterCrash(t *testing.T) {
 		if back := waitReady(t, ae, 30*time.Second); back.Status.AccessEntryARN != oldARN {
 			t.Fatalf("moved back, status records %s, want the retained %s", back.Status.AccessEntryARN, oldARN)
 		}
+	})
+
+	// Deleted after a create sent again long after the intent (the first ones were
+	// throttled, say), whose answer was lost: EKS may show the entry only seconds
+	// after that create, so the object waits for it and deletes it, where it used
+	// to be released at once (the intent being old) and the entry left behind.
+	t.Run("killed after a create sent again long after the intent, then deleted", func(t *testing.T) {
+		principal := roleARN("crash-late-create")
+		ae := paused("crash-late-create", principal)
+		t.Cleanup(func() { cleanupEntry(t, "demo", principal) })
+		intent, sent := metav1.NewTime(time.Now().Add(-2*time.Minute)), metav1.NewTime(time.Now().Add(-time.Second))
+		setStatus(ae, func(st *v1.AccessEntryStatus) {
+			st.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: principal, Type: v1.TypeStandard}
+			st.IdentityRecordedAt, st.CreateSentAt = &intent, &sent
+		})
+		if err := k8s.Delete(ctx, ae); err != nil {
+			t.Fatal(err)
+		}
+		update(t, ae, func(ae *v1.AccessEntry) { ae.Labels = nil }) // the operator is back
+		time.Sleep(2 * time.Second)
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(ae), &v1.AccessEntry{}); err != nil {
+			t.Fatalf("the object was released (%v) while the entry of a create sent a second before may still show", err)
+		}
+		seed(principal, ae.Name) // the create, shown by EKS now
+		eventually(t, 30*time.Second, "the object released and its entry deleted", func() (bool, string) {
+			_, held := emuEntry("demo", principal)
+			err := k8s.Get(ctx, client.ObjectKeyFromObject(ae), &v1.AccessEntry{})
+			return !held && apierrors.IsNotFound(err), fmt.Sprintf("entry held %v, object %v", held, err)
+		})
 	})
 
 	// Moved back to a retained entry: the create found it (ResourceInUse), and the

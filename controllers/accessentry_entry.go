@@ -60,6 +60,9 @@ func (r *AccessEntryReconciler) create(ctx context.Context, p *entryPass) error 
 			id := p.id
 			st.Identity, st.IdentityRecordedAt = &id, &recordedAt
 		}
+		// The identity's time stays that of the first intent (an entry created
+		// since then is this object's); this one says when the entry may show.
+		st.CreateSentAt = &recordedAt
 		st.RoleARN = p.target.RoleARN
 		st.ManagedTags = union(st.ManagedTags, desired.SpecTagKeys)
 	}); err != nil {
@@ -87,6 +90,7 @@ func (r *AccessEntryReconciler) create(ctx context.Context, p *entryPass) error 
 		}
 		id := p.id
 		p.ae.Status.Identity, p.ae.Status.CreatedAt, p.ae.Status.AccessEntryARN = &id, timeOf(out.AccessEntry.CreatedAt), obs.ARN
+		p.ae.Status.CreateSentAt = nil
 		p.obs, p.written = obs, true
 		p.event(corev1.EventTypeNormal, "Created", "created the EKS access entry of %s in cluster %s", p.id.PrincipalARN, p.id.ClusterName)
 		return nil

@@ -76,7 +76,7 @@ const maxRetained = 16
 // forgetIdentity clears the recorded identity at once: the entry it names is not
 // ours, and must never be deleted on this object's behalf.
 func (r *AccessEntryReconciler) forgetIdentity(ctx context.Context, p *entryPass) error {
-	return r.recordIntent(ctx, p, func(st *v1.AccessEntryStatus) { st.Identity, st.IdentityRecordedAt = nil, nil })
+	return r.recordIntent(ctx, p, func(st *v1.AccessEntryStatus) { st.Identity, st.IdentityRecordedAt, st.CreateSentAt = nil, nil, nil })
 }
 
 // progress marks the object Reconciling while the pass writes to EKS; the end of

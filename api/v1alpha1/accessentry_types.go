@@ -411,6 +411,14 @@ type AccessEntryStatus struct {
 	// +optional
 	IdentityRecordedAt *metav1.Time `json:"identityRecordedAt,omitempty"`
 
+	// CreateSentAt is when the operator last sent a create of the entry of
+	// Identity whose answer status has not recorded. A create sent again long
+	// after the identity was recorded (throttled, or refused for a while) may be
+	// shown by EKS only seconds later, so until --consistency-window has passed
+	// since it too, an entry that reads as absent is not taken as gone.
+	// +optional
+	CreateSentAt *metav1.Time `json:"createSentAt,omitempty"`
+
 	// Username as EKS reports it, including the one EKS derived.
 	// +optional
 	Username string `json:"username,omitempty"`

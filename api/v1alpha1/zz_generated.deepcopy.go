@@ -125,6 +125,10 @@ func (in *AccessEntryStatus) DeepCopyInto(out *AccessEntryStatus) {
 		in, out := &in.IdentityRecordedAt, &out.IdentityRecordedAt
 		*out = (*in).DeepCopy()
 	}
+	if in.CreateSentAt != nil {
+		in, out := &in.CreateSentAt, &out.CreateSentAt
+		*out = (*in).DeepCopy()
+	}
 	if in.KubernetesGroups != nil {
 		in, out := &in.KubernetesGroups, &out.KubernetesGroups
 		*out = make([]string, len(*in))

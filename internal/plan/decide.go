@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
@@ -184,8 +185,11 @@ func DecideAbsent(st *v1.AccessEntryStatus, now time.Time, window time.Duration)
 // answer the operator may never have seen, and no read-back has confirmed it since.
 // Such an entry is not taken as gone until the window has passed.
 func MayStillAppear(st *v1.AccessEntryStatus, id v1.EntryIdentity, now time.Time, window time.Duration) bool {
-	return st.Identity != nil && *st.Identity == id && st.IdentityRecordedAt != nil &&
-		now.Sub(st.IdentityRecordedAt.Time) < window && !confirmed(st)
+	if st.Identity == nil || *st.Identity != id || confirmed(st) {
+		return false
+	}
+	recent := func(t *metav1.Time) bool { return t != nil && now.Sub(t.Time) < window }
+	return recent(st.IdentityRecordedAt) || recent(st.CreateSentAt)
 }
 
 // Removal is what to do with an entry the object is done with: it is being deleted,

@@ -152,6 +152,9 @@ func TestMayStillAppear(t *testing.T) {
 		{"another identity than the one asked about", v1.AccessEntryStatus{Identity: &recID, IdentityRecordedAt: at(time.Second)}, moved, false},
 		{"nothing recorded", v1.AccessEntryStatus{}, recID, false},
 		{"identity without a time (recorded by an older version)", v1.AccessEntryStatus{Identity: &recID}, recID, false},
+		{"recorded before the window, a create sent again moments ago", v1.AccessEntryStatus{Identity: &recID, IdentityRecordedAt: at(time.Minute), CreateSentAt: at(time.Second)}, recID, true},
+		{"recorded and a create sent, both before the window", v1.AccessEntryStatus{Identity: &recID, IdentityRecordedAt: at(time.Hour), CreateSentAt: at(time.Minute)}, recID, false},
+		{"a create sent moments ago but confirmed since", v1.AccessEntryStatus{Identity: &recID, IdentityRecordedAt: at(time.Minute), CreateSentAt: at(time.Second), Conditions: ready(metav1.ConditionTrue)}, recID, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
