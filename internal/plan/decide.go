@@ -181,9 +181,10 @@ func DecideAbsent(st *v1.AccessEntryStatus, now time.Time, window time.Duration)
 }
 
 // MayStillAppear reports whether an entry of id that reads as absent may be there
-// all the same: status recorded the identity moments ago, just before a create whose
-// answer the operator may never have seen, and no read-back has confirmed it since.
-// Such an entry is not taken as gone until the window has passed.
+// all the same: status recorded the identity, or a create was sent again, moments
+// ago, and the operator may never have seen that create's answer, and no read-back
+// has confirmed it since. Such an entry is not taken as gone until the window has
+// passed since the later of the two.
 func MayStillAppear(st *v1.AccessEntryStatus, id v1.EntryIdentity, now time.Time, window time.Duration) bool {
 	if st.Identity == nil || *st.Identity != id || confirmed(st) {
 		return false
