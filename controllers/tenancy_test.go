@@ -87,6 +87,35 @@ func tenancyRule() v1.GrantRule {
 	}
 }
 
+// narrowRule is tenancyRule tightened: the View policy only, and EKS's username.
+func narrowRule() v1.GrantRule {
+	r := tenancyRule()
+	r.AccessPolicies, r.Usernames = r.AccessPolicies[:1], nil
+	return r
+}
+
+// tenancyConfig creates the ClusterAccessConfig of cluster with tenancyRule, and
+// waits until it has read the cluster's account.
+func tenancyConfig(t *testing.T, cluster string) {
+	t.Helper()
+	createConfig(t, &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{
+		ClusterName: cluster, Guardrails: v1.Guardrails{Rules: []v1.GrantRule{tenancyRule()}}}})
+	waitConfig(t, cluster, 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) && c.Status.AccountID != "" })
+}
+
+// setRules replaces the guardrails of a ClusterAccessConfig.
+func setRules(t *testing.T, config string, enforcement v1.Enforcement, rules ...v1.GrantRule) {
+	t.Helper()
+	cur := &v1.ClusterAccessConfig{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: config}, cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.Guardrails = v1.Guardrails{Rules: rules, Enforcement: enforcement}
+	if err := k8s.Update(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestTenantAttacks(t *testing.T) {
 	testenv.RequireControlPlane(t)
 	ctx := context.Background()
@@ -336,10 +365,7 @@ func TestTighteningRevokes(t *testing.T) {
 	}
 	t.Cleanup(stop)
 	cluster := "tightened"
-	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{
-		ClusterName: cluster, Guardrails: v1.Guardrails{Rules: []v1.GrantRule{tenancyRule()}}}}
-	createConfig(t, cac)
-	waitConfig(t, cac.Name, 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) && c.Status.AccountID != "" })
+	tenancyConfig(t, cluster)
 
 	principal := roleARN("tightened-dev")
 	ae := entry("tightened", principal, func(ae *v1.AccessEntry) {
@@ -356,19 +382,7 @@ func TestTighteningRevokes(t *testing.T) {
 	waitReady(t, ae, 30*time.Second)
 	full := mustEmuEntry(t, cluster, principal)
 
-	setRules := func(enforcement v1.Enforcement, rules ...v1.GrantRule) {
-		t.Helper()
-		cur := &v1.ClusterAccessConfig{}
-		if err := k8s.Get(ctx, client.ObjectKey{Name: cac.Name}, cur); err != nil {
-			t.Fatal(err)
-		}
-		cur.Spec.Guardrails = v1.Guardrails{Rules: rules, Enforcement: enforcement}
-		if err := k8s.Update(ctx, cur); err != nil {
-			t.Fatal(err)
-		}
-	}
-	narrow := tenancyRule()
-	narrow.AccessPolicies, narrow.Usernames = narrow.AccessPolicies[:1], nil // View only, EKS's username
+	narrow := narrowRule()
 
 	waitMessage := func(what string, fragments ...string) *v1.AccessEntry {
 		t.Helper()
@@ -390,7 +404,7 @@ func TestTighteningRevokes(t *testing.T) {
 	}
 
 	t.Run("report only", func(t *testing.T) {
-		setRules(v1.EnforcementReport, narrow)
+		setRules(t, cluster, v1.EnforcementReport, narrow)
 		got := waitMessage("a report of what would be revoked", "rule team", "with enforcement Revoke the operator would remove",
 			"access policy AmazonEKSEditPolicy", `username "tenant-a:{{SessionName}}"`)
 		if !slices.Contains(got.Status.Revoked, "access policy AmazonEKSEditPolicy") {
@@ -403,7 +417,7 @@ func TestTighteningRevokes(t *testing.T) {
 	})
 
 	t.Run("revoke what the rule no longer allows", func(t *testing.T) {
-		setRules(v1.EnforcementRevoke, narrow)
+		setRules(t, cluster, v1.EnforcementRevoke, narrow)
 		got := waitMessage("the revocation", "rule team", "revoked: access policy AmazonEKSEditPolicy", `username "tenant-a:{{SessionName}}"`)
 		e := mustEmuEntry(t, cluster, principal)
 		wantPolicies(t, e, map[string]string{viewPolicy: "namespace:" + tenantNS})
@@ -436,7 +450,7 @@ func TestTighteningRevokes(t *testing.T) {
 	t.Run("the namespace loses its rule: the whole entry goes", func(t *testing.T) {
 		other := tenancyRule()
 		other.Name, other.Namespaces = "others", v1.RuleNamespaces{Names: []string{"someone-else"}}
-		setRules(v1.EnforcementRevoke, other)
+		setRules(t, cluster, v1.EnforcementRevoke, other)
 		got := waitMessage("the entry revoked", "admits namespace "+tenantNS, "revoked: the EKS access entry of "+principal)
 		if _, ok := emuEntry(cluster, principal); ok {
 			t.Fatal("the entry is still in EKS")
@@ -447,7 +461,7 @@ func TestTighteningRevokes(t *testing.T) {
 	})
 
 	t.Run("loosened again: back to Ready", func(t *testing.T) {
-		setRules(v1.EnforcementRevoke, tenancyRule())
+		setRules(t, cluster, v1.EnforcementRevoke, tenancyRule())
 		got := waitReady(t, ae, 30*time.Second)
 		e := mustEmuEntry(t, cluster, principal)
 		if e.Username != "tenant-a:{{SessionName}}" || len(e.Policies) != 2 || len(got.Status.Revoked) != 0 {
@@ -465,12 +479,8 @@ func TestRefusedBackOnRetainedEntry(t *testing.T) {
 	ctx := context.Background()
 	tenant := tenantClient(t)
 	home, away := "retained-home", "retained-away"
-	for _, cluster := range []string{home, away} {
-		cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{
-			ClusterName: cluster, Guardrails: v1.Guardrails{Rules: []v1.GrantRule{tenancyRule()}}}}
-		createConfig(t, cac)
-		waitConfig(t, cac.Name, 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) && c.Status.AccountID != "" })
-	}
+	tenancyConfig(t, home)
+	tenancyConfig(t, away)
 	principal := roleARN("retained-tenant")
 	ae := entry("retained-tenant", principal, func(ae *v1.AccessEntry) {
 		ae.Namespace = tenantNS
@@ -497,16 +507,7 @@ func TestRefusedBackOnRetainedEntry(t *testing.T) {
 		t.Fatalf("after the move: identity %+v, retained %+v", moved.Status.Identity, moved.Status.RetainedEntries)
 	}
 
-	narrow := tenancyRule()
-	narrow.AccessPolicies, narrow.Usernames = narrow.AccessPolicies[:1], nil // View only, EKS's username
-	cur := &v1.ClusterAccessConfig{}
-	if err := k8s.Get(ctx, client.ObjectKey{Name: home}, cur); err != nil {
-		t.Fatal(err)
-	}
-	cur.Spec.Guardrails = v1.Guardrails{Rules: []v1.GrantRule{narrow}, Enforcement: v1.EnforcementRevoke}
-	if err := k8s.Update(ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	setRules(t, home, v1.EnforcementRevoke, narrowRule())
 
 	update(t, ae, func(ae *v1.AccessEntry) { ae.Spec.ClusterName = home })
 	var got *v1.AccessEntry
