@@ -3,8 +3,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -28,6 +30,8 @@ import (
 
 	eksaccessv1alpha1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/controllers"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/memlimit"
 )
 
@@ -49,16 +53,18 @@ func main() {
 		leaderElectID  string
 		watchNamespace string
 		selector       string
-		instanceID     string
 		trusted        string
-		clientOpts     controllers.ClientOptions
-		r              = controllers.AccessEntryReconciler{}
-		resyncPeriod   time.Duration
-		sweep          = controllers.Sweeper{Entries: &r}
 		watched        string
 		memoryLimit    string
 		kubeQPS        float64
 		kubeBurst      int
+		principalCheck time.Duration
+		watchedPeriod  time.Duration
+		awsOpts        = awsapi.DefaultOptions()
+		budgetOpts     = budget.Options{}
+		entries        = controllers.DefaultEntryOptions()
+		configs        = controllers.DefaultConfigOptions()
+		sweeps         = controllers.DefaultSweepOptions()
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to callers the API server authenticates (a bearer token) and authorizes (get on the non-resource URL /metrics); false serves plain HTTP to anyone.")
@@ -69,57 +75,74 @@ func main() {
 	flag.StringVar(&leaderElectID, "leader-election-id", "eks-access-operator.eksaccess.io", "Name of the leader-election Lease; give each --selector shard its own.")
 	flag.StringVar(&watchNamespace, "watch-namespace", "", "Only reconcile AccessEntries in this namespace (default: all namespaces).")
 	flag.StringVar(&selector, "selector", "", "Only reconcile AccessEntries, and manage ClusterAccessConfigs, whose labels match this selector, to shard objects between operator instances (e.g. shard=a); label each ClusterAccessConfig for exactly one shard.")
-	flag.StringVar(&instanceID, "instance-id", "", "Identity of this operator instance in the ownership tags of EKS entries (default: the UID of the kube-system namespace, stable for the cluster).")
-	flag.StringVar(&r.DefaultRegion, "region", os.Getenv("AWS_REGION"), "AWS region of AccessEntries without spec.region (default: $AWS_REGION).")
-	flag.StringVar(&clientOpts.Endpoint, "eks-endpoint", "", "EKS endpoint URL instead of the regional default (a VPC endpoint, or the emulator).")
-	flag.StringVar(&clientOpts.STSEndpoint, "sts-endpoint", "", "STS endpoint URL for assuming the roles of ClusterAccessConfigs and learning the operator's own account (default: the regional one; the emulator serves STS at its own address).")
-	flag.StringVar(&clientOpts.IAMEndpoint, "iam-endpoint", "", "IAM endpoint URL for reading principals' unique IDs (default: the partition's global one; the emulator serves IAM at its own address).")
-	flag.Float64Var(&clientOpts.IAMQPS, "iam-qps", 5, "IAM reads (the principal check) per second, per account; a check over it is put off to a later reconcile, never waited for.")
-	flag.DurationVar(&r.PrincipalCheckInterval, "principal-check-interval", time.Hour, "How often, at most, each entry's IAM principal is looked up (iam:GetRole or iam:GetUser), to recreate the entry of a role or user deleted and created again under the same ARN; 0 turns the check off.")
+	flag.StringVar(&entries.InstanceID, "instance-id", "", "Identity of this operator instance in the ownership tags of EKS entries (default: the UID of the kube-system namespace, stable for the cluster).")
+	flag.StringVar(&entries.DefaultRegion, "region", os.Getenv("AWS_REGION"), "AWS region of AccessEntries without spec.region (default: $AWS_REGION).")
+	flag.StringVar(&awsOpts.Endpoint, "eks-endpoint", "", "EKS endpoint URL instead of the regional default (a VPC endpoint, or the emulator).")
+	flag.StringVar(&awsOpts.STSEndpoint, "sts-endpoint", "", "STS endpoint URL for assuming the roles of ClusterAccessConfigs and learning the operator's own account (default: the regional one; the emulator serves STS at its own address).")
+	flag.StringVar(&awsOpts.IAMEndpoint, "iam-endpoint", "", "IAM endpoint URL for reading principals' unique IDs (default: the partition's global one; the emulator serves IAM at its own address).")
+	flag.Float64Var(&awsOpts.IAMQPS, "iam-qps", awsOpts.IAMQPS, "IAM reads (the principal check) per second, per account; a check over it is put off to a later reconcile, never waited for.")
+	flag.DurationVar(&principalCheck, "principal-check-interval", entries.PrincipalCheckInterval, "How often each Ready entry's IAM principal is looked up (iam:GetRole or iam:GetUser), whatever --verification-period says, to recreate the entry of a role or user deleted and created again under the same ARN; 0 turns the check off.")
 	flag.StringVar(&trusted, "trusted-namespaces", "", "Comma-separated namespaces whose AccessEntries are honoured without guardrail rules; an AccessEntry in any other namespace needs a rule of its cluster's ClusterAccessConfig (default: the operator's own namespace, from $POD_NAMESPACE or the service account, else "+defaultNamespace+").")
-	flag.BoolVar(&r.RequireClusterConfig, "require-cluster-config", false, "Refuse (NotPermitted) AccessEntries whose cluster has no ClusterAccessConfig even in the trusted namespaces.")
-	flag.Float64Var(&clientOpts.QPS, "eks-qps", 10, "EKS calls per second, per account and region, shared by all workers.")
-	flag.IntVar(&clientOpts.Burst, "eks-burst", 10, "EKS calls allowed in a burst above --eks-qps.")
-	flag.Float64Var(&clientOpts.BackgroundQPS, "background-qps", 0, "EKS calls per second, per account and region, that verification may spend, within --eks-qps and only when no change waits (default: a tenth of --eks-qps); the sweeps are made besides, on their own periods.")
-	flag.DurationVar(&r.VerifyPeriod, "verification-period", time.Hour, "How often, at most, every field of each entry is read from EKS in full; entries take turns under --background-qps, so with many entries a round takes longer (see docs/operating.md).")
-	flag.DurationVar(&sweep.Period, "sweep-period", 50*time.Second, "How often each cluster's entries are all listed (ListAccessEntries) to find entries deleted out of band.")
-	flag.DurationVar(&sweep.WatchedPeriod, "watched-sweep-period", 0, "How often the holders of each --watched-policies policy are listed to find grants made out of band (default: --sweep-period).")
-	flag.StringVar(&watched, "watched-policies", "AmazonEKSClusterAdminPolicy,AmazonEKSAdminPolicy", "Comma-separated access policy names whose holders are listed every --watched-sweep-period; an entry granted one out of band is put back within that period.")
-	flag.DurationVar(&resyncPeriod, "resync-period", 10*time.Minute, "How often each ClusterAccessConfig's cluster is read again (authentication mode, status, unmanaged entries).")
+	flag.BoolVar(&entries.RequireClusterConfig, "require-cluster-config", false, "Refuse (NotPermitted) AccessEntries whose cluster has no ClusterAccessConfig even in the trusted namespaces.")
+	flag.Float64Var(&budgetOpts.QPS, "eks-qps", 10, "EKS calls per second, per account and region, shared by all workers.")
+	flag.IntVar(&budgetOpts.Burst, "eks-burst", 10, "EKS calls allowed in a burst above --eks-qps.")
+	flag.Float64Var(&budgetOpts.BackgroundQPS, "background-qps", 0, "EKS calls per second, per account and region, that verification may spend, within --eks-qps and only when no change waits (default: a tenth of --eks-qps); the sweeps are made besides, on their own periods.")
+	flag.DurationVar(&entries.VerifyPeriod, "verification-period", entries.VerifyPeriod, "How often, at most, every field of each entry is read from EKS in full; entries take turns under --background-qps, so with many entries a round takes longer (see docs/operating.md).")
+	flag.DurationVar(&sweeps.Period, "sweep-period", sweeps.Period, "How often each cluster's entries are all listed (ListAccessEntries) to find entries deleted out of band.")
+	flag.DurationVar(&watchedPeriod, "watched-sweep-period", 0, "How often the holders of each --watched-policies policy are listed to find grants made out of band (default: --sweep-period).")
+	flag.StringVar(&watched, "watched-policies", strings.Join(sweeps.WatchedPolicies, ","), "Comma-separated access policy names whose holders are listed every --watched-sweep-period; an entry granted one out of band is put back within that period.")
+	flag.DurationVar(&configs.ResyncPeriod, "resync-period", configs.ResyncPeriod, "How often each ClusterAccessConfig's cluster is read again (authentication mode, status, unmanaged entries).")
+	flag.DurationVar(&configs.PollInterval, "cluster-poll-interval", configs.PollInterval, "How often a ClusterAccessConfig waiting on its cluster (an authentication mode update, a cluster UPDATING) is looked at again.")
 	flag.Float64Var(&kubeQPS, "kube-api-qps", 200, "Requests per second to the Kubernetes API server (status and finalizer patches: about three per changed AccessEntry); client-go's default of 20 would cap a change across many accounts at about 7 entries a second.")
 	flag.IntVar(&kubeBurst, "kube-api-burst", 300, "Requests to the Kubernetes API server allowed in a burst above --kube-api-qps.")
 	flag.StringVar(&memoryLimit, "memory-limit", "", "Soft memory limit of the Go runtime (e.g. 100MiB; default: 90% of the container's cgroup memory limit, unless $GOMEMLIMIT is set).")
-	flag.IntVar(&r.MaxConcurrentReconciles, "max-concurrent-reconciles", 32, "AccessEntries reconciled at once. No worker waits for an account's line of EKS calls (at most 250ms to space a call), so many are cheap.")
-	flag.DurationVar(&r.StallAfter, "stall-after", 5*time.Minute, "How long to wait on EKS (eventual consistency, a new IAM principal) before reporting Stalled.")
-	flag.DurationVar(&r.RecheckInterval, "recheck-interval", time.Minute, "How often a condition only a person can fix (CONFIG_MAP cluster, missing cluster, denied permission, entry quota reached) is checked again.")
-	flag.DurationVar(&r.ConsistencyWindow, "consistency-window", 30*time.Second, "How long an entry the operator created may read as absent before it is taken as deleted out of band.")
+	flag.IntVar(&entries.MaxConcurrentReconciles, "max-concurrent-reconciles", entries.MaxConcurrentReconciles, "AccessEntries reconciled at once. No worker waits for an account's line of EKS calls (at most 250ms to space a call), so many are cheap.")
+	flag.DurationVar(&entries.StallAfter, "stall-after", entries.StallAfter, "How long to wait on EKS (eventual consistency, a new IAM principal) before reporting Stalled.")
+	flag.DurationVar(&entries.RecheckInterval, "recheck-interval", entries.RecheckInterval, "How often a condition only a person can fix (CONFIG_MAP cluster, missing cluster, denied permission, entry quota reached) is checked again.")
+	flag.DurationVar(&entries.ConsistencyWindow, "consistency-window", entries.ConsistencyWindow, "How long an entry the operator created may read as absent before it is taken as deleted out of band.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 	log := ctrl.Log.WithName("setup")
-	if limit, source, err := memlimit.Set(memoryLimit, "/sys/fs/cgroup"); err != nil {
-		log.Error(err, "invalid --memory-limit")
+	fail := func(err error, msg string) {
+		log.Error(err, msg)
 		os.Exit(1)
+	}
+	if limit, source, err := memlimit.Set(memoryLimit, "/sys/fs/cgroup"); err != nil {
+		fail(err, "invalid --memory-limit")
 	} else if limit > 0 {
 		log.Info("Go memory limit set", "bytes", limit, "from", source)
+	}
+
+	// Options the flags leave to be derived, then every component's check, before anything starts.
+	shard := labels.Everything()
+	if selector != "" {
+		sel, err := labels.Parse(selector)
+		if err != nil {
+			fail(err, "invalid --selector")
+		}
+		shard = sel
+	}
+	entries.TrustedNamespaces = trustedNamespaces(trusted)
+	configs.CommonOptions, configs.Selector = entries.CommonOptions, shard
+	sweeps.WatchedPeriod = cmp.Or(watchedPeriod, sweeps.Period)
+	sweeps.WatchedPolicies, sweeps.Settle = splitList(watched), entries.ConsistencyWindow
+	if principalCheck > 0 {
+		entries.PrincipalCheckInterval = principalCheck
+	}
+	budgetOpts = budgetOpts.WithDefaults()
+	if err := errors.Join(budgetOpts.Validate(), awsOpts.Validate(), entries.CommonOptions.Validate(), configs.Validate(), sweeps.Validate()); err != nil {
+		fail(err, "invalid flags")
 	}
 
 	cacheOpts := cache.Options{DefaultTransform: controllers.CacheTransform()}
 	if watchNamespace != "" {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{watchNamespace: {}}
 	}
-	var shard labels.Selector
 	if selector != "" {
-		sel, err := labels.Parse(selector)
-		if err != nil {
-			log.Error(err, "invalid --selector")
-			os.Exit(1)
-		}
-		cacheOpts.ByObject = map[client.Object]cache.ByObject{&eksaccessv1alpha1.AccessEntry{}: {Label: sel}}
-		shard = sel
+		cacheOpts.ByObject = map[client.Object]cache.ByObject{&eksaccessv1alpha1.AccessEntry{}: {Label: shard}}
 	}
-
 	metricsOpts := metricsserver.Options{
 		BindAddress:   metricsAddr,
 		SecureServing: metricsSecure,
@@ -144,70 +167,65 @@ func main() {
 		LeaderElectionNamespace: os.Getenv("POD_NAMESPACE"),
 	})
 	if err != nil {
-		log.Error(err, "unable to create the manager")
-		os.Exit(1)
+		fail(err, "unable to create the manager")
 	}
-	if err := controllers.RegisterAccessEntryGauge(mgr, r.DefaultRegion); err != nil {
-		log.Error(err, "unable to register the AccessEntry gauge")
-		os.Exit(1)
+	if err := controllers.RegisterAccessEntryGauge(mgr, entries.DefaultRegion); err != nil {
+		fail(err, "unable to register the AccessEntry gauge")
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		log.Error(err, "unable to set up the health check")
-		os.Exit(1)
+		fail(err, "unable to set up the health check")
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
-		log.Error(err, "unable to set up the readiness check")
-		os.Exit(1)
+		fail(err, "unable to set up the readiness check")
 	}
 
 	ctx := ctrl.SetupSignalHandler()
-	if instanceID == "" {
-		if instanceID, err = clusterUID(ctx, mgr.GetAPIReader()); err != nil {
-			log.Error(err, "unable to derive --instance-id")
-			os.Exit(1)
+	if entries.InstanceID == "" {
+		if entries.InstanceID, err = clusterUID(ctx, mgr.GetAPIReader()); err != nil {
+			fail(err, "unable to derive --instance-id")
 		}
+	}
+	if err := entries.Validate(); err != nil {
+		fail(err, "invalid flags")
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
-		log.Error(err, "unable to load AWS configuration")
-		os.Exit(1)
-	}
-	r.Client, r.APIReader = mgr.GetClient(), mgr.GetAPIReader()
-	r.TrustedNamespaces = trustedNamespaces(trusted)
-	clients := controllers.NewSDKClients(awsCfg, clientOpts)
-	r.EKS, r.Principals = clients, clients
-	r.Recorder = mgr.GetEventRecorder("eks-access-operator")
-	r.InstanceID = instanceID
-	if err := r.SetupWithManager(mgr); err != nil {
-		log.Error(err, "unable to set up the AccessEntry controller")
-		os.Exit(1)
-	}
-	cacReconciler := &controllers.ClusterAccessConfigReconciler{
-		Client:        mgr.GetClient(),
-		EKS:           r.EKS,
-		Recorder:      r.Recorder,
-		DefaultRegion: r.DefaultRegion,
-		ResyncPeriod:  resyncPeriod,
-		PollInterval:  10 * time.Second,
-
-		TrustedNamespaces: r.TrustedNamespaces,
-		APIReader:         mgr.GetAPIReader(),
-		Selector:          shard,
-	}
-	if err := cacReconciler.SetupWithManager(mgr); err != nil {
-		log.Error(err, "unable to set up the ClusterAccessConfig controller")
-		os.Exit(1)
-	}
-	sweep.Client, sweep.Settle, sweep.WatchedPolicies = mgr.GetClient(), r.ConsistencyWindow, splitList(watched)
-	if err := mgr.Add(&sweep); err != nil {
-		log.Error(err, "unable to set up the sweeps")
-		os.Exit(1)
+		fail(err, "unable to load AWS configuration")
 	}
 
-	log.Info("starting the manager", "instanceID", instanceID, "region", r.DefaultRegion, "eksEndpoint", clientOpts.Endpoint, "trustedNamespaces", r.TrustedNamespaces)
+	// The process-wide services, built once and handed to whoever uses them.
+	sched := budget.New(budgetOpts)
+	clients, err := awsapi.NewClients(awsCfg, awsOpts, sched)
+	if err != nil {
+		fail(err, "invalid flags")
+	}
+	deps := controllers.Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("eks-access-operator"), AWS: clients}
+	suspects := controllers.NewSuspects()
+	sweeper := &controllers.Sweeper{SweepOptions: sweeps, Client: mgr.GetClient(), AWS: clients, Suspects: suspects}
+	entryReconciler := &controllers.AccessEntryReconciler{Deps: deps, EntryOptions: entries, Suspects: suspects, Sweeper: sweeper}
+	if principalCheck > 0 {
+		entryReconciler.Principals = clients
+	}
+	for _, step := range []struct {
+		what string
+		err  func() error
+	}{
+		{"the cache indexes", func() error { return controllers.IndexFields(ctx, mgr) }},
+		{"the budget's scheduler", func() error { return mgr.Add(sched) }},
+		{"the sweeps", func() error { return mgr.Add(sweeper) }},
+		{"the AccessEntry controller", func() error { return entryReconciler.SetupWithManager(mgr) }},
+		{"the ClusterAccessConfig controller", func() error {
+			return (&controllers.ClusterAccessConfigReconciler{Deps: deps, ConfigOptions: configs}).SetupWithManager(mgr)
+		}},
+	} {
+		if err := step.err(); err != nil {
+			fail(err, "unable to set up "+step.what)
+		}
+	}
+
+	log.Info("starting the manager", "instanceID", entries.InstanceID, "region", entries.DefaultRegion, "eksEndpoint", awsOpts.Endpoint, "trustedNamespaces", entries.TrustedNamespaces)
 	if err := mgr.Start(ctx); err != nil {
-		log.Error(err, "the manager stopped with an error")
-		os.Exit(1)
+		fail(err, "the manager stopped with an error")
 	}
 }
 

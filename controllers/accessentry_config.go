@@ -5,38 +5,13 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 
 	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 )
-
-// clusterNameField indexes AccessEntries by spec.clusterName, to find those a
-// ClusterAccessConfig governs.
-const clusterNameField = "spec.clusterName"
-
-// indexed remembers the field indexers that hold clusterNameField: both
-// controllers need it, either may run alone, and an informer refuses a second
-// registration of the same index.
-var indexed sync.Map
-
-// indexAccessEntriesByCluster registers clusterNameField with the manager's cache,
-// once per manager.
-func indexAccessEntriesByCluster(mgr ctrl.Manager) error {
-	indexer := mgr.GetFieldIndexer()
-	once, _ := indexed.LoadOrStore(indexer, &sync.Once{})
-	var err error
-	once.(*sync.Once).Do(func() {
-		err = indexer.IndexField(context.Background(), &v1.AccessEntry{}, clusterNameField, func(o client.Object) []string {
-			return []string{o.(*v1.AccessEntry).Spec.ClusterName}
-		})
-	})
-	return err
-}
 
 // resolveConfig works out where the object's entry lives: the region (spec.region,
 // else the operator's default), the one ClusterAccessConfig of that cluster and
@@ -55,11 +30,11 @@ func (r *AccessEntryReconciler) resolveConfig(ctx context.Context, p *entryPass)
 		return err
 	}
 	t := target(region, cac)
-	account, partition, err := r.EKS.Account(ctx, t)
+	account, partition, err := r.AWS.Account(ctx, t)
 	if err != nil {
 		return r.reachOutcome(t, err)
 	}
-	p.cac, p.target, p.eks = cac, t, r.EKS.For(t)
+	p.cac, p.target, p.eks = cac, t, r.AWS.For(t)
 	p.id = v1.EntryIdentity{ClusterName: p.ae.Spec.ClusterName, Region: region, Account: account, Partition: partition,
 		PrincipalARN: p.ae.Spec.PrincipalARN, Type: p.ae.Spec.EntryType()}
 	if old := p.ae.Status.Identity; old != nil && old.Account == "" && sameEntry(*old, p.id) {
@@ -130,8 +105,8 @@ func (r *AccessEntryReconciler) clusterConfig(ctx context.Context, cluster, regi
 }
 
 // target is where the calls for a cluster go: its ClusterAccessConfig's role, if any.
-func target(region string, cac *v1.ClusterAccessConfig) Target {
-	t := Target{Region: region}
+func target(region string, cac *v1.ClusterAccessConfig) awsapi.Target {
+	t := awsapi.Target{Region: region}
 	if cac != nil {
 		t.RoleARN, t.ExternalID = cac.Spec.RoleARN, cac.Spec.ExternalID
 	}
@@ -143,12 +118,12 @@ func target(region string, cac *v1.ClusterAccessConfig) Target {
 // ClusterAccessConfig that names that role now or named it before. An identity
 // recorded before identities named their account is reached as its cluster's
 // config reaches it now.
-func (r *AccessEntryReconciler) recordedTarget(ctx context.Context, p *entryPass, id v1.EntryIdentity) (Target, error) {
+func (r *AccessEntryReconciler) recordedTarget(ctx context.Context, p *entryPass, id v1.EntryIdentity) (awsapi.Target, error) {
 	if id.Account == "" {
 		cac, err := r.clusterConfig(ctx, id.ClusterName, id.Region)
 		return target(id.Region, cac), err
 	}
-	t := Target{Region: id.Region, RoleARN: p.ae.Status.RoleARN}
+	t := awsapi.Target{Region: id.Region, RoleARN: p.ae.Status.RoleARN}
 	if t.RoleARN == "" {
 		return t, nil
 	}
@@ -175,19 +150,19 @@ func (r *AccessEntryReconciler) recordedTarget(ctx context.Context, p *entryPass
 
 // reachOutcome words a failure to learn the account a target acts in: the role
 // cannot be assumed, or STS cannot be reached.
-func (r *AccessEntryReconciler) reachOutcome(t Target, err error) error {
-	switch classify(err) {
-	case errAssumeRoleDenied:
+func (r *AccessEntryReconciler) reachOutcome(t awsapi.Target, err error) error {
+	switch awsapi.Classify(err) {
+	case awsapi.AssumeRoleDenied:
 		return stall(v1.ReasonAccessDenied, r.RecheckInterval, "%s", assumeRoleAdvice(err))
-	case errAccessDenied, errBadCredentials:
+	case awsapi.AccessDenied, awsapi.BadCredentials:
 		return stall(v1.ReasonAccessDenied, r.RecheckInterval, "the operator cannot act through %s: %s; check the role's trust policy and the external ID of the ClusterAccessConfig",
-			describeTarget(t), eksMessage(err))
+			describeTarget(t), awsapi.Message(err))
 	}
-	return failed(v1.ReasonEKSError, err, "learning the account of "+describeTarget(t)+" failed, retrying: "+eksMessage(err))
+	return failed(v1.ReasonEKSError, err, "learning the account of "+describeTarget(t)+" failed, retrying: "+awsapi.Message(err))
 }
 
 // describeTarget says how calls reach a cluster, for messages.
-func describeTarget(t Target) string {
+func describeTarget(t awsapi.Target) string {
 	if t.RoleARN == "" {
 		return "the operator's own credentials"
 	}

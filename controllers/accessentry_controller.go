@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,11 +14,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
@@ -30,54 +29,18 @@ import (
 // The steps of a pass are in the accessentry_*.go files, one concern each; the
 // decisions they take are the pure functions of internal/plan.
 type AccessEntryReconciler struct {
-	client.Client
-	EKS      EKSClients
-	Recorder events.EventRecorder
-
-	// InstanceID goes into the ownership tags: entries tagged by another instance
-	// are never touched.
-	InstanceID string
-	// DefaultRegion is used for objects without spec.region.
-	DefaultRegion string
-	// VerifyPeriod is how often, at most, every field of an entry is read from EKS
-	// (under the account's background budget); the sweeps find deletions and
-	// changes to watched policies in between.
-	VerifyPeriod time.Duration
-	// StallAfter is how long the operator waits on EKS (a principal IAM has not
-	// propagated, a change EKS does not show) before it reports Stalled.
-	StallAfter time.Duration
-	// RecheckInterval is how often a condition only a person can fix (CONFIG_MAP
-	// cluster, missing cluster, denied permission) is checked again.
-	RecheckInterval time.Duration
-	// ConsistencyWindow is how long an entry the operator created may read as
-	// absent before it is taken as deleted out of band and created again.
-	ConsistencyWindow time.Duration
-	// MaxConcurrentReconciles bounds the workers.
-	MaxConcurrentReconciles int
-	// RequireClusterConfig makes an AccessEntry without a matching
-	// ClusterAccessConfig NotPermitted even in a trusted namespace.
-	RequireClusterConfig bool
-	// TrustedNamespaces are honoured without guardrail rules; an AccessEntry in any
-	// other namespace needs a rule of its cluster's ClusterAccessConfig.
-	TrustedNamespaces []string
-	// APIReader reads the API server directly (not the cache): to find which
-	// AccessEntry records an entry, across every shard.
-	APIReader client.Reader
+	Deps
+	EntryOptions
 	// Principals reads principals' unique IDs from IAM; nil turns the check off.
 	Principals Principals
-	// PrincipalCheckInterval is how often, at most, the principal of an entry is
-	// looked up in IAM, to notice it was deleted or created again; 0 turns it off.
-	PrincipalCheckInterval time.Duration
+	// Suspects are the objects a sweep found changed out of band.
+	Suspects *Suspects
+	// Sweeper is told the clusters the objects' entries live in.
+	Sweeper *Sweeper
 
 	// nextPrincipalCheck holds, by object UID, when its principal is due a lookup.
 	nextPrincipalCheck sync.Map
-	// suspects holds, by object UID, the objects a sweep found changed out of
-	// band: their next pass reads their entry in full, as foreground work.
-	suspects sync.Map
-	// targets holds, by cluster, region and role, the target of the objects
-	// reconciled there, for the sweeps.
-	targets sync.Map
-	// queue is the controller's workqueue, for the scheduler and the sweeps.
+	// queue is the controller's workqueue, for the budget's scheduler.
 	queue queueRef
 }
 
@@ -92,7 +55,7 @@ type entryPass struct {
 	// readyBefore is the Ready condition the pass started with, for events.
 	readyBefore string
 	// slot holds the EKS calls the pass reserved (schedule); its context carries it.
-	slot *grantSlot
+	slot *awsapi.Slot
 	// verifying: the pass is the periodic full read of an entry Ready at its
 	// generation (background work), set by schedule.
 	verifying bool
@@ -100,12 +63,16 @@ type entryPass struct {
 	// Set by resolveConfig.
 	cac    *v1.ClusterAccessConfig
 	id     v1.EntryIdentity
-	target Target
-	eks    EKSAPI
+	target awsapi.Target
+	eks    awsapi.EKS
 
 	// verdict is the guardrails' verdict, set by checkGuardrails for an object
 	// outside the trusted namespaces.
 	verdict *guardrails.Verdict
+
+	// principal is what an IAM lookup of the principal found, when the pass made
+	// one (checkPrincipalBetween, checkPrincipal).
+	principal *principalLookup
 
 	// obs is the entry as EKS shows it, set by ensureEntry.
 	obs *plan.Observed
@@ -132,15 +99,6 @@ func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	deletion := predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		return !e.ObjectNew.GetDeletionTimestamp().IsZero()
 	}}
-	if err := indexAccessEntriesByCluster(mgr); err != nil {
-		return err
-	}
-	if s := r.EKS.Budget(); s != nil {
-		// The scheduler grants queued work as tokens come, where the work runs.
-		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { s.Run(ctx.Done()); return nil })); err != nil {
-			return err
-		}
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1.AccessEntry{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{},
@@ -153,7 +111,8 @@ func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.entriesInNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// The budget's scheduler and the sweeps put objects back in the queue.
 		WatchesRawSource(r.queue.source()).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
+		WatchesRawSource(r.Suspects.queue.source()).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Named("accessentry").
 		Complete(r)
 }
@@ -214,7 +173,7 @@ func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	p := newEntryPass(ae)
-	ctx = withGrantSlot(ctx, p.slot)
+	ctx = awsapi.WithSlot(ctx, p.slot)
 	defer func() { result, err = r.summarize(ctx, p, deleting, err) }()
 
 	if deleting {
@@ -238,7 +197,7 @@ func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 }
 
 func newEntryPass(ae *v1.AccessEntry) *entryPass {
-	p := &entryPass{ae: ae, base: ae.DeepCopy(), slot: &grantSlot{}}
+	p := &entryPass{ae: ae, base: ae.DeepCopy(), slot: &awsapi.Slot{}}
 	if c := readyCondition(ae); c != nil {
 		p.readyBefore = string(c.Status) + "/" + c.Reason
 		p.synced = c.Status == "True" && c.ObservedGeneration == ae.Generation
@@ -259,9 +218,9 @@ func (r *AccessEntryReconciler) addFinalizer(ctx context.Context, ae *v1.AccessE
 // summarize ends a pass: the outcome becomes conditions and the result, pending
 // events and a Warning for a new failure are recorded, and status is patched once.
 func (r *AccessEntryReconciler) summarize(ctx context.Context, p *entryPass, deleting bool, err error) (ctrl.Result, error) {
-	p.slot.release()
+	p.slot.Release()
 	err = r.overBudget(p, err)
-	res, err := r.conclude(p.ae, deleting, err)
+	res, err := r.ending(p.ae, deleting).conclude(err)
 	r.recordEvents(p)
 	if perr := r.patchStatus(ctx, p); perr != nil {
 		err = errors.Join(err, perr)
@@ -269,40 +228,14 @@ func (r *AccessEntryReconciler) summarize(ctx context.Context, p *entryPass, del
 	return res, err
 }
 
-// conclude turns the way a pass ended into conditions and a result.
-func (r *AccessEntryReconciler) conclude(ae *v1.AccessEntry, deleting bool, err error) (ctrl.Result, error) {
-	c := accessEntryConditions(ae)
-	var o *outcome
-	switch {
-	case err == nil && deleting:
-		return ctrl.Result{}, nil
-	case err == nil:
-		c.ready("the EKS access entry matches the spec")
-		return ctrl.Result{RequeueAfter: jitter(r.VerifyPeriod, 0.1)}, nil
-	case !errors.As(err, &o):
-		return ctrl.Result{}, err // the API server's: retried by the workqueue
+// ending is how an AccessEntry's pass ends: looked at again when its
+// verification or its principal's lookup is due, whichever comes first; waiting
+// on EKS backs off and stalls after StallAfter.
+func (r *AccessEntryReconciler) ending(ae *v1.AccessEntry, deleting bool) ending {
+	backoff, readyAfter := r.backoff(ae), r.VerifyPeriod
+	if r.Principals != nil && readyAfter > 0 {
+		readyAfter = min(readyAfter, max(r.principalCheckLeft(ae), time.Second))
 	}
-	switch o.kind {
-	case kindStall:
-		c.stalled(o.reason, o.message)
-		if o.terminal {
-			return ctrl.Result{}, reconcile.TerminalError(o)
-		}
-		return ctrl.Result{RequeueAfter: o.after}, nil
-	case kindRetry:
-		c.reconciling(o.reason, o.message)
-		if o.after == 0 {
-			return ctrl.Result{RequeueAfter: jitter(r.backoff(ae), 0.5)}, nil
-		}
-		return ctrl.Result{RequeueAfter: o.after}, nil
-	case kindError:
-		c.reconciling(o.reason, o.message)
-		return ctrl.Result{}, o.err
-	case kindDefer:
-		if !o.quiet {
-			c.reconciling(o.reason, o.message)
-		}
-		return ctrl.Result{RequeueAfter: o.after}, nil
-	}
-	return r.wait(ae, o.reason, o.message), nil
+	return ending{conds: accessEntryConditions(ae), ready: "the EKS access entry matches the spec", readyAfter: readyAfter,
+		retryAfter: jitter(backoff, 0.5), waitAfter: backoff, stallAfter: r.StallAfter, waited: reconcilingFor(ae), deleting: deleting}
 }

@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
 
@@ -16,7 +17,7 @@ import (
 // deletionPolicy Retain. What it did is in p.removal for releaseFinalizer.
 func (r *AccessEntryReconciler) removeEntry(ctx context.Context, p *entryPass) error {
 	id := p.ae.Status.Identity
-	var t Target
+	var t awsapi.Target
 	if id == nil {
 		// Nothing was created (the identity is recorded before any create); look
 		// at the spec's entry only to say that deleting the object revoked nothing.
@@ -38,7 +39,7 @@ func (r *AccessEntryReconciler) removeEntry(ctx context.Context, p *entryPass) e
 	removal := plan.RemovalKeep
 	if !retain {
 		var err error
-		if removal, err = r.remove(ctx, p, *id, t, false); err != nil {
+		if removal, err = r.remove(ctx, p, entryAt{id: *id, target: t}, false); err != nil {
 			return err
 		}
 	}

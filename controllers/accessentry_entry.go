@@ -7,13 +7,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
@@ -70,33 +69,20 @@ func (r *AccessEntryReconciler) create(ctx context.Context, p *entryPass) error 
 	}
 
 	p.progress(v1.ReasonProgressing, "creating the EKS access entry")
-	in := &eks.CreateAccessEntryInput{
-		ClusterName:  aws.String(p.id.ClusterName),
-		PrincipalArn: aws.String(p.id.PrincipalARN),
-		Type:         aws.String(string(p.id.Type)),
-		Tags:         desired.Tags,
-	}
-	if p.id.Type == v1.TypeStandard {
-		in.KubernetesGroups = desired.Groups
-		if desired.Username != "" {
-			in.Username = aws.String(desired.Username)
-		}
-	}
-	out, err := p.eks.CreateAccessEntry(ctx, in)
+	obs, err := p.eks.Create(ctx, awsapi.NewEntry{ID: p.id, Username: desired.Username, Groups: desired.Groups, Tags: desired.Tags})
 	if err == nil {
-		obs := observedEntry(out.AccessEntry)
 		if p.id.Type.ListsPolicies() || len(p.ae.Spec.AccessPolicies) > 0 {
 			obs.Policies = map[string]plan.ObservedPolicy{} // a new entry has none
 		}
 		id := p.id
-		p.ae.Status.Identity, p.ae.Status.CreatedAt, p.ae.Status.AccessEntryARN = &id, timeOf(out.AccessEntry.CreatedAt), obs.ARN
+		p.ae.Status.Identity, p.ae.Status.CreatedAt, p.ae.Status.AccessEntryARN = &id, metaTime(obs.CreatedAt), obs.ARN
 		p.ae.Status.CreateSentAt = nil
 		p.obs, p.written = obs, true
 		p.event(corev1.EventTypeNormal, "Created", "created the EKS access entry of %s in cluster %s", p.id.PrincipalARN, p.id.ClusterName)
 		return nil
 	}
-	switch classify(err) {
-	case errInUse:
+	switch awsapi.Classify(err) {
+	case awsapi.InUse:
 		obs, err := r.observe(ctx, p)
 		if err != nil {
 			return r.eksOutcome(p.id, err)
@@ -106,7 +92,7 @@ func (r *AccessEntryReconciler) create(ctx context.Context, p *entryPass) error 
 			return waitFor(v1.ReasonWaitingForEKS, "an EKS access entry for this principal is still being deleted")
 		}
 		return r.claim(ctx, p, obs, false)
-	case errInvalidSpec, errRefused, errModeNotSupported, errClusterNotFound, errAccessDenied, errAssumeRoleDenied, errBadCredentials, errInvalidPrincipal, errLimitExceeded:
+	case awsapi.InvalidSpec, awsapi.Refused, awsapi.ModeNotSupported, awsapi.ClusterNotFound, awsapi.AccessDenied, awsapi.AssumeRoleDenied, awsapi.BadCredentials, awsapi.InvalidPrincipal, awsapi.LimitExceeded:
 		// EKS refused outright: nothing was created, nothing is to be looked for.
 		if err := r.forgetIdentity(ctx, p); err != nil {
 			return err
@@ -129,55 +115,22 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *pl
 			return err
 		}
 	}
-	switch plan.DecideClaim(*obs, rec, self, by, p.id.Type, p.ae.Annotations[v1.AdoptAnnotation] == "true") {
+	decision := plan.DecideClaim(*obs, rec, self, by, p.id.Type, p.ae.Annotations[v1.AdoptAnnotation] == "true")
+	switch decision {
 	case plan.ClaimLeftover:
-		_, err := p.eks.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(p.id.ClusterName), PrincipalArn: aws.String(p.id.PrincipalARN)})
-		if err != nil && classify(err) != errNotFound {
+		if err := p.eks.Delete(ctx, p.id.ClusterName, p.id.PrincipalARN); err != nil && !awsapi.IsNotFound(err) {
 			return r.eksOutcome(p.id, err)
 		}
 		return waitFor(v1.ReasonWaitingForEKS, "the EKS access entry of the previous type is still being deleted")
-	case plan.ClaimConflict:
+	case plan.ClaimConflict, plan.ClaimAlreadyExists, plan.ClaimTypeMismatch:
 		if err := r.forgetIdentity(ctx, p); err != nil {
 			return err
 		}
-		if by != nil {
-			return stall(v1.ReasonConflict, r.RecheckInterval, "the EKS access entry of %s in cluster %s belongs to AccessEntry %s/%s; only one object may manage a principal. "+
-				"Fix: name another principal, or delete one of the two objects",
-				p.id.PrincipalARN, p.id.ClusterName, by.Namespace, by.Name)
-		}
-		return stall(v1.ReasonConflict, r.RecheckInterval,
-			"the EKS access entry of %s in cluster %s carries this object's ownership tags, but this object did not create it: anyone allowed eks:TagResource can write them, "+
-				"or it is left from an entry this object once retained. Fix: annotate this object with %s: \"true\" to take it over, if the guardrails allow",
-			p.id.PrincipalARN, p.id.ClusterName, v1.AdoptAnnotation)
-	case plan.ClaimAlreadyExists:
-		if err := r.forgetIdentity(ctx, p); err != nil {
-			return err
-		}
-		return stall(v1.ReasonAlreadyExists, r.RecheckInterval, "an EKS access entry for %s already exists in cluster %s and no AccessEntry manages it; annotate this object with %s: \"true\" to take it over", p.id.PrincipalARN, p.id.ClusterName, v1.AdoptAnnotation)
-	case plan.ClaimTypeMismatch:
-		if err := r.forgetIdentity(ctx, p); err != nil {
-			return err
-		}
-		return stall(v1.ReasonAlreadyExists, r.RecheckInterval, "the existing EKS access entry for %s is of type %s, not %s, and EKS cannot change a type; set spec.type to %s to adopt it", p.id.PrincipalARN, obs.Type, p.id.Type, obs.Type)
+		return r.refuseClaim(decision, p, obs, by)
 	case plan.ClaimAdopt:
-		if problems := r.adoptionProblems(p, obs); len(problems) > 0 {
-			if err := r.forgetIdentity(ctx, p); err != nil {
-				return err
-			}
-			return stall(v1.ReasonNotPermitted, r.RecheckInterval, "the existing EKS access entry of %s in cluster %s may not be adopted: %s. Fix: remove the %s annotation and name another principal, or ask the platform team",
-				p.id.PrincipalARN, p.id.ClusterName, strings.Join(problems, "; "), v1.AdoptAnnotation)
+		if err := r.adopt(ctx, p, obs, self); err != nil {
+			return err
 		}
-		// The ownership tags mark it; status recording its ARN makes it ours.
-		ours := self.Tags()
-		if _, err := p.eks.TagResource(ctx, &eks.TagResourceInput{ResourceArn: aws.String(obs.ARN), Tags: ours}); err != nil {
-			return r.eksOutcome(p.id, err)
-		}
-		obs.Tags = maps.Clone(obs.Tags)
-		if obs.Tags == nil {
-			obs.Tags = map[string]string{}
-		}
-		maps.Copy(obs.Tags, ours)
-		p.event(corev1.EventTypeNormal, "Adopted", "took over the existing EKS access entry of %s in cluster %s", p.id.PrincipalARN, p.id.ClusterName)
 	case plan.ClaimOurs:
 		if plan.LostCreate(*obs, rec) {
 			// Created under an intent whose create answer was lost: the tags it
@@ -191,6 +144,57 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *pl
 		// A retained entry read through the recorded identity (its create found it,
 		// and the pass that would take it back died) is taken back below all the same.
 	}
+	r.takeEntry(p, obs)
+	return nil
+}
+
+// refuseClaim words a claim decision that leaves the entry alone: another
+// object's, carrying tags this object did not write, unmanaged, or of another type.
+func (r *AccessEntryReconciler) refuseClaim(decision plan.Claim, p *entryPass, obs *plan.Observed, by *plan.Claimant) error {
+	switch decision {
+	case plan.ClaimConflict:
+		if by != nil {
+			return stall(v1.ReasonConflict, r.RecheckInterval, "the EKS access entry of %s in cluster %s belongs to AccessEntry %s/%s; only one object may manage a principal. "+
+				"Fix: name another principal, or delete one of the two objects",
+				p.id.PrincipalARN, p.id.ClusterName, by.Namespace, by.Name)
+		}
+		return stall(v1.ReasonConflict, r.RecheckInterval,
+			"the EKS access entry of %s in cluster %s carries this object's ownership tags, but this object did not create it: anyone allowed eks:TagResource can write them, "+
+				"or it is left from an entry this object once retained. Fix: annotate this object with %s: \"true\" to take it over, if the guardrails allow",
+			p.id.PrincipalARN, p.id.ClusterName, v1.AdoptAnnotation)
+	case plan.ClaimAlreadyExists:
+		return stall(v1.ReasonAlreadyExists, r.RecheckInterval, "an EKS access entry for %s already exists in cluster %s and no AccessEntry manages it; annotate this object with %s: \"true\" to take it over", p.id.PrincipalARN, p.id.ClusterName, v1.AdoptAnnotation)
+	}
+	return stall(v1.ReasonAlreadyExists, r.RecheckInterval, "the existing EKS access entry for %s is of type %s, not %s, and EKS cannot change a type; set spec.type to %s to adopt it", p.id.PrincipalARN, obs.Type, p.id.Type, obs.Type)
+}
+
+// adopt takes over an entry no AccessEntry records, which the object asks to
+// adopt, once the guardrails allow it: the ownership tags mark it, and status
+// recording its ARN (takeEntry) makes it the object's.
+func (r *AccessEntryReconciler) adopt(ctx context.Context, p *entryPass, obs *plan.Observed, self ownership.Owner) error {
+	if problems := r.adoptionProblems(p, obs); len(problems) > 0 {
+		if err := r.forgetIdentity(ctx, p); err != nil {
+			return err
+		}
+		return stall(v1.ReasonNotPermitted, r.RecheckInterval, "the existing EKS access entry of %s in cluster %s may not be adopted: %s. Fix: remove the %s annotation and name another principal, or ask the platform team",
+			p.id.PrincipalARN, p.id.ClusterName, strings.Join(problems, "; "), v1.AdoptAnnotation)
+	}
+	// The ownership tags mark it; status recording its ARN makes it ours.
+	ours := self.Tags()
+	if err := p.eks.Tag(ctx, obs.ARN, ours); err != nil {
+		return r.eksOutcome(p.id, err)
+	}
+	obs.Tags = maps.Clone(obs.Tags)
+	if obs.Tags == nil {
+		obs.Tags = map[string]string{}
+	}
+	maps.Copy(obs.Tags, ours)
+	p.event(corev1.EventTypeNormal, "Adopted", "took over the existing EKS access entry of %s in cluster %s", p.id.PrincipalARN, p.id.ClusterName)
+	return nil
+}
+
+// takeEntry makes obs the object's current entry in status.
+func (r *AccessEntryReconciler) takeEntry(p *entryPass, obs *plan.Observed) {
 	id := p.id
 	p.ae.Status.Identity, p.ae.Status.CreatedAt, p.ae.Status.AccessEntryARN = &id, metaTime(obs.CreatedAt), obs.ARN
 	p.ae.Status.RoleARN = p.target.RoleARN
@@ -203,7 +207,6 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *pl
 		return e.ARN == obs.ARN
 	})
 	p.obs, p.written = obs, true
-	return nil
 }
 
 // recordedBy is the other AccessEntry whose status records the entry ARN, if any,

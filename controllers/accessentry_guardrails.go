@@ -28,13 +28,13 @@ func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPas
 	trusted := guardrails.Trusted(ns, r.TrustedNamespaces)
 	switch {
 	case p.cac == nil && trusted && r.RequireClusterConfig:
-		return r.revoke(ctx, p, nil, v1.EnforcementRevoke, fmt.Sprintf(
-			"no ClusterAccessConfig for cluster %s, and this operator requires one (--require-cluster-config). Fix: ask the platform team to create it", cluster))
+		return r.revoke(ctx, p, guardrailRefusal{enforcement: v1.EnforcementRevoke, msg: fmt.Sprintf(
+			"no ClusterAccessConfig for cluster %s, and this operator requires one (--require-cluster-config). Fix: ask the platform team to create it", cluster)})
 	case p.cac == nil && !trusted:
-		return r.revoke(ctx, p, nil, v1.EnforcementRevoke, fmt.Sprintf(
+		return r.revoke(ctx, p, guardrailRefusal{enforcement: v1.EnforcementRevoke, msg: fmt.Sprintf(
 			"namespace %s is not one the operator trusts (--trusted-namespaces: %s), and there is no ClusterAccessConfig for cluster %s to admit it. "+
 				"Fix: ask the platform team to create a ClusterAccessConfig for cluster %s with a rule in spec.guardrails.rules that admits namespace %s",
-			ns, strings.Join(r.TrustedNamespaces, ", "), cluster, cluster, ns))
+			ns, strings.Join(r.TrustedNamespaces, ", "), cluster, cluster, ns)})
 	case trusted:
 		p.ae.Status.Revoked = nil
 		return nil
@@ -53,7 +53,7 @@ func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPas
 		return retryAfter(v1.ReasonWaitingForClusterConfig, r.RecheckInterval,
 			"rule %s of ClusterAccessConfig %s allows principals of the cluster's own account, which the ClusterAccessConfig has not read yet", v.Rule, p.cac.Name)
 	}
-	return r.revoke(ctx, p, &v, p.cac.Spec.Guardrails.Enforcement, v.Message())
+	return r.revoke(ctx, p, guardrailRefusal{verdict: &v, enforcement: p.cac.Spec.Guardrails.Enforcement, msg: v.Message()})
 }
 
 // revoke brings what the object's own entry holds down to what the guardrails
@@ -62,36 +62,22 @@ func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPas
 // otherwise the policies, groups and username the rule refuses are removed and the
 // rest is kept as the spec says. Only an entry the object owns is touched. With
 // enforcement Report nothing is written, and status says what Revoke would remove.
-func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, v *guardrails.Verdict, enforcement v1.Enforcement, msg string) error {
+func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, f guardrailRefusal) error {
+	v, msg, report := f.verdict, f.msg, f.enforcement == v1.EnforcementReport
 	refuse := func(msg string) error { return stall(v1.ReasonNotPermitted, jitter(r.RecheckInterval, 0.1), "%s", msg) }
 	obs, err := r.ownedEntry(ctx, p)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	if obs == nil {
-		if len(p.ae.Status.Revoked) > 0 && enforcement != v1.EnforcementReport {
+	case obs == nil:
+		if len(p.ae.Status.Revoked) > 0 && !report {
 			msg += "; revoked: " + strings.Join(p.ae.Status.Revoked, ", ")
 		}
 		return refuse(msg)
+	case v == nil || !v.EntryAllowed:
+		return r.revokeEntry(ctx, p, f)
 	}
-	report := enforcement == v1.EnforcementReport
-	if v == nil || !v.EntryAllowed {
-		what := fmt.Sprintf("the EKS access entry of %s", p.id.PrincipalARN)
-		if report {
-			p.ae.Status.Revoked = []string{what}
-			return refuse(msg + "; with enforcement Revoke the operator would delete " + what)
-		}
-		if _, err := r.remove(ctx, p, p.id, p.target, false); err != nil {
-			return err
-		}
-		if err := r.resetStatus(ctx, p, false); err != nil {
-			return err
-		}
-		p.ae.Status.Revoked = []string{what}
-		p.event(corev1.EventTypeWarning, "Revoked", "deleted %s: %s", what, msg)
-		return refuse(msg + "; revoked: " + what)
-	}
-
+	p.obs = obs
 	desired := v.Restrict(plan.DesiredFor(p.ae, p.id, r.InstanceID))
 	pl := plan.Compute(desired, *obs, p.ae.Status.ManagedTags)
 	revoked := revokedBy(pl, *obs, p.id.PrincipalARN)
@@ -103,7 +89,7 @@ func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, v *gua
 		}
 		if !pl.Empty() && !report {
 			// What the rule allows drifted: put it back; the refused parts stay out.
-			if err := r.write(ctx, p, desired, obs, pl); err != nil {
+			if err := r.write(ctx, p, desired, pl); err != nil {
 				return err
 			}
 		}
@@ -113,7 +99,7 @@ func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, v *gua
 		recordObserved(p.ae, obs)
 		return refuse(msg + "; with enforcement Revoke the operator would remove " + strings.Join(revoked, ", "))
 	}
-	if err := r.write(ctx, p, desired, obs, pl); err != nil {
+	if err := r.write(ctx, p, desired, pl); err != nil {
 		return err
 	}
 	p.ae.Status.Revoked = union(p.ae.Status.Revoked, revoked)
@@ -122,6 +108,33 @@ func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, v *gua
 		recordObserved(p.ae, after)
 	}
 	return refuse(msg + "; revoked: " + strings.Join(revoked, ", "))
+}
+
+// guardrailRefusal is why the guardrails refuse an object: the verdict (nil when no
+// rule applies at all), the enforcement, and the message.
+type guardrailRefusal struct {
+	verdict     *guardrails.Verdict
+	enforcement v1.Enforcement
+	msg         string
+}
+
+// revokeEntry deletes the object's own entry, which the guardrails allow none
+// of (with enforcement Report, says it would), and stops the pass NotPermitted.
+func (r *AccessEntryReconciler) revokeEntry(ctx context.Context, p *entryPass, f guardrailRefusal) error {
+	what := fmt.Sprintf("the EKS access entry of %s", p.id.PrincipalARN)
+	if f.enforcement == v1.EnforcementReport {
+		p.ae.Status.Revoked = []string{what}
+		return stall(v1.ReasonNotPermitted, jitter(r.RecheckInterval, 0.1), "%s", f.msg+"; with enforcement Revoke the operator would delete "+what)
+	}
+	if _, err := r.remove(ctx, p, p.at(), false); err != nil {
+		return err
+	}
+	if err := r.resetStatus(ctx, p, false); err != nil {
+		return err
+	}
+	p.ae.Status.Revoked = []string{what}
+	p.event(corev1.EventTypeWarning, "Revoked", "deleted %s: %s", what, f.msg)
+	return stall(v1.ReasonNotPermitted, jitter(r.RecheckInterval, 0.1), "%s", f.msg+"; revoked: "+what)
 }
 
 // revokedBy names what a plan takes away from an entry: the policies it

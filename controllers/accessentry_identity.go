@@ -4,11 +4,10 @@ import (
 	"context"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
 	corev1 "k8s.io/api/core/v1"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
 
@@ -34,7 +33,7 @@ func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryP
 	if err != nil {
 		return err
 	}
-	removal, err := r.remove(ctx, p, *old, t, retain)
+	removal, err := r.remove(ctx, p, entryAt{id: *old, target: t}, retain)
 	if err != nil {
 		return err
 	}
@@ -58,28 +57,26 @@ func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryP
 // so that it is kept among the retained entries rather than left unknown (the
 // object could not claim it back later). It returns the decision, RemovalGone when
 // the delete found it gone.
-func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, id v1.EntryIdentity, t Target, retain bool) (plan.Removal, error) {
+func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, at entryAt, retain bool) (plan.Removal, error) {
 	var seen plan.Sighting
-	cl := r.EKS.For(t)
-	in := &eks.DescribeAccessEntryInput{ClusterName: aws.String(id.ClusterName), PrincipalArn: aws.String(id.PrincipalARN)}
+	id, cl := at.id, r.AWS.For(at.target)
 	rec := plan.RecordOf(&p.ae.Status, id)
 	unanswered := rec.ARN == "" && !rec.IntentAt.IsZero()
 	if !retain || unanswered {
 		seen.MayAppear = plan.MayStillAppear(&p.ae.Status, id, time.Now(), r.ConsistencyWindow)
-		out, err := cl.DescribeAccessEntry(ctx, in)
-		switch kind := classify(err); {
+		obs, err := cl.Describe(ctx, id.ClusterName, id.PrincipalARN)
+		switch kind := awsapi.Classify(err); {
 		case err == nil:
-			obs := observedEntry(out.AccessEntry)
 			seen.Present = true
 			seen.Ours = plan.Owns(*obs, rec, r.owner(p.ae))
 			if retain && seen.Ours && plan.LostCreate(*obs, rec) {
 				p.ae.Status.AccessEntryARN = obs.ARN
 				p.ae.Status.ManagedTags = union(p.ae.Status.ManagedTags, plan.WrittenTagKeys(obs.Tags))
 			}
-		case kind == errClusterNotFound || kind == errModeNotSupported:
+		case kind == awsapi.ClusterNotFound || kind == awsapi.ModeNotSupported:
 			// Gone, or in CONFIG_MAP mode and so never holding an entry (the mode only moves forward).
 			seen.ClusterGone = true
-		case kind != errNotFound:
+		case kind != awsapi.NotFound:
 			return 0, r.eksOutcome(id, err)
 		}
 	}
@@ -87,19 +84,28 @@ func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, id v1.
 	if removal != plan.RemovalDelete {
 		return removal, nil
 	}
-	_, err := cl.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: in.ClusterName, PrincipalArn: in.PrincipalArn})
-	switch kind := classify(err); {
+	err := cl.Delete(ctx, id.ClusterName, id.PrincipalARN)
+	switch kind := awsapi.Classify(err); {
 	case err == nil:
 		return plan.RemovalDelete, nil
-	case kind == errNotFound || kind == errClusterNotFound:
+	case kind == awsapi.NotFound || kind == awsapi.ClusterNotFound:
 		return plan.RemovalGone, nil
 	}
 	return 0, r.eksOutcome(id, err)
 }
 
+// entryAt is an entry and the target that reaches it.
+type entryAt struct {
+	id     v1.EntryIdentity
+	target awsapi.Target
+}
+
+// at is the pass's entry, reached the way the pass reaches it.
+func (p *entryPass) at() entryAt { return entryAt{id: p.id, target: p.target} }
+
 // where names the cluster, account and region of an identity and how they are
 // reached, for events.
-func where(id v1.EntryIdentity, t Target) string {
+func where(id v1.EntryIdentity, t awsapi.Target) string {
 	s := "cluster " + id.ClusterName + " (region " + id.Region
 	if id.Account != "" {
 		s += ", account " + id.Account

@@ -2,15 +2,14 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
@@ -25,22 +24,21 @@ import (
 // foreground and comes first.
 // Without tokens the pass ends at once and the scheduler puts the object back in
 // the queue when they are there: a worker never waits for an account's budget.
-func (r *AccessEntryReconciler) schedule(_ context.Context, p *entryPass) error {
-	r.rememberTarget(p)
-	_, suspect := r.suspects.Load(p.ae.UID)
+func (r *AccessEntryReconciler) schedule(ctx context.Context, p *entryPass) error {
+	r.Sweeper.Watch(p.id.ClusterName, p.target)
 	requested := p.ae.Annotations[v1.VerifyAnnotation] != p.ae.Status.LastHandledVerify
-	if p.synced && !suspect && !requested && sameTarget(p) {
+	if p.synced && !r.Suspects.Has(p.ae.UID) && !requested && sameTarget(p) {
 		if left := r.verificationLeft(p.ae); left > 0 {
-			return skipFor(jitter(left, 0.05))
+			return r.checkPrincipalBetween(ctx, p, left)
 		}
 		p.verifying = true
-		p.slot.tier = "verify"
+		p.slot.Tier = "verify"
 	}
-	if r.EKS.Budget() == nil {
+	if r.AWS.Budget() == nil {
 		return nil
 	}
-	g, err := r.take(p, budgetKey(p.target), p.id.ClusterName, r.estimate(p))
-	p.slot.grant = g
+	g, err := r.take(p, awsapi.BudgetKey(p.target), p.id.ClusterName, r.estimate(p))
+	p.slot.Grant = g
 	return err
 }
 
@@ -58,7 +56,7 @@ func (p *entryPass) class() budget.Class {
 // the object back in the queue once they are set aside).
 func (r *AccessEntryReconciler) take(p *entryPass, key budget.Key, flow string, tokens int) (*budget.Grant, error) {
 	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}
-	g, w := r.EKS.Budget().Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: flow, Class: p.class(), Tokens: tokens,
+	g, w := r.AWS.Budget().Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: flow, Class: p.class(), Tokens: tokens,
 		Ready: func() { r.queue.add(req) }})
 	if g == nil {
 		return nil, rateLimited(key, p.class(), w.For)
@@ -113,29 +111,22 @@ func (r *AccessEntryReconciler) estimate(p *entryPass) int {
 // deleted) as foreground work.
 func (r *AccessEntryReconciler) scheduleRemoval(_ context.Context, p *entryPass) error {
 	id := p.ae.Status.Identity
-	if r.EKS.Budget() == nil || id == nil {
+	if r.AWS.Budget() == nil || id == nil {
 		return nil
 	}
-	g, err := r.take(p, budgetKey(Target{Region: id.Region, RoleARN: p.ae.Status.RoleARN}), id.ClusterName, 2+len(p.ae.Status.RetainedEntries))
-	p.slot.grant = g
+	g, err := r.take(p, awsapi.BudgetKey(awsapi.Target{Region: id.Region, RoleARN: p.ae.Status.RoleARN}), id.ClusterName, 2+len(p.ae.Status.RetainedEntries))
+	p.slot.Grant = g
 	return err
 }
 
 // forget drops what the principal check, the sweeps and the budget keep for an
 // object that is gone.
 func (r *AccessEntryReconciler) forget(ae *v1.AccessEntry) {
-	r.suspects.Delete(ae.UID)
+	r.Suspects.Clear(ae.UID)
 	r.nextPrincipalCheck.Delete(ae.UID)
-	if s := r.EKS.Budget(); s != nil {
+	if s := r.AWS.Budget(); s != nil {
 		s.Forget(string(ae.UID))
 	}
-}
-
-// suspect marks an object a sweep found changed out of band: its next pass reads
-// its entry in full, as foreground work, and heals it.
-func (r *AccessEntryReconciler) suspect(uid types.UID, key client.ObjectKey) {
-	r.suspects.Store(uid, true)
-	r.queue.add(reconcile.Request{NamespacedName: key})
 }
 
 // rateLimitedAfter is the wait beyond which a foreground object says it is
@@ -166,13 +157,13 @@ func skipFor(after time.Duration) error {
 // the scheduler's queue. A verification pass that stops short changes no
 // condition.
 func (r *AccessEntryReconciler) overBudget(p *entryPass, err error) error {
-	var over *errOverBudget
-	if !errors.As(err, &over) {
+	key, over := awsapi.OverBudget(err)
+	if !over {
 		return err
 	}
 	// As many tokens as the whole pass needs: the calls it made (its reads are
 	// made again), the one it could not make, and one more.
-	g, err := r.take(p, over.key, p.id.ClusterName, max(r.estimate(p), p.slot.used+2))
+	g, err := r.take(p, key, p.id.ClusterName, max(r.estimate(p), p.slot.Used+2))
 	if g != nil {
 		g.Release() // there again already
 		return &outcome{kind: kindDefer, after: 100 * time.Millisecond, quiet: true}

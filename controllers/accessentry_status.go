@@ -2,18 +2,15 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
@@ -105,22 +102,6 @@ func readyCondition(ae *v1.AccessEntry) *metav1.Condition {
 	return meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
 }
 
-// wait keeps Reconciling=True and checks again with a backoff that grows with the
-// time already waited (1s up to 30s). After StallAfter it also reports Stalled,
-// and keeps checking.
-func (r *AccessEntryReconciler) wait(ae *v1.AccessEntry, reason, msg string) ctrl.Result {
-	if s := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionStalled); s != nil && s.Reason == reason && s.ObservedGeneration == ae.Generation {
-		// Already stalled on this: stay so (no flapping back to Reconciling), keep checking.
-		return ctrl.Result{RequeueAfter: maxBackoff}
-	}
-	c := accessEntryConditions(ae)
-	c.reconciling(reason, msg)
-	if r.StallAfter > 0 && reconcilingFor(ae) > r.StallAfter {
-		c.stalled(reason, fmt.Sprintf("%s (no progress for more than %s)", msg, r.StallAfter))
-	}
-	return ctrl.Result{RequeueAfter: r.backoff(ae)}
-}
-
 // reconcilingFor is how long the object has been Reconciling without a break.
 func reconcilingFor(ae *v1.AccessEntry) time.Duration {
 	if c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReconciling); c != nil {
@@ -159,6 +140,14 @@ func recordObserved(ae *v1.AccessEntry, obs *plan.Observed) {
 	}
 }
 
+// metaTimeOrZero is the time of t; zero for nil.
+func metaTimeOrZero(t *metav1.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
+}
+
 func metaTime(t time.Time) *metav1.Time {
 	if t.IsZero() {
 		return nil
@@ -166,5 +155,3 @@ func metaTime(t time.Time) *metav1.Time {
 	mt := metav1.NewTime(t.UTC().Truncate(time.Second))
 	return &mt
 }
-
-func timeOf(t *time.Time) *metav1.Time { return metaTime(aws.ToTime(t)) }

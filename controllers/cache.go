@@ -65,7 +65,12 @@ func internStrings(ae *v1.AccessEntry) {
 		in(&ae.Finalizers[i])
 	}
 
-	s := &ae.Spec
+	internSpec(&ae.Spec, in)
+	internStatus(&ae.Status, in)
+}
+
+// internSpec interns the spec's shared strings with in.
+func internSpec(s *v1.AccessEntrySpec, in func(*string)) {
 	in(&s.ClusterName)
 	in(&s.Region)
 	in((*string)(&s.Type))
@@ -81,8 +86,10 @@ func internStrings(ae *v1.AccessEntry) {
 			in((*string)(&p.AccessScope.Namespaces[j]))
 		}
 	}
+}
 
-	st := &ae.Status
+// internStatus interns the status's shared strings with in.
+func internStatus(st *v1.AccessEntryStatus, in func(*string)) {
 	for i := range st.Conditions {
 		c := &st.Conditions[i]
 		in(&c.Type)

@@ -10,13 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
-	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
@@ -40,25 +37,8 @@ var modeRank = map[string]int{"CONFIG_MAP": 0, "API_AND_CONFIG_MAP": 1, "API": 2
 // ClusterAccessConfigReconciler moves a cluster's authentication mode forward,
 // reports what the cluster holds, and prunes entries no AccessEntry declares.
 type ClusterAccessConfigReconciler struct {
-	client.Client
-	EKS      EKSClients
-	Recorder events.EventRecorder
-
-	// DefaultRegion is used for objects without spec.region.
-	DefaultRegion string
-	// ResyncPeriod is how often the cluster is read again.
-	ResyncPeriod time.Duration
-	// PollInterval is how often an update in progress is checked.
-	PollInterval time.Duration
-	// TrustedNamespaces are the namespaces whose AccessEntries need no rule, as
-	// the AccessEntry controller has them.
-	TrustedNamespaces []string
-	// Selector picks the ClusterAccessConfigs this instance manages (the same
-	// --selector that shards AccessEntries); nil manages them all.
-	Selector labels.Selector
-	// APIReader reads the API server directly: every shard's AccessEntries, for
-	// pruning and for the configs' dependents.
-	APIReader client.Reader
+	Deps
+	ConfigOptions
 
 	// queue is the controller's workqueue, for the budget's scheduler.
 	queue queueRef
@@ -70,10 +50,10 @@ type clusterPass struct {
 	base *v1.ClusterAccessConfig
 	// region, target and eks are set by connect.
 	region string
-	target Target
-	eks    EKSAPI
+	target awsapi.Target
+	eks    awsapi.EKS
 	// slot holds the EKS calls the pass reserved; its context carries it.
-	slot   *grantSlot
+	slot   *awsapi.Slot
 	events pendingEvents
 	// released: the config was let go; there is nothing left to patch.
 	released bool
@@ -104,8 +84,8 @@ func (r *ClusterAccessConfigReconciler) Reconcile(ctx context.Context, req ctrl.
 	if !r.manages(cac) {
 		return ctrl.Result{}, nil // another shard's
 	}
-	p := &clusterPass{cac: cac, base: cac.DeepCopy(), slot: &grantSlot{}}
-	ctx = withGrantSlot(ctx, p.slot)
+	p := &clusterPass{cac: cac, base: cac.DeepCopy(), slot: &awsapi.Slot{}}
+	ctx = awsapi.WithSlot(ctx, p.slot)
 	defer func() { result, err = r.summarize(ctx, p, err) }()
 
 	if !cac.DeletionTimestamp.IsZero() {
@@ -140,8 +120,8 @@ func (r *ClusterAccessConfigReconciler) connect(_ context.Context, p *clusterPas
 	if p.region == "" {
 		return stall(v1.ReasonNoRegion, 0, "spec.region is empty and the operator has no default region: set spec.region or start the operator with --region")
 	}
-	p.target = Target{Region: p.region, RoleARN: p.cac.Spec.RoleARN, ExternalID: p.cac.Spec.ExternalID}
-	p.eks = r.EKS.For(p.target)
+	p.target = awsapi.Target{Region: p.region, RoleARN: p.cac.Spec.RoleARN, ExternalID: p.cac.Spec.ExternalID}
+	p.eks = r.AWS.For(p.target)
 	keepTarget(p.cac, p.region)
 	return nil
 }
@@ -153,24 +133,24 @@ func (r *ClusterAccessConfigReconciler) connect(_ context.Context, p *clusterPas
 // pass that needs more takes them call by call, and when those run out it is
 // queued again (summarize), each pass pruning what it got to.
 func (r *ClusterAccessConfigReconciler) reserve(_ context.Context, p *clusterPass) error {
-	s := r.EKS.Budget()
+	s := r.AWS.Budget()
 	if s == nil {
 		return nil
 	}
 	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.cac)}
-	g, w := s.Take(budget.Request{Key: budgetKey(p.target), ID: "config/" + p.cac.Name, Flow: p.cac.Spec.ClusterName, Class: budget.Foreground,
+	g, w := s.Take(budget.Request{Key: awsapi.BudgetKey(p.target), ID: "config/" + p.cac.Name, Flow: p.cac.Spec.ClusterName, Class: budget.Foreground,
 		Tokens: math.MaxInt32, Ready: func() { r.queue.add(req) }})
 	if g == nil {
 		return &outcome{kind: kindDefer, quiet: true, after: w.For + 30*time.Second}
 	}
-	p.slot.grant = g
+	p.slot.Grant = g
 	return nil
 }
 
 // manages reports whether this instance manages a config: exactly one shard
 // acts on each, the one whose --selector matches its labels.
 func (r *ClusterAccessConfigReconciler) manages(o client.Object) bool {
-	return r.Selector == nil || r.Selector.Matches(labels.Set(o.GetLabels()))
+	return r.Selector.Matches(labels.Set(o.GetLabels()))
 }
 
 // deletionStarted passes the update that marks an object for deletion.
@@ -180,21 +160,17 @@ var deletionStarted = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool
 
 // describeCluster reads the cluster (DescribeCluster) into status.
 func (r *ClusterAccessConfigReconciler) describeCluster(ctx context.Context, p *clusterPass) error {
-	out, err := p.eks.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(p.cac.Spec.ClusterName)})
+	cluster, err := p.eks.DescribeCluster(ctx, p.cac.Spec.ClusterName)
 	if err != nil {
 		return r.eksOutcome(p, err)
 	}
-	cluster, st := out.Cluster, &p.cac.Status
-	mode := ""
-	if cluster.AccessConfig != nil {
-		mode = string(cluster.AccessConfig.AuthenticationMode)
-	}
-	st.ClusterStatus = string(cluster.Status)
-	st.AccountID, _ = awsarn.AccountOf(aws.ToString(cluster.Arn))
-	st.ClusterCreatedAt = timeOf(cluster.CreatedAt)
+	st, mode := &p.cac.Status, cluster.AuthenticationMode
+	st.ClusterStatus = cluster.Status
+	st.AccountID, _ = awsarn.AccountOf(cluster.ARN)
+	st.ClusterCreatedAt = metaTime(cluster.CreatedAt)
 	st.AuthenticationMode = mode
-	st.KubernetesVersion = aws.ToString(cluster.Version)
-	st.PlatformVersion = aws.ToString(cluster.PlatformVersion)
+	st.KubernetesVersion = cluster.Version
+	st.PlatformVersion = cluster.PlatformVersion
 	st.AccessEntriesSupported = mode == "API" || mode == "API_AND_CONFIG_MAP"
 	return nil
 }
@@ -204,32 +180,28 @@ func (r *ClusterAccessConfigReconciler) describeCluster(ctx context.Context, p *
 func (r *ClusterAccessConfigReconciler) followUpdate(ctx context.Context, p *clusterPass) error {
 	cac := p.cac
 	u := cac.Status.Update
-	if u == nil || u.Status != string(types.UpdateStatusInProgress) {
-		if cac.Status.ClusterStatus == string(types.ClusterStatusUpdating) {
+	if u == nil || u.Status != awsapi.UpdateInProgress {
+		if cac.Status.ClusterStatus == awsapi.ClusterUpdating {
 			return retryAfter(v1.ReasonClusterUpdating, r.PollInterval, "cluster %s is UPDATING; waiting for it to be ACTIVE", cac.Spec.ClusterName)
 		}
 		return nil
 	}
-	out, err := p.eks.DescribeUpdate(ctx, &eks.DescribeUpdateInput{Name: aws.String(cac.Spec.ClusterName), UpdateId: aws.String(u.ID)})
+	update, err := p.eks.DescribeUpdate(ctx, cac.Spec.ClusterName, u.ID)
 	if err != nil {
 		return r.eksOutcome(p, err)
 	}
-	u.Status = string(out.Update.Status)
-	switch out.Update.Status {
-	case types.UpdateStatusInProgress:
+	u.Status = update.Status
+	switch update.Status {
+	case awsapi.UpdateInProgress:
 		return retryAfter(v1.ReasonUpdatingAuthenticationMode, r.PollInterval, "EKS is moving cluster %s to authentication mode %s (update %s)", cac.Spec.ClusterName, u.AuthenticationMode, u.ID)
-	case types.UpdateStatusSuccessful:
+	case awsapi.UpdateSuccessful:
 		p.events.add(corev1.EventTypeNormal, "AuthenticationModeUpdated", "cluster %s is now in authentication mode %s", cac.Spec.ClusterName, u.AuthenticationMode)
-		if cac.Status.ClusterStatus == string(types.ClusterStatusUpdating) {
+		if cac.Status.ClusterStatus == awsapi.ClusterUpdating {
 			return retryAfter(v1.ReasonUpdatingAuthenticationMode, r.PollInterval, "EKS moved cluster %s to authentication mode %s; waiting for it to be ACTIVE", cac.Spec.ClusterName, u.AuthenticationMode)
 		}
 		return nil
 	}
-	var details []string
-	for _, e := range out.Update.Errors {
-		details = append(details, string(e.ErrorCode)+": "+aws.ToString(e.ErrorMessage))
-	}
-	return stall(v1.ReasonUpdateFailed, r.ResyncPeriod, "EKS update %s to authentication mode %s ended %s: %s", u.ID, u.AuthenticationMode, u.Status, strings.Join(details, "; "))
+	return stall(v1.ReasonUpdateFailed, r.ResyncPeriod, "EKS update %s to authentication mode %s ended %s: %s", u.ID, u.AuthenticationMode, u.Status, strings.Join(update.Errors, "; "))
 }
 
 // moveModeForward asks EKS (UpdateClusterConfig) to move the cluster to the mode
@@ -240,15 +212,12 @@ func (r *ClusterAccessConfigReconciler) moveModeForward(ctx context.Context, p *
 	if want == "" || modeRank[want] <= modeRank[cac.Status.AuthenticationMode] {
 		return nil
 	}
-	out, err := p.eks.UpdateClusterConfig(ctx, &eks.UpdateClusterConfigInput{
-		Name:         aws.String(cac.Spec.ClusterName),
-		AccessConfig: &types.UpdateAccessConfigRequest{AuthenticationMode: types.AuthenticationMode(want)},
-	})
+	update, err := p.eks.SetAuthenticationMode(ctx, cac.Spec.ClusterName, want)
 	if err != nil {
 		return r.eksOutcome(p, err)
 	}
-	cac.Status.Update = &v1.ClusterUpdate{ID: aws.ToString(out.Update.Id), Status: string(out.Update.Status), AuthenticationMode: want}
-	cac.Status.ClusterStatus = string(types.ClusterStatusUpdating)
+	cac.Status.Update = &v1.ClusterUpdate{ID: update.ID, Status: update.Status, AuthenticationMode: want}
+	cac.Status.ClusterStatus = awsapi.ClusterUpdating
 	p.events.add(corev1.EventTypeNormal, "UpdatingAuthenticationMode", "asked EKS to move cluster %s from %s to %s", cac.Spec.ClusterName, cac.Status.AuthenticationMode, want)
 	return retryAfter(v1.ReasonUpdatingAuthenticationMode, r.PollInterval, "EKS is moving cluster %s to authentication mode %s", cac.Spec.ClusterName, want)
 }
@@ -264,71 +233,32 @@ func (r *ClusterAccessConfigReconciler) requireAccessEntries(_ context.Context, 
 }
 
 // prune lists the cluster's entries, finds those no AccessEntry declares, and keeps,
-// reports or deletes them as spec.unmanagedEntries says (guardrails.DecidePrune).
-// Entries an operator owns (a Retained entry, say), entries a protect pattern
-// names, and entries EKS made itself are never deleted, unless deleteAlso lists
-// the last; status says why each one is kept.
+// reports or deletes them as spec.unmanagedEntries says (pruneEntry). Earlier
+// deletions stay listed (the latest 50), so that status tells what was removed.
 func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPass) error {
-	cac, cl := p.cac, p.eks
-	var principals []string
-	pages := eks.NewListAccessEntriesPaginator(cl, &eks.ListAccessEntriesInput{ClusterName: aws.String(cac.Spec.ClusterName), MaxResults: aws.Int32(100)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return r.eksOutcome(p, err)
-		}
-		principals = append(principals, page.AccessEntries...)
+	cac := p.cac
+	principals, err := p.eks.ListEntries(ctx, cac.Spec.ClusterName)
+	if err != nil {
+		return r.eksOutcome(p, err)
 	}
 	declared, err := r.declared(ctx, cac, p.region)
 	if err != nil {
 		return err
 	}
 	slices.Sort(principals)
-
 	var unmanaged []v1.UnmanagedEntry
 	for _, principal := range principals {
 		if declared[principal] {
 			continue
 		}
-		out, err := cl.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(cac.Spec.ClusterName), PrincipalArn: aws.String(principal)})
+		u, err := r.pruneEntry(ctx, p, principal)
 		if err != nil {
-			if classify(err) == errNotFound {
-				continue
-			}
-			return r.eksOutcome(p, err)
+			return err
 		}
-		obs := observedEntry(out.AccessEntry)
-		u := v1.UnmanagedEntry{PrincipalARN: principal, Type: obs.Type}
-		if cac.Spec.UnmanagedEntries.Policy == v1.UnmanagedDelete && v1.AccessEntryType(obs.Type).ListsPolicies() {
-			// What the entry carries tells whether EKS made it for a component.
-			if obs.Policies, err = listPolicies(ctx, cl, cac.Spec.ClusterName, principal); err != nil {
-				if classify(err) == errNotFound {
-					continue
-				}
-				return r.eksOutcome(p, err)
-			}
+		if u != nil {
+			unmanaged = append(unmanaged, *u)
 		}
-		_, owned := ownership.Of(obs.Tags)
-		in := guardrails.PruneInput{PrincipalARN: principal, Observed: *obs, Owned: owned}
-		var clusterCreated time.Time
-		if c := cac.Status.ClusterCreatedAt; c != nil {
-			clusterCreated = c.Time
-		}
-		u.Action, u.Reason = guardrails.DecidePrune(cac.Spec.UnmanagedEntries, in, clusterCreated)
-		if u.Action == guardrails.PruneDelete {
-			if _, err := cl.DeleteAccessEntry(ctx, &eks.DeleteAccessEntryInput{ClusterName: aws.String(cac.Spec.ClusterName), PrincipalArn: aws.String(principal)}); err != nil && classify(err) != errNotFound {
-				return r.eksOutcome(p, err)
-			}
-			p.events.add(corev1.EventTypeNormal, "PrunedEntry", "deleted the unmanaged access entry of %s (%s) from cluster %s", principal, u.Type, cac.Spec.ClusterName)
-			// Recorded at once: a pass cut short (by the budget, say) still says
-			// what it deleted, and the next pass no longer lists it.
-			if !slices.ContainsFunc(cac.Status.UnmanagedEntries, func(e v1.UnmanagedEntry) bool { return e == u }) {
-				cac.Status.UnmanagedEntries = append(cac.Status.UnmanagedEntries, u)
-			}
-		}
-		unmanaged = append(unmanaged, u)
 	}
-	// Earlier deletions stay listed (the latest 50), so that status tells what was removed.
 	for _, old := range cac.Status.UnmanagedEntries {
 		if old.Action == "Deleted" && !slices.Contains(principals, old.PrincipalARN) && len(unmanaged) < 50 {
 			unmanaged = append(unmanaged, old)
@@ -336,6 +266,46 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 	}
 	cac.Status.UnmanagedEntries = unmanaged
 	return nil
+}
+
+// pruneEntry reads the entry of a principal no AccessEntry declares, and keeps,
+// reports or deletes it (guardrails.DecidePrune). Entries an operator owns (a
+// Retained entry, say), entries a protect pattern names, and entries EKS made
+// itself are never deleted, unless deleteAlso lists the last; the returned
+// record says why each one is kept. nil: the entry is gone already.
+func (r *ClusterAccessConfigReconciler) pruneEntry(ctx context.Context, p *clusterPass, principal string) (*v1.UnmanagedEntry, error) {
+	cac, cl := p.cac, p.eks
+	obs, err := cl.Describe(ctx, cac.Spec.ClusterName, principal)
+	if err == nil && cac.Spec.UnmanagedEntries.Policy == v1.UnmanagedDelete && v1.AccessEntryType(obs.Type).ListsPolicies() {
+		// What the entry carries tells whether EKS made it for a component.
+		obs.Policies, err = cl.Policies(ctx, cac.Spec.ClusterName, principal)
+	}
+	switch {
+	case awsapi.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, r.eksOutcome(p, err)
+	}
+	u := v1.UnmanagedEntry{PrincipalARN: principal, Type: obs.Type}
+	_, owned := ownership.Of(obs.Tags)
+	var clusterCreated time.Time
+	if c := cac.Status.ClusterCreatedAt; c != nil {
+		clusterCreated = c.Time
+	}
+	u.Action, u.Reason = guardrails.DecidePrune(cac.Spec.UnmanagedEntries, guardrails.PruneInput{PrincipalARN: principal, Observed: *obs, Owned: owned}, clusterCreated)
+	if u.Action != guardrails.PruneDelete {
+		return &u, nil
+	}
+	if err := cl.Delete(ctx, cac.Spec.ClusterName, principal); err != nil && !awsapi.IsNotFound(err) {
+		return nil, r.eksOutcome(p, err)
+	}
+	p.events.add(corev1.EventTypeNormal, "PrunedEntry", "deleted the unmanaged access entry of %s (%s) from cluster %s", principal, u.Type, cac.Spec.ClusterName)
+	// Recorded at once: a pass cut short (by the budget, say) still says what it
+	// deleted, and the next pass no longer lists it.
+	if !slices.Contains(cac.Status.UnmanagedEntries, u) {
+		cac.Status.UnmanagedEntries = append(cac.Status.UnmanagedEntries, u)
+	}
+	return &u, nil
 }
 
 // declared are the principals the cluster's AccessEntries declare and may declare:
@@ -373,12 +343,11 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 // summarize ends a pass: conditions and the result from how it ended, its events,
 // and one status patch.
 func (r *ClusterAccessConfigReconciler) summarize(ctx context.Context, p *clusterPass, err error) (ctrl.Result, error) {
-	p.slot.release()
-	var over *errOverBudget
-	if errors.As(err, &over) {
+	p.slot.Release()
+	if _, over := awsapi.OverBudget(err); over {
 		err = r.reserve(ctx, p) // the calls the pass needed beyond its reservation
 	}
-	res, err := r.conclude(p.cac, err)
+	res, err := r.ending(p.cac).conclude(err)
 	p.events.record(r.Recorder, p.cac)
 	if !p.released && !equality.Semantic.DeepEqual(p.base.Status, p.cac.Status) {
 		if perr := r.Status().Patch(ctx, p.cac, client.MergeFrom(p.base)); perr != nil {
@@ -388,55 +357,37 @@ func (r *ClusterAccessConfigReconciler) summarize(ctx context.Context, p *cluste
 	return res, err
 }
 
-func (r *ClusterAccessConfigReconciler) conclude(cac *v1.ClusterAccessConfig, err error) (ctrl.Result, error) {
-	c := clusterConfigConditions(cac)
-	var o *outcome
-	switch {
-	case err == nil:
-		msg := fmt.Sprintf("cluster %s is %s in mode %s", cac.Spec.ClusterName, cac.Status.ClusterStatus, cac.Status.AuthenticationMode)
-		if n := len(cac.Status.UnmanagedEntries); n > 0 {
-			msg += fmt.Sprintf("; %d entries no AccessEntry declares", n)
-		}
-		c.ready(msg)
-		return ctrl.Result{RequeueAfter: jitter(r.ResyncPeriod, 0.1)}, nil
-	case !errors.As(err, &o):
-		return ctrl.Result{}, err
+// ending is how a ClusterAccessConfig's pass ends: read again every resync;
+// waiting polls and never stalls.
+func (r *ClusterAccessConfigReconciler) ending(cac *v1.ClusterAccessConfig) ending {
+	msg := fmt.Sprintf("cluster %s is %s in mode %s", cac.Spec.ClusterName, cac.Status.ClusterStatus, cac.Status.AuthenticationMode)
+	if n := len(cac.Status.UnmanagedEntries); n > 0 {
+		msg += fmt.Sprintf("; %d entries no AccessEntry declares", n)
 	}
-	switch o.kind {
-	case kindStall:
-		c.stalled(o.reason, o.message)
-		return ctrl.Result{RequeueAfter: o.after}, nil
-	case kindError:
-		c.reconciling(o.reason, o.message)
-		return ctrl.Result{}, o.err
-	case kindDefer:
-		return ctrl.Result{RequeueAfter: o.after}, nil
-	}
-	c.reconciling(o.reason, o.message)
-	return ctrl.Result{RequeueAfter: cmp.Or(o.after, r.PollInterval)}, nil
+	return ending{conds: clusterConfigConditions(cac), ready: msg, readyAfter: r.ResyncPeriod, retryAfter: r.PollInterval, waitAfter: r.PollInterval}
 }
 
 // eksOutcome words an AWS error met while reading or changing the cluster.
 func (r *ClusterAccessConfigReconciler) eksOutcome(p *clusterPass, err error) error {
 	cac := p.cac
-	switch classify(err) {
-	case errNotFound, errClusterNotFound:
+	switch awsapi.Classify(err) {
+	case awsapi.NotFound, awsapi.ClusterNotFound:
 		role := ""
 		if cac.Spec.RoleARN != "" {
 			role = " (role " + cac.Spec.RoleARN + ")"
 		}
 		return stall(v1.ReasonClusterNotFound, r.ResyncPeriod, "EKS has no cluster %s in region %s for the operator's credentials%s; check spec.clusterName, spec.region and spec.roleARN",
 			cac.Spec.ClusterName, p.region, role)
-	case errAccessDenied:
-		return stall(v1.ReasonAccessDenied, r.ResyncPeriod, "the operator's IAM identity may not call %s: %s", operationOf(err), eksMessage(err))
-	case errAssumeRoleDenied:
+	case awsapi.AccessDenied:
+		return stall(v1.ReasonAccessDenied, r.ResyncPeriod, "the operator's IAM identity may not call %s: %s", awsapi.Operation(err), awsapi.Message(err))
+	case awsapi.AssumeRoleDenied:
 		return stall(v1.ReasonAccessDenied, r.ResyncPeriod, "%s", assumeRoleAdvice(err))
-	case errBadCredentials:
-		return stall(v1.ReasonAccessDenied, r.ResyncPeriod, "AWS does not accept the operator's credentials: %s", eksMessage(err))
-	case errInvalidSpec:
-		return stall(v1.ReasonInvalidSpec, r.ResyncPeriod, "EKS refused the request: %s", eksMessage(err))
-	case errRefused:
-		return stall(v1.ReasonRefusedByEKS, r.ResyncPeriod, "EKS refused %s: %s", operationOf(err), eksMessage(err))
+	case awsapi.BadCredentials:
+		return stall(v1.ReasonAccessDenied, r.ResyncPeriod, "AWS does not accept the operator's credentials: %s", awsapi.Message(err))
+	case awsapi.InvalidSpec:
+		return stall(v1.ReasonInvalidSpec, r.ResyncPeriod, "EKS refused the request: %s", awsapi.Message(err))
+	case awsapi.Refused:
+		return stall(v1.ReasonRefusedByEKS, r.ResyncPeriod, "EKS refused %s: %s", awsapi.Operation(err), awsapi.Message(err))
 	}
 	return failed(v1.ReasonEKSError, err, "EKS call failed, retrying: "+err.Error())
 }

@@ -13,11 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
@@ -256,35 +253,20 @@ func TestPruning(t *testing.T) {
 }
 
 // TestClusterAccessConfigControllerAlone runs the ClusterAccessConfig controller in
-// a manager of its own, as an instance that only prunes would: it must register
-// the AccessEntry index it lists through, which only the AccessEntry controller
-// used to register.
+// a manager of its own, with the sweeper and a budget but no AccessEntry
+// controller, as an instance that only prunes would: the AccessEntry index it
+// lists through, and the budget's grants, must not depend on the AccessEntry
+// controller being there.
 func TestClusterAccessConfigControllerAlone(t *testing.T) {
 	testenv.RequireControlPlane(t)
-	mgr, err := ctrl.NewManager(managerCfg, ctrl.Options{Scheme: newScheme(), Logger: logr.Discard(),
-		Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &ClusterAccessConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), DefaultRegion: region, ResyncPeriod: time.Hour, PollInterval: time.Second,
-		EKS: NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL()})}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		t.Fatal("the cache did not sync")
-	}
+	op := testManager{configsOnly: true, resync: time.Hour, sweep: time.Second, logger: logr.Discard()}.startFor(t)
+	r, ctx := op.configs, context.Background()
 
 	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "alone"}, Spec: v1.ClusterAccessConfigSpec{ClusterName: "other"}}
 	createConfig(t, cac)
 	// Reconcile reads the manager's cache: wait until it holds the new config.
 	eventually(t, 10*time.Second, "the manager's cache to hold the config", func() (bool, string) {
-		err := mgr.GetClient().Get(ctx, client.ObjectKeyFromObject(cac), &v1.ClusterAccessConfig{})
+		err := op.mgr.GetClient().Get(ctx, client.ObjectKeyFromObject(cac), &v1.ClusterAccessConfig{})
 		return err == nil, fmt.Sprint(err)
 	})
 	// Called directly, so that the suite's own manager, which also reconciles

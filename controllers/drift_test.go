@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
@@ -37,11 +38,8 @@ func ownEmulator(t *testing.T, cfg eksemulator.Config) (*eksemulator.Server, *ek
 }
 
 // onEmulator points a manager's EKS calls at e, with the budget options given.
-func onEmulator(e *eksemulator.Server, opts ClientOptions) func(*AccessEntryReconciler) {
-	return func(r *AccessEntryReconciler) {
-		opts.Endpoint, opts.STSEndpoint = e.URL(), e.URL()
-		r.EKS = NewSDKClients(awsConfig(), opts)
-	}
+func onEmulator(e *eksemulator.Server, b budget.Options) func(*AccessEntryReconciler) {
+	return func(r *AccessEntryReconciler) { r.AWS = testClients(awsConfig(), e.URL(), &b) }
 }
 
 func inShard(shard string, mutate ...func(*v1.AccessEntry)) func(*v1.AccessEntry) {
@@ -62,7 +60,7 @@ func TestDriftTiers(t *testing.T) {
 	testenv.RequireControlPlane(t)
 	const shard, cluster = "tiers", "tiers"
 	e, eksAdmin := ownEmulator(t, eksemulator.Config{Clusters: []eksemulator.ClusterConfig{{Name: cluster, Account: account, Region: region, AuthenticationMode: "API"}}, Seed: 1})
-	opts := ClientOptions{QPS: 20, Burst: 20, BackgroundQPS: 10}
+	opts := budget.Options{QPS: 20, Burst: 20, BackgroundQPS: 10}
 	mgr := testManager{selector: shardLabel + "=" + shard, resync: time.Hour, sweep: time.Second,
 		watched: []string{"AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy"}, tune: []func(*AccessEntryReconciler){onEmulator(e, opts)}}
 	// One manager at a time; the last one stops after the objects are gone.
@@ -243,7 +241,7 @@ func TestSweepSurvivesThrottling(t *testing.T) {
 		}
 	}
 	tm := testManager{selector: shardLabel + "=" + shard, resync: time.Hour, sweep: time.Hour,
-		tune: []func(*AccessEntryReconciler){onEmulator(e, ClientOptions{QPS: 20, Burst: 20, BackgroundQPS: 2})}}
+		tune: []func(*AccessEntryReconciler){onEmulator(e, budget.Options{QPS: 20, Burst: 20, BackgroundQPS: 2})}}
 	stop, err := tm.start()
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +297,7 @@ func TestForegroundBeforeBackground(t *testing.T) {
 	const shard, cluster = "budget", "busy"
 	e, _ := ownEmulator(t, eksemulator.Config{Clusters: []eksemulator.ClusterConfig{{Name: cluster, Account: account, Region: region, AuthenticationMode: "API"}}, Seed: 1})
 	stop, err := testManager{selector: shardLabel + "=" + shard, resync: time.Second,
-		tune: []func(*AccessEntryReconciler){onEmulator(e, ClientOptions{QPS: 6, Burst: 6, BackgroundQPS: 2})}}.start()
+		tune: []func(*AccessEntryReconciler){onEmulator(e, budget.Options{QPS: 6, Burst: 6, BackgroundQPS: 2})}}.start()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,7 +348,7 @@ func TestAccountsDoNotWaitForEachOther(t *testing.T) {
 		{Name: stormy, Account: remoteAccount, Region: region, AuthenticationMode: "API"},
 	}, RateLimit: 10, Burst: 10, Seed: 1})
 	stop, err := testManager{selector: shardLabel + "=" + shard, resync: time.Hour, clusterConfigs: true, name: "budget-configs",
-		tune: []func(*AccessEntryReconciler){onEmulator(e, ClientOptions{QPS: 10, Burst: 10})}}.start()
+		tune: []func(*AccessEntryReconciler){onEmulator(e, budget.Options{QPS: 10, Burst: 10})}}.start()
 	if err != nil {
 		t.Fatal(err)
 	}

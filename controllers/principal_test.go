@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,7 +24,7 @@ import (
 func TestPrincipalDeletedAndCreatedAgainInIAM(t *testing.T) {
 	testenv.RequireControlPlane(t)
 	stop, err := startManager(shardLabel+"=principals", time.Second, false, func(r *AccessEntryReconciler) {
-		r.Principals = r.EKS.(*SDKClients)
+		r.Principals = r.AWS
 		r.PrincipalCheckInterval = time.Second
 	})
 	if err != nil {
@@ -156,58 +155,53 @@ func TestPrincipalDeletedAndCreatedAgainInIAM(t *testing.T) {
 	}
 }
 
-// The IAM lookup itself: the account its credentials act in only, the exact ARN
-// only, IAM's own answers kept apart from what it cannot tell.
-func TestPrincipalIDLookups(t *testing.T) {
+// The principal check keeps its own schedule: with lookups every 5s and full
+// verifications only hourly, a role deleted and created again in IAM is found
+// by a lookup between verifications, and its entry recreated within 30s, with
+// a PrincipalRecreated event. Before the check had its own schedule it ran only
+// inside a verification, an hour away here.
+func TestPrincipalCheckBetweenVerifications(t *testing.T) {
 	testenv.RequireControlPlane(t)
-	ctx := context.Background()
-	c := NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), IAMEndpoint: emu.URL()})
-	self := Target{Region: region}
-	role, user := roleARN("lookup-role"), "arn:aws:iam::"+account+":user/lookup-user"
-	emu.AddPrincipal(role)
-	emu.AddPrincipal(user)
-	emu.AddPrincipal("arn:aws:iam::" + account + ":role/team/lookup-pathed")
-	getRoles := func() int { return emu.Calls()["GetRole"]["OK"] + emu.Calls()["GetRole"]["NoSuchEntity"] }
+	const shard = "principal-schedule"
+	stop, err := startManager(shardLabel+"="+shard, time.Hour, false, func(r *AccessEntryReconciler) {
+		r.Principals = r.AWS
+		r.PrincipalCheckInterval = 5 * time.Second
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
 
-	if id, created, err := c.PrincipalID(ctx, self, role); err != nil || id != emu.PrincipalID(role) || created.IsZero() {
-		t.Fatalf("role: %q %v %v, want %s", id, created, err, emu.PrincipalID(role))
-	}
-	if id, _, err := c.PrincipalID(ctx, self, user); err != nil || id != emu.PrincipalID(user) || !strings.HasPrefix(id, "AIDA") {
-		t.Fatalf("user: %q %v, want %s", id, err, emu.PrincipalID(user))
-	}
-	if _, _, err := c.PrincipalID(ctx, self, roleARN("lookup-nobody")); !errors.Is(err, errNoSuchPrincipal) {
-		t.Fatalf("unknown role: %v", err)
-	}
-	// Same name, other path: another principal than the ARN names.
-	if _, _, err := c.PrincipalID(ctx, self, roleARN("lookup-pathed")); !errors.Is(err, errPrincipalUnknowable) {
-		t.Fatalf("role at another path: %v", err)
-	}
-	before := getRoles()
-	if _, _, err := c.PrincipalID(ctx, self, "arn:aws:iam::999988887777:role/lookup-role"); !errors.Is(err, errPrincipalUnknowable) ||
-		!strings.Contains(err.Error(), "in account 999988887777") {
-		t.Fatalf("a role in another account: %v", err)
-	}
-	if n := getRoles() - before; n != 0 {
-		t.Fatalf("%d GetRole calls for a principal in another account", n)
-	}
+	principal := roleARN("checked-between-verifications")
+	ae := entry("checked-between-verifications", principal, func(ae *v1.AccessEntry) {
+		ae.Labels = map[string]string{shardLabel: shard}
+		ae.Spec.KubernetesGroups = []v1.KubernetesGroup{"team"}
+	})
+	create(t, ae)
+	waitReady(t, ae, 30*time.Second)
+	key := client.ObjectKeyFromObject(ae)
+	eventually(t, 15*time.Second, "status.principalID to hold IAM's ID of the role", func() (bool, string) {
+		cur := get(t, key)
+		return cur.Status.PrincipalID != "" && cur.Status.PrincipalID == emu.PrincipalID(principal), cur.Status.PrincipalID
+	})
+	before := mustEmuEntry(t, "demo", principal)
 
-	// At most 5 lookups a second by default; one over that is not waited for.
-	busy := 0
-	for range 3 * defaultIAMQPS {
-		if _, _, err := c.PrincipalID(ctx, self, role); errors.Is(err, errIAMBusy) {
-			busy++
+	emu.RecreatePrincipal(principal)
+	start := time.Now()
+	eventually(t, 30*time.Second, "a new entry bound to the role's new ID", func() (bool, string) {
+		e, ok := emuEntry("demo", principal)
+		return ok && e.AccessEntryARN != before.AccessEntryARN && !e.PrincipalStale && e.PrincipalID == emu.PrincipalID(principal), fmt.Sprintf("%+v", e)
+	})
+	t.Logf("re-bound %s after the role was created again", time.Since(start).Round(100*time.Millisecond))
+	eventually(t, 10*time.Second, "a PrincipalRecreated event", func() (bool, string) {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(context.Background(), list, client.InNamespace(testNS)); err != nil {
+			return false, err.Error()
 		}
-	}
-	if busy == 0 {
-		t.Fatalf("%d lookups at once were all made, the limit is %d a second", 3*defaultIAMQPS, defaultIAMQPS)
-	}
-
-	// IAM out of reach: unknowable, then left alone for a while.
-	down := NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), IAMEndpoint: "http://127.0.0.1:1"})
-	if _, _, err := down.PrincipalID(ctx, self, role); !errors.Is(err, errPrincipalUnknowable) {
-		t.Fatalf("unreachable IAM: %v", err)
-	}
-	if _, _, err := down.PrincipalID(ctx, self, role); !errors.Is(err, errPrincipalUnknowable) || !strings.Contains(err.Error(), "unreachable a moment ago") {
-		t.Fatalf("second lookup with IAM unreachable: %v", err)
-	}
+		return slices.ContainsFunc(list.Items, func(e eventsv1.Event) bool {
+			return e.Regarding.Name == ae.Name && e.Reason == "PrincipalRecreated"
+		}), fmt.Sprintf("%d events", len(list.Items))
+	})
+	waitReady(t, ae, 30*time.Second)
+	deleteAndWait(t, key)
 }

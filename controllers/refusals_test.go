@@ -16,17 +16,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/ptr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
@@ -340,55 +333,16 @@ func TestRuntimeRefusals(t *testing.T) {
 // returns the manager's cached client.
 func startRefusalsManager(t *testing.T, endpoint string) client.Client {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := v1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	mgr, err := ctrl.NewManager(managerCfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&v1.AccessEntry{}: {Label: labels.SelectorFromSet(labels.Set{shardLabel: refusalsShard})},
-		}},
-		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &AccessEntryReconciler{
-		Client:            mgr.GetClient(),
-		APIReader:         mgr.GetAPIReader(),
-		TrustedNamespaces: []string{testNS},
-		EKS:               NewSDKClients(refusalsAWSConfig(), ClientOptions{Endpoint: endpoint, STSEndpoint: endpoint, IAMEndpoint: endpoint, QPS: 20, Burst: 20}),
-		Recorder:          mgr.GetEventRecorder("eks-access-operator"),
-		InstanceID:        "refusals-instance",
-		VerifyPeriod:      10 * time.Minute,
-		StallAfter:        time.Minute,
-		RecheckInterval:   refusalsRecheck,
+	return testManager{selector: shardLabel + "=" + refusalsShard, resync: 10 * time.Minute, tune: []func(*AccessEntryReconciler){func(r *AccessEntryReconciler) {
+		r.AWS = testClients(refusalsAWSConfig(), endpoint, &budget.Options{QPS: 20, Burst: 20})
+		// No default region: an object without spec.region is refused NoRegion.
+		r.InstanceID, r.RecheckInterval, r.DefaultRegion = "refusals-instance", refusalsRecheck, ""
 		// This emulator shows every write at once. A short window also keeps the
 		// delete of an object whose create EKS refused short: the operator records
 		// the identity before the create and, until the window has passed, cannot
 		// tell a refused create from one not visible yet.
-		ConsistencyWindow:       3 * time.Second,
-		MaxConcurrentReconciles: 4,
-	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("the refusals manager: %v", err)
-		}
-	})
-	return mgr.GetClient()
+		r.ConsistencyWindow = 3 * time.Second
+	}}}.startFor(t).mgr.GetClient()
 }
 
 func refusalsAWSConfig() aws.Config {

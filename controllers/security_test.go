@@ -29,6 +29,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
@@ -231,7 +233,7 @@ func TestNoCredentialsOrRequestBodiesInLogsOrEvents(t *testing.T) {
 		logger:   zap.New(zap.WriteTo(logs), zap.Level(zapcore.Level(-10))),
 		tune: []func(*AccessEntryReconciler){func(r *AccessEntryReconciler) {
 			// Two attempts a call, so that the SDK's retries are in the logs too.
-			r.EKS = NewSDKClients(awsCfg, ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), IAMEndpoint: emu.URL(), QPS: 20, Burst: 20, MaxAttempts: 2})
+			r.AWS = testClients(awsCfg, emu.URL(), &budget.Options{QPS: 20, Burst: 20}, func(o *awsapi.Options) { o.MaxAttempts = 2 })
 		}},
 	}.start()
 	if err != nil {

@@ -53,13 +53,19 @@ func newStepWorld(t *testing.T, objs ...client.Object) *stepWorld {
 		WithIndex(&v1.AccessEntry{}, accessEntryARNField, func(o client.Object) []string { return []string{o.(*v1.AccessEntry).Status.AccessEntryARN} }).
 		Build()
 	return &stepWorld{
-		r: &AccessEntryReconciler{Client: k8s, APIReader: k8s, TrustedNamespaces: []string{testNS}, InstanceID: instance, DefaultRegion: region,
-			EKS:          NewSDKClients(awsConfig(), ClientOptions{Endpoint: srv.URL, STSEndpoint: srv.URL}),
-			VerifyPeriod: time.Hour, RecheckInterval: time.Minute, ConsistencyWindow: 30 * time.Second, StallAfter: time.Minute},
+		r: &AccessEntryReconciler{Deps: Deps{Client: k8s, APIReader: k8s, AWS: testClients(awsConfig(), srv.URL, nil)},
+			EntryOptions: stepOptions(), Suspects: NewSuspects(), Sweeper: &Sweeper{}},
 		k8s: k8s,
 		emu: emu,
 		eks: eks.NewFromConfig(awsConfig(), func(o *eks.Options) { o.BaseEndpoint = aws.String(srv.URL) }),
 	}
+}
+
+// stepOptions are the options of the step tests' reconciler.
+func stepOptions() EntryOptions {
+	o := testEntryOptions(time.Hour)
+	o.RecheckInterval = time.Minute
+	return o
 }
 
 // pass is a pass over ae as the reconciler starts one, with resolveConfig done.
@@ -461,7 +467,7 @@ func TestRemoveEntryOnDelete(t *testing.T) {
 // TestConclude checks the one place that turns how a pass ended into conditions
 // and a result.
 func TestConclude(t *testing.T) {
-	r := &AccessEntryReconciler{VerifyPeriod: time.Hour, StallAfter: time.Minute}
+	r := &AccessEntryReconciler{EntryOptions: stepOptions()}
 	apiErr := errors.New("the API server is away")
 	invalidErr := &types.InvalidParameterException{Message: aws.String("bad")}
 	cases := []struct {
@@ -495,7 +501,7 @@ func TestConclude(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ae := stepObject("concluded")
-			res, err := r.conclude(ae, c.deleting, c.err)
+			res, err := r.ending(ae, c.deleting).conclude(c.err)
 			if !c.wantErr(err) || !c.wantRequeue(res.RequeueAfter) {
 				t.Fatalf("conclude = %+v, %v", res, err)
 			}
@@ -528,7 +534,7 @@ func equals(want time.Duration) func(time.Duration) bool {
 // TestEKSOutcome classifies the EKS errors the AccessEntry controller meets, as
 // the SDK decodes them, into the outcome a user sees.
 func TestEKSOutcome(t *testing.T) {
-	r := &AccessEntryReconciler{RecheckInterval: time.Minute}
+	r := &AccessEntryReconciler{EntryOptions: stepOptions()}
 	id := v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: roleARN("x"), Type: v1.TypeStandard}
 	cases := []struct {
 		err      error

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -31,6 +32,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/health"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
@@ -136,7 +139,8 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 
-	stop, err := startManager(shardLabel+" notin (fast,paused,strict,logged,principals,revoke,shard-a,shard-b,tiers,budget,throttled-sweep,"+fidelityShard+")", 10*time.Minute, true)
+	// The suite's own manager takes the objects no test gave a shard of its own.
+	stop, err := startManager("!"+shardLabel, 10*time.Minute, true)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -167,19 +171,25 @@ func startManager(selector string, resync time.Duration, clusterConfigs bool, tu
 	return testManager{selector: selector, resync: resync, clusterConfigs: clusterConfigs, tune: tune}.start()
 }
 
-// testManager is a manager of the suite. Every one runs as managerCfg, with the
-// operator's RBAC.
+// testManager is a manager of the suite, the one place the tests assemble the
+// operator: the services and reconcilers as main.go builds them. Every one runs
+// as managerCfg, with the operator's RBAC.
 type testManager struct {
-	selector       string
-	resync         time.Duration
-	clusterConfigs bool
-	tune           []func(*AccessEntryReconciler)
+	// selector picks the AccessEntries of the manager's cache; empty: all.
+	selector string
+	resync   time.Duration
+	// clusterConfigs runs the ClusterAccessConfig controller; configsOnly runs
+	// it without the AccessEntry controller.
+	clusterConfigs, configsOnly bool
+	// tune changes the AccessEntry reconciler's settings and services (its Deps
+	// are the ClusterAccessConfig controller's and the sweeper's too).
+	tune []func(*AccessEntryReconciler)
 	// logger receives the manager's logs; the zero value discards them.
 	logger logr.Logger
 	// name, when set, is the event recorder's name of the manager's
 	// ClusterAccessConfig controller, to tell its events from other managers'.
 	name string
-	// sweep, when set, runs a Sweeper with this period over the watched policies;
+	// sweep, when set, runs the Sweeper with this period over the watched policies;
 	// watchedSweep, when set, is the period of its watched-policy listings.
 	sweep        time.Duration
 	watchedSweep time.Duration
@@ -193,59 +203,135 @@ func (tm testManager) recorder() string {
 	return "eks-access-operator"
 }
 
-func (tm testManager) start() (func(), error) {
-	sel, err := labels.Parse(tm.selector)
+// testClients are the AWS side as main.go builds it, on an endpoint that serves
+// EKS, STS and IAM (the emulator), metered by a budget of b (nil: unmetered).
+func testClients(cfg aws.Config, endpoint string, b *budget.Options, mutate ...func(*awsapi.Options)) *awsapi.Clients {
+	opts := awsapi.DefaultOptions()
+	opts.Endpoint, opts.STSEndpoint, opts.IAMEndpoint = endpoint, endpoint, endpoint
+	for _, m := range mutate {
+		m(&opts)
+	}
+	var s *budget.Scheduler
+	if b != nil {
+		s = budget.New(b.WithDefaults())
+	}
+	c, err := awsapi.NewClients(cfg, opts, s)
 	if err != nil {
-		return nil, err
+		panic(err)
+	}
+	return c
+}
+
+// testEntryOptions are the AccessEntry controller's options in the suite.
+func testEntryOptions(resync time.Duration) EntryOptions {
+	o := DefaultEntryOptions()
+	o.TrustedNamespaces, o.InstanceID, o.DefaultRegion = []string{testNS}, instance, region
+	o.VerifyPeriod, o.StallAfter, o.RecheckInterval, o.MaxConcurrentReconciles = resync, time.Minute, 2*time.Second, 4
+	return o
+}
+
+// testOperator is a built test manager and the reconcilers it runs.
+type testOperator struct {
+	mgr     ctrl.Manager
+	entries *AccessEntryReconciler
+	configs *ClusterAccessConfigReconciler
+}
+
+// build makes the manager and the reconcilers it runs.
+func (tm testManager) build() (*testOperator, error) {
+	cacheOpts, shard := cache.Options{DefaultTransform: CacheTransform()}, labels.Everything()
+	if tm.selector != "" {
+		sel, err := labels.Parse(tm.selector)
+		if err != nil {
+			return nil, err
+		}
+		cacheOpts.ByObject, shard = map[client.Object]cache.ByObject{&v1.AccessEntry{}: {Label: sel}}, sel
 	}
 	mgr, err := ctrl.NewManager(managerCfg, ctrl.Options{
 		Scheme:                 newScheme(),
 		Logger:                 tm.logger,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultTransform: CacheTransform(), ByObject: map[client.Object]cache.ByObject{&v1.AccessEntry{}: {Label: sel}}},
+		Cache:                  cacheOpts,
 		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		return nil, err
 	}
+	op := &testOperator{mgr: mgr}
+	suspects := NewSuspects()
 	r := &AccessEntryReconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		TrustedNamespaces:       []string{testNS},
-		EKS:                     NewSDKClients(awsConfig(), ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), IAMEndpoint: emu.URL(), QPS: 20, Burst: 20}),
-		Recorder:                mgr.GetEventRecorder("eks-access-operator"),
-		InstanceID:              instance,
-		DefaultRegion:           region,
-		VerifyPeriod:            tm.resync,
-		StallAfter:              time.Minute,
-		RecheckInterval:         2 * time.Second,
-		ConsistencyWindow:       30 * time.Second,
-		MaxConcurrentReconciles: 4,
+		Deps: Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("eks-access-operator"),
+			AWS: testClients(awsConfig(), emu.URL(), &budget.Options{QPS: 20, Burst: 20})},
+		EntryOptions: testEntryOptions(tm.resync),
+		Suspects:     suspects,
 	}
 	for _, t := range tm.tune {
 		t(r)
 	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		return nil, err
+	sweeps := SweepOptions{Period: cmp.Or(tm.sweep, time.Hour), WatchedPeriod: cmp.Or(tm.watchedSweep, tm.sweep, time.Hour), WatchedPolicies: tm.watched, Settle: time.Second}
+	r.Sweeper = &Sweeper{SweepOptions: sweeps, Client: mgr.GetClient(), AWS: r.AWS, Suspects: suspects}
+	steps := []func() error{func() error { return IndexFields(context.Background(), mgr) }}
+	if s := r.AWS.Budget(); s != nil {
+		steps = append(steps, func() error { return mgr.Add(s) })
 	}
-	if tm.clusterConfigs {
-		cac := &ClusterAccessConfigReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), EKS: r.EKS, Recorder: mgr.GetEventRecorder(tm.recorder()),
-			TrustedNamespaces: r.TrustedNamespaces, Selector: sel,
-			DefaultRegion: region, ResyncPeriod: tm.resync, PollInterval: 500 * time.Millisecond}
-		if err := cac.SetupWithManager(mgr); err != nil {
-			return nil, err
-		}
+	if !tm.configsOnly {
+		steps = append(steps, func() error { return r.SetupWithManager(mgr) })
+	}
+	if tm.clusterConfigs || tm.configsOnly {
+		configs := DefaultConfigOptions()
+		configs.CommonOptions, configs.ResyncPeriod, configs.PollInterval = r.CommonOptions, tm.resync, 500*time.Millisecond
+		configs.Selector = shard
+		d := r.Deps
+		d.Recorder = mgr.GetEventRecorder(tm.recorder())
+		op.configs = &ClusterAccessConfigReconciler{Deps: d, ConfigOptions: configs}
+		steps = append(steps, func() error { return op.configs.SetupWithManager(mgr) })
 	}
 	if tm.sweep > 0 {
-		if err := mgr.Add(&Sweeper{Client: mgr.GetClient(), Entries: r, Period: tm.sweep, WatchedPeriod: tm.watchedSweep, WatchedPolicies: tm.watched, Settle: time.Second}); err != nil {
+		steps = append(steps, func() error { return mgr.Add(r.Sweeper) })
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
 			return nil, err
 		}
+	}
+	op.entries = r
+	return op, nil
+}
+
+// start runs the manager and returns the function that stops it.
+func (tm testManager) start() (func(), error) {
+	op, err := tm.build()
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
+	go func() { done <- op.mgr.Start(ctx) }()
 	return func() { cancel(); <-done }, nil
+}
+
+// startFor runs the manager for the rest of a test, and returns it once its
+// cache is in sync.
+func (tm testManager) startFor(t *testing.T) *testOperator {
+	t.Helper()
+	op, err := tm.build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- op.mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+	if !op.mgr.GetCache().WaitForCacheSync(ctx) {
+		t.Fatal("the cache did not sync")
+	}
+	return op
 }
 
 // entry is a STANDARD AccessEntry for the demo cluster; name and principal are unique per test.

@@ -6,14 +6,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/budget"
 )
@@ -36,20 +35,15 @@ import (
 // ahead of verification. Entries EKS lists that no AccessEntry declares are the
 // ClusterAccessConfig's to report or prune, on its own cycle.
 type Sweeper struct {
-	Client  client.Reader
-	Entries *AccessEntryReconciler
-	// Period is how often each cluster's entries are all listed.
-	Period time.Duration
-	// WatchedPeriod is how often the holders of the watched policies are
-	// listed; 0 is Period. A large cluster lists its holders of cluster-admin
-	// more often than all of its entries: an escalation is worse than a deletion.
-	WatchedPeriod time.Duration
-	// WatchedPolicies are the names of the access policies whose holders each
-	// sweep lists (AmazonEKSClusterAdminPolicy, say).
-	WatchedPolicies []string
-	// Settle is how long after its last verification an entry is left out of a
-	// sweep: EKS may list a new entry or association only seconds later.
-	Settle time.Duration
+	SweepOptions
+	// Client reads the AccessEntries of this instance (the cache).
+	Client   client.Reader
+	AWS      *awsapi.Clients
+	Suspects *Suspects
+
+	// targets holds, by cluster, region and role, the target of the objects
+	// reconciled there (Watch).
+	targets sync.Map
 }
 
 // sweepKey names one cluster as the operator reaches it.
@@ -65,15 +59,10 @@ const (
 	sweepWatched
 )
 
-// Retries of a listing: a page EKS throttled (or that failed in a way the SDK's
-// own retries did not get past) is asked for again after a backoff, in its turn
-// in the budget, which a throttle slows; a listing that still fails is made again after
-// retryFailedSweep rather than a whole period later. At 10,000 entries a listing
-// is 100 pages, and one 429 among them must not hide a deletion for a period.
-const (
-	pageAttempts     = 8
-	retryFailedSweep = 30 * time.Second
-)
+// retryFailedSweep is when a listing that failed (its pages are retried by
+// awsapi.Clients.List) is made again, rather than a whole period later: one
+// failure must not hide a deletion for a period.
+const retryFailedSweep = 30 * time.Second
 
 // sweepJob is one listing of one cluster.
 type sweepJob struct {
@@ -82,15 +71,15 @@ type sweepJob struct {
 }
 
 func (s *Sweeper) period(k sweepKind) time.Duration {
-	if k == sweepWatched && s.WatchedPeriod > 0 {
+	if k == sweepWatched {
 		return s.WatchedPeriod
 	}
 	return s.Period
 }
 
-// rememberTarget records where the pass's entry lives, for the sweeps.
-func (r *AccessEntryReconciler) rememberTarget(p *entryPass) {
-	r.targets.Store(sweepKey{Cluster: p.id.ClusterName, Region: p.target.Region, RoleARN: p.target.RoleARN}, p.target)
+// Watch adds a cluster, as a target reaches it, to those swept.
+func (s *Sweeper) Watch(cluster string, t awsapi.Target) {
+	s.targets.Store(sweepKey{Cluster: cluster, Region: t.Region, RoleARN: t.RoleARN}, t)
 }
 
 // NeedLeaderElection: only the leader sweeps, as only it reconciles.
@@ -121,8 +110,8 @@ func (s *Sweeper) Start(ctx context.Context) error {
 		case <-tick.C:
 		}
 		now := time.Now()
-		s.Entries.targets.Range(func(k, v any) bool {
-			key, t := k.(sweepKey), v.(Target)
+		s.targets.Range(func(k, v any) bool {
+			key, t := k.(sweepKey), v.(awsapi.Target)
 			for _, kind := range kinds {
 				job := sweepJob{key: key, kind: kind}
 				mu.Lock()
@@ -155,16 +144,15 @@ func (s *Sweeper) Start(ctx context.Context) error {
 // sweep makes one listing of one cluster: all its entries, or the holders of
 // each watched policy; it marks suspect the AccessEntries whose entry differs.
 // false: the listing failed, and is to be made again soon.
-func (s *Sweeper) sweep(ctx context.Context, job sweepJob, t Target) bool {
+func (s *Sweeper) sweep(ctx context.Context, job sweepJob, t awsapi.Target) bool {
 	key := job.key
 	log := ctrl.LoggerFrom(ctx).WithValues("cluster", key.Cluster, "region", key.Region)
 	watched := s.watchedEntries(ctx, key)
 	if len(watched) == 0 {
 		return true
 	}
-	cl := s.Entries.EKS.For(t)
 	if job.kind == sweepAll {
-		present, err := s.list(ctx, cl, t, key.Cluster, "", "sweep")
+		present, err := s.AWS.List(ctx, awsapi.Listing{Target: t, Cluster: key.Cluster, Tier: "sweep"})
 		if err != nil {
 			log.V(1).Info("sweep failed", "error", err.Error())
 			return false
@@ -172,7 +160,7 @@ func (s *Sweeper) sweep(ctx context.Context, job sweepJob, t Target) bool {
 		for _, ae := range watched {
 			if !present[ae.Status.Identity.PrincipalARN] {
 				driftFound.WithLabelValues("sweep").Inc()
-				s.Entries.suspect(ae.UID, client.ObjectKeyFromObject(ae))
+				s.Suspects.Mark(ae.UID, client.ObjectKeyFromObject(ae))
 			}
 		}
 		return true
@@ -180,7 +168,7 @@ func (s *Sweeper) sweep(ctx context.Context, job sweepJob, t Target) bool {
 	partition := awsarn.PartitionOfRegion(key.Region)
 	for _, name := range s.WatchedPolicies {
 		policy := "arn:" + partition + ":eks::aws:cluster-access-policy/" + name
-		holders, err := s.list(ctx, cl, t, key.Cluster, policy, "watched")
+		holders, err := s.AWS.List(ctx, awsapi.Listing{Target: t, Cluster: key.Cluster, Policy: policy, Tier: "watched"})
 		if err != nil {
 			log.V(1).Info("watched-policy sweep failed", "policy", name, "error", err.Error())
 			return false
@@ -190,7 +178,7 @@ func (s *Sweeper) sweep(ctx context.Context, job sweepJob, t Target) bool {
 			wants := slices.ContainsFunc(ae.Spec.AccessPolicies, func(p v1.AccessPolicy) bool { return p.PolicyARN == policy })
 			if holders[principal] != wants {
 				driftFound.WithLabelValues("watched").Inc()
-				s.Entries.suspect(ae.UID, client.ObjectKeyFromObject(ae))
+				s.Suspects.Mark(ae.UID, client.ObjectKeyFromObject(ae))
 			}
 		}
 	}
@@ -223,53 +211,6 @@ func (s *Sweeper) watchedEntries(ctx context.Context, key sweepKey) []*v1.Access
 	return out
 }
 
-// list pages through ListAccessEntries of a cluster (filtered by a policy when
-// one is given), each page a background call of the account's budget, and
-// returns the principals listed.
-func (s *Sweeper) list(ctx context.Context, cl EKSAPI, t Target, cluster, policy, tier string) (map[string]bool, error) {
-	in := &eks.ListAccessEntriesInput{ClusterName: aws.String(cluster), MaxResults: aws.Int32(100)}
-	if policy != "" {
-		in.AssociatedPolicyArn = aws.String(policy)
-	}
-	out := map[string]bool{}
-	pages := eks.NewListAccessEntriesPaginator(cl, in)
-	for attempt := 1; pages.HasMorePages(); attempt++ {
-		slot := &grantSlot{tier: tier}
-		pctx := withGrantSlot(ctx, slot)
-		if b := s.Entries.EKS.Budget(); b != nil {
-			// A listing takes its turn with changes, not behind verification: a
-			// round of verification must never delay finding a deletion. The two
-			// listings of a cluster may wait at once: each has its own ID, as the
-			// budget wakes one waiter per ID.
-			slot.grant = b.Wait(ctx.Done(), budget.Request{Key: budgetKey(t), ID: tier + "/" + t.Region + "/" + t.RoleARN + "/" + cluster,
-				Flow: "sweep/" + cluster, Class: budget.Foreground, Tokens: 1})
-			if slot.grant == nil {
-				return nil, ctx.Err()
-			}
-		}
-		page, err := pages.NextPage(pctx)
-		slot.release()
-		if err != nil {
-			// The paginator keeps its place: the same page is asked for again,
-			// after a backoff (250ms, doubling, at most 5s).
-			if k := classify(err); (k == errThrottled || k == errTransient || k == errBudgetSpent) && attempt < pageAttempts {
-				select {
-				case <-ctx.Done():
-					return nil, err
-				case <-time.After(min(250*time.Millisecond<<(attempt-1), 5*time.Second)):
-				}
-				continue
-			}
-			return nil, err
-		}
-		attempt = 0
-		for _, p := range page.AccessEntries {
-			out[p] = true
-		}
-	}
-	return out, nil
-}
-
 // updateGauges sets the age of the least recently verified Ready entry and the
 // work waiting for each account's budget.
 func (s *Sweeper) updateGauges(ctx context.Context) {
@@ -283,7 +224,7 @@ func (s *Sweeper) updateGauges(ctx context.Context) {
 		}
 		oldestVerification.Set(oldest.Seconds())
 	}
-	if b := s.Entries.EKS.Budget(); b != nil {
+	if b := s.AWS.Budget(); b != nil {
 		for key, n := range b.Queued() {
 			budgetWaiting.WithLabelValues(key.Account, key.Region, budget.Foreground.String()).Set(float64(n[0]))
 			budgetWaiting.WithLabelValues(key.Account, key.Region, budget.Background.String()).Set(float64(n[1]))

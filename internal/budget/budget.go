@@ -16,6 +16,9 @@
 package budget
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -60,6 +63,36 @@ type Options struct {
 	HoldFor time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+}
+
+// WithDefaults fills what the flags leave to be derived: the background share
+// (a tenth of QPS) when none is given, and HoldFor: tokens set aside for work
+// that is slow to come and spend them go back after about one bucket's worth
+// of time, since held longer they would let calls bunch beyond the burst EKS
+// allows.
+func (o Options) WithDefaults() Options {
+	if o.BackgroundQPS == 0 {
+		o.BackgroundQPS = o.QPS / 10
+	}
+	if o.HoldFor == 0 && o.QPS > 0 {
+		o.HoldFor = max(time.Second, time.Duration(float64(max(o.Burst, 1))/o.QPS*float64(time.Second)))
+	}
+	return o
+}
+
+// Validate names the flag that holds a value the budget cannot work with.
+func (o Options) Validate() error {
+	var errs []error
+	if o.QPS <= 0 {
+		errs = append(errs, fmt.Errorf("--eks-qps is %g: it must be above 0 (EKS allows about 10 calls a second per account and region; the default is 10)", o.QPS))
+	}
+	if o.Burst < 1 {
+		errs = append(errs, fmt.Errorf("--eks-burst is %d: it must be at least 1 (the default is 10)", o.Burst))
+	}
+	if o.BackgroundQPS < 0 || o.BackgroundQPS > o.QPS {
+		errs = append(errs, fmt.Errorf("--background-qps is %g: it must be between 0 and --eks-qps (%g); leave it out for a tenth of --eks-qps", o.BackgroundQPS, o.QPS))
+	}
+	return errors.Join(errs...)
 }
 
 // Scheduler hands out the tokens of every account's budget.
@@ -283,6 +316,13 @@ func (s *Scheduler) Queued() map[Key][2]int {
 		out[k] = [2]int{b.count(Foreground), b.count(Background)}
 	}
 	return out
+}
+
+// Start runs the scheduler until ctx ends: a manager.Runnable, added to the
+// manager once, whichever controllers use the budget.
+func (s *Scheduler) Start(ctx context.Context) error {
+	s.Run(ctx.Done())
+	return nil
 }
 
 // Run grants queued work as tokens come, until stop is closed.

@@ -24,6 +24,8 @@ import (
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/controllers"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
@@ -345,19 +347,28 @@ func startManager(t *testing.T) func() {
 	if err != nil {
 		t.Fatal(err)
 	}
+	awsOpts := awsapi.DefaultOptions()
+	awsOpts.Endpoint, awsOpts.STSEndpoint = emu.URL(), emu.URL()
+	sched := budget.New(budget.Options{QPS: 20, Burst: 20}.WithDefaults())
+	clients, err := awsapi.NewClients(awsConfig(), awsOpts, sched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := controllers.DefaultEntryOptions()
+	opts.TrustedNamespaces, opts.InstanceID, opts.DefaultRegion = []string{importNS}, instanceID, region
+	opts.VerifyPeriod, opts.StallAfter, opts.RecheckInterval, opts.MaxConcurrentReconciles = 10*time.Minute, time.Minute, 2*time.Second, 2
+	suspects := controllers.NewSuspects()
 	r := &controllers.AccessEntryReconciler{
-		Client:                  mgr.GetClient(),
-		APIReader:               mgr.GetAPIReader(),
-		TrustedNamespaces:       []string{importNS},
-		EKS:                     controllers.NewSDKClients(awsConfig(), controllers.ClientOptions{Endpoint: emu.URL(), STSEndpoint: emu.URL(), QPS: 20, Burst: 20}),
-		Recorder:                mgr.GetEventRecorder("eks-access-operator"),
-		InstanceID:              instanceID,
-		DefaultRegion:           region,
-		VerifyPeriod:            10 * time.Minute,
-		StallAfter:              time.Minute,
-		RecheckInterval:         2 * time.Second,
-		ConsistencyWindow:       30 * time.Second,
-		MaxConcurrentReconciles: 2,
+		Deps:         controllers.Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("eks-access-operator"), AWS: clients},
+		EntryOptions: opts,
+		Suspects:     suspects,
+		Sweeper:      &controllers.Sweeper{Client: mgr.GetClient(), AWS: clients, Suspects: suspects},
+	}
+	if err := controllers.IndexFields(context.Background(), mgr); err != nil {
+		t.Fatal(err)
+	}
+	if err := mgr.Add(sched); err != nil {
+		t.Fatal(err)
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)

@@ -77,7 +77,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- with .Values.aws.iamEndpoint }}
 - {{ printf "--iam-endpoint=%v" . | quote }}
 {{- end }}
-{{- range $flag, $key := dict "resync-period" "resyncPeriod" "verification-period" "verificationPeriod" "sweep-period" "sweepPeriod" "watched-sweep-period" "watchedSweepPeriod" "watch-namespace" "watchNamespace" "selector" "selector" "instance-id" "instanceId" "stall-after" "stallAfter" "recheck-interval" "recheckInterval" "consistency-window" "consistencyWindow" "principal-check-interval" "principalCheckInterval" "memory-limit" "memoryLimit" }}
+{{- range $flag, $key := dict "resync-period" "resyncPeriod" "cluster-poll-interval" "clusterPollInterval" "verification-period" "verificationPeriod" "sweep-period" "sweepPeriod" "watched-sweep-period" "watchedSweepPeriod" "watch-namespace" "watchNamespace" "selector" "selector" "instance-id" "instanceId" "stall-after" "stallAfter" "recheck-interval" "recheckInterval" "consistency-window" "consistencyWindow" "principal-check-interval" "principalCheckInterval" "memory-limit" "memoryLimit" }}
 {{- with index $c $key }}
 - {{ printf "--%s=%v" $flag . | quote }}
 {{- end }}

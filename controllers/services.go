@@ -1,0 +1,77 @@
+package controllers
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+)
+
+// Deps are what every reconciler is handed: the manager's clients and recorder,
+// and the AWS side (whose budget meters every account's calls). main.go builds
+// them once; no reconciler builds or owns a service.
+type Deps struct {
+	// Client is the manager's client; reads come from its cache.
+	client.Client
+	// APIReader reads the API server directly (not the cache): every shard's
+	// AccessEntries, to find which one records an entry, and for pruning.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	AWS       *awsapi.Clients
+}
+
+// Principals tells which IAM principal holds an ARN now.
+type Principals interface {
+	// PrincipalID returns the unique ID of the principal arn names and when IAM
+	// created it, read with the target's credentials: awsapi.ErrNoSuchPrincipal,
+	// ErrPrincipalUnknowable and ErrIAMBusy say why not.
+	PrincipalID(ctx context.Context, t awsapi.Target, arn string) (id string, created time.Time, err error)
+}
+
+var _ Principals = (*awsapi.Clients)(nil)
+
+// Suspects are the AccessEntries a sweep found changed out of band: their next
+// pass reads their entry in full, as foreground work, and puts it back. The
+// sweeper marks them, the AccessEntry controller reads and clears them.
+type Suspects struct {
+	uids  sync.Map
+	queue queueRef
+}
+
+// NewSuspects returns an empty set.
+func NewSuspects() *Suspects { return &Suspects{} }
+
+// Mark makes an object suspect and queues it.
+func (s *Suspects) Mark(uid types.UID, key client.ObjectKey) {
+	s.uids.Store(uid, true)
+	s.queue.add(reconcile.Request{NamespacedName: key})
+}
+
+// Has says whether an object is suspect.
+func (s *Suspects) Has(uid types.UID) bool {
+	_, ok := s.uids.Load(uid)
+	return ok
+}
+
+// Clear forgets an object: healed, verified or gone.
+func (s *Suspects) Clear(uid types.UID) { s.uids.Delete(uid) }
+
+// clusterNameField indexes AccessEntries by spec.clusterName, to find those a
+// ClusterAccessConfig governs.
+const clusterNameField = "spec.clusterName"
+
+// IndexFields registers the cache indexes both controllers and the sweeper
+// read; main.go calls it once a manager.
+func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
+	return mgr.GetFieldIndexer().IndexField(ctx, &v1.AccessEntry{}, clusterNameField, func(o client.Object) []string {
+		return []string{o.(*v1.AccessEntry).Spec.ClusterName}
+	})
+}
