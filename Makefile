@@ -49,7 +49,7 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: test
-test: manifests generate fmt vet envtest-assets ## Run every test against envtest and the EKS emulator.
+test: generated-check fmt vet envtest-assets ## Check the generated files, then run every test against envtest and the EKS emulator.
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) schema-check
 	$(MAKE) emulator-cli-check
@@ -70,8 +70,15 @@ schema-check: ## Check config/samples with kubeconform and the schemas in schema
 emulator-cli-check: ## Run the user guide's AWS CLI commands against the EKS emulator.
 	hack/emulator-aws-cli.sh
 
+# The targets that write the generated files (generated-check lists the files).
+GENERATE_TARGETS := manifests generate docs schemas build-installer
+
+.PHONY: generated-check
+generated-check: $(CONTROLLER_GEN) ## Regenerate the generated files and fail, naming them, when any did not match its sources (make test runs it first).
+	@hack/generated-check.sh $(MAKE) --no-print-directory $(GENERATE_TARGETS)
+
 .PHONY: verify
-verify: manifests generate fmt docs schemas build-installer ## Regenerate everything and fail when the tree is not clean.
+verify: generated-check fmt ## Regenerate everything and fail when the tree is not clean.
 	@if [ -n "$$(git status --porcelain)" ]; then \
 		echo "the tree is dirty after 'make manifests generate fmt docs schemas build-installer'; commit the regenerated files:"; \
 		git status --porcelain; git --no-pager diff --stat; exit 1; \
