@@ -51,6 +51,7 @@ vet: ## Run go vet.
 .PHONY: test
 test: generated-check fmt vet envtest-assets ## Check the generated files, then run every test against envtest and the EKS emulator.
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) generated-check-test
 	$(MAKE) schema-check
 	$(MAKE) emulator-cli-check
 	$(MAKE) demo-check
@@ -76,6 +77,10 @@ GENERATE_TARGETS := manifests generate docs schemas build-installer
 .PHONY: generated-check
 generated-check: $(CONTROLLER_GEN) ## Regenerate the generated files and fail, naming them, when any did not match its sources (make test runs it first).
 	@hack/generated-check.sh $(MAKE) --no-print-directory $(GENERATE_TARGETS)
+
+.PHONY: generated-check-test
+generated-check-test: $(CONTROLLER_GEN) ## Show generated-check failing on a clone of HEAD with stale generated files, and passing without.
+	CONTROLLER_GEN=$(CONTROLLER_GEN) GENERATE_TARGETS="$(GENERATE_TARGETS)" hack/generated-check-test.sh
 
 .PHONY: verify
 verify: generated-check fmt ## Regenerate everything and fail when the tree is not clean.
