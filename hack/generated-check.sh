@@ -54,8 +54,9 @@ if [ -n "$stale" ]; then
 	{
 		echo "generated-check: FAIL: these generated files did not match their sources (M changed, A new, D gone):"
 		sed 's/^/  /' <<<"$stale"
-		echo "They are regenerated in place now. Fix: review and commit them ('make verify' runs"
-		echo "'make manifests generate fmt docs schemas build-installer' and passes once the tree is clean)."
+		echo "They are regenerated in place now, so this check passes when run again. Fix: review and"
+		echo "commit them ('make verify' runs 'make manifests generate fmt docs schemas build-installer'"
+		echo "and passes once the tree is clean)."
 		echo "The regeneration changed (the diff's first 60 lines):"
 		snapshot --no-pager diff --stat -- "${paths[@]}"
 		snapshot --no-pager diff -- "${paths[@]}" | head -n 60 || true
