@@ -21,6 +21,10 @@ import (
 // put off, never waited for); only a principal found deleted and created again
 // turns the pass into foreground work, which recreates the entry.
 
+// iamBusyRetry is, at the least, when a lookup put off by the IAM rate is asked
+// for again (up to twice that, spread).
+const iamBusyRetry = 5 * time.Second
+
 // principalLookup is what IAM said of the entry's principal.
 type principalLookup struct {
 	id      string
@@ -35,7 +39,9 @@ type principalLookup struct {
 // foreground work, and checkPrincipal acts on what the lookup found.
 func (r *AccessEntryReconciler) checkPrincipalBetween(ctx context.Context, p *entryPass, left time.Duration) error {
 	if r.principalCheckDue(p.ae) {
-		if p.principal = r.lookupPrincipal(ctx, p); p.principal != nil {
+		if p.principal = r.lookupPrincipal(ctx, p); p.principal == nil {
+			left = min(left, jitter(iamBusyRetry, 1)) // put off by the IAM rate: ask again soon
+		} else {
 			switch r.decidePrincipal(p, metaTimeOrZero(p.ae.Status.CreatedAt)) {
 			case plan.PrincipalSame:
 				p.ae.Status.PrincipalID = p.principal.id
