@@ -11,7 +11,6 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	"github.com/prometheus/client_golang/prometheus"
-	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/eksaccess/eks-access-operator/internal/budget"
 )
@@ -44,8 +43,11 @@ var (
 	}, []string{"tier"})
 )
 
-func init() {
-	ctrlmetrics.Registry.MustRegister(eksRequests, eksThrottled, budgetSpent, backgroundCalls)
+// Collectors are the metrics of the AWS side, for the operator's registry. They
+// are registered by whoever serves metrics (controllers), so that the kubectl
+// plugin, which classifies errors here, links no metrics server.
+func Collectors() []prometheus.Collector {
+	return []prometheus.Collector{eksRequests, eksThrottled, budgetSpent, backgroundCalls}
 }
 
 // OverBudgetError fails an EKS call the account's budget has no token for: the

@@ -2,7 +2,6 @@ package onboard
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/eks/types"
-	"github.com/aws/smithy-go"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
@@ -72,8 +71,7 @@ func Import(ctx context.Context, cl EKSReader, opts ImportOptions) (Result, erro
 	)
 	for _, arn := range principals {
 		out, err := cl.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(opts.Cluster), PrincipalArn: aws.String(arn)})
-		var notFound *types.ResourceNotFoundException
-		if errors.As(err, &notFound) {
+		if awsapi.IsNotFound(err) {
 			it := Item{Source: arn}
 			it.add(NotImported, "deleted while the import ran")
 			items = append(items, it)
@@ -220,18 +218,14 @@ func associatedPolicies(ctx context.Context, cl EKSReader, cluster, principal st
 
 // explain turns the EKS errors a user can act on into messages that say what to do.
 func explain(err error, opts ImportOptions) error {
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return err
-	}
-	msg := apiErr.ErrorMessage()
-	switch code := apiErr.ErrorCode(); {
-	case code == "ResourceNotFoundException" && strings.Contains(msg, "No cluster found"):
+	msg := awsapi.Message(err)
+	switch awsapi.Classify(err) {
+	case awsapi.ClusterNotFound:
 		return fmt.Errorf("EKS has no cluster %s in region %s for the account of your AWS credentials (check --cluster and --region): %s", opts.Cluster, opts.Region, msg)
-	case code == "InvalidRequestException" && strings.Contains(msg, "authentication mode"):
+	case awsapi.ModeNotSupported:
 		return fmt.Errorf("cluster %s authenticates through the aws-auth ConfigMap only (CONFIG_MAP), so it has no access entries to import; "+
 			"convert aws-auth with 'kubectl eksaccess migrate-aws-auth' instead: %s", opts.Cluster, msg)
-	case code == "AccessDeniedException":
+	case awsapi.AccessDenied:
 		return fmt.Errorf("your AWS identity may not read access entries (eks:ListAccessEntries, eks:DescribeAccessEntry and eks:ListAssociatedAccessPolicies are needed): %s", msg)
 	}
 	return err
