@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/prometheus/client_golang/prometheus"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -34,4 +35,5 @@ var (
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(driftCorrections, budgetWaiting, driftFound, oldestVerification)
+	ctrlmetrics.Registry.MustRegister(awsapi.Collectors()...)
 }
