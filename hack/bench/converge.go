@@ -8,6 +8,8 @@ import (
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 )
 
+// converge creates every entry at once and waits until all are Ready, counting
+// the EKS calls against the floor the rate limit sets.
 func (b *bench) converge(ctx context.Context) error {
 	say("creating %d AccessEntries (%d STANDARD with %d policies); the floor is %d calls, %.0fs at %.0f/s",
 		b.o.entries, b.res.Standard, b.res.Policies, b.res.FloorCalls, b.res.FloorSeconds, b.o.rate)

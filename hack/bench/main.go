@@ -106,6 +106,7 @@ func main() {
 	}
 }
 
+// operatorArgs are the operator's flags for the run, but --verification-period.
 func (o options) operatorArgs() []string {
 	args := []string{
 		"--eks-qps=" + strconv.FormatFloat(o.rate, 'f', -1, 64), "--eks-burst=" + strconv.Itoa(o.burst),
@@ -153,6 +154,8 @@ type bench struct {
 	pprofAddr   string
 }
 
+// run is the single-account benchmark: the world started, then each phase in
+// turn, the targets judged, the tables printed and the results saved.
 func run(o options) (Result, error) {
 	work, err := workDir()
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 )
 
+// updateWave adds a group to a tenth of the STANDARD entries and waits until
+// they are Ready at their new generation.
 func (b *bench) updateWave(ctx context.Context) error {
 	say("update wave: new groups on 10%% of the STANDARD entries")
 	var wave []*v1.AccessEntry
@@ -44,6 +46,8 @@ func (b *bench) updateWave(ctx context.Context) error {
 	return nil
 }
 
+// deleteWave deletes a tenth of the entries, waits until the objects are gone,
+// and checks that EKS no longer holds their entries.
 func (b *bench) deleteWave(ctx context.Context) error {
 	say("delete wave: deleting 10%% of the entries")
 	var doomed []*v1.AccessEntry
