@@ -46,8 +46,8 @@ import (
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
-	"github.com/eksaccess/eks-access-operator/internal/plan"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
+	"github.com/eksaccess/eks-access-operator/internal/testenv/ekscheck"
 )
 
 const (
@@ -59,6 +59,8 @@ const (
 	region       = "us-west-2"
 	// namespace is the one the operator trusts; tenants' are held to rules.
 	namespace = "soak"
+	// instance is the operator's --instance-id, which its ownership tags name.
+	instance = "soak"
 )
 
 var (
@@ -180,7 +182,7 @@ func run(o options) error {
 		Region:   region,
 		OperatorArgs: []string{"--principal-check-interval=5s", "--iam-qps=50", "--verification-period=20s", "--sweep-period=5s", "--background-qps=10", "--trusted-namespaces=" + namespace,
 			"--eks-qps=50", "--eks-burst=50", // above EKS's rate: throttling happens
-			"--instance-id=soak"},
+			"--instance-id=" + instance},
 		// A request in flight while kube-apiserver restarts must fail, not hang the driver.
 		ClientTimeout: 10 * time.Second,
 	})
@@ -702,7 +704,7 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 		}
 		delete(held, k)
 		delete(m.retained, k)
-		problems = append(problems, matches(ae, e, v, c)...)
+		problems = append(problems, m.matches(ae, e, v, c)...)
 	}
 	for k := range held {
 		c.invariants++
@@ -794,36 +796,43 @@ func (m *model) countTenants(ctx context.Context, k8s client.Client, c *counts) 
 
 // matches lists how an EKS entry differs from its object's spec or, for a refused
 // tenant object (v not allowed), from what its rule allows of the spec: nothing
-// forbidden remains, and what is allowed is kept.
-func matches(ae *v1.AccessEntry, e eksemulator.Entry, v *guardrails.Verdict, c *counts) []string {
+// forbidden remains, and what is allowed is kept. The soak judges with its own
+// comparison (ekscheck), not the operator's plan, so that a bug in the plan shows.
+func (m *model) matches(ae *v1.AccessEntry, e eksemulator.Entry, v *guardrails.Verdict, c *counts) []string {
 	var out []string
-	typ := string(ae.Spec.EntryType())
-	want := plan.DesiredFor(ae, v1.EntryIdentity{ClusterName: ae.Spec.ClusterName, Region: region, PrincipalARN: ae.Spec.PrincipalARN,
-		Type: v1.AccessEntryType(typ)}, "soak")
+	want := ae
 	if v != nil && !v.Allowed() {
-		want = v.Restrict(want)
-	}
-	obs := plan.Observed{Type: e.Type, Username: e.Username, Groups: e.KubernetesGroups, Tags: e.Tags}
-	if typ == "STANDARD" {
-		obs.Policies = map[string]plan.ObservedPolicy{}
-		for _, p := range e.Policies {
-			ns := slices.Clone(p.Namespaces)
-			slices.Sort(ns)
-			obs.Policies[p.PolicyARN] = plan.ObservedPolicy{Scope: plan.Scope{Type: p.ScopeType, Namespaces: ns}}
-		}
+		want = m.allowedOf(ae)
 	}
 	c.invariants += 6 // type, username, groups, tags, policies, bound to the current principal
 	if e.PrincipalStale {
 		out = append(out, fmt.Sprintf("%s: the entry is bound to a principal since re-created in IAM", ae.Name))
 	}
-	if e.Type != typ {
-		out = append(out, fmt.Sprintf("%s: type %s, want %s", ae.Name, e.Type, typ))
+	return append(out, ekscheck.Differences(want, e, instance)...)
+}
+
+// allowedOf is what a refused tenant object, whose entry its rule still admits,
+// keeps in EKS: its spec with the username (then EKS derives one), the groups and
+// the policies the rule does not allow taken out. Each is judged alone, as an
+// object asking for it and nothing else; the soak's rule sets hold one rule each,
+// so that is the verdict's rule.
+func (m *model) allowedOf(ae *v1.AccessEntry) *v1.AccessEntry {
+	allows := func(ask func(*v1.AccessEntrySpec)) bool {
+		one := ae.DeepCopy()
+		one.Spec.Username, one.Spec.KubernetesGroups, one.Spec.AccessPolicies = "", nil, nil
+		ask(&one.Spec)
+		return m.verdict(one).Allowed()
 	}
-	// The operator's own plan function must find nothing to do; removed tags are
-	// checked against every key the spec could have held.
-	if p := plan.Compute(want, obs, []string{"k0", "k1", "k2"}); !p.Empty() {
-		out = append(out, fmt.Sprintf("%s: EKS differs from the spec: %+v (EKS tags %v)", ae.Name, p, e.Tags))
+	out := ae.DeepCopy()
+	if out.Spec.Username != "" && !allows(func(s *v1.AccessEntrySpec) { s.Username = ae.Spec.Username }) {
+		out.Spec.Username = ""
 	}
+	out.Spec.KubernetesGroups = slices.DeleteFunc(out.Spec.KubernetesGroups, func(g v1.KubernetesGroup) bool {
+		return !allows(func(s *v1.AccessEntrySpec) { s.KubernetesGroups = []v1.KubernetesGroup{g} })
+	})
+	out.Spec.AccessPolicies = slices.DeleteFunc(out.Spec.AccessPolicies, func(p v1.AccessPolicy) bool {
+		return !allows(func(s *v1.AccessEntrySpec) { s.AccessPolicies = []v1.AccessPolicy{p} })
+	})
 	return out
 }
 
