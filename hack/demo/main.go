@@ -16,17 +16,19 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
-	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
+	"github.com/eksaccess/eks-access-operator/internal/testenv/ekscheck"
 )
 
 const (
@@ -130,7 +132,13 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 		if err != nil {
 			return err
 		}
-		if problems := compare(samples, entries); len(problems) > 0 {
+		// The operator's instance, which its ownership tags name, is by default the
+		// UID of the kube-system namespace.
+		kubeSystem := &corev1.Namespace{}
+		if err := w.Client.Get(ctx, client.ObjectKey{Name: "kube-system"}, kubeSystem); err != nil {
+			return err
+		}
+		if problems := compare(samples, entries, string(kubeSystem.UID)); len(problems) > 0 {
 			return fmt.Errorf("the emulator does not hold what the samples declare:\n  %s", strings.Join(problems, "\n  "))
 		}
 		step("check passed: %d samples Ready, and EKS holds exactly the %d entries they declare", len(samples), len(entries))
@@ -159,9 +167,10 @@ Press Ctrl-C to stop everything.
 }
 
 // compare lists the differences between what the samples declare and what EKS holds:
-// one entry per sample with its type, username, groups, policies and tags, and
-// no other entry.
-func compare(samples []*v1.AccessEntry, entries []eksemulator.Entry) []string {
+// one entry per sample, as ekscheck judges it (type, username, groups, policies
+// and tags, the ownership tags of the operator instance among them), and no other
+// entry.
+func compare(samples []*v1.AccessEntry, entries []eksemulator.Entry, instance string) []string {
 	var problems []string
 	held := map[string]eksemulator.Entry{}
 	for _, e := range entries {
@@ -174,65 +183,13 @@ func compare(samples []*v1.AccessEntry, entries []eksemulator.Entry) []string {
 			continue
 		}
 		delete(held, s.Spec.PrincipalARN)
-		typ := string(s.Spec.Type)
-		if typ == "" {
-			typ = string(v1.TypeStandard)
-		}
-		if e.Type != typ {
-			problems = append(problems, fmt.Sprintf("%s: type %s, want %s", s.Name, e.Type, typ))
-		}
-		if typ == string(v1.TypeStandard) {
-			// Node types get their username and groups from EKS.
-			wantUser := s.Spec.Username
-			if wantUser == "" {
-				wantUser = awsarn.DefaultUsername(s.Spec.PrincipalARN)
-			}
-			if e.Username != wantUser {
-				problems = append(problems, fmt.Sprintf("%s: username %q, want %q", s.Name, e.Username, wantUser))
-			}
-			var groups []string
-			for _, g := range s.Spec.KubernetesGroups {
-				groups = append(groups, string(g))
-			}
-			if !sameSet(groups, e.KubernetesGroups) {
-				problems = append(problems, fmt.Sprintf("%s: groups %v, want %v", s.Name, e.KubernetesGroups, groups))
-			}
-		}
-		want, got := map[string]string{}, map[string]string{}
-		for _, p := range s.Spec.AccessPolicies {
-			var ns []string
-			for _, n := range p.AccessScope.Namespaces {
-				ns = append(ns, string(n))
-			}
-			slices.Sort(ns)
-			want[p.PolicyARN] = string(p.AccessScope.Type) + ":" + strings.Join(ns, ",")
-		}
-		for _, p := range e.Policies {
-			ns := slices.Clone(p.Namespaces)
-			slices.Sort(ns)
-			got[p.PolicyARN] = p.ScopeType + ":" + strings.Join(ns, ",")
-		}
-		if fmt.Sprint(want) != fmt.Sprint(got) {
-			problems = append(problems, fmt.Sprintf("%s: policies %v, want %v", s.Name, got, want))
-		}
-		for k, v := range s.Spec.Tags {
-			if e.Tags[k] != string(v) {
-				problems = append(problems, fmt.Sprintf("%s: tag %s=%q, want %q", s.Name, k, e.Tags[k], v))
-			}
-		}
+		problems = append(problems, ekscheck.Differences(s, e, instance)...)
 	}
 	for arn := range held {
 		problems = append(problems, "an entry no sample declares: "+arn)
 	}
 	sort.Strings(problems)
 	return problems
-}
-
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
 }
 
 func printEntries(entries []eksemulator.Entry) {
