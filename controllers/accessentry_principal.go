@@ -65,6 +65,11 @@ func (r *AccessEntryReconciler) checkPrincipalBetween(ctx context.Context, p *en
 // PrincipalDeleted with the entry kept.
 func (r *AccessEntryReconciler) checkPrincipal(ctx context.Context, p *entryPass) error {
 	if p.written {
+		// EKS bound the entry just now to the principal IAM holds now: its first
+		// lookup is due an interval away, as though it had been made.
+		if r.Principals != nil {
+			r.nextPrincipalCheck.Store(p.ae.UID, time.Now().Add(r.PrincipalCheckInterval))
+		}
 		return nil
 	}
 	if p.principal == nil && r.principalCheckDue(p.ae) {
@@ -139,7 +144,8 @@ func (r *AccessEntryReconciler) decidePrincipal(p *entryPass, entryCreated time.
 }
 
 // principalCheckDue says whether the entry's principal is due an IAM lookup. An
-// entry never checked is due at once; one checked before (status.principalID)
+// entry never checked is due at once (one the operator just wrote, an interval
+// later: checkPrincipal); one checked before (status.principalID)
 // and seen for the first time since the operator started is due at a random
 // moment within the interval, so that a restart does not send every lookup at
 // once; one reported PrincipalDeleted is due on every reconcile.
