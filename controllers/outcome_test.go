@@ -3,32 +3,19 @@ package controllers
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/aws/smithy-go"
-
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi/awsapitest"
 )
 
 // These tests check how the AccessEntry controller words what internal/awsapi
 // classifies; the classification itself is tested there (TestErrorClasses).
 
-// eksErr is an EKS error as the SDK returns it: an API error with code and
-// message inside the operation's error.
-func eksErr(op, code, msg string) error {
-	return &smithy.OperationError{ServiceID: "EKS", OperationName: op, Err: &smithy.GenericAPIError{Code: code, Message: msg}}
-}
-
-// stsErr is an STS refusal met while the EKS client fetched credentials for a
-// role, wrapped as aws-sdk-go-v2 wraps it.
-func stsErr(code, msg string) error {
-	sts := &smithy.OperationError{ServiceID: "STS", OperationName: "AssumeRole", Err: &smithy.GenericAPIError{Code: code, Message: msg}}
-	return &smithy.OperationError{ServiceID: "EKS", OperationName: "CreateAccessEntry",
-		Err: fmt.Errorf("get identity: get credentials: failed to refresh cached credentials, %w", sts)}
-}
+// eksErr and stsErr are AWS errors as the SDK returns them.
+var eksErr, stsErr = awsapitest.EKSError, awsapitest.STSError
 
 // TestOutcomeOfEachClass: what the user sees for each class: only invalid-spec is
 // terminal, refused and denied ones are checked again every --recheck-interval.

@@ -2,7 +2,6 @@ package awsapi
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"testing"
 
@@ -12,21 +11,11 @@ import (
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi/awsapitest"
 )
 
-// eksErr is an EKS error as the SDK returns it: an API error with code and
-// message inside the operation's error.
-func eksErr(op, code, msg string) error {
-	return &smithy.OperationError{ServiceID: "EKS", OperationName: op, Err: &smithy.GenericAPIError{Code: code, Message: msg}}
-}
-
-// stsErr is an STS refusal met while the EKS client fetched credentials for a
-// role, wrapped as aws-sdk-go-v2 wraps it.
-func stsErr(code, msg string) error {
-	sts := &smithy.OperationError{ServiceID: "STS", OperationName: "AssumeRole", Err: &smithy.GenericAPIError{Code: code, Message: msg}}
-	return &smithy.OperationError{ServiceID: "EKS", OperationName: "CreateAccessEntry",
-		Err: fmt.Errorf("get identity: get credentials: failed to refresh cached credentials, %w", sts)}
-}
+// eksErr and stsErr are AWS errors as the SDK returns them.
+var eksErr, stsErr = awsapitest.EKSError, awsapitest.STSError
 
 // TestErrorClasses lists every error code EKS, STS and the credential chain can
 // answer the operator's calls with, and the class each falls in. Only refusals of
