@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -233,8 +232,11 @@ func (r *AccessEntryReconciler) summarize(ctx context.Context, p *entryPass, del
 // on EKS backs off and stalls after StallAfter.
 func (r *AccessEntryReconciler) ending(ae *v1.AccessEntry, deleting bool) ending {
 	backoff, readyAfter := r.backoff(ae), r.VerifyPeriod
-	if r.Principals != nil && readyAfter > 0 {
-		readyAfter = min(readyAfter, max(r.principalCheckLeft(ae), time.Second))
+	if left := r.principalCheckLeft(ae); r.Principals != nil && readyAfter > 0 {
+		if left == 0 {
+			left = jitter(iamBusyRetry, 1) // due, and put off by the IAM rate
+		}
+		readyAfter = min(readyAfter, left)
 	}
 	return ending{conds: accessEntryConditions(ae), ready: "the EKS access entry matches the spec", readyAfter: readyAfter,
 		retryAfter: jitter(backoff, 0.5), waitAfter: backoff, stallAfter: r.StallAfter, waited: reconcilingFor(ae), deleting: deleting}

@@ -65,11 +65,9 @@ func (r *AccessEntryReconciler) checkPrincipalBetween(ctx context.Context, p *en
 // PrincipalDeleted with the entry kept.
 func (r *AccessEntryReconciler) checkPrincipal(ctx context.Context, p *entryPass) error {
 	if p.written {
-		// EKS bound the entry just now to the principal IAM holds now: its first
-		// lookup is due an interval away, as though it had been made.
-		if r.Principals != nil {
-			r.nextPrincipalCheck.Store(p.ae.UID, time.Now().Add(r.PrincipalCheckInterval))
-		}
+		// The next lookup is worked out again from what status now says
+		// (principalCheckLeft): a new entry's is an interval after its creation.
+		r.nextPrincipalCheck.Delete(p.ae.UID)
 		return nil
 	}
 	if p.principal == nil && r.principalCheckDue(p.ae) {
@@ -143,12 +141,8 @@ func (r *AccessEntryReconciler) decidePrincipal(p *entryPass, entryCreated time.
 	return plan.DecidePrincipal(facts)
 }
 
-// principalCheckDue says whether the entry's principal is due an IAM lookup. An
-// entry never checked is due at once (one the operator just wrote, an interval
-// later: checkPrincipal); one checked before (status.principalID)
-// and seen for the first time since the operator started is due at a random
-// moment within the interval, so that a restart does not send every lookup at
-// once; one reported PrincipalDeleted is due on every reconcile.
+// principalCheckDue says whether the entry's principal is due an IAM lookup
+// (principalCheckLeft); one reported PrincipalDeleted is due on every reconcile.
 func (r *AccessEntryReconciler) principalCheckDue(ae *v1.AccessEntry) bool {
 	if r.Principals == nil {
 		return false
@@ -160,14 +154,22 @@ func (r *AccessEntryReconciler) principalCheckDue(ae *v1.AccessEntry) bool {
 }
 
 // principalCheckLeft is how long until the entry's principal is due a lookup;
-// 0 when it is due, or when there are no lookups.
+// 0 when it is due, or when there are no lookups. Seen for the first time since
+// the operator started (or wrote the entry), an entry checked before
+// (status.principalID) is due at a random moment within the interval, so that a
+// restart does not send every lookup at once; one never checked is due an
+// interval after EKS created it, bound then to the principal IAM held, and at
+// once when that is past or unknown.
 func (r *AccessEntryReconciler) principalCheckLeft(ae *v1.AccessEntry) time.Duration {
 	if r.Principals == nil {
 		return 0
 	}
 	first := time.Now()
-	if ae.Status.PrincipalID != "" {
+	switch st := &ae.Status; {
+	case st.PrincipalID != "":
 		first = first.Add(rand.N(r.PrincipalCheckInterval))
+	case st.CreatedAt != nil && st.CreatedAt.Add(r.PrincipalCheckInterval).After(first):
+		first = st.CreatedAt.Add(r.PrincipalCheckInterval)
 	}
 	next, _ := r.nextPrincipalCheck.LoadOrStore(ae.UID, first)
 	return max(0, time.Until(next.(time.Time)))
