@@ -138,7 +138,13 @@ func (r *AccessEntryReconciler) decidePrincipal(p *entryPass, entryCreated time.
 	case errors.Is(l.err, awsapi.ErrNoSuchPrincipal):
 		facts.Lookup = plan.LookupNoSuchPrincipal
 	}
-	return plan.DecidePrincipal(facts)
+	decision := plan.DecidePrincipal(facts)
+	if decision == plan.PrincipalRecreated {
+		// Due again until acted on: a pass that stops before it has recreated the
+		// entry (the budget spent, a restart) must not leave it to the next interval.
+		r.nextPrincipalCheck.Store(p.ae.UID, time.Now())
+	}
+	return decision
 }
 
 // principalCheckDue says whether the entry's principal is due an IAM lookup

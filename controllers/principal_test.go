@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
@@ -204,4 +205,24 @@ func TestPrincipalCheckBetweenVerifications(t *testing.T) {
 	})
 	waitReady(t, ae, 30*time.Second)
 	deleteAndWait(t, key)
+}
+
+// A lookup that finds the principal created again keeps it due until the entry
+// is recreated: the lookup booked the next one an interval away, and a pass that
+// stops before acting (its budget spent, say) must not leave the entry bound to
+// the old principal until then. Found by a red-team run: with a tenant spending
+// the account's budget, a Ready entry stayed stale for 261 s at a 60 s interval.
+func TestPrincipalRecreatedStaysDue(t *testing.T) {
+	r := &AccessEntryReconciler{EntryOptions: stepOptions(), Principals: testClients(awsConfig(), "http://127.0.0.1:1", nil)}
+	ae := stepObject("stays-due")
+	ae.Status.PrincipalID = "AROAOLD"
+	p := newEntryPass(ae)
+	r.nextPrincipalCheck.Store(ae.UID, time.Now().Add(r.PrincipalCheckInterval)) // as lookupPrincipal books it
+	p.principal = &principalLookup{id: "AROANEW", created: time.Now()}
+	if got := r.decidePrincipal(p, time.Now().Add(-time.Hour)); got != plan.PrincipalRecreated {
+		t.Fatalf("decision %v, want PrincipalRecreated", got)
+	}
+	if !r.principalCheckDue(ae) {
+		t.Fatal("a principal found created again is not due any more: the entry would wait an interval to be recreated")
+	}
 }
