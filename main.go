@@ -25,7 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	eksaccessv1alpha1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
@@ -33,6 +32,7 @@ import (
 	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/memlimit"
+	"github.com/eksaccess/eks-access-operator/internal/metricsauth"
 )
 
 var scheme = runtime.NewScheme()
@@ -150,7 +150,9 @@ func main() {
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
 	}
 	if metricsSecure {
-		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		// A TokenReview and a SubjectAccessReview of the caller, as controller-runtime's
+		// filters.WithAuthenticationAndAuthorization does, without linking k8s.io/apiserver.
+		metricsOpts.FilterProvider = metricsauth.FilterProvider
 		metricsOpts.CertDir, metricsOpts.CertName, metricsOpts.KeyName = metricsCertDir, "tls.crt", "tls.key"
 	}
 	restCfg := ctrl.GetConfigOrDie()
