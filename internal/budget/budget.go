@@ -89,8 +89,9 @@ func (o Options) Validate() error {
 	if o.Burst < 1 {
 		errs = append(errs, fmt.Errorf("--eks-burst is %d: it must be at least 1 (the default is 10)", o.Burst))
 	}
-	if o.BackgroundQPS < 0 || o.BackgroundQPS > o.QPS {
-		errs = append(errs, fmt.Errorf("--background-qps is %g: it must be between 0 and --eks-qps (%g); leave it out for a tenth of --eks-qps", o.BackgroundQPS, o.QPS))
+	if o.BackgroundQPS < 0 {
+		// Above --eks-qps it is allowed: the account's budget caps it anyway.
+		errs = append(errs, fmt.Errorf("--background-qps is %g: it must not be negative; leave it out for a tenth of --eks-qps", o.BackgroundQPS))
 	}
 	return errors.Join(errs...)
 }
