@@ -108,6 +108,9 @@ func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// Rules may admit namespaces by label: a label change concerns every
 		// AccessEntry of the namespace at once, not at its next verification.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.entriesInNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// A platform object's claim on a principal takes precedence: tenant objects
+		// naming it are judged again when one appears or changes.
+		Watches(&v1.AccessEntry{}, handler.EnqueueRequestsFromMapFunc(r.tenantRivals), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// The budget's scheduler and the sweeps put objects back in the queue.
 		WatchesRawSource(r.queue.source()).
 		WatchesRawSource(r.Suspects.queue.source()).

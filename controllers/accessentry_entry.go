@@ -9,10 +9,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
@@ -116,6 +118,9 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *pl
 		}
 	}
 	decision := plan.DecideClaim(*obs, rec, self, by, p.id.Type, p.ae.Annotations[v1.AdoptAnnotation] == "true")
+	if by == nil && decision != plan.ClaimOurs && decision != plan.ClaimLeftover && r.tenantLeftover(p, obs) {
+		return r.takeOverLeftover(ctx, p, obs, self)
+	}
 	switch decision {
 	case plan.ClaimLeftover:
 		if err := p.eks.Delete(ctx, p.id.ClusterName, p.id.PrincipalARN); err != nil && !awsapi.IsNotFound(err) {
@@ -148,12 +153,59 @@ func (r *AccessEntryReconciler) claim(ctx context.Context, p *entryPass, obs *pl
 	return nil
 }
 
+// tenantLeftover reports whether an entry the object does not own is a tenant's
+// leftover that a platform object may take: the object is in a trusted
+// namespace, no AccessEntry records the entry, and its ownership tags name a
+// namespace outside the trusted ones (an object deleted under Retain, or one
+// whose finalizer was removed). A tenant object never blocks the platform's.
+func (r *AccessEntryReconciler) tenantLeftover(p *entryPass, obs *plan.Observed) bool {
+	owner, tagged := ownership.Of(obs.Tags)
+	if !tagged || owner.Instance != r.InstanceID || !guardrails.Trusted(p.ae.Namespace, r.TrustedNamespaces) {
+		return false
+	}
+	if c := p.cac; c != nil && c.Status.ClusterCreatedAt != nil && guardrails.MadeForCreator(*obs, c.Status.ClusterCreatedAt.Time) {
+		return false // forged tags on the creator's entry: adoption stays explicit
+	}
+	return !guardrails.Trusted(owner.Namespace, r.TrustedNamespaces)
+}
+
+// takeOverLeftover makes a tenant's leftover entry the platform object's own: it
+// is tagged as the object's and, being the object's now, brought to its spec. An
+// entry of another type than the object's is deleted first (EKS cannot change a
+// type).
+func (r *AccessEntryReconciler) takeOverLeftover(ctx context.Context, p *entryPass, obs *plan.Observed, self ownership.Owner) error {
+	owner, _ := ownership.Of(obs.Tags)
+	if obs.Type != string(p.id.Type) {
+		if err := p.eks.Delete(ctx, p.id.ClusterName, p.id.PrincipalARN); err != nil && !awsapi.IsNotFound(err) {
+			return r.eksOutcome(p.id, err)
+		}
+		p.event(corev1.EventTypeNormal, "TookOver", "deleted the %s entry of %s that AccessEntry %s/%s left behind, to create this object's", obs.Type, p.id.PrincipalARN, owner.Namespace, owner.Name)
+		return waitFor(v1.ReasonWaitingForEKS, "the entry a tenant left behind, of another type, is being deleted")
+	}
+	ours := self.Tags()
+	if err := p.eks.Tag(ctx, obs.ARN, ours); err != nil {
+		return r.eksOutcome(p.id, err)
+	}
+	obs.Tags = maps.Clone(obs.Tags)
+	maps.Copy(obs.Tags, ours)
+	p.event(corev1.EventTypeNormal, "TookOver", "took over the EKS access entry of %s that AccessEntry %s/%s left behind: a trusted object's claim comes first", p.id.PrincipalARN, owner.Namespace, owner.Name)
+	r.takeEntry(p, obs)
+	return nil
+}
+
 // refuseClaim words a claim decision that leaves the entry alone: another
 // object's, carrying tags this object did not write, unmanaged, or of another type.
 func (r *AccessEntryReconciler) refuseClaim(decision plan.Claim, p *entryPass, obs *plan.Observed, by *plan.Claimant) error {
 	switch decision {
 	case plan.ClaimConflict:
-		if by != nil {
+		switch {
+		case by != nil && p.verdict != nil:
+			// A tenant learns that the principal is taken, not by whom: which
+			// objects other namespaces hold is the platform's to know (the log).
+			ctrl.Log.WithName("accessentry").Info("a tenant object names a principal another AccessEntry manages", "accessentry", client.ObjectKeyFromObject(p.ae), "principal", p.id.PrincipalARN, "managedBy", by.Namespace+"/"+by.Name)
+			return stall(v1.ReasonConflict, r.RecheckInterval, "the EKS access entry of %s in cluster %s is managed by another AccessEntry; only one object may manage a principal. "+
+				"Fix: name another principal, or ask the platform team", p.id.PrincipalARN, p.id.ClusterName)
+		case by != nil:
 			return stall(v1.ReasonConflict, r.RecheckInterval, "the EKS access entry of %s in cluster %s belongs to AccessEntry %s/%s; only one object may manage a principal. "+
 				"Fix: name another principal, or delete one of the two objects",
 				p.id.PrincipalARN, p.id.ClusterName, by.Namespace, by.Name)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
@@ -39,21 +40,44 @@ func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPas
 		p.ae.Status.Revoked = nil
 		return nil
 	}
-	nsLabels, err := r.namespaceLabels(ctx, ns, p.cac)
+	req, err := r.tenantRequest(ctx, p)
 	if err != nil {
 		return err
 	}
-	v := guardrails.Judge(guardrailConfig(p.cac), guardrails.RequestFor(p.ae, nsLabels))
-	switch {
-	case v.Allowed():
+	v := guardrails.Judge(guardrailConfig(p.cac), req)
+	if v.Allowed() {
 		p.verdict = &v
 		p.ae.Status.Revoked = nil
 		return nil
-	case v.AccountUnknown && len(v.Violations) == 0:
-		return retryAfter(v1.ReasonWaitingForClusterConfig, r.RecheckInterval,
-			"rule %s of ClusterAccessConfig %s allows principals of the cluster's own account, which the ClusterAccessConfig has not read yet", v.Rule, p.cac.Name)
 	}
-	return r.revoke(ctx, p, guardrailRefusal{verdict: &v, enforcement: p.cac.Spec.Guardrails.Enforcement, msg: v.Message()})
+	err = r.revoke(ctx, p, guardrailRefusal{verdict: &v, enforcement: p.cac.Spec.Guardrails.Enforcement, msg: v.Message()})
+	if req.Reserved != "" && p.ae.Status.Identity == nil {
+		// The tenant's claim is gone (or never was): the platform's object may
+		// create the entry now.
+		r.wakeDeclarers(ctx, p.ae)
+	}
+	return err
+}
+
+// tenantRequest is what a tenant object asks of the guardrails: its spec, its
+// namespace's labels when a rule selects by label, and whether its principal is
+// reserved for the platform (reservedFor; the reason is logged, the tenant is
+// told only that it is reserved).
+func (r *AccessEntryReconciler) tenantRequest(ctx context.Context, p *entryPass) (guardrails.Request, error) {
+	nsLabels, err := r.namespaceLabels(ctx, p.ae.Namespace, p.cac)
+	if err != nil {
+		return guardrails.Request{}, err
+	}
+	req := guardrails.RequestFor(p.ae, nsLabels)
+	why, err := r.reservedFor(ctx, p.ae, p.cac)
+	if err != nil {
+		return guardrails.Request{}, err
+	}
+	if why != "" {
+		req.Reserved = reservedToTenants
+		ctrl.LoggerFrom(ctx).Info("a tenant names a principal reserved for the platform", "principal", p.ae.Spec.PrincipalARN, "why", why)
+	}
+	return req, nil
 }
 
 // revoke brings what the object's own entry holds down to what the guardrails
@@ -227,7 +251,7 @@ func (r *AccessEntryReconciler) namespaceLabels(ctx context.Context, name string
 
 // guardrailConfig is what the guardrails know of a ClusterAccessConfig.
 func guardrailConfig(cac *v1.ClusterAccessConfig) guardrails.Config {
-	return guardrails.Config{Name: cac.Name, Rules: cac.Spec.Guardrails.Rules, Account: cac.Status.AccountID}
+	return guardrails.Config{Name: cac.Name, Rules: cac.Spec.Guardrails.Rules}
 }
 
 func policyName(arn string) string {

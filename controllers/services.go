@@ -68,10 +68,24 @@ func (s *Suspects) Clear(uid types.UID) { s.uids.Delete(uid) }
 // ClusterAccessConfig governs.
 const clusterNameField = "spec.clusterName"
 
+// principalField indexes AccessEntries by cluster and principal, to find the
+// objects that name the same principal as another.
+const principalField = "spec.clusterName+principalARN"
+
+// principalKey is an AccessEntry's value in the principalField index.
+func principalKey(cluster, principal string) string { return cluster + " " + principal }
+
 // IndexFields registers the cache indexes both controllers and the sweeper
 // read; main.go calls it once a manager.
 func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
-	return mgr.GetFieldIndexer().IndexField(ctx, &v1.AccessEntry{}, clusterNameField, func(o client.Object) []string {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &v1.AccessEntry{}, clusterNameField, func(o client.Object) []string {
 		return []string{o.(*v1.AccessEntry).Spec.ClusterName}
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &v1.AccessEntry{}, principalField, func(o client.Object) []string {
+		ae := o.(*v1.AccessEntry)
+		return []string{principalKey(ae.Spec.ClusterName, ae.Spec.PrincipalARN)}
 	})
 }

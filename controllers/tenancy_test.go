@@ -77,6 +77,7 @@ func tenancyRule() v1.GrantRule {
 	return v1.GrantRule{
 		Name:       "team",
 		Namespaces: v1.RuleNamespaces{Names: []string{tenantNS}},
+		Principals: v1.RulePrincipals{Accounts: []string{account}},
 		AccessPolicies: []v1.PolicyGrant{
 			{PolicyARN: viewPolicy},
 			{PolicyARN: editPolicy, Namespaces: []v1.NamespacePattern{"{{namespace}}", "{{namespace}}-*"}},
@@ -217,7 +218,7 @@ func TestTenantAttacks(t *testing.T) {
 			ae.Spec.AccessPolicies = []v1.AccessPolicy{policy("arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSEditPolicy", tenantNS)}
 		}), v1.ReasonNotPermitted, []string{"spec.accessPolicies AmazonEKSEditPolicy is not allowed", "rule team"}},
 		{"a principal of another account", attack("atk-foreign", func(ae *v1.AccessEntry) { ae.Spec.PrincipalARN = "arn:aws:iam::" + remoteAccount + ":role/anything" }),
-			v1.ReasonNotPermitted, []string{"spec.principalARN arn:aws:iam::" + remoteAccount + ":role/anything is not allowed", "own account " + account, "rule team"}},
+			v1.ReasonNotPermitted, []string{"spec.principalARN arn:aws:iam::" + remoteAccount + ":role/anything is not allowed", "roles and users of account " + account, "rule team"}},
 		{"a node role entry", attack("atk-node", func(ae *v1.AccessEntry) { ae.Spec.Type, ae.Spec.AccessPolicies = v1.TypeEC2Linux, nil }),
 			v1.ReasonNotPermitted, []string{"spec.type EC2_LINUX is not allowed (allowed: STANDARD)", "rule team"}},
 		{"adopting the cluster creator's admin entry", attack("atk-adopt-creator", adopt(roleARN("tenancy-creator"))),
@@ -225,11 +226,11 @@ func TestTenantAttacks(t *testing.T) {
 		{"adopting the entry EKS made for a capability", attack("atk-adopt-capability", adopt(roleARN("tenancy-kro"))),
 			v1.ReasonNotPermitted, []string{"may not be adopted", "EKS made it, or made it for its own components", "AmazonEKSKROPolicy", "Fix:"}},
 		{"adopting a protected break-glass entry", attack("atk-adopt-protected", adopt(roleARN(breakGlass))),
-			v1.ReasonNotPermitted, []string{"may not be adopted", "spec.unmanagedEntries.protect of ClusterAccessConfig " + tenancyCAC + " protects it"}},
+			v1.ReasonNotPermitted, []string{"spec.principalARN " + roleARN(breakGlass) + " is reserved for the platform team", "rule team"}},
 		{"adopting an entry that holds more than the rule", attack("atk-adopt-more", adopt(roleARN(handmadeKey))),
 			v1.ReasonNotPermitted, []string{"may not be adopted", "the existing entry holds AmazonEKSEditPolicy in namespaces kube-system is not allowed", "rule team"}},
 		{"naming a principal a trusted AccessEntry manages", attack("atk-take", adopt(roleARN(victimName))),
-			v1.ReasonConflict, []string{"belongs to AccessEntry " + testNS + "/" + victimName}},
+			v1.ReasonNotPermitted, []string{"spec.principalARN " + roleARN(victimName) + " is reserved for the platform team", "rule team"}},
 		{"a cluster with no ClusterAccessConfig", attack("atk-no-config", func(ae *v1.AccessEntry) { ae.Spec.ClusterName = "other" }),
 			v1.ReasonNotPermitted, []string{"namespace tenant-a is not one the operator trusts (--trusted-namespaces: " + testNS + ")", "no ClusterAccessConfig for cluster other", "Fix:"}},
 		{"a namespace no rule admits", attack("atk-stranger", func(ae *v1.AccessEntry) { ae.Namespace = strangerNS }),
@@ -260,6 +261,9 @@ func TestTenantAttacks(t *testing.T) {
 				if !strings.Contains(msg, w) {
 					t.Errorf("message %q does not say %q", msg, w)
 				}
+			}
+			if strings.Contains(msg, testNS+"/") {
+				t.Errorf("message %q tells the tenant about the platform's objects", msg)
 			}
 			if !meta.IsStatusConditionTrue(got.Status.Conditions, v1.ConditionStalled) {
 				t.Errorf("not Stalled: %s", conditions(got))
@@ -293,9 +297,9 @@ func TestTenantAttacks(t *testing.T) {
 		if err := tenant.Create(ctx, forged); err != nil {
 			t.Fatal(err)
 		}
-		got := waitReason(t, forged, v1.ReasonConflict, 30*time.Second)
-		if msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message; !strings.Contains(msg, "belongs to AccessEntry "+testNS+"/"+victimName) {
-			t.Errorf("message %q does not name the owner", msg)
+		got := waitReason(t, forged, v1.ReasonNotPermitted, 30*time.Second)
+		if msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message; !strings.Contains(msg, "is reserved for the platform team") || strings.Contains(msg, testNS+"/") {
+			t.Errorf("message %q: want the principal reserved, with no word of the platform's object", msg)
 		}
 		e := mustEmuEntry(t, cluster, roleARN(victimName))
 		wantPolicies(t, e, map[string]string{adminPolicy: "cluster:"})

@@ -39,9 +39,6 @@ const (
 	ReasonClusterUpdating = "ClusterUpdating"
 	// ReasonUpdateFailed: EKS reported the authentication-mode update failed.
 	ReasonUpdateFailed = "UpdateFailed"
-	// ReasonWaitingForClusterConfig: a rule allows the cluster's own account, and
-	// the ClusterAccessConfig has not read the cluster yet.
-	ReasonWaitingForClusterConfig = "WaitingForClusterConfig"
 	// ReasonAmbiguousClusterConfig: more than one ClusterAccessConfig names the
 	// AccessEntry's cluster and region.
 	ReasonAmbiguousClusterConfig = "AmbiguousClusterConfig"
@@ -165,9 +162,9 @@ type PolicyGrant struct {
 }
 
 // GrantRule admits namespaces and says what their AccessEntries may grant. What it
-// does not mention it does not allow, beyond a safe default: STANDARD entries for
-// roles and users of the cluster's own account, the username EKS derives, no
-// Kubernetes groups, no access policies, no adoption.
+// does not mention it does not allow, beyond a safe default: STANDARD entries, the
+// username EKS derives; no principals, Kubernetes groups, access policies or
+// adoption.
 type GrantRule struct {
 	// Name of the rule, for messages and review.
 	// +required
@@ -179,8 +176,11 @@ type GrantRule struct {
 	// +required
 	Namespaces RuleNamespaces `json:"namespaces"`
 
-	// Principals the AccessEntries may name. Empty: any role or user of the
-	// cluster's own account.
+	// Principals the AccessEntries may name. Empty: none; list the roles and
+	// users (or whole accounts) the rule's namespaces may grant access to.
+	// Whatever this says, principals that spec.unmanagedEntries.protect names,
+	// that an AccessEntry in a trusted namespace declares, or that EKS made
+	// entries for are never a tenant's to name.
 	// +optional
 	Principals RulePrincipals `json:"principals,omitempty"`
 

@@ -562,7 +562,7 @@ func (m *model) verdict(ae *v1.AccessEntry) *guardrails.Verdict {
 	if ae.Spec.ClusterName == clusters[1] && m.noConfig {
 		return &guardrails.Verdict{} // no config, no rule: nothing allowed
 	}
-	v := guardrails.Judge(guardrails.Config{Name: ae.Spec.ClusterName, Rules: ruleSets[m.rules[ae.Spec.ClusterName]], Account: account},
+	v := guardrails.Judge(guardrails.Config{Name: ae.Spec.ClusterName, Rules: ruleSets[m.rules[ae.Spec.ClusterName]]},
 		guardrails.RequestFor(ae, nil))
 	return &v
 }

@@ -27,9 +27,6 @@ type Config struct {
 	// Name of the ClusterAccessConfig, for messages.
 	Name  string
 	Rules []v1.GrantRule
-	// Account is the cluster's own AWS account; "" until the ClusterAccessConfig
-	// has read the cluster.
-	Account string
 }
 
 // Request is what an AccessEntry asks for, as the guardrails judge it.
@@ -42,6 +39,9 @@ type Request struct {
 	Username string
 	Groups   []string
 	Policies map[string]plan.Scope
+	// Reserved says why the principal is the platform's and no tenant's to name
+	// (Reserved); "" when it is not.
+	Reserved string
 }
 
 // RequestFor is what an AccessEntry asks for.
@@ -63,9 +63,6 @@ type Verdict struct {
 	// type), so what it must not hold can be removed from it rather than the whole
 	// entry.
 	EntryAllowed bool
-	// AccountUnknown: the rule allows only the cluster's own account, which the
-	// ClusterAccessConfig has not reported yet.
-	AccountUnknown bool
 	// Violations say what is not allowed, each naming the field, the value and what
 	// the rule allows. Empty when the request is allowed.
 	Violations []string
@@ -76,7 +73,7 @@ type Verdict struct {
 }
 
 // Allowed reports whether a rule allows everything the request asks for.
-func (v Verdict) Allowed() bool { return v.rule != nil && len(v.Violations) == 0 && !v.AccountUnknown }
+func (v Verdict) Allowed() bool { return v.rule != nil && len(v.Violations) == 0 }
 
 // Message says why the request is refused and how to fix it.
 func (v Verdict) Message() string {
@@ -117,13 +114,13 @@ func judgeRule(cfg Config, rule *v1.GrantRule, req Request) Verdict {
 	bad := func(format string, args ...any) { v.Violations = append(v.Violations, fmt.Sprintf(format, args...)) }
 
 	principalOK := true
-	switch ok, unknown := principalAllowed(rule, cfg.Account, req.Principal, expand); {
-	case unknown:
-		v.AccountUnknown = true
+	switch {
+	case req.Reserved != "":
 		principalOK = false
-	case !ok:
+		bad("spec.principalARN %s is reserved for the platform team (%s), whatever a rule allows: name another principal", req.Principal, req.Reserved)
+	case !principalAllowed(rule, req.Principal, expand):
 		principalOK = false
-		bad("spec.principalARN %s is not allowed (allowed: %s)", req.Principal, describePrincipals(rule, cfg.Account, expand))
+		bad("spec.principalARN %s is not allowed (allowed: %s)", req.Principal, describePrincipals(rule, expand))
 	}
 	typeOK := slices.Contains(allowedTypes(rule), req.Type)
 	if !typeOK {
@@ -219,22 +216,18 @@ func admits(rule *v1.GrantRule, ns string, nsLabels map[string]string) bool {
 	return err == nil && !sel.Empty() && sel.Matches(labels.Set(nsLabels))
 }
 
-// principalAllowed: the accounts and ARN patterns the rule names, or, when it names
-// none, the cluster's own account (unknown: "" account).
-func principalAllowed(rule *v1.GrantRule, clusterAccount, principal string, expand func(string) string) (ok, accountUnknown bool) {
+// principalAllowed: the accounts and ARN patterns the rule names. A rule that
+// names none allows no principal: which roles a namespace may hand access to is
+// the platform team's to list, never a default that lets the first to apply
+// claim the platform's or another team's role.
+func principalAllowed(rule *v1.GrantRule, principal string, expand func(string) string) bool {
 	account, _ := awsarn.AccountOf(principal)
-	if len(rule.Principals.Accounts) == 0 && len(rule.Principals.ARNs) == 0 {
-		if clusterAccount == "" {
-			return false, true
-		}
-		return account == clusterAccount, false
-	}
-	return slices.Contains(rule.Principals.Accounts, account) || matchesAny(rule.Principals.ARNs, principal, expand), false
+	return slices.Contains(rule.Principals.Accounts, account) || matchesAny(rule.Principals.ARNs, principal, expand)
 }
 
-func describePrincipals(rule *v1.GrantRule, clusterAccount string, expand func(string) string) string {
+func describePrincipals(rule *v1.GrantRule, expand func(string) string) string {
 	if len(rule.Principals.Accounts) == 0 && len(rule.Principals.ARNs) == 0 {
-		return "roles and users of the cluster's own account " + clusterAccount
+		return "none: rule " + rule.Name + " names no principals; the platform team lists them in principals.arns or principals.accounts"
 	}
 	var parts []string
 	if len(rule.Principals.Accounts) > 0 {

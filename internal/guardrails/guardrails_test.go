@@ -30,11 +30,12 @@ var teamRule = v1.GrantRule{
 		{PolicyARN: edit, Namespaces: []v1.NamespacePattern{"{{namespace}}", "{{namespace}}-*"}},
 		{PolicyARN: view},
 	},
+	Principals:       v1.RulePrincipals{Accounts: []string{home}},
 	KubernetesGroups: []v1.Pattern{"{{namespace}}-*"},
 	Usernames:        []v1.Pattern{"{{namespace}}:*"},
 }
 
-func cfg(rules ...v1.GrantRule) Config { return Config{Name: "prod", Rules: rules, Account: home} }
+func cfg(rules ...v1.GrantRule) Config { return Config{Name: "prod", Rules: rules} }
 
 func req(mutate ...func(*Request)) Request {
 	r := Request{Namespace: "team-a", Principal: role(home, "team-a-dev"), Type: v1.TypeStandard,
@@ -75,7 +76,7 @@ func TestJudge(t *testing.T) {
 		{name: "a username with another team's prefix", cfg: cfg(teamRule), entryAllowed: true,
 			req:  req(func(r *Request) { r.Username = "team-b:{{SessionName}}" }),
 			want: []string{`spec.username "team-b:{{SessionName}}"`}},
-		{name: "no usernames in the rule: only the derived one", cfg: cfg(v1.GrantRule{Name: "bare", Namespaces: v1.RuleNamespaces{Names: []string{"team-a"}}}),
+		{name: "no usernames in the rule: only the derived one", cfg: cfg(v1.GrantRule{Name: "bare", Namespaces: v1.RuleNamespaces{Names: []string{"team-a"}}, Principals: v1.RulePrincipals{Accounts: []string{home}}}),
 			entryAllowed: true, req: req(func(r *Request) { r.Username, r.Policies = "team-a:me", nil }),
 			want: []string{"only the username EKS derives"}},
 		{name: "Edit in kube-system", cfg: cfg(teamRule), entryAllowed: true,
@@ -102,7 +103,7 @@ func TestJudge(t *testing.T) {
 			want: []string{"is not allowed"}},
 		{name: "a principal of another account", cfg: cfg(teamRule),
 			req:  req(func(r *Request) { r.Principal = role(foreign, "anything") }),
-			want: []string{"spec.principalARN arn:aws:iam::444455556666:role/anything is not allowed", "own account 111122223333"}},
+			want: []string{"spec.principalARN arn:aws:iam::444455556666:role/anything is not allowed", "account 111122223333"}},
 		{name: "a node type", cfg: cfg(teamRule),
 			req:  req(func(r *Request) { r.Type, r.Policies = v1.TypeEC2Linux, nil }),
 			want: []string{"spec.type EC2_LINUX is not allowed (allowed: STANDARD)"}},
@@ -141,11 +142,30 @@ func TestJudge(t *testing.T) {
 	}
 }
 
-func TestJudgeWaitsForTheClusterAccount(t *testing.T) {
-	c := cfg(teamRule)
-	c.Account = ""
-	if v := Judge(c, req()); v.Allowed() || !v.AccountUnknown {
-		t.Fatalf("allowed %v, account unknown %v", v.Allowed(), v.AccountUnknown)
+// TestPrincipalsDefaultToNone: a rule that lists no principals lets its
+// namespaces name none, not the cluster's own account: claims come from the
+// platform's list, never from who applied first.
+func TestPrincipalsDefaultToNone(t *testing.T) {
+	r := teamRule
+	r.Principals = v1.RulePrincipals{}
+	v := Judge(cfg(r), req())
+	if v.Allowed() || v.EntryAllowed {
+		t.Fatalf("a rule with no principals allowed %s", req().Principal)
+	}
+	if !strings.Contains(v.Message(), "names no principals") {
+		t.Errorf("message %q does not say the rule names no principals", v.Message())
+	}
+}
+
+// TestReservedPrincipal: a principal reserved for the platform is refused
+// whatever the rule allows, and the entry itself with it (revocation deletes it).
+func TestReservedPrincipal(t *testing.T) {
+	v := Judge(cfg(teamRule), req(func(r *Request) { r.Reserved = "the platform team protects it" }))
+	if v.Allowed() || v.EntryAllowed {
+		t.Fatalf("a reserved principal is allowed (entry allowed %v)", v.EntryAllowed)
+	}
+	if !strings.Contains(v.Message(), "is reserved for the platform team (the platform team protects it), whatever a rule allows") {
+		t.Errorf("message %q", v.Message())
 	}
 }
 

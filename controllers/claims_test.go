@@ -1,0 +1,122 @@
+package controllers
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
+)
+
+// Claims are decided by rule, not by who applied first: the platform's objects
+// (the trusted namespace) come before any tenant's, and a tenant's object tells
+// it that a principal is taken, never by whom.
+
+// TestTrustedClaimComesFirst: a tenant applied first for a principal its rule
+// allows; the platform then declares the same principal. The tenant's object is
+// refused, its entry deleted, and the platform's object creates its own.
+func TestTrustedClaimComesFirst(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	tenant := tenantClient(t)
+	const cluster = "claims-first"
+	tenancyConfig(t, cluster)
+	principal := roleARN("claims-first")
+	squat := entry("claims-squat", principal, func(ae *v1.AccessEntry) {
+		ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(editPolicy, tenantNS)}
+	})
+	if err := tenant.Create(ctx, squat); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(squat)) })
+	waitReady(t, squat, 30*time.Second)
+
+	platform := entry("claims-platform", principal, func(ae *v1.AccessEntry) {
+		ae.Spec.ClusterName = cluster
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(adminPolicy)}
+	})
+	create(t, platform)
+	got := waitReady(t, platform, 30*time.Second)
+	e := mustEmuEntry(t, cluster, principal)
+	if e.AccessEntryARN != got.Status.AccessEntryARN || e.Tags[ownership.TagNamespace] != testNS {
+		t.Errorf("the entry is not the platform object's: %+v, status records %s", e, got.Status.AccessEntryARN)
+	}
+	wantPolicies(t, e, map[string]string{adminPolicy: "cluster:"})
+	refused := waitReason(t, squat, v1.ReasonNotPermitted, 30*time.Second)
+	msg := meta.FindStatusCondition(refused.Status.Conditions, v1.ConditionReady).Message
+	if !strings.Contains(msg, "is reserved for the platform team") || strings.Contains(msg, platform.Name) {
+		t.Errorf("the tenant's message %q: want the principal reserved, and no word of the platform's object", msg)
+	}
+	if refused.Status.AccessEntryARN != "" {
+		t.Errorf("the tenant's object still records %s", refused.Status.AccessEntryARN)
+	}
+}
+
+// TestTrustedTakesOverTenantLeftover: an entry a tenant left behind (its
+// object gone, its tags naming the tenant's namespace) never blocks the
+// platform: a trusted object naming the principal takes it over and brings it
+// to its spec, without an adopt annotation.
+func TestTrustedTakesOverTenantLeftover(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	const cluster = "claims-leftover"
+	tenancyConfig(t, cluster)
+	principal := roleARN("claims-leftover")
+	left := ownership.Owner{Instance: instance, Namespace: tenantNS, Name: "gone"}.Tags()
+	if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal),
+		KubernetesGroups: []string{"tenant-a-devs"}, Tags: left}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanupEntry(t, cluster, principal) })
+	platform := entry("claims-takeover", principal, func(ae *v1.AccessEntry) {
+		ae.Spec.ClusterName = cluster
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy)}
+	})
+	create(t, platform)
+	got := waitReady(t, platform, 30*time.Second)
+	e := mustEmuEntry(t, cluster, principal)
+	if e.AccessEntryARN != got.Status.AccessEntryARN || e.Tags[ownership.TagNamespace] != testNS || e.Tags[ownership.TagName] != platform.Name {
+		t.Errorf("the leftover was not taken over: %+v", e)
+	}
+	if len(e.KubernetesGroups) != 0 {
+		t.Errorf("the tenant's groups stayed: %v", e.KubernetesGroups)
+	}
+	wantPolicies(t, e, map[string]string{viewPolicy: "cluster:"})
+}
+
+// TestTenantConflictTellsNothing: a tenant object naming a principal another
+// object manages is in Conflict, and its message does not name that object.
+func TestTenantConflictTellsNothing(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	tenant := tenantClient(t)
+	const cluster = "claims-conflict"
+	tenancyConfig(t, cluster)
+	principal := roleARN("claims-twice")
+	var objs []*v1.AccessEntry
+	for _, name := range []string{"claims-one", "claims-two"} {
+		ae := entry(name, principal, func(ae *v1.AccessEntry) { ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster })
+		if err := tenant.Create(ctx, ae); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(ae)) })
+		objs = append(objs, ae)
+		if name == "claims-one" {
+			waitReady(t, ae, 30*time.Second)
+		}
+	}
+	got := waitReason(t, objs[1], v1.ReasonConflict, 30*time.Second)
+	msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message
+	if !strings.Contains(msg, "managed by another AccessEntry") || strings.Contains(msg, "claims-one") {
+		t.Errorf("message %q: want the principal taken, and no name of the object that holds it", msg)
+	}
+}
