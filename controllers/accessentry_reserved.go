@@ -32,7 +32,7 @@ func (r *AccessEntryReconciler) reservedFor(ctx context.Context, ae *v1.AccessEn
 		return "it is a service-linked role, for which only EKS makes entries", nil
 	}
 	for _, u := range cac.Status.UnmanagedEntries {
-		if u.PrincipalARN == principal && u.Type != "" && u.Type != string(v1.TypeStandard) {
+		if strings.EqualFold(u.PrincipalARN, principal) && u.Type != "" && u.Type != string(v1.TypeStandard) {
 			return "EKS holds a " + u.Type + " entry for it, which EKS makes for nodes", nil
 		}
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,8 +73,12 @@ const clusterNameField = "spec.clusterName"
 // objects that name the same principal as another.
 const principalField = "spec.clusterName+principalARN"
 
-// principalKey is an AccessEntry's value in the principalField index.
-func principalKey(cluster, principal string) string { return cluster + " " + principal }
+// principalKey is an AccessEntry's value in the principalField index. IAM
+// names are case-insensitive: role/Admin and role/admin are one role, so they
+// are one key.
+func principalKey(cluster, principal string) string {
+	return cluster + " " + strings.ToLower(principal)
+}
 
 // IndexFields registers the cache indexes both controllers and the sweeper
 // read; main.go calls it once a manager.

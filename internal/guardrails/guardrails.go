@@ -367,9 +367,11 @@ func Glob(pattern, s string) bool {
 func Trusted(namespace string, trusted []string) bool { return slices.Contains(trusted, namespace) }
 
 // Protected reports whether a principal is named by an unmanagedEntries.protect
-// pattern.
+// pattern, in any case: IAM names are case-insensitive, so role/Break-Glass is
+// the role protect calls role/break-glass.
 func Protected(patterns []string, principal string) bool {
-	return slices.ContainsFunc(patterns, func(p string) bool { return Glob(p, principal) })
+	principal = strings.ToLower(principal)
+	return slices.ContainsFunc(patterns, func(p string) bool { return Glob(strings.ToLower(p), principal) })
 }
 
 // creatorWindow is how soon after a cluster's creation an entry holding

@@ -277,6 +277,10 @@ func TestProtectedAndCreator(t *testing.T) {
 		Protected([]string{"arn:aws:iam::1:role/break-glass-*"}, "arn:aws:iam::1:role/oncall") || Protected(nil, "x") {
 		t.Error("Protected")
 	}
+	// IAM names are case-insensitive: another spelling of a protected role is that role.
+	if !Protected([]string{"arn:aws:iam::1:role/break-glass-*"}, "arn:aws:iam::1:role/Break-Glass-OnCall") {
+		t.Error("a protected role in other case is not protected")
+	}
 	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	creator := plan.Observed{ARN: "arn:aws:eks:us-west-2:1:access-entry/x", CreatedAt: created.Add(time.Second),
 		Policies: map[string]plan.ObservedPolicy{admin: {Scope: plan.Scope{Type: "cluster"}}}}
