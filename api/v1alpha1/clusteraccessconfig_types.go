@@ -218,6 +218,14 @@ type GrantRule struct {
 	// the cluster's creator.
 	// +optional
 	AllowAdoption bool `json:"allowAdoption,omitempty"`
+
+	// AllowRetain lets the AccessEntries set spec.deletionPolicy: Retain, and so
+	// leave their entries in EKS when they are deleted or move away. Such a leftover
+	// stays held to this rule: pruning removes from it what the rule stops allowing,
+	// and deletes it when no rule with allowRetain admits its namespace any more.
+	// Default false: an AccessEntry's entry goes with it.
+	// +optional
+	AllowRetain bool `json:"allowRetain,omitempty"`
 }
 
 // UnmanagedEntries says what to do with entries of the cluster no AccessEntry
@@ -308,10 +316,13 @@ type UnmanagedEntry struct {
 	// Type of the entry.
 	// +optional
 	Type string `json:"type,omitempty"`
-	// Action is Kept, Protected, Deleted or WouldDelete (dry run).
+	// Action is Kept, Protected, Deleted or WouldDelete (dry run); Revoked or
+	// WouldRevoke (enforcement Report) for an entry an AccessEntry of a namespace
+	// outside the trusted ones left behind, judged against that namespace's rule.
 	Action string `json:"action"`
 	// Reason says why a Protected entry is kept: a protect pattern, the operator's
-	// ownership, or what shows EKS made it.
+	// ownership, or what shows EKS made it; for Revoked, the namespace and rule
+	// judged against and what was removed.
 	// +optional
 	Reason string `json:"reason,omitempty"`
 }

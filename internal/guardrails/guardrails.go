@@ -42,13 +42,16 @@ type Request struct {
 	// Reserved says why the principal is the platform's and no tenant's to name
 	// (Reserved); "" when it is not.
 	Reserved string
+	// DeletionPolicy is what becomes of the entry when the object goes or moves
+	// away; Retain needs a rule with allowRetain.
+	DeletionPolicy v1.DeletionPolicy
 }
 
 // RequestFor is what an AccessEntry asks for.
 func RequestFor(ae *v1.AccessEntry, nsLabels map[string]string) Request {
 	d := plan.DesiredFor(ae, v1.EntryIdentity{PrincipalARN: ae.Spec.PrincipalARN, Type: ae.Spec.EntryType()}, "")
 	return Request{Namespace: ae.Namespace, NamespaceLabels: nsLabels, Principal: ae.Spec.PrincipalARN, Type: ae.Spec.EntryType(),
-		Username: d.Username, Groups: d.Groups, Policies: d.Policies}
+		Username: d.Username, Groups: d.Groups, Policies: d.Policies, DeletionPolicy: ae.Spec.DeletionPolicy}
 }
 
 // Verdict is the guardrails' answer about one request.
@@ -140,6 +143,9 @@ func judgeRule(cfg Config, rule *v1.GrantRule, req Request) Verdict {
 		if problem := policyProblem(rule, arn, req.Policies[arn], expand); problem != "" {
 			bad("%s", problem)
 		}
+	}
+	if req.DeletionPolicy == v1.DeletionPolicyRetain && !rule.AllowRetain {
+		bad("%s", retainProblem(rule.Name))
 	}
 	return v
 }
