@@ -190,6 +190,7 @@ func main() {
 	if err := entries.Validate(); err != nil {
 		fail(err, "invalid flags")
 	}
+	configs.InstanceID = entries.InstanceID
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
 	if err != nil {
 		fail(err, "unable to load AWS configuration")

@@ -14,7 +14,8 @@ import (
 
 // removeEntry deletes the EKS entry of an object being deleted: the one status
 // records, where status says it is; only if the object owns it, and never under
-// deletionPolicy Retain. What it did is in p.removal for releaseFinalizer.
+// deletionPolicy Retain where it is honoured (retains). What it did is in
+// p.removal for releaseFinalizer.
 func (r *AccessEntryReconciler) removeEntry(ctx context.Context, p *entryPass) error {
 	id := p.ae.Status.Identity
 	var t awsapi.Target
@@ -31,14 +32,16 @@ func (r *AccessEntryReconciler) removeEntry(ctx context.Context, p *entryPass) e
 			return err
 		}
 	}
-	retain := p.ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain
+	retain, err := r.retains(ctx, p, *id)
+	if err != nil {
+		return err
+	}
 	if !retain {
 		p.progress(v1.ReasonDeleting, "deleting the EKS access entry")
 	}
 	// Retained as it is, the entry needs no read: nothing will claim it back.
 	removal := plan.RemovalKeep
 	if !retain {
-		var err error
 		if removal, err = r.remove(ctx, p, entryAt{id: *id, target: t}, false); err != nil {
 			return err
 		}

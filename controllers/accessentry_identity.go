@@ -13,7 +13,7 @@ import (
 
 // retireOldIdentity runs when the spec's identity (cluster, region, principal or
 // type) differs from the one status records: EKS can change none of them, so the
-// old entry is deleted (unless deletionPolicy is Retain, or it is not ours) and
+// old entry is deleted (unless deletionPolicy Retain is honoured, or it is not ours) and
 // status forgets it at once. Until status no longer names it, a crash resumes here,
 // and a second delete of an entry already gone is success.
 func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryPass) error {
@@ -23,7 +23,13 @@ func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryP
 	}
 	// One principal has one entry per cluster: a type change cannot keep the old one.
 	sameSlot := old.ClusterName == p.id.ClusterName && old.Region == p.id.Region && old.Account == p.id.Account && old.PrincipalARN == p.id.PrincipalARN
-	retain := p.ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain && !sameSlot
+	retain := false
+	if !sameSlot {
+		var err error
+		if retain, err = r.retains(ctx, p, *old); err != nil {
+			return err
+		}
+	}
 	if retain {
 		p.progress(v1.ReasonProgressing, "keeping the EKS access entry of "+old.PrincipalARN+" in cluster "+old.ClusterName+" (Retain) and creating the new one")
 	} else {

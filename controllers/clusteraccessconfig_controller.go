@@ -260,7 +260,8 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 		}
 	}
 	for _, old := range cac.Status.UnmanagedEntries {
-		if old.Action == "Deleted" && !slices.Contains(principals, old.PrincipalARN) && len(unmanaged) < 50 {
+		gone := old.Action == guardrails.PruneDelete || old.Action == guardrails.PruneRevoked
+		if gone && !slices.Contains(principals, old.PrincipalARN) && len(unmanaged) < 50 {
 			unmanaged = append(unmanaged, old)
 		}
 	}
@@ -272,7 +273,9 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 // reports or deletes it (guardrails.DecidePrune). Entries an operator owns (a
 // Retained entry, say), entries a protect pattern names, and entries EKS made
 // itself are never deleted, unless deleteAlso lists the last; the returned
-// record says why each one is kept. nil: the entry is gone already.
+// record says why each one is kept. Entries a tenant's AccessEntry left behind
+// are first held to its namespace's rule (judgeLeftover). nil: the entry is gone
+// already.
 func (r *ClusterAccessConfigReconciler) pruneEntry(ctx context.Context, p *clusterPass, principal string) (*v1.UnmanagedEntry, error) {
 	cac, cl := p.cac, p.eks
 	obs, err := cl.Describe(ctx, cac.Spec.ClusterName, principal)
@@ -285,6 +288,9 @@ func (r *ClusterAccessConfigReconciler) pruneEntry(ctx context.Context, p *clust
 		return nil, nil
 	case err != nil:
 		return nil, r.eksOutcome(p, err)
+	}
+	if u, err := r.judgeLeftover(ctx, p, principal, obs); u != nil || err != nil {
+		return u, err
 	}
 	u := v1.UnmanagedEntry{PrincipalARN: principal, Type: obs.Type}
 	_, owned := ownership.Of(obs.Tags)
@@ -309,7 +315,9 @@ func (r *ClusterAccessConfigReconciler) pruneEntry(ctx context.Context, p *clust
 }
 
 // declared are the principals the cluster's AccessEntries declare and may declare:
-// an AccessEntry the guardrails refuse does not shield an entry from pruning.
+// an AccessEntry the guardrails refuse, or one outside the trusted namespaces that
+// neither holds nor may still get its principal's entry (mayOwn), does not shield
+// an entry from pruning.
 // Listed after EKS, so that an entry an AccessEntry just created is declared.
 func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.ClusterAccessConfig, region string) (map[string]bool, error) {
 	// Every shard's AccessEntries, from the API server: pruning on a partial
@@ -331,7 +339,7 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 			if err := r.Get(ctx, client.ObjectKey{Name: ae.Namespace}, ns); client.IgnoreNotFound(err) != nil {
 				return nil, err
 			}
-			if !guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(ae, ns.Labels)).Allowed() {
+			if v := guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(ae, ns.Labels)); !v.Allowed() || !mayOwn(ae, v, cac.Spec.ClusterName) {
 				continue
 			}
 		}

@@ -105,6 +105,10 @@ type ConfigOptions struct {
 	// Selector picks the ClusterAccessConfigs this instance manages (the same
 	// --selector that shards AccessEntries); labels.Everything() manages them all.
 	Selector labels.Selector
+	// InstanceID is the AccessEntry controller's (--instance-id): pruning judges
+	// the entries this instance's AccessEntries left behind, and only those; empty
+	// judges none.
+	InstanceID string
 }
 
 // DefaultConfigOptions are the flags' defaults.

@@ -91,6 +91,12 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// config/default's admission policy, so that only the operator (and
+	// system:masters, as the tests' own client is) removes its finalizer.
+	if err := installAdmission(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 
 	emu, err = eksemulator.New(eksemulator.Config{
 		Clusters: append([]eksemulator.ClusterConfig{
@@ -108,6 +114,10 @@ func runSuite(m *testing.M) int {
 			{Name: "shielded", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "retained-home", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "retained-away", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "finalized", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "retain-guard", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "leftover", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "unshielded", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "prod", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "prod", Account: remoteAccount, Region: region, AuthenticationMode: "API"},
 			{Name: "prod", Account: account, Region: "eu-west-1", AuthenticationMode: "API"},
@@ -150,6 +160,14 @@ func runSuite(m *testing.M) int {
 	}
 	defer stop()
 	return m.Run()
+}
+
+func installAdmission(cfg *rest.Config) error {
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return err
+	}
+	return testenv.InstallAdmission(context.Background(), c, managerRBAC.Username())
 }
 
 func newScheme() *runtime.Scheme {
@@ -284,7 +302,7 @@ func (tm testManager) build() (*testOperator, error) {
 	if tm.clusterConfigs || tm.configsOnly {
 		configs := DefaultConfigOptions()
 		configs.CommonOptions, configs.ResyncPeriod, configs.PollInterval = r.CommonOptions, tm.resync, 500*time.Millisecond
-		configs.Selector = shard
+		configs.Selector, configs.InstanceID = shard, r.InstanceID
 		d := r.Deps
 		d.Recorder = mgr.GetEventRecorder(tm.recorder())
 		op.configs = &ClusterAccessConfigReconciler{Deps: d, ConfigOptions: configs}

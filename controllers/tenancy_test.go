@@ -72,7 +72,7 @@ var (
 
 // tenancyRule is the rule of the example: View and Edit in the tenant's
 // own namespaces, groups and usernames under its own prefix, adoption of what it
-// could make itself.
+// could make itself, and deletionPolicy Retain.
 func tenancyRule() v1.GrantRule {
 	return v1.GrantRule{
 		Name:       "team",
@@ -85,6 +85,7 @@ func tenancyRule() v1.GrantRule {
 		KubernetesGroups: []v1.Pattern{"{{namespace}}-*"},
 		Usernames:        []v1.Pattern{"{{namespace}}:*"},
 		AllowAdoption:    true,
+		AllowRetain:      true,
 	}
 }
 

@@ -1,0 +1,160 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
+)
+
+// judgeLeftover holds to its namespace's current rule an entry that an
+// AccessEntry of a namespace outside the trusted ones left in EKS (deletionPolicy
+// Retain, say) and that no object records any more (leftoverOwner): its
+// ownership tags would otherwise keep it Protected for ever, a grant outliving
+// the tenant's right to it. What the rules with allowRetain no longer allow is
+// removed, or the whole entry when they allow none of it
+// (guardrails.JudgeLeftover), whatever spec.unmanagedEntries.policy says: this is
+// enforcement, and with spec.guardrails.enforcement Report it only reports. nil:
+// not such a leftover, or nothing to remove; DecidePrune decides as for any other.
+func (r *ClusterAccessConfigReconciler) judgeLeftover(ctx context.Context, p *clusterPass, principal string, obs *plan.Observed) (*v1.UnmanagedEntry, error) {
+	owner, ok, err := r.leftoverOwner(ctx, p, principal, obs)
+	if err != nil || !ok {
+		return nil, err
+	}
+	ns := &corev1.Namespace{}
+	if err := r.Get(ctx, client.ObjectKey{Name: owner.Namespace}, ns); client.IgnoreNotFound(err) != nil {
+		return nil, err
+	}
+	cac := p.cac
+	id := v1.EntryIdentity{ClusterName: cac.Spec.ClusterName, Region: p.region, Account: cac.Status.AccountID, PrincipalARN: principal, Type: v1.AccessEntryType(obs.Type)}
+	l := guardrails.JudgeLeftover(guardrailConfig(cac), owner.Namespace, ns.Labels, id, *obs)
+	if l.Unknown {
+		return nil, nil
+	}
+	report := cac.Spec.Guardrails.Enforcement == v1.EnforcementReport
+	what, pl := "the whole entry", plan.Plan{}
+	if !l.Delete {
+		pl = plan.Compute(l.Keep, *obs, nil)
+		revoked := revokedBy(pl, *obs, principal)
+		if len(revoked) == 0 {
+			return nil, nil
+		}
+		what = strings.Join(revoked, ", ")
+	}
+	u := v1.UnmanagedEntry{PrincipalARN: principal, Type: obs.Type, Action: guardrails.PruneRevoked}
+	done := "removed"
+	if report {
+		u.Action, done = guardrails.PruneWouldRevoke, "with enforcement Revoke the operator would remove"
+	}
+	u.Reason = fmt.Sprintf("left by AccessEntry %s/%s, which no longer records it, and %s: %s %s", owner.Namespace, owner.Name, l.Reason(), done, what)
+	if !report {
+		if err := r.revokeLeftover(ctx, p, awsapi.Entry{ID: id, ARN: obs.ARN}, leftoverChange{delete: l.Delete, plan: pl, obs: obs}); err != nil {
+			return nil, err
+		}
+	}
+	if !report || !slices.Contains(p.base.Status.UnmanagedEntries, u) {
+		p.events.add(corev1.EventTypeWarning, u.Action, "the EKS access entry of %s in cluster %s: %s", principal, cac.Spec.ClusterName, u.Reason)
+	}
+	// Recorded at once, as pruneEntry does: a pass cut short still says what it removed.
+	if !report && !slices.Contains(cac.Status.UnmanagedEntries, u) {
+		cac.Status.UnmanagedEntries = append(cac.Status.UnmanagedEntries, u)
+	}
+	return &u, nil
+}
+
+// leftoverChange is what revokeLeftover writes: the whole entry deleted, or a plan.
+type leftoverChange struct {
+	delete bool
+	plan   plan.Plan
+	obs    *plan.Observed
+}
+
+// revokeLeftover deletes a leftover entry, or applies the plan that takes from it
+// what its rule no longer allows. An entry already gone is success.
+func (r *ClusterAccessConfigReconciler) revokeLeftover(ctx context.Context, p *clusterPass, e awsapi.Entry, c leftoverChange) error {
+	var err error
+	if c.delete {
+		err = p.eks.Delete(ctx, e.ID.ClusterName, e.ID.PrincipalARN)
+	} else {
+		err = p.eks.Apply(ctx, e, c.plan, c.obs)
+	}
+	if err != nil && !awsapi.IsNotFound(err) {
+		return r.eksOutcome(p, err)
+	}
+	return nil
+}
+
+// leftoverOwner says whether an entry is one judgeLeftover judges, and which object
+// its ownership tags name: tags of this operator instance naming a namespace
+// outside the trusted ones, and an object there that is gone or records neither
+// the entry's ARN nor keeps it among its retained entries. Never an entry a
+// protect pattern names or one EKS made (guardrails.MadeByEKS), for which it
+// lists the entry's policies. Principals an AccessEntry of a trusted namespace
+// declares never get here (declared).
+func (r *ClusterAccessConfigReconciler) leftoverOwner(ctx context.Context, p *clusterPass, principal string, obs *plan.Observed) (ownership.Owner, bool, error) {
+	cac := p.cac
+	owner, tagged := ownership.Of(obs.Tags)
+	if !tagged || r.InstanceID == "" || owner.Instance != r.InstanceID || guardrails.Trusted(owner.Namespace, r.TrustedNamespaces) ||
+		guardrails.Protected(cac.Spec.UnmanagedEntries.Protect, principal) {
+		return owner, false, nil
+	}
+	if obs.Policies == nil && v1.AccessEntryType(obs.Type).ListsPolicies() {
+		policies, err := p.eks.Policies(ctx, cac.Spec.ClusterName, principal)
+		switch {
+		case awsapi.IsNotFound(err):
+			return owner, false, nil // gone since it was read
+		case err != nil:
+			return owner, false, r.eksOutcome(p, err)
+		}
+		obs.Policies = policies
+	}
+	var created time.Time
+	if c := cac.Status.ClusterCreatedAt; c != nil {
+		created = c.Time
+	}
+	if guardrails.MadeByEKS(principal, *obs, created) != "" {
+		return owner, false, nil
+	}
+	ae := &v1.AccessEntry{}
+	switch err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: owner.Namespace, Name: owner.Name}, ae); {
+	case apierrors.IsNotFound(err):
+		return owner, true, nil
+	case err != nil:
+		return owner, false, err
+	}
+	recorded := obs.ARN == ae.Status.AccessEntryARN || slices.ContainsFunc(ae.Status.RetainedEntries, func(e v1.RetainedEntry) bool { return e.ARN == obs.ARN })
+	return owner, !recorded, nil
+}
+
+// refusedClaims are the Ready reasons of an object refused the entry of its
+// principal: another object's (Conflict), one nobody manages that it does not
+// adopt or is of another type (AlreadyExists), or one it may not adopt
+// (NotPermitted, when the guardrails allow its spec).
+var refusedClaims = []string{v1.ReasonConflict, v1.ReasonAlreadyExists, v1.ReasonNotPermitted}
+
+// mayOwn reports whether an AccessEntry outside the trusted namespaces, which the
+// guardrails allow (v), shields its principal's entry from pruning: its status
+// records an entry of the principal in the cluster, or it has not been refused
+// that entry and, when it asks to adopt it, its rule allows adoption. An object
+// that can never have the entry does not keep it from being judged.
+func mayOwn(ae *v1.AccessEntry, v guardrails.Verdict, cluster string) bool {
+	if id := ae.Status.Identity; id != nil && id.PrincipalARN == ae.Spec.PrincipalARN && id.ClusterName == cluster && ae.Status.AccessEntryARN != "" {
+		return true
+	}
+	if c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady); c != nil && slices.Contains(refusedClaims, c.Reason) {
+		return false
+	}
+	return ae.Annotations[v1.AdoptAnnotation] != "true" || v.AllowsAdoption()
+}

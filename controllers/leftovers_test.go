@@ -1,0 +1,368 @@
+package controllers
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
+)
+
+// The tests of this file hold a tenant to "a grant never outlives the tenant's
+// right to it": the finalizer that makes the operator judge an entry before its
+// object goes (an admission policy the API server enforces), deletionPolicy Retain
+// only where a rule allows it, entries left behind judged by pruning, and only
+// objects that hold or may still get an entry shielding it from pruning.
+
+// finalizerRefused reports whether err is the admission policy's refusal.
+func finalizerRefused(err error) bool {
+	return err != nil && (apierrors.IsForbidden(err) || apierrors.IsInvalid(err)) &&
+		strings.Contains(err.Error(), "only the eks-access-operator removes eksaccess.io/finalizer")
+}
+
+// withoutFinalizer patches the object, as c, to drop the operator's finalizer.
+func withoutFinalizer(ctx context.Context, c client.Client, key client.ObjectKey, opts ...client.PatchOption) error {
+	cur := &v1.AccessEntry{}
+	if err := c.Get(ctx, key, cur); err != nil {
+		return err
+	}
+	stripped := cur.DeepCopy()
+	stripped.Finalizers = slices.DeleteFunc(stripped.Finalizers, func(f string) bool { return f == v1.Finalizer })
+	return c.Patch(ctx, stripped, client.MergeFrom(cur), opts...)
+}
+
+func TestTenantCannotRemoveTheFinalizer(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	tenant := tenantClient(t)
+	cluster := "finalized"
+	tenancyConfig(t, cluster)
+
+	principal := roleARN("finalized-dev")
+	ae := entry("finalized", principal, func(ae *v1.AccessEntry) {
+		ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy, tenantNS)}
+	})
+	if err := tenant.Create(ctx, ae); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(ae)
+	t.Cleanup(func() { deleteAndWait(t, key); cleanupEntry(t, cluster, principal) })
+	waitReady(t, ae, 30*time.Second)
+
+	// The API server compiles a new policy a moment after it is created: a dry
+	// run, which admission judges too, says when it is in force.
+	eventually(t, 30*time.Second, "the admission policy to refuse the tenant", func() (bool, string) {
+		err := withoutFinalizer(ctx, tenant, key, client.DryRunAll)
+		return finalizerRefused(err), "the tenant's dry run: " + errString(err)
+	})
+	if err := withoutFinalizer(ctx, tenant, key); !finalizerRefused(err) {
+		t.Fatalf("the tenant removed the finalizer of its own AccessEntry (%v)", err)
+	}
+	stripped := get(t, key)
+	stripped.Finalizers = nil
+	if err := tenant.Update(ctx, stripped); !finalizerRefused(err) {
+		t.Fatalf("the tenant's update without finalizers: %v", err)
+	}
+
+	t.Run("after deleting it, with no operator acting", func(t *testing.T) {
+		// shard=paused: no manager of the suite acts on it, as when the operator is down.
+		held := entry("finalized-paused", roleARN("finalized-paused"), func(ae *v1.AccessEntry) {
+			ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster
+			ae.Labels = map[string]string{shardLabel: "paused"}
+			ae.Finalizers = []string{v1.Finalizer}
+		})
+		if err := tenant.Create(ctx, held); err != nil {
+			t.Fatal(err)
+		}
+		hkey := client.ObjectKeyFromObject(held)
+		t.Cleanup(func() { deleteAndWait(t, hkey) })
+		if err := tenant.Delete(ctx, held); err != nil {
+			t.Fatal(err)
+		}
+		if got := get(t, hkey); got.DeletionTimestamp.IsZero() {
+			t.Fatal("not being deleted")
+		}
+		if err := withoutFinalizer(ctx, tenant, hkey); !finalizerRefused(err) {
+			t.Fatalf("the tenant removed the finalizer of its AccessEntry being deleted (%v)", err)
+		}
+		// Handed to the operator (its shard), the operator lets it go.
+		cur := get(t, hkey)
+		unpaused := cur.DeepCopy()
+		unpaused.Labels = nil
+		if err := tenant.Patch(ctx, unpaused, client.MergeFrom(cur)); err != nil {
+			t.Fatalf("the tenant may change labels: %v", err)
+		}
+		eventually(t, 30*time.Second, "the operator to let the object go", func() (bool, string) {
+			err := k8s.Get(ctx, hkey, &v1.AccessEntry{})
+			return apierrors.IsNotFound(err), errString(err)
+		})
+	})
+
+	t.Run("the operator removes it once the entry is deleted", func(t *testing.T) {
+		if err := tenant.Delete(ctx, ae); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "the object to be gone", func() (bool, string) {
+			err := k8s.Get(ctx, key, &v1.AccessEntry{})
+			return apierrors.IsNotFound(err), errString(err)
+		})
+		if e, ok := emuEntry(cluster, principal); ok {
+			t.Fatalf("the entry is still in EKS: %+v", e)
+		}
+	})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return err.Error()
+}
+
+// TestRetainOnlyWhereARuleAllowsIt: a tenant's deletionPolicy Retain is refused
+// unless its rule sets allowRetain, and once the rule stops allowing it, deleting
+// the object or moving it to another principal deletes the entry.
+func TestRetainOnlyWhereARuleAllowsIt(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	tenant := tenantClient(t)
+	cluster := "retain-guard"
+	tenancyConfig(t, cluster)
+	strict, lenient := tenancyRule(), tenancyRule()
+	strict.AllowRetain, lenient.AllowRetain = false, true
+	setRules(t, cluster, v1.EnforcementRevoke, strict)
+
+	retained := func(name string) *v1.AccessEntry {
+		ae := entry(name, roleARN(name), func(ae *v1.AccessEntry) {
+			ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster
+			ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain
+			ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy, tenantNS)}
+		})
+		if err := tenant.Create(ctx, ae); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			deleteAndWait(t, client.ObjectKeyFromObject(ae))
+			cleanupEntry(t, cluster, ae.Spec.PrincipalARN)
+		})
+		return ae
+	}
+	gone := retained("retain-gone")
+	moved := retained("retain-moved")
+	for _, ae := range []*v1.AccessEntry{gone, moved} {
+		got := waitReason(t, ae, v1.ReasonNotPermitted, 30*time.Second)
+		msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message
+		for _, w := range []string{"spec.deletionPolicy Retain is not allowed", "set spec.deletionPolicy: Delete", "allowRetain on rule team"} {
+			if !strings.Contains(msg, w) {
+				t.Errorf("message %q does not say %q", msg, w)
+			}
+		}
+		if e, ok := emuEntry(cluster, ae.Spec.PrincipalARN); ok {
+			t.Fatalf("an entry was made for a refused Retain: %+v", e)
+		}
+	}
+
+	setRules(t, cluster, v1.EnforcementRevoke, lenient)
+	goneARN := waitReady(t, gone, 30*time.Second).Status.AccessEntryARN
+	movedARN := waitReady(t, moved, 30*time.Second).Status.AccessEntryARN
+	setRules(t, cluster, v1.EnforcementRevoke, strict)
+	waitReason(t, gone, v1.ReasonNotPermitted, 30*time.Second)
+	waitReason(t, moved, v1.ReasonNotPermitted, 30*time.Second)
+
+	t.Run("deleted: Retain not honoured", func(t *testing.T) {
+		if err := tenant.Delete(ctx, gone); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "the object to be gone", func() (bool, string) {
+			err := k8s.Get(ctx, client.ObjectKeyFromObject(gone), &v1.AccessEntry{})
+			return apierrors.IsNotFound(err), errString(err)
+		})
+		if e, ok := emuEntry(cluster, gone.Spec.PrincipalARN); ok {
+			t.Fatalf("the entry %s outlived its object, whose rule does not allow Retain: %+v", goneARN, e)
+		}
+		if !hasEvent(tenantNS, gone.Name, "RetainNotAllowed", "deletionPolicy Retain is not honoured") {
+			t.Error("no RetainNotAllowed event")
+		}
+	})
+
+	t.Run("moved to another principal: the old entry goes", func(t *testing.T) {
+		cur := &v1.AccessEntry{}
+		if err := tenant.Get(ctx, client.ObjectKeyFromObject(moved), cur); err != nil {
+			t.Fatal(err)
+		}
+		next := cur.DeepCopy()
+		next.Spec.PrincipalARN = roleARN("retain-moved-next")
+		if err := tenant.Patch(ctx, next, client.MergeFrom(cur)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cleanupEntry(t, cluster, next.Spec.PrincipalARN) })
+		eventually(t, 30*time.Second, "the old entry deleted", func() (bool, string) {
+			_, ok := emuEntry(cluster, moved.Spec.PrincipalARN)
+			return !ok, "entry " + movedARN + " still there"
+		})
+		if got := get(t, client.ObjectKeyFromObject(moved)); len(got.Status.RetainedEntries) != 0 {
+			t.Errorf("status keeps %+v", got.Status.RetainedEntries)
+		}
+	})
+}
+
+// TestLeftoversAreJudged: an entry a tenant's object retained and left behind is
+// held to its namespace's rule by pruning, whatever unmanagedEntries.policy says
+// (Keep here): what a narrowed rule no longer allows is removed, and the entry
+// goes once no rule admits the namespace. An entry protect names is left alone,
+// whatever its tags say.
+func TestLeftoversAreJudged(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	tenant := tenantClient(t)
+	cluster := "leftover"
+	glass := roleARN("leftover-glass")
+	// Someone allowed eks:TagResource marks a protected entry as left by the tenant.
+	if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(glass),
+		Tags: ownership.Owner{Instance: instance, Namespace: tenantNS, Name: "leftover-forged"}.Tags()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(glass),
+		PolicyArn: aws.String(editPolicy), AccessScope: &types.AccessScope{Type: types.AccessScopeTypeCluster}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanupEntry(t, cluster, glass) })
+	rule := tenancyRule()
+	rule.AllowRetain = true
+	createConfig(t, &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{
+		ClusterName: cluster, Guardrails: v1.Guardrails{Rules: []v1.GrantRule{rule}},
+		UnmanagedEntries: v1.UnmanagedEntries{Protect: []string{roleARN("leftover-gl*")}}}})
+	waitConfig(t, cluster, 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) && c.Status.AccountID != "" })
+
+	principal := roleARN("leftover-dev")
+	ae := entry("leftover", principal, func(ae *v1.AccessEntry) {
+		ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster
+		ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(editPolicy, tenantNS), policy(viewPolicy, tenantNS)}
+	})
+	if err := tenant.Create(ctx, ae); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(ae)); cleanupEntry(t, cluster, principal) })
+	waitReady(t, ae, 30*time.Second)
+	if err := tenant.Delete(ctx, ae); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the object to be gone", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(ae), &v1.AccessEntry{})
+		return apierrors.IsNotFound(err), errString(err)
+	})
+	if e := mustEmuEntry(t, cluster, principal); e.Tags[ownership.TagName] != ae.Name || len(e.Policies) != 2 {
+		t.Fatalf("the retained entry: %+v", e)
+	}
+
+	revoked := func(what string, fragments ...string) {
+		t.Helper()
+		got := waitConfig(t, cluster, 30*time.Second, what, func(c *v1.ClusterAccessConfig) bool {
+			return configReady(c) && slices.ContainsFunc(c.Status.UnmanagedEntries, func(u v1.UnmanagedEntry) bool {
+				return u.PrincipalARN == principal && u.Action == "Revoked" && containsAll(u.Reason, fragments...)
+			})
+		})
+		if !hasEvent("default", got.Name, "Revoked", fragments[0]) {
+			t.Errorf("no Revoked event on the ClusterAccessConfig saying %q", fragments[0])
+		}
+	}
+
+	t.Run("the rule drops Edit: Edit goes", func(t *testing.T) {
+		narrow := narrowRule()
+		narrow.AllowRetain = true
+		setRules(t, cluster, v1.EnforcementRevoke, narrow)
+		revoked("to revoke Edit", "access policy AmazonEKSEditPolicy", "left by AccessEntry "+tenantNS+"/leftover", "rule team", "namespace "+tenantNS)
+		wantPolicies(t, mustEmuEntry(t, cluster, principal), map[string]string{viewPolicy: "namespace:" + tenantNS})
+	})
+
+	t.Run("no rule admits the namespace: the entry goes", func(t *testing.T) {
+		other := tenancyRule()
+		other.Name, other.Namespaces, other.AllowRetain = "others", v1.RuleNamespaces{Names: []string{"someone-else"}}, true
+		setRules(t, cluster, v1.EnforcementRevoke, other)
+		revoked("to delete the entry", "the whole entry", "no rule of ClusterAccessConfig "+cluster+" with allowRetain admits namespace "+tenantNS)
+		if e, ok := emuEntry(cluster, principal); ok {
+			t.Fatalf("the leftover is still in EKS: %+v", e)
+		}
+	})
+
+	t.Run("forged tags on a protected principal: left alone", func(t *testing.T) {
+		e := mustEmuEntry(t, cluster, glass)
+		wantPolicies(t, e, map[string]string{editPolicy: "cluster:"})
+		cac := waitConfig(t, cluster, 5*time.Second, "", func(*v1.ClusterAccessConfig) bool { return true })
+		if slices.ContainsFunc(cac.Status.UnmanagedEntries, func(u v1.UnmanagedEntry) bool { return u.PrincipalARN == glass && u.Action != "Kept" }) {
+			t.Errorf("the protected entry: %+v", cac.Status.UnmanagedEntries)
+		}
+	})
+}
+
+func containsAll(s string, fragments ...string) bool {
+	for _, f := range fragments {
+		if !strings.Contains(s, f) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestRefusedClaimsDoNotShieldFromPruning extends TestRefusedObjectsDoNotShieldFromPruning:
+// an object the guardrails allow, but which was refused its principal's entry
+// (AlreadyExists: it does not adopt it), does not keep that entry from being
+// pruned; an object whose status records its entry does.
+func TestRefusedClaimsDoNotShieldFromPruning(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	tenant := tenantClient(t)
+	cluster := "unshielded"
+	stray := roleARN("unshielded-stray")
+	if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(stray)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanupEntry(t, cluster, stray) })
+	tenancyConfig(t, cluster)
+
+	claimant := entry("unshielded-claimant", stray, func(ae *v1.AccessEntry) { ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster })
+	owner := entry("unshielded-owner", roleARN("unshielded-owner"), func(ae *v1.AccessEntry) { ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster })
+	for _, ae := range []*v1.AccessEntry{claimant, owner} {
+		if err := tenant.Create(ctx, ae); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			deleteAndWait(t, client.ObjectKeyFromObject(ae))
+			cleanupEntry(t, cluster, ae.Spec.PrincipalARN)
+		})
+	}
+	waitReason(t, claimant, v1.ReasonAlreadyExists, 30*time.Second)
+	waitReady(t, owner, 30*time.Second)
+
+	cur := &v1.ClusterAccessConfig{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: cluster}, cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.UnmanagedEntries.Policy = v1.UnmanagedDelete
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	got := waitConfig(t, cluster, 30*time.Second, "to prune the entry the refused object names", func(c *v1.ClusterAccessConfig) bool {
+		return configReady(c) && slices.ContainsFunc(c.Status.UnmanagedEntries, func(u v1.UnmanagedEntry) bool { return u.PrincipalARN == stray && u.Action == "Deleted" })
+	})
+	if slices.ContainsFunc(got.Status.UnmanagedEntries, func(u v1.UnmanagedEntry) bool { return u.PrincipalARN == owner.Spec.PrincipalARN }) {
+		t.Errorf("the owner's entry is taken as unmanaged: %+v", got.Status.UnmanagedEntries)
+	}
+	if _, ok := emuEntry(cluster, owner.Spec.PrincipalARN); !ok {
+		t.Fatal("the entry an allowed object records was pruned")
+	}
+}
