@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -138,6 +139,11 @@ func TestDefaultInstall(t *testing.T) {
 	lease := &rbacv1.Role{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "eks-access-operator-leader-election-role"}, lease); err != nil {
 		t.Errorf("the leader-election Role: %v", err)
+	}
+	// The finalizer's guard (config/admission; TestAdmissionPolicyNamesTheOperator checks what it says).
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{}
+	if err := c.Get(ctx, client.ObjectKey{Name: "eks-access-operator-finalizer-guard"}, binding); err != nil || binding.Spec.PolicyName != binding.Name {
+		t.Errorf("the finalizer's ValidatingAdmissionPolicyBinding: %v, %+v", err, binding.Spec)
 	}
 }
 
