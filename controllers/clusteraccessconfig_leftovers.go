@@ -21,7 +21,7 @@ import (
 
 // judgeLeftover holds to its namespace's current rule an entry that an
 // AccessEntry of a namespace outside the trusted ones left in EKS (deletionPolicy
-// Retain, say) and that no object records any more (leftoverOwner): its
+// Retain, say) and that no object has as its current entry (leftoverOwner): its
 // ownership tags would otherwise keep it Protected for ever, a grant outliving
 // the tenant's right to it. What the rules with allowRetain no longer allow is
 // removed, or the whole entry when they allow none of it
@@ -40,9 +40,6 @@ func (r *ClusterAccessConfigReconciler) judgeLeftover(ctx context.Context, p *cl
 	cac := p.cac
 	id := v1.EntryIdentity{ClusterName: cac.Spec.ClusterName, Region: p.region, Account: cac.Status.AccountID, PrincipalARN: principal, Type: v1.AccessEntryType(obs.Type)}
 	l := guardrails.JudgeLeftover(guardrailConfig(cac), owner.Namespace, ns.Labels, id, *obs)
-	if l.Unknown {
-		return nil, nil
-	}
 	report := cac.Spec.Guardrails.Enforcement == v1.EnforcementReport
 	what, pl := "the whole entry", plan.Plan{}
 	if !l.Delete {
@@ -98,8 +95,8 @@ func (r *ClusterAccessConfigReconciler) revokeLeftover(ctx context.Context, p *c
 
 // leftoverOwner says whether an entry is one judgeLeftover judges, and which object
 // its ownership tags name: tags of this operator instance naming a namespace
-// outside the trusted ones, and an object there that is gone or records neither
-// the entry's ARN nor keeps it among its retained entries. Never an entry a
+// outside the trusted ones, and an object there that is gone or does not record
+// the entry as its current one (it may keep it among its retained entries). Never an entry a
 // protect pattern names or one EKS made (guardrails.MadeByEKS), for which it
 // lists the entry's policies. Principals an AccessEntry of a trusted namespace
 // declares never get here (declared).
@@ -134,8 +131,9 @@ func (r *ClusterAccessConfigReconciler) leftoverOwner(ctx context.Context, p *cl
 	case err != nil:
 		return owner, false, err
 	}
-	recorded := obs.ARN == ae.Status.AccessEntryARN || slices.ContainsFunc(ae.Status.RetainedEntries, func(e v1.RetainedEntry) bool { return e.ARN == obs.ARN })
-	return owner, !recorded, nil
+	// An entry the object only keeps among its retained ones (it moved away under
+	// Retain) is judged too: the object judges only its current entry.
+	return owner, obs.ARN != ae.Status.AccessEntryARN, nil
 }
 
 // refusedClaims are the Ready reasons of an object refused the entry of its

@@ -268,8 +268,37 @@ func TestLeftoversAreJudged(t *testing.T) {
 	if e := mustEmuEntry(t, cluster, principal); e.Tags[ownership.TagName] != ae.Name || len(e.Policies) != 2 {
 		t.Fatalf("the retained entry: %+v", e)
 	}
+	// A live object that moved to another principal under Retain keeps its old
+	// entry among its retained ones: that entry is judged as well.
+	away := roleARN("leftover-away")
+	mover := entry("leftover-mover", away, func(ae *v1.AccessEntry) {
+		ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster
+		ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(editPolicy, tenantNS), policy(viewPolicy, tenantNS)}
+	})
+	if err := tenant.Create(ctx, mover); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		deleteAndWait(t, client.ObjectKeyFromObject(mover))
+		cleanupEntry(t, cluster, away)
+		cleanupEntry(t, cluster, roleARN("leftover-here"))
+	})
+	waitReady(t, mover, 30*time.Second)
+	cur := &v1.AccessEntry{}
+	if err := tenant.Get(ctx, client.ObjectKeyFromObject(mover), cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.PrincipalARN = roleARN("leftover-here")
+	if err := tenant.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, mover, 30*time.Second)
+	if e := mustEmuEntry(t, cluster, away); e.Tags[ownership.TagName] != mover.Name || len(e.Policies) != 2 {
+		t.Fatalf("the entry the mover retained: %+v", e)
+	}
 
-	revoked := func(what string, fragments ...string) {
+	revokedFrom := func(principal, what string, fragments ...string) {
 		t.Helper()
 		got := waitConfig(t, cluster, 30*time.Second, what, func(c *v1.ClusterAccessConfig) bool {
 			return configReady(c) && slices.ContainsFunc(c.Status.UnmanagedEntries, func(u v1.UnmanagedEntry) bool {
@@ -280,6 +309,7 @@ func TestLeftoversAreJudged(t *testing.T) {
 			t.Errorf("no Revoked event on the ClusterAccessConfig saying %q", fragments[0])
 		}
 	}
+	revoked := func(what string, fragments ...string) { t.Helper(); revokedFrom(principal, what, fragments...) }
 
 	t.Run("the rule drops Edit: Edit goes", func(t *testing.T) {
 		narrow := narrowRule()
@@ -287,6 +317,8 @@ func TestLeftoversAreJudged(t *testing.T) {
 		setRules(t, cluster, v1.EnforcementRevoke, narrow)
 		revoked("to revoke Edit", "access policy AmazonEKSEditPolicy", "left by AccessEntry "+tenantNS+"/leftover", "rule team", "namespace "+tenantNS)
 		wantPolicies(t, mustEmuEntry(t, cluster, principal), map[string]string{viewPolicy: "namespace:" + tenantNS})
+		revokedFrom(away, "to revoke Edit from the mover's retained entry", "access policy AmazonEKSEditPolicy", "left by AccessEntry "+tenantNS+"/leftover-mover")
+		wantPolicies(t, mustEmuEntry(t, cluster, away), map[string]string{viewPolicy: "namespace:" + tenantNS})
 	})
 
 	t.Run("no rule admits the namespace: the entry goes", func(t *testing.T) {
