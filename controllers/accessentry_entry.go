@@ -199,7 +199,7 @@ func (r *AccessEntryReconciler) refuseClaim(decision plan.Claim, p *entryPass, o
 	switch decision {
 	case plan.ClaimConflict:
 		switch {
-		case by != nil && p.verdict != nil:
+		case by != nil && !guardrails.Trusted(p.ae.Namespace, r.TrustedNamespaces):
 			// A tenant learns that the principal is taken, not by whom: which
 			// objects other namespaces hold is the platform's to know (the log).
 			ctrl.Log.WithName("accessentry").Info("a tenant object names a principal another AccessEntry manages", "accessentry", client.ObjectKeyFromObject(p.ae), "principal", p.id.PrincipalARN, "managedBy", by.Namespace+"/"+by.Name)

@@ -200,6 +200,11 @@ func (r *AccessEntryReconciler) ownedEntry(ctx context.Context, p *entryPass) (*
 		return nil, nil
 	}
 	if !current {
+		// A retained entry another object has taken since is not the object's:
+		// it is refused for its own reasons, not put in Conflict over that one.
+		if by, err := r.recordedBy(ctx, p.ae, obs.ARN); err != nil || by != nil {
+			return nil, err
+		}
 		if err := r.claim(ctx, p, obs, false); err != nil {
 			return nil, err
 		}

@@ -74,7 +74,9 @@ func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, at ent
 		switch kind := awsapi.Classify(err); {
 		case err == nil:
 			seen.Present = true
-			seen.Ours = plan.Owns(*obs, rec, r.owner(p.ae))
+			if seen.Ours, err = r.stillOwns(ctx, p, obs, rec); err != nil {
+				return 0, err
+			}
 			if retain && seen.Ours && plan.LostCreate(*obs, rec) {
 				p.ae.Status.AccessEntryARN = obs.ARN
 				p.ae.Status.ManagedTags = union(p.ae.Status.ManagedTags, plan.WrittenTagKeys(obs.Tags))
@@ -98,6 +100,21 @@ func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, at ent
 		return plan.RemovalGone, nil
 	}
 	return 0, r.eksOutcome(id, err)
+}
+
+// stillOwns reports whether the object owns an entry it is about to delete or
+// keep (plan.Owns), and no other AccessEntry has taken it since: an entry the
+// object once retained may have been adopted or taken over by another object,
+// which records it now, and is then not the object's to delete.
+func (r *AccessEntryReconciler) stillOwns(ctx context.Context, p *entryPass, obs *plan.Observed, rec plan.Record) (bool, error) {
+	if !plan.Owns(*obs, rec, r.owner(p.ae)) {
+		return false, nil
+	}
+	if rec.ARN != "" && obs.ARN == rec.ARN {
+		return true, nil
+	}
+	by, err := r.recordedBy(ctx, p.ae, obs.ARN)
+	return by == nil, err
 }
 
 // entryAt is an entry and the target that reaches it.

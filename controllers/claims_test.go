@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -118,5 +120,64 @@ func TestTenantConflictTellsNothing(t *testing.T) {
 	msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message
 	if !strings.Contains(msg, "managed by another AccessEntry") || strings.Contains(msg, "claims-one") {
 		t.Errorf("message %q: want the principal taken, and no name of the object that holds it", msg)
+	}
+}
+
+// TestRetainedEntryTakenOverIsNotDeleted: a tenant's object moved away under
+// Retain, and the platform took over the entry it left (a trusted object
+// declares the principal). Moving back, switching to deletionPolicy Delete and
+// deleting the object must not delete the platform's entry: the object once
+// retained it, but another object records it now.
+func TestRetainedEntryTakenOverIsNotDeleted(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	tenant := tenantClient(t)
+	const cluster = "claims-retained"
+	tenancyConfig(t, cluster)
+	first, second := roleARN("claims-retained-1"), roleARN("claims-retained-2")
+	t.Cleanup(func() { cleanupEntry(t, cluster, second) })
+	x := entry("claims-mover", first, func(ae *v1.AccessEntry) {
+		ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster
+		ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy, tenantNS)}
+	})
+	if err := tenant.Create(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(x)) })
+	waitReady(t, x, 30*time.Second)
+	tenantUpdate := func(mutate func(*v1.AccessEntry)) {
+		t.Helper()
+		cur := &v1.AccessEntry{}
+		if err := tenant.Get(ctx, client.ObjectKeyFromObject(x), cur); err != nil {
+			t.Fatal(err)
+		}
+		mutate(cur)
+		if err := tenant.Update(ctx, cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tenantUpdate(func(ae *v1.AccessEntry) { ae.Spec.PrincipalARN = second })
+	waitReady(t, x, 30*time.Second)
+
+	platform := entry("claims-retained-platform", first, func(ae *v1.AccessEntry) {
+		ae.Spec.ClusterName = cluster
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy)}
+	})
+	create(t, platform)
+	held := waitReady(t, platform, 30*time.Second).Status.AccessEntryARN
+
+	tenantUpdate(func(ae *v1.AccessEntry) { ae.Spec.PrincipalARN = first })
+	waitReason(t, x, v1.ReasonNotPermitted, 30*time.Second)
+	tenantUpdate(func(ae *v1.AccessEntry) { ae.Spec.DeletionPolicy = v1.DeletionPolicyDelete })
+	if err := tenant.Delete(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the tenant's object to be gone", func() (bool, string) {
+		err := k8s.Get(ctx, client.ObjectKeyFromObject(x), &v1.AccessEntry{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	if e, ok := emuEntry(cluster, first); !ok || e.AccessEntryARN != held {
+		t.Fatalf("the platform's entry (%s) was deleted or replaced: %+v", held, e)
 	}
 }

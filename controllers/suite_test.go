@@ -126,6 +126,7 @@ func runSuite(m *testing.M) int {
 			{Name: "claims-first", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "claims-leftover", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "claims-conflict", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "claims-retained", Account: account, Region: region, AuthenticationMode: "API"},
 		}, fidelityClusters()...),
 		Roles:          fidelityRoles(),
 		UpdateDuration: time.Second,
