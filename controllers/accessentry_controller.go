@@ -58,6 +58,9 @@ type entryPass struct {
 	// verifying: the pass is the periodic full read of an entry Ready at its
 	// generation (background work), set by schedule.
 	verifying bool
+	// recheck: the pass only checks again an object stalled at its generation
+	// (background work), set by schedule and revoke.
+	recheck bool
 
 	// Set by resolveConfig.
 	cac    *v1.ClusterAccessConfig
@@ -242,5 +245,5 @@ func (r *AccessEntryReconciler) ending(ae *v1.AccessEntry, deleting bool) ending
 		readyAfter = min(readyAfter, left)
 	}
 	return ending{conds: accessEntryConditions(ae), ready: "the EKS access entry matches the spec", readyAfter: readyAfter,
-		retryAfter: jitter(backoff, 0.5), waitAfter: backoff, stallAfter: r.StallAfter, waited: reconcilingFor(ae), deleting: deleting}
+		retryAfter: jitter(backoff, 0.5), waitAfter: backoff, stallAfter: r.StallAfter, waited: reconcilingFor(ae), stalledFor: stalledFor(ae), deleting: deleting}
 }

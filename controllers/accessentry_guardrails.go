@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
@@ -91,6 +93,9 @@ func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, f guar
 	refuse := func(msg string) error { return stall(v1.ReasonNotPermitted, jitter(r.RecheckInterval, 0.1), "%s", msg) }
 	obs, err := r.ownedEntry(ctx, p)
 	switch {
+	case errors.Is(err, errNoTurnYet):
+		// The budget puts the object back in the queue when its turn comes.
+		return refuse(msg)
 	case err != nil:
 		return err
 	case obs == nil:
@@ -192,6 +197,9 @@ func (r *AccessEntryReconciler) ownedEntry(ctx context.Context, p *entryPass) (*
 	if !current && (st.Identity != nil || len(st.RetainedEntries) == 0) {
 		return nil, nil
 	}
+	if err := r.takeRevocationTurn(p); err != nil {
+		return nil, err
+	}
 	obs, err := r.observe(ctx, p)
 	if err != nil {
 		return nil, r.eksOutcome(p.id, err)
@@ -210,6 +218,27 @@ func (r *AccessEntryReconciler) ownedEntry(ctx context.Context, p *entryPass) (*
 		}
 	}
 	return obs, nil
+}
+
+// errNoTurnYet: the account's budget has no tokens for the pass yet.
+var errNoTurnYet = errors.New("waiting for a turn in the account's budget")
+
+// takeRevocationTurn reserves the reads of a refused object's own entry from
+// its account's budget, in its namespace's turn: a refused object reads EKS no
+// sooner than any other work, whatever starts its passes (a tenant rewriting its
+// labels at any rate, say). Its recheck at the same generation is background
+// work.
+func (r *AccessEntryReconciler) takeRevocationTurn(p *entryPass) error {
+	if r.AWS.Budget() == nil {
+		return nil
+	}
+	p.recheck = stalledAtGeneration(p.ae) && readyReason(p.ae) == v1.ReasonNotPermitted
+	// Without tokens the refusal stands meanwhile, not take's RateLimited.
+	if g, _ := r.take(p, awsapi.BudgetKey(p.target), 2); g != nil {
+		p.slot.Grant = g
+		return nil
+	}
+	return errNoTurnYet
 }
 
 // adoptionProblems says why the object may not take over an existing entry: one a

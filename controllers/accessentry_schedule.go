@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -27,6 +29,15 @@ import (
 func (r *AccessEntryReconciler) schedule(ctx context.Context, p *entryPass) error {
 	r.Sweeper.Watch(p.id.ClusterName, p.target)
 	requested := p.ae.Annotations[v1.VerifyAnnotation] != p.ae.Status.LastHandledVerify
+	if left := verifyLeft(p.ae); requested && p.synced && left > 0 {
+		// Honoured at most once per verifyEvery: a tenant writing the annotation
+		// at any rate gets one read a minute, not one per write.
+		return skipFor(left)
+	}
+	// Adopting an entry that exists already is the fix an AlreadyExists object
+	// was told; it is foreground, as a spec change is.
+	adopting := p.ae.Annotations[v1.AdoptAnnotation] == "true" && readyReason(p.ae) == v1.ReasonAlreadyExists
+	p.recheck = !requested && !adopting && stalledAtGeneration(p.ae)
 	if p.synced && !r.Suspects.Has(p.ae.UID) && !requested && sameTarget(p) {
 		if left := r.verificationLeft(p.ae); left > 0 {
 			return r.checkPrincipalBetween(ctx, p, left)
@@ -37,31 +48,73 @@ func (r *AccessEntryReconciler) schedule(ctx context.Context, p *entryPass) erro
 	if r.AWS.Budget() == nil {
 		return nil
 	}
-	g, err := r.take(p, awsapi.BudgetKey(p.target), p.id.ClusterName, r.estimate(p))
+	g, err := r.take(p, awsapi.BudgetKey(p.target), r.estimate(p))
 	p.slot.Grant = g
 	return err
 }
 
-// class is the pass's class in its account's budget: verification is
-// background work, everything else foreground.
+// class is the pass's class in its account's budget: verification, and the
+// recheck of an object stalled at its generation (Conflict, AlreadyExists, a
+// refused object's revocation read), are background work; everything else is
+// foreground. A spec change comes first at once; a backlog of objects that
+// cannot progress waits behind everyone else's changes.
 func (p *entryPass) class() budget.Class {
-	if p.verifying {
+	if p.verifying || p.recheck {
 		return budget.Background
 	}
 	return budget.Foreground
 }
 
+// flowOf is the turn the pass's work takes in its account's budget: its cluster
+// and namespace.
+func flowOf(p *entryPass) string {
+	cluster := p.id.ClusterName
+	if cluster == "" && p.ae.Status.Identity != nil {
+		cluster = p.ae.Status.Identity.ClusterName
+	}
+	return cluster + "/" + p.ae.Namespace
+}
+
+// stalledAtGeneration reports whether the object is Stalled, for a reason other
+// than a refused spec, at its current generation: a pass now only rechecks.
+func stalledAtGeneration(ae *v1.AccessEntry) bool {
+	c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionStalled)
+	return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == ae.Generation
+}
+
 // take asks the account's budget for the pass's tokens: the grant, or, when they
 // are not there, the outcome of a pass that waits for them (the scheduler puts
-// the object back in the queue once they are set aside).
-func (r *AccessEntryReconciler) take(p *entryPass, key budget.Key, flow string, tokens int) (*budget.Grant, error) {
+// the object back in the queue once they are set aside). Work takes turns per
+// cluster and namespace (flowOf), so that one namespace's backlog of thousands
+// of objects holds up another namespace's change by a turn, not by the backlog.
+func (r *AccessEntryReconciler) take(p *entryPass, key budget.Key, tokens int) (*budget.Grant, error) {
 	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}
-	g, w := r.AWS.Budget().Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: flow, Class: p.class(), Tokens: tokens,
+	g, w := r.AWS.Budget().Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: flowOf(p), Class: p.class(), Tokens: tokens,
 		Ready: func() { r.queue.add(req) }})
 	if g == nil {
 		return nil, rateLimited(key, p.class(), w.For)
 	}
 	return g, nil
+}
+
+// readyReason is the reason of the object's Ready condition, "" without one.
+func readyReason(ae *v1.AccessEntry) string {
+	if c := readyCondition(ae); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
+// verifyEvery is how often eksaccess.io/verify is honoured at most, per object.
+const verifyEvery = time.Minute
+
+// verifyLeft is how long until a verification asked for with the annotation
+// may be made: verifyEvery after the last full read.
+func verifyLeft(ae *v1.AccessEntry) time.Duration {
+	if ae.Status.LastVerifiedAt == nil {
+		return 0
+	}
+	return max(0, time.Until(ae.Status.LastVerifiedAt.Add(verifyEvery)))
 }
 
 // sameTarget: status records the entry of the pass's identity, reached through
@@ -114,7 +167,7 @@ func (r *AccessEntryReconciler) scheduleRemoval(_ context.Context, p *entryPass)
 	if r.AWS.Budget() == nil || id == nil {
 		return nil
 	}
-	g, err := r.take(p, awsapi.BudgetKey(awsapi.Target{Region: id.Region, RoleARN: p.ae.Status.RoleARN}), id.ClusterName, 2+len(p.ae.Status.RetainedEntries))
+	g, err := r.take(p, awsapi.BudgetKey(awsapi.Target{Region: id.Region, RoleARN: p.ae.Status.RoleARN}), 2+len(p.ae.Status.RetainedEntries))
 	p.slot.Grant = g
 	return err
 }
@@ -163,7 +216,7 @@ func (r *AccessEntryReconciler) overBudget(p *entryPass, err error) error {
 	}
 	// As many tokens as the whole pass needs: the calls it made (its reads are
 	// made again), the one it could not make, and one more.
-	g, err := r.take(p, key, p.id.ClusterName, max(r.estimate(p), p.slot.Used+2))
+	g, err := r.take(p, key, max(r.estimate(p), p.slot.Used+2))
 	if g != nil {
 		g.Release() // there again already
 		return &outcome{kind: kindDefer, after: 100 * time.Millisecond, quiet: true}

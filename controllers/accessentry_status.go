@@ -110,6 +110,16 @@ func reconcilingFor(ae *v1.AccessEntry) time.Duration {
 	return 0
 }
 
+// stalledFor is how long the object has been Stalled at its generation; 0 when
+// it is not.
+func stalledFor(ae *v1.AccessEntry) time.Duration {
+	c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionStalled)
+	if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != ae.Generation {
+		return 0
+	}
+	return time.Since(c.LastTransitionTime.Time)
+}
+
 // maxBackoff bounds the wait between checks of something EKS has not shown yet.
 const maxBackoff = 30 * time.Second
 

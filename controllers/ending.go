@@ -41,6 +41,10 @@ type ending struct {
 	stallAfter time.Duration
 	// waited is how long the object has been Reconciling without a break.
 	waited time.Duration
+	// stalledFor is how long the object has been Stalled at its generation; a
+	// stall is then checked again after at least as long (up to maxRecheck), so
+	// that objects nothing will unblock soon back off. Zero: no backoff.
+	stalledFor time.Duration
 	// deleting: the pass was a deletion; done, it leaves nothing to look at again.
 	deleting bool
 }
@@ -63,7 +67,7 @@ func (e ending) conclude(err error) (ctrl.Result, error) {
 		if o.terminal {
 			return ctrl.Result{}, reconcile.TerminalError(o)
 		}
-		return ctrl.Result{RequeueAfter: o.after}, nil
+		return ctrl.Result{RequeueAfter: backedOff(o.after, e.stalledFor)}, nil
 	case kindRetry:
 		e.conds.reconciling(o.reason, o.message)
 		return ctrl.Result{RequeueAfter: cmp.Or(o.after, e.retryAfter)}, nil
@@ -77,6 +81,19 @@ func (e ending) conclude(err error) (ctrl.Result, error) {
 		return ctrl.Result{RequeueAfter: o.after}, nil
 	}
 	return e.wait(o), nil
+}
+
+// maxRecheck bounds the backoff of a stalled object's rechecks.
+const maxRecheck = 30 * time.Minute
+
+// backedOff is when a stall is checked again: after as asked, or after as long
+// as the object has been stalled already, up to maxRecheck, with jitter so that
+// a crowd stalled together does not come back together.
+func backedOff(after, stalledFor time.Duration) time.Duration {
+	if stalledFor <= after {
+		return after
+	}
+	return jitter(min(stalledFor, maxRecheck), 0.2)
 }
 
 // wait keeps Reconciling=True and checks again after waitAfter. Past stallAfter
