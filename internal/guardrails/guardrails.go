@@ -27,6 +27,12 @@ type Config struct {
 	// Name of the ClusterAccessConfig, for messages.
 	Name  string
 	Rules []v1.GrantRule
+	// Namespaces are the cluster's namespaces and their labels, to know which a
+	// rule's selector admits: what they claim through {{namespace}} patterns is
+	// refused to the others (siblings.go). Needed only when a rule has a selector.
+	Namespaces map[string]map[string]string
+
+	siblings *siblings
 }
 
 // Request is what an AccessEntry asks for, as the guardrails judge it.
@@ -69,8 +75,12 @@ type Verdict struct {
 	// Violations say what is not allowed, each naming the field, the value and what
 	// the rule allows. Empty when the request is allowed.
 	Violations []string
+	// Overlaps are the values refused because another admitted namespace claims
+	// them, naming it: for the platform team's logs, never the tenant's status.
+	Overlaps []Overlap
 
 	rule      *v1.GrantRule
+	siblings  *siblings
 	ns        string
 	principal string
 }
@@ -98,6 +108,7 @@ func Judge(cfg Config, req Request) Verdict {
 			continue
 		}
 		v := judgeRule(cfg, rule, req)
+		judgeSiblings(cfg, &v, req)
 		if v.Allowed() {
 			return v
 		}
@@ -171,7 +182,7 @@ func (v Verdict) Restrict(d plan.Desired) plan.Desired {
 			out.Policies[arn] = s
 		}
 	}
-	return out
+	return v.withoutClaimed(out)
 }
 
 // JudgeAdoption lists what an existing entry holds beyond the verdict's rule: an
@@ -207,7 +218,7 @@ func (v Verdict) JudgeAdoption(e plan.Observed) []string {
 			out = append(out, fmt.Sprintf("the existing entry holds %s, which rule %s does not allow", strings.TrimPrefix(problem, "spec.accessPolicies "), v.Rule))
 		}
 	}
-	return out
+	return append(out, v.claimedIn(e)...)
 }
 
 // admits reports whether a rule admits a namespace, by name or by its labels.
