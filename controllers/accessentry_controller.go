@@ -109,8 +109,10 @@ func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// every AccessEntry of its cluster; its other status changes do not.
 		Watches(&v1.ClusterAccessConfig{}, handler.EnqueueRequestsFromMapFunc(r.entriesOfCluster), builder.WithPredicates(configChanged)).
 		// Rules may admit namespaces by label: a label change concerns every
-		// AccessEntry of the namespace at once, not at its next verification.
-		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.entriesInNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
+		// AccessEntry of the namespace at once, not at its next verification, and,
+		// when a selector admits the namespace (or did), its siblings' too. The
+		// predicate passes creates and deletes.
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.entriesNearNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// A platform object's claim on a principal takes precedence: tenant objects
 		// naming it are judged again when one appears or changes.
 		Watches(&v1.AccessEntry{}, handler.EnqueueRequestsFromMapFunc(r.tenantRivals), builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -46,12 +46,17 @@ func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPas
 	if err != nil {
 		return err
 	}
-	v := guardrails.Judge(guardrailConfig(p.cac), req)
+	cfg, err := clusterGuardrails(ctx, r.Client, p.cac)
+	if err != nil {
+		return err
+	}
+	v := guardrails.Judge(cfg, req)
 	if v.Allowed() {
 		p.verdict = &v
 		p.ae.Status.Revoked = nil
 		return nil
 	}
+	logOverlaps(ctx, p, v)
 	err = r.revoke(ctx, p, guardrailRefusal{verdict: &v, enforcement: p.cac.Spec.Guardrails.Enforcement, msg: v.Message()})
 	if req.Reserved != "" && p.ae.Status.Identity == nil {
 		// The tenant's claim is gone (or never was): the platform's object may

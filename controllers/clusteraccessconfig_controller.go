@@ -328,6 +328,11 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 			"cannot list every AccessEntry of cluster %s (%v), so the operator does not know what is declared and deletes nothing; it needs list on accessentries in every namespace",
 			cac.Spec.ClusterName, err)
 	}
+	cfg, err := clusterGuardrails(ctx, r.Client, cac)
+	if err != nil {
+		return nil, err
+	}
+	cfg = cfg.Prepare()
 	declared := map[string]bool{}
 	for i := range list.Items {
 		ae := &list.Items[i]
@@ -339,7 +344,7 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 			if err := r.Get(ctx, client.ObjectKey{Name: ae.Namespace}, ns); client.IgnoreNotFound(err) != nil {
 				return nil, err
 			}
-			if v := guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(ae, ns.Labels)); !v.Allowed() || !mayOwn(ae, v, cac.Spec.ClusterName) {
+			if v := guardrails.Judge(cfg, guardrails.RequestFor(ae, ns.Labels)); !v.Allowed() || !mayOwn(ae, v, cac.Spec.ClusterName) {
 				continue
 			}
 		}
