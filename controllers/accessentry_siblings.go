@@ -48,8 +48,19 @@ func (r *AccessEntryReconciler) entriesNearNamespace(ctx context.Context, o clie
 		return reqs
 	}
 	for i := range configs.Items {
-		if selects(&configs.Items[i], o.GetLabels()) {
-			reqs = append(reqs, r.entriesOfCluster(ctx, &configs.Items[i])...)
+		if !selects(&configs.Items[i], o.GetLabels()) {
+			continue
+		}
+		// Names only, from the cache's own objects: at start-up every namespace
+		// arrives as a create, and copying the cluster's entries for each would cost
+		// namespaces x entries.
+		list := &v1.AccessEntryList{}
+		if err := r.List(ctx, list, client.MatchingFields{clusterNameField: configs.Items[i].Spec.ClusterName}, client.UnsafeDisableDeepCopy); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing AccessEntries", "of cluster", configs.Items[i].Spec.ClusterName)
+			continue
+		}
+		for j := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[j])})
 		}
 	}
 	return reqs

@@ -108,7 +108,7 @@ func Judge(cfg Config, req Request) Verdict {
 			continue
 		}
 		v := judgeRule(cfg, rule, req)
-		judgeSiblings(cfg, &v, req)
+		judgeSiblings(&cfg, &v, req)
 		if v.Allowed() {
 			return v
 		}

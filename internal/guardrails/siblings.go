@@ -76,13 +76,6 @@ func (c Config) Prepare() Config {
 	return c
 }
 
-func (c Config) claims() *siblings {
-	if c.siblings != nil {
-		return c.siblings
-	}
-	return buildSiblings(c)
-}
-
 // Admitted lists the namespaces some rule of the config admits: by name, and, of
 // the cluster's namespaces (Config.Namespaces), by selector.
 func (c Config) Admitted() []string {
@@ -257,9 +250,13 @@ func (k siblingCheck) scope(arn, sv string) (*claim, string) {
 }
 
 // judgeSiblings adds to v what the request asks for that another admitted
-// namespace claims: a refused principal refuses the entry itself.
-func judgeSiblings(cfg Config, v *Verdict, req Request) {
-	v.siblings = cfg.claims()
+// namespace claims: a refused principal refuses the entry itself. The claims are
+// computed once per Judge (kept in cfg).
+func judgeSiblings(cfg *Config, v *Verdict, req Request) {
+	if cfg.siblings == nil {
+		cfg.siblings = buildSiblings(*cfg)
+	}
+	v.siblings = cfg.siblings
 	k := siblingCheck{s: v.siblings, rule: v.rule, ns: req.Namespace}
 	refuse := func(f field, subject, value string, c *claim, pattern string) {
 		v.Violations = append(v.Violations, claimedMessage(subject, pattern, v.Rule, req.Namespace))
@@ -297,10 +294,10 @@ func claimPattern(c *claim) string {
 // claimedMessage says, without naming the other namespace, why a value a
 // {{namespace}} pattern allows is refused, and how to fix it.
 func claimedMessage(subject, pattern, rule, ns string) string {
-	return fmt.Sprintf("%s is not allowed: another namespace this config admits has a claim to it at least as specific as %q "+
-		"(rule %s's patterns reach beyond namespace %s); use a value that only namespace %s's patterns reach, "+
+	return fmt.Sprintf("%s is not allowed: rule %s allows it here through %q, and another namespace this config admits claims it at least as specifically "+
+		"(the rule's {{namespace}} patterns reach beyond namespace %s); use a value that only namespace %s's patterns reach, "+
 		"or ask the platform team to end {{namespace}} in the rule's patterns with a character namespace names cannot hold, as in \"{{namespace}}:*\" or \"role/tenants/{{namespace}}/*\"",
-		subject, pattern, rule, ns, ns)
+		subject, rule, pattern, ns, ns)
 }
 
 // withoutClaimed drops from d the groups, username and policies another admitted
