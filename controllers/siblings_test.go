@@ -168,7 +168,7 @@ func TestSiblingAdmittedLater(t *testing.T) {
 	selected := map[string]string{"siblings.test/admitted": "true"}
 	createConfig(t, &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{ClusterName: cluster,
 		Guardrails: v1.Guardrails{Rules: []v1.GrantRule{
-			{Name: "named", Namespaces: v1.RuleNamespaces{Names: []string{home}},
+			{Name: "named", Namespaces: v1.RuleNamespaces{Names: []string{home}}, Principals: v1.RulePrincipals{Accounts: []string{account}},
 				AccessPolicies: []v1.PolicyGrant{{PolicyARN: editPolicy, Namespaces: []v1.NamespacePattern{"{{namespace}}", "{{namespace}}-*"}}}},
 			{Name: "selected", Namespaces: v1.RuleNamespaces{Selector: &metav1.LabelSelector{MatchLabels: selected}}, AccessPolicies: []v1.PolicyGrant{{PolicyARN: editPolicy}}},
 		}}}})
