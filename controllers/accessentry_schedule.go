@@ -109,9 +109,9 @@ func readyReason(ae *v1.AccessEntry) string {
 const verifyEvery = time.Minute
 
 // verifyLeft is how long until a verification asked for with the annotation
-// may be made: verifyEvery after the last full read.
+// may be made: at once the first time, then verifyEvery after the last full read.
 func verifyLeft(ae *v1.AccessEntry) time.Duration {
-	if ae.Status.LastVerifiedAt == nil {
+	if ae.Status.LastVerifiedAt == nil || ae.Status.LastHandledVerify == "" {
 		return 0
 	}
 	return max(0, time.Until(ae.Status.LastVerifiedAt.Add(verifyEvery)))

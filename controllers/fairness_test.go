@@ -1,0 +1,89 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
+)
+
+// TestFairTurnsPerNamespace: a namespace with a thousand objects waiting for
+// the account's budget does not hold up another namespace's object on the same
+// cluster: the budget serves their turns alternately (flowOf).
+func TestFairTurnsPerNamespace(t *testing.T) {
+	s := budget.New(budget.Options{QPS: 2000, Burst: 1})
+	key := budget.Key{Account: account, Region: region}
+	var mu sync.Mutex
+	var order []string
+	req := func(ns, name string) budget.Request {
+		p := &entryPass{ae: &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}, id: v1.EntryIdentity{ClusterName: "prod"}}
+		return budget.Request{Key: key, ID: ns + "/" + name, Flow: flowOf(p), Class: budget.Foreground, Tokens: 1, Ready: func() {
+			mu.Lock()
+			order = append(order, ns)
+			mu.Unlock()
+		}}
+	}
+	for i := range 1000 {
+		s.Take(req("noisy", fmt.Sprint(i)))
+	}
+	s.Take(req("quiet", "new"))
+	stop := make(chan struct{})
+	go s.Run(stop)
+	defer close(stop)
+	eventually(t, 10*time.Second, "the quiet namespace's turn", func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Contains(order, "quiet"), fmt.Sprintf("%d granted", len(order))
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if i := slices.Index(order, "quiet"); i > 2 {
+		t.Fatalf("the quiet namespace was granted after %d of the noisy one's requests", i)
+	}
+}
+
+// TestVerifyAnnotationOncePerInterval: eksaccess.io/verify is honoured at once,
+// and a new value written right after is not, until verifyEvery has passed: a
+// tenant rewriting the annotation at any rate gets one read a minute.
+func TestVerifyAnnotationOncePerInterval(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	ae := entry("verify-once", roleARN("verify-once"))
+	create(t, ae)
+	waitReady(t, ae, 30*time.Second)
+	annotate := func(value string) {
+		t.Helper()
+		cur := get(t, client.ObjectKeyFromObject(ae))
+		before := cur.DeepCopy()
+		cur.Annotations = map[string]string{v1.VerifyAnnotation: value}
+		if err := k8s.Patch(ctx, cur, client.MergeFrom(before)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	annotate("1")
+	eventually(t, 10*time.Second, "the first verify to be handled", func() (bool, string) {
+		cur := get(t, client.ObjectKeyFromObject(ae))
+		return cur.Status.LastHandledVerify == "1", cur.Status.LastHandledVerify
+	})
+	reads := calls("DescribeAccessEntry")
+	for i := 2; i <= 5; i++ {
+		annotate(fmt.Sprint(i))
+		time.Sleep(500 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	if cur := get(t, client.ObjectKeyFromObject(ae)); cur.Status.LastHandledVerify != "1" {
+		t.Errorf("a verify written within %s of the last was handled: %q", verifyEvery, cur.Status.LastHandledVerify)
+	}
+	if n := calls("DescribeAccessEntry") - reads; n > 0 {
+		t.Errorf("%d reads for verifies written within %s of the last", n, verifyEvery)
+	}
+}
