@@ -80,6 +80,14 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 	}
 	defer w.Stop()
 	kubeconfig, emu := w.Kubeconfig, w.Emulator
+	step("installing config/default's admission policy: only the operator removes its finalizer")
+	admission, err := testenv.RenderAdmission()
+	if err != nil {
+		return err
+	}
+	if err := testenv.InstallAdmission(ctx, w.Client, admission.OperatorUser); err != nil {
+		return err
+	}
 
 	step("starting the operator (%s), its log in %s", operatorBin, rel(root, w.OperatorLog))
 	if err := w.StartOperator(); err != nil {
