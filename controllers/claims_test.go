@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
@@ -180,4 +181,24 @@ func TestRetainedEntryTakenOverIsNotDeleted(t *testing.T) {
 	if e, ok := emuEntry(cluster, first); !ok || e.AccessEntryARN != held {
 		t.Fatalf("the platform's entry (%s) was deleted or replaced: %+v", held, e)
 	}
+}
+
+// TestSharedPrincipalsReported: rules that let two namespaces name the same
+// principals are reported on the ClusterAccessConfig, and stop being reported
+// once each namespace has roles of its own.
+func TestSharedPrincipalsReported(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	const cluster = "claims-shared"
+	rule := v1.GrantRule{Name: "teams", Namespaces: v1.RuleNamespaces{Names: []string{tenantNS, strangerNS}},
+		Principals: v1.RulePrincipals{ARNs: []v1.Pattern{v1.Pattern(roleARN("shared-ci-*"))}}}
+	createConfig(t, &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{
+		ClusterName: cluster, Guardrails: v1.Guardrails{Rules: []v1.GrantRule{rule}}}})
+	waitConfig(t, cluster, 30*time.Second, "to report the shared principals", func(c *v1.ClusterAccessConfig) bool {
+		return len(c.Status.SharedPrincipals) == 1 && strings.Contains(c.Status.SharedPrincipals[0], "namespaces "+tenantNS+" (rule teams: "+roleARN("shared-ci-*")+") and "+strangerNS)
+	})
+	rule.Principals.ARNs = []v1.Pattern{v1.Pattern(roleARN("{{namespace}}/*"))}
+	setRules(t, cluster, v1.EnforcementRevoke, rule)
+	waitConfig(t, cluster, 30*time.Second, "to report nothing shared", func(c *v1.ClusterAccessConfig) bool {
+		return configReady(c) && len(c.Status.SharedPrincipals) == 0
+	})
 }

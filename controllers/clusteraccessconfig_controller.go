@@ -93,6 +93,7 @@ func (r *ClusterAccessConfigReconciler) Reconcile(ctx context.Context, req ctrl.
 	}
 	return ctrl.Result{}, run(ctx, p,
 		r.protect,              // the finalizer that keeps it while in use
+		r.reportShared,         // where the rules let two namespaces name one principal
 		r.connect,              // the region and the client of the config's role
 		r.reserve,              // the calls of the pass, from the account's budget
 		r.describeCluster,      // status, authentication mode, versions
@@ -101,6 +102,19 @@ func (r *ClusterAccessConfigReconciler) Reconcile(ctx context.Context, req ctrl.
 		r.requireAccessEntries, // Stalled while the cluster is CONFIG_MAP only
 		r.prune,                // keep, report or delete entries no AccessEntry declares
 	)
+}
+
+// reportShared says in status where the guardrails let two namespaces name the
+// same principals (guardrails.SharedPrincipals): claims there go to whoever
+// applies first. Reads the cluster's namespaces from the cache when a rule
+// selects by label; no EKS call.
+func (r *ClusterAccessConfigReconciler) reportShared(ctx context.Context, p *clusterPass) error {
+	cfg, err := clusterGuardrails(ctx, r.Client, p.cac)
+	if err != nil {
+		return err
+	}
+	p.cac.Status.SharedPrincipals = cfg.SharedPrincipals()
+	return nil
 }
 
 // run runs a pass's steps in order until one returns an error.

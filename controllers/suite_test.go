@@ -127,6 +127,8 @@ func runSuite(m *testing.M) int {
 			{Name: "claims-leftover", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "claims-conflict", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "claims-retained", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "backlog", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "claims-shared", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "siblings", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "siblings-selected", Account: account, Region: region, AuthenticationMode: "API"},
 		}, fidelityClusters()...),

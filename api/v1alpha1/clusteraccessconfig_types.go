@@ -399,6 +399,14 @@ type ClusterAccessConfigStatus struct {
 	// was done with each.
 	// +optional
 	UnmanagedEntries []UnmanagedEntry `json:"unmanagedEntries,omitempty"`
+
+	// SharedPrincipals says where spec.guardrails.rules let two namespaces name
+	// the same principals (a whole account, or a pattern without {{namespace}}):
+	// there the first to apply holds a principal and the other is in Conflict.
+	// Give each namespace roles of its own ({{namespace}} in principals.arns) to
+	// close them. At most 20 are listed.
+	// +optional
+	SharedPrincipals []string `json:"sharedPrincipals,omitempty"`
 }
 
 // ClusterAccessConfig configures how the operator treats one EKS cluster: its
