@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
+	"github.com/eksaccess/eks-access-operator/internal/testenv/ekscheck"
+)
+
+// settle waits until every live object is Ready at its generation and every
+// deleted object is gone.
+func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.Server, timeout time.Duration) error {
+	start := time.Now()
+	deadline, report := start.Add(timeout), start.Add(30*time.Second)
+	for {
+		list := &v1.AccessEntryList{}
+		err := k8s.List(ctx, list)
+		if err == nil {
+			var notReady []string
+			for _, ae := range list.Items {
+				if _, live := m.live[ae.Name]; !live {
+					notReady = append(notReady, ae.Name+" (deleted, still there)")
+					continue
+				}
+				c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
+				reason := m.expectedReason(m.live[ae.Name])
+				if c == nil || (reason == v1.ReasonSynced) != (c.Status == metav1.ConditionTrue) || c.Reason != reason || ae.Status.ObservedGeneration != ae.Generation {
+					msg := "no status"
+					if c != nil {
+						msg = c.Reason + ": " + c.Message
+					}
+					notReady = append(notReady, ae.Name+" ("+msg+")")
+					continue
+				}
+				for _, e := range emu.Entries(m.accountOf(ae.Spec.ClusterName), region, ae.Spec.ClusterName) {
+					if e.PrincipalARN == ae.Spec.PrincipalARN && e.PrincipalStale {
+						notReady = append(notReady, ae.Name+" (its entry is bound to a principal since re-created in IAM)")
+					}
+				}
+			}
+			// A rule change reaches every object at once, and a principal check within a verification period (20s).
+			m.final = map[string]v1.AccessEntry{}
+			for _, ae := range list.Items {
+				m.final[ae.Name] = ae
+			}
+			if len(notReady) == 0 && len(list.Items) == len(m.live) && time.Since(m.rulesChanged) > 25*time.Second {
+				say("quiescent after %s", time.Since(start).Round(time.Second))
+				return nil
+			}
+			if time.Now().After(report) {
+				report = time.Now().Add(30 * time.Second)
+				sort.Strings(notReady)
+				say("after %s, %d objects not quiescent, e.g. %v", time.Since(start).Round(time.Second), len(notReady), notReady[:min(3, len(notReady))])
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("not quiescent after %s: %d objects, %d live in the model; not ready: %v", timeout, len(list.Items), len(m.live), notReady)
+			}
+		} else if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// check compares what EKS holds with the model and the unowned snapshot.
+func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *counts) error {
+	var problems []string
+	held := map[string]eksemulator.Entry{}
+	for _, cl := range clusters {
+		for _, acct := range []string{account, otherAccount} {
+			for _, e := range emu.Entries(acct, region, cl) {
+				held[key(acct, cl, e.PrincipalARN)] = e
+			}
+		}
+	}
+	for _, u := range unowned {
+		k := ""
+		for hk, e := range held {
+			if e.AccessEntryARN == u.AccessEntryARN {
+				k = hk
+			}
+		}
+		c.invariants++
+		if k == "" || fmt.Sprint(held[k]) != fmt.Sprint(u) {
+			problems = append(problems, "an unowned entry was changed or deleted: "+u.PrincipalARN)
+			continue
+		}
+		delete(held, k)
+	}
+	for _, ae := range m.live {
+		k := key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN)
+		e, ok := held[k]
+		v := m.verdict(ae)
+		if m.expectedReason(ae) == v1.ReasonInvalidSpec {
+			// Refused by EKS: nothing may be left of it in either account.
+			if ok && !m.retained[k] {
+				problems = append(problems, ae.Name+": EKS refuses a node role of another account, yet holds an entry for "+k)
+			}
+			delete(held, k)
+			continue
+		}
+		c.invariants++
+		switch {
+		case v != nil && !v.EntryAllowed:
+			// Nothing forbidden remains: no entry at all.
+			if ok && !m.retained[k] {
+				problems = append(problems, fmt.Sprintf("%s: refused (%s), but EKS holds an entry for %s", ae.Name, v.Message(), k))
+			}
+			delete(held, k)
+			continue
+		case !ok && v != nil && !v.Allowed():
+			// Refused before it was ever created: nothing granted.
+			continue
+		case !ok:
+			problems = append(problems, ae.Name+": no entry for "+k)
+			continue
+		}
+		delete(held, k)
+		delete(m.retained, k)
+		problems = append(problems, m.matches(ae, e, v, c)...)
+	}
+	for k := range held {
+		c.invariants++
+		if !m.retained[k] {
+			problems = append(problems, orphaned+k)
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		var names []string
+		for _, p := range problems {
+			name, _, _ := strings.Cut(p, ":")
+			if strings.HasPrefix(p, orphaned) {
+				// The objects that ever named the principal.
+				names = append(names, m.declared[p[strings.LastIndex(p, " ")+1:]]...)
+				continue
+			}
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		names = slices.Compact(names)
+		for _, name := range names {
+			for _, h := range m.history[name] {
+				problems = append(problems, "    "+name+": "+h)
+			}
+			if ae, ok := m.final[name]; ok {
+				problems = append(problems, fmt.Sprintf("    %s: at the end %s, identity %+v, retained %+v, revoked %q",
+					name, conditionsOf(ae), ae.Status.Identity, ae.Status.RetainedEntries, ae.Status.Revoked))
+			}
+		}
+		return &brokenInvariants{problems: problems, names: names}
+	}
+	return nil
+}
+
+// orphaned starts the problem of an entry nothing accounts for.
+const orphaned = "an entry no live object declares and no Retain keeps: "
+
+// brokenInvariants is what check found wrong, and the objects concerned.
+type brokenInvariants struct {
+	problems, names []string
+}
+
+func (b *brokenInvariants) Error() string {
+	return fmt.Sprintf("%d invariants broken:\n  %s", len(b.problems), strings.Join(b.problems, "\n  "))
+}
+
+// eventsOf lists, oldest first, the events the operator recorded about the named
+// objects, in every namespace the soak uses: with the histories, they tell what
+// the operator did in the runs whose logs are gone.
+func eventsOf(ctx context.Context, k8s client.Client, names []string) []string {
+	var out []string
+	for _, ns := range append([]string{namespace}, tenants...) {
+		list := &eventsv1.EventList{}
+		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return append(out, "listing events: "+err.Error())
+		}
+		slices.SortFunc(list.Items, func(a, b eventsv1.Event) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) })
+		for _, e := range list.Items {
+			if slices.Contains(names, e.Regarding.Name) && e.Regarding.Namespace == ns {
+				out = append(out, fmt.Sprintf("    %s: event %s %s %s: %s", e.Regarding.Name, e.CreationTimestamp.UTC().Format(time.TimeOnly), e.Type, e.Reason, e.Note))
+			}
+		}
+	}
+	return out
+}
+
+// countTenants counts how the tenant objects ended: allowed, refused, revoked.
+func (m *model) countTenants(ctx context.Context, k8s client.Client, c *counts) error {
+	for _, ns := range tenants {
+		list := &v1.AccessEntryList{}
+		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, ae := range list.Items {
+			switch {
+			case meta.IsStatusConditionTrue(ae.Status.Conditions, v1.ConditionReady):
+				c.tenants.allowed++
+			case len(ae.Status.Revoked) > 0:
+				c.tenants.refused++
+				c.tenants.revoked++
+			default:
+				c.tenants.refused++
+			}
+		}
+	}
+	return nil
+}
+
+// matches lists how an EKS entry differs from its object's spec or, for a refused
+// tenant object (v not allowed), from what its rule allows of the spec: nothing
+// forbidden remains, and what is allowed is kept. The soak judges with its own
+// comparison (ekscheck), not the operator's plan, so that a bug in the plan shows.
+func (m *model) matches(ae *v1.AccessEntry, e eksemulator.Entry, v *guardrails.Verdict, c *counts) []string {
+	var out []string
+	want := ae
+	if v != nil && !v.Allowed() {
+		want = m.allowedOf(ae)
+	}
+	c.invariants += 6 // type, username, groups, tags, policies, bound to the current principal
+	if e.PrincipalStale {
+		out = append(out, fmt.Sprintf("%s: the entry is bound to a principal since re-created in IAM", ae.Name))
+	}
+	return append(out, ekscheck.Differences(want, e, instance)...)
+}
+
+// allowedOf is what a refused tenant object, whose entry its rule still admits,
+// keeps in EKS: its spec with the username (then EKS derives one), the groups and
+// the policies the rule does not allow taken out. Each is judged alone, as an
+// object asking for it and nothing else; the soak's rule sets hold one rule each,
+// so that is the verdict's rule.
+func (m *model) allowedOf(ae *v1.AccessEntry) *v1.AccessEntry {
+	allows := func(ask func(*v1.AccessEntrySpec)) bool {
+		one := ae.DeepCopy()
+		one.Spec.Username, one.Spec.KubernetesGroups, one.Spec.AccessPolicies = "", nil, nil
+		ask(&one.Spec)
+		return m.verdict(one).Allowed()
+	}
+	out := ae.DeepCopy()
+	if out.Spec.Username != "" && !allows(func(s *v1.AccessEntrySpec) { s.Username = ae.Spec.Username }) {
+		out.Spec.Username = ""
+	}
+	out.Spec.KubernetesGroups = slices.DeleteFunc(out.Spec.KubernetesGroups, func(g v1.KubernetesGroup) bool {
+		return !allows(func(s *v1.AccessEntrySpec) { s.KubernetesGroups = []v1.KubernetesGroup{g} })
+	})
+	out.Spec.AccessPolicies = slices.DeleteFunc(out.Spec.AccessPolicies, func(p v1.AccessPolicy) bool {
+		return !allows(func(s *v1.AccessEntrySpec) { s.AccessPolicies = []v1.AccessPolicy{p} })
+	})
+	return out
+}
