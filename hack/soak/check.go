@@ -29,14 +29,15 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 		err := k8s.List(ctx, list)
 		if err == nil {
 			var notReady []string
+			m.eksNow = m.entries()
 			for _, ae := range list.Items {
 				if _, live := m.live[ae.Name]; !live {
 					notReady = append(notReady, ae.Name+" (deleted, still there)")
 					continue
 				}
 				c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
-				reason := m.expectedReason(m.live[ae.Name])
-				if c == nil || (reason == v1.ReasonSynced) != (c.Status == metav1.ConditionTrue) || c.Reason != reason || ae.Status.ObservedGeneration != ae.Generation {
+				reasons, any := m.expectedReasons(m.live[ae.Name])
+				if c == nil || !(any || slices.Contains(reasons, c.Reason)) || (c.Reason == v1.ReasonSynced) != (c.Status == metav1.ConditionTrue) || ae.Status.ObservedGeneration != ae.Generation {
 					msg := "no status"
 					if c != nil {
 						msg = c.Reason + ": " + c.Message
@@ -102,6 +103,18 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 	for _, ae := range m.live {
 		k := key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN)
 		e, ok := held[k]
+		if ok && ae.Namespace != namespace && !tagsName(e, ae) {
+			// Another object's entry (a rival's, or one left behind): that object
+			// or the tenancy invariants answer for it; this one holds none.
+			ok = false
+		}
+		if final := readyReason(m.final[ae.Name]); ae.Namespace != namespace && (final == v1.ReasonConflict || final == v1.ReasonAlreadyExists) {
+			c.invariants++
+			if ok {
+				problems = append(problems, fmt.Sprintf("%s: %s, yet EKS holds its entry %s, tagged as its own", ae.Name, final, k))
+			}
+			continue
+		}
 		v := m.verdict(ae)
 		if m.expectedReason(ae) == v1.ReasonInvalidSpec {
 			// Refused by EKS: nothing may be left of it in either account.
@@ -118,7 +131,9 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 			if ok && !m.retained[k] {
 				problems = append(problems, fmt.Sprintf("%s: refused (%s), but EKS holds an entry for %s", ae.Name, v.Message(), k))
 			}
-			delete(held, k)
+			if ok {
+				delete(held, k)
+			}
 			continue
 		case !ok && v != nil && !v.Allowed():
 			// Refused before it was ever created: nothing granted.
@@ -133,6 +148,9 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 	}
 	for k := range held {
 		c.invariants++
+		if _, left := m.left[k]; left {
+			continue // judged by the tenancy invariants
+		}
 		if !m.retained[k] {
 			problems = append(problems, orphaned+k)
 		}

@@ -5,11 +5,21 @@
 // tightens and loosens; it re-points one cluster's ClusterAccessConfig to a
 // same-named cluster in a second account and back, and deletes and re-creates
 // another's; and the operator is SIGKILLed and restarted, and kube-apiserver
-// restarted once. After quiescence it checks that EKS holds exactly
-// what the allowed objects declare, in the account their cluster resolves to and
-// in no other, and, for the refused ones, nothing the rules forbid; that nothing
-// is left of deleted objects or old identities (but what Retain keeps); that entries no operator owns were not touched; that every object
-// is Ready or NotPermitted as the rules say; and that the operator never panicked.
+// restarted once. Alongside, an adversary acts as the tenants, through clients
+// with only a tenant's RBAC (attacks.go): it removes finalizers, deletes under
+// Retain, squats on the platform's, protected and other tenants' principals,
+// reaches for a prefix-named sibling namespace's values, fills its quota and
+// storms principals another object holds; a probe tenant times how long an
+// allowed object waits meanwhile.
+//
+// After quiescence it checks that EKS holds exactly what the allowed objects
+// declare, in the account their cluster resolves to and in no other, and, for the
+// refused ones, nothing the rules forbid; that nothing is left of deleted objects
+// or old identities (but what Retain keeps); that entries no operator owns were
+// not touched; that every object is Ready or NotPermitted as the rules say; that
+// the operator never panicked; and the tenancy invariants of judge.go, judged
+// from EKS's state and the rules as the platform wrote them. An invariant only a
+// guard this build lacks keeps (features.go) is reported as awaiting it.
 //
 // `make soak` runs it for several minutes; `--short` is the variant `make test` runs.
 package main
@@ -23,7 +33,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -54,34 +63,6 @@ const (
 	instance = "soak"
 )
 
-var (
-	clusters = []string{"soak-a", "soak-b"}
-	tenants  = []string{"soak-t1", "soak-t2"}
-)
-
-// ruleSets are the guardrails the driver switches a cluster between: loose, tight
-// (only View in the tenants' ns-* namespaces, no username, one group), and one
-// where the second tenant has no rule at all.
-var ruleSets = map[string][]v1.GrantRule{
-	"loose": {tenantRule(tenants, []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy", "AmazonEKSAdminPolicy"}, true, "group-*", "user-*:*")},
-	"tight": {tenantRule(tenants, []string{"AmazonEKSViewPolicy"}, false, "group-0", "")},
-	"t1":    {tenantRule(tenants[:1], []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy"}, true, "group-*", "user-*:*")},
-}
-
-// tenantRule admits the namespaces, with principals under role/soak/<namespace>-*.
-func tenantRule(namespaces, policies []string, clusterScope bool, group, username string) v1.GrantRule {
-	r := v1.GrantRule{Name: "tenants", Namespaces: v1.RuleNamespaces{Names: namespaces},
-		Principals:       v1.RulePrincipals{ARNs: []v1.Pattern{v1.Pattern("arn:aws:iam::" + account + ":role/soak/{{namespace}}-*")}},
-		KubernetesGroups: []v1.Pattern{v1.Pattern(group)}}
-	for _, p := range policies {
-		r.AccessPolicies = append(r.AccessPolicies, v1.PolicyGrant{PolicyARN: policyARN(p), ClusterScope: clusterScope, Namespaces: []v1.NamespacePattern{"ns-*"}})
-	}
-	if username != "" {
-		r.Usernames = []v1.Pattern{v1.Pattern(username)}
-	}
-	return r
-}
-
 type options struct {
 	objects  int
 	duration time.Duration
@@ -89,20 +70,35 @@ type options struct {
 	operator string
 	seed     uint64
 	settle   time.Duration
+	// attackRate is the share of steps, in percent, the adversary takes.
+	attackRate int
+	// floods are how many times a tenant fills its quota; flood is how many objects each time.
+	floods, flood int
+	// probeEvery is how often the probe tenant creates an object; probeBound is
+	// how long one may wait for Ready.
+	probeEvery, probeBound time.Duration
+	// strict fails the run on invariants that only a missing guard breaks.
+	strict bool
 }
 
 func main() {
 	var o options
-	short := flag.Bool("short", false, "the short variant for make test: 40 objects, 60s, 4 kills")
+	short := flag.Bool("short", false, "the short variant for make test: 40 objects, 60s, 4 kills, one flood")
 	flag.IntVar(&o.objects, "objects", 200, "AccessEntries alive at most at once")
 	flag.DurationVar(&o.duration, "duration", 4*time.Minute, "how long the driver changes things")
 	flag.IntVar(&o.kills, "kills", 12, "how many times the operator is SIGKILLed and restarted")
 	flag.StringVar(&o.operator, "operator", "bin/eks-access-operator", "the operator binary")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the driver and the emulator's faults")
 	flag.DurationVar(&o.settle, "settle", 4*time.Minute, "how long quiescence may take")
+	flag.IntVar(&o.attackRate, "attack-rate", 35, "share of the steps, in percent, the tenants' adversary takes")
+	flag.IntVar(&o.floods, "floods", 2, "how many times a tenant fills its quota")
+	flag.IntVar(&o.flood, "flood", 30, "objects a tenant creates at once to fill its quota (the default limit is 25)")
+	flag.DurationVar(&o.probeEvery, "probe-every", 10*time.Second, "how often the probe tenant creates an allowed object")
+	flag.DurationVar(&o.probeBound, "probe-bound", 60*time.Second, "how long a probe object may wait to be Ready")
+	flag.BoolVar(&o.strict, "strict", false, "fail on invariants that only a guard this build lacks keeps")
 	flag.Parse()
 	if *short {
-		o.objects, o.duration, o.kills = 40, 60*time.Second, 4
+		o.objects, o.duration, o.kills, o.floods, o.probeEvery = 40, 60*time.Second, 4, 1, 3*time.Second
 	}
 	ctrl.SetLogger(logr.Discard())
 	if err := run(o); err != nil {
@@ -118,6 +114,8 @@ type counts struct {
 	// tenants counts the tenant objects at the end: allowed, refused, and refused
 	// with something revoked from EKS.
 	tenants struct{ allowed, refused, revoked int }
+	// tenancy counts the tenancy invariants checked, by name.
+	tenancy map[string]int
 }
 
 func run(o options) error {
@@ -130,7 +128,7 @@ func run(o options) error {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(o.seed, o.seed+1))
-	c := counts{ops: map[string]int{}}
+	c := counts{ops: map[string]int{}, tenancy: map[string]int{}}
 
 	say("starting etcd and kube-apiserver")
 	w, err := testenv.NewWorld(testenv.WorldOptions{
@@ -147,12 +145,14 @@ func run(o options) error {
 			"--instance-id=" + instance},
 		// A request in flight while kube-apiserver restarts must fail, not hang the driver.
 		ClientTimeout: 10 * time.Second,
+		// The operator's own RBAC, and the identity an admission policy exempts.
+		AsManager: true,
 	})
 	if err != nil {
 		return err
 	}
 	defer w.Stop()
-	emu, k8s, logPath := w.Emulator, w.Client, w.OperatorLog
+	emu, logPath := w.Emulator, w.OperatorLog
 
 	unowned, err := seedUnowned(emu)
 	if err != nil {
@@ -163,34 +163,104 @@ func run(o options) error {
 	emu.SetFaults(faults)
 	say("EKS emulator faults: 5%% 500s, %v requests/s, latency up to %s, consistency delay up to %s", faults.RateLimit, faults.MaxJitter, faults.ConsistencyDelay)
 
+	ctx := context.Background()
+	m, err := newModel(ctx, w)
+	if err != nil {
+		return err
+	}
+	say("guards of issue 25 in this build: %s", m.feat.present())
+	for _, g := range m.feat.gaps() {
+		say("missing: %s; the invariants it keeps are reported as awaiting it", g)
+	}
 	if err := w.StartOperator(); err != nil {
 		return err
 	}
+	probe := startProbe(ctx, m.client(probeNS))
+	defer probe.stop()
+	if err := drive(ctx, w, m, probe, rng, o, &c); err != nil {
+		return err
+	}
 
-	ctx := context.Background()
-	for _, ns := range append([]string{namespace}, tenants...) {
-		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+	say("quiescence: faults off, waiting for every object to be Ready or NotPermitted and every deletion to finish")
+	emu.SetFaults(eksemulator.Faults{})
+	k8s := w.Client
+	if err := settle(ctx, k8s, m, emu, o.settle); err != nil {
+		return err
+	}
+	probe.stop()
+	var broken []string
+	if err := m.check(emu, unowned, &c); err != nil {
+		b, ok := errors.AsType[*brokenInvariants](err)
+		if !ok {
 			return err
+		}
+		broken = append(b.problems, eventsOf(ctx, k8s, b.names)...)
+	}
+	judged := m.judgeTenancy(&c)
+	judged = append(judged, probe.judge(o.probeBound, &c)...)
+	hard, awaiting := split(judged, m.feat, o.strict)
+	broken = append(broken, hard...)
+	if err := m.countTenants(ctx, k8s, &c); err != nil {
+		return err
+	}
+	logText, _ := os.ReadFile(logPath)
+	c.invariants++
+	if bytes.Contains(logText, []byte("panic")) {
+		broken = append(broken, fmt.Sprintf("the operator log (%s) shows a panic", logPath))
+	}
+	m.finalAttacks(&c)
+	report(c, emu, m, probe.summary(o.probeBound), awaiting)
+	if len(broken) > 0 {
+		return fmt.Errorf("%d invariants broken:\n  %s", len(broken), strings.Join(broken, "\n  "))
+	}
+	return nil
+}
+
+// newModel creates the namespaces, the tenants' users and the clusters'
+// ClusterAccessConfigs (loose rules), and finds out which guards the build has.
+func newModel(ctx context.Context, w *testenv.World) (*model, error) {
+	k8s := w.Client
+	for _, ns := range append([]string{namespace, probeNS}, tenants...) {
+		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return nil, err
 		}
 	}
 	m := &model{live: map[string]*v1.AccessEntry{}, retained: map[string]bool{}, history: map[string][]string{}, declared: map[string][]string{},
-		rules: map[string]string{}, emu: emu}
+		rules: map[string]string{}, emu: w.Emulator, left: map[string]leftEntry{}, tenantKeys: map[string]string{},
+		attacks: map[string]int{}, attackOf: map[string]string{}, probes: map[string]bool{}}
+	var err error
+	if m.feat, err = detectFeatures(ctx, k8s); err != nil {
+		return nil, err
+	}
+	if m.clients, err = tenantClients(ctx, w); err != nil {
+		return nil, err
+	}
 	for _, cl := range clusters {
-		cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cl}, Spec: v1.ClusterAccessConfigSpec{ClusterName: cl,
-			Guardrails: v1.Guardrails{Rules: ruleSets["loose"]}}}
-		if err := k8s.Create(ctx, cac); err != nil {
-			return err
+		if err := createConfig(ctx, k8s, cl, "loose", m.feat); err != nil {
+			return nil, err
 		}
 		m.rules[cl] = "loose"
 	}
-	say("driving %d objects for %s with %d operator kills and one kube-apiserver restart (operator log: %s)", o.objects, o.duration, o.kills, logPath)
+	return m, nil
+}
+
+// drive runs the driver, the adversary, the probe, the SIGKILLs and the
+// kube-apiserver restart for o.duration.
+func drive(ctx context.Context, w *testenv.World, m *model, probe *probe, rng *rand.Rand, o options, c *counts) error {
+	say("driving %d objects for %s with %d operator kills, one kube-apiserver restart, the tenants' adversary on %d%% of the steps and %d floods of %d objects (operator log: %s)",
+		o.objects, o.duration, o.kills, o.attackRate, o.floods, o.flood, w.OperatorLog)
 	start := time.Now()
 	killAt := make([]time.Duration, o.kills)
 	for i := range killAt {
 		slot := o.duration / time.Duration(o.kills)
 		killAt[i] = time.Duration(i)*slot + time.Duration(rng.Int64N(int64(slot)))
 	}
+	floodAt := make([]time.Duration, o.floods)
+	for i := range floodAt {
+		floodAt[i] = o.duration * time.Duration(i+1) / time.Duration(o.floods+1)
+	}
 	restartAt := o.duration / 2
+	nextProbe := time.Duration(0)
 	for time.Since(start) < o.duration || len(killAt) > 0 {
 		elapsed := time.Since(start)
 		if len(killAt) > 0 && elapsed >= killAt[0] {
@@ -210,34 +280,28 @@ func run(o options) error {
 			}
 			c.restarts++
 		}
-		if kind, err := m.step(ctx, k8s, rng, o.objects); err != nil {
+		if elapsed >= nextProbe && elapsed < o.duration {
+			nextProbe = elapsed + o.probeEvery
+			m.probeStep(ctx, probe)
+		}
+		var kind string
+		var err error
+		switch {
+		case len(floodAt) > 0 && elapsed >= floodAt[0]:
+			floodAt = floodAt[1:]
+			kind, err = m.flood(ctx, rng, o.flood)
+		case rng.IntN(100) < o.attackRate:
+			kind, err = m.attack(ctx, rng)
+		default:
+			kind, err = m.step(ctx, rng, o.objects)
+		}
+		if err != nil {
 			c.ops["failed ("+kind+")"]++ // the API server may be restarting; the model was not changed
 		} else {
 			c.ops[kind]++
 		}
 		time.Sleep(time.Duration(50+rng.IntN(150)) * time.Millisecond)
 	}
-
-	say("quiescence: faults off, waiting for every object to be Ready or NotPermitted and every deletion to finish")
-	emu.SetFaults(eksemulator.Faults{})
-	if err := settle(ctx, k8s, m, emu, o.settle); err != nil {
-		return err
-	}
-	if err := m.check(emu, unowned, &c); err != nil {
-		if b, ok := errors.AsType[*brokenInvariants](err); ok {
-			b.problems = append(b.problems, eventsOf(ctx, k8s, b.names)...)
-		}
-		return err
-	}
-	if err := m.countTenants(ctx, k8s, &c); err != nil {
-		return err
-	}
-	logText, _ := os.ReadFile(logPath)
-	c.invariants++
-	if bytes.Contains(logText, []byte("panic")) {
-		return fmt.Errorf("the operator log (%s) shows a panic", logPath)
-	}
-	report(c, emu, len(m.live))
 	return nil
 }
 
@@ -246,6 +310,10 @@ func seedUnowned(emu *eksemulator.Server) ([]eksemulator.Entry, error) {
 	cl := eks.NewFromConfig(aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider("soak", "soak", "")},
 		func(o *eks.Options) { o.BaseEndpoint = aws.String(emu.URL()) })
 	ctx := context.Background()
+	createProtected := func(ctx context.Context, cluster, p string) (*eks.CreateAccessEntryOutput, error) {
+		return cl.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(p),
+			KubernetesGroups: []string{"break-glass"}, Tags: map[string]string{"owner": "platform"}})
+	}
 	for i := range 5 {
 		p := fmt.Sprintf("arn:aws:iam::%s:role/unowned-%d", account, i)
 		if _, err := cl.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(clusters[i%2]), PrincipalArn: aws.String(p),
@@ -257,6 +325,14 @@ func seedUnowned(emu *eksemulator.Server) ([]eksemulator.Entry, error) {
 			return nil, err
 		}
 	}
+	// The platform's break-glass entries, which protect names.
+	for _, cl := range clusters {
+		for _, p := range protected {
+			if _, err := createProtected(ctx, cl, p); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var out []eksemulator.Entry
 	for _, cl := range clusters {
 		out = append(out, emu.Entries(account, region, cl)...)
@@ -266,12 +342,7 @@ func seedUnowned(emu *eksemulator.Server) ([]eksemulator.Entry, error) {
 
 func policyARN(name string) string { return "arn:aws:eks::aws:cluster-access-policy/" + name }
 
-func report(c counts, emu *eksemulator.Server, live int) {
-	var ops []string
-	for k, n := range c.ops {
-		ops = append(ops, fmt.Sprintf("%s=%d", k, n))
-	}
-	sort.Strings(ops)
+func report(c counts, emu *eksemulator.Server, m *model, probe string, awaiting []string) {
 	faults, throttled, total, iamReads := 0, 0, 0, 0
 	for op, outcomes := range emu.Calls() {
 		if !eksemulator.IsEKS(op) {
@@ -292,8 +363,28 @@ func report(c counts, emu *eksemulator.Server, live int) {
 			}
 		}
 	}
-	fmt.Printf("\nsoak passed\n  operations: %s\n  EKS calls: %d, 500s injected: %d, throttled: %d; IAM principal reads: %d\n  operator SIGKILLs: %d, kube-apiserver restarts: %d\n  live objects at the end: %d (tenants' allowed %d, refused %d, of which %d had something revoked), invariants checked: %d\n",
-		strings.Join(ops, " "), total, faults, throttled, iamReads, c.kills, c.restarts, live, c.tenants.allowed, c.tenants.refused, c.tenants.revoked, c.invariants)
+	tenancy := 0
+	for _, n := range c.tenancy {
+		tenancy += n
+	}
+	fmt.Printf("\nsoak finished\n  operations: %s\n  EKS calls: %d, 500s injected: %d, throttled: %d; IAM principal reads: %d\n  operator SIGKILLs: %d, kube-apiserver restarts: %d\n  live objects at the end: %d (tenants' allowed %d, refused %d, of which %d had something revoked), invariants checked: %d, tenancy invariants checked: %d\n",
+		counted(c.ops), total, faults, throttled, iamReads, c.kills, c.restarts, len(m.live), c.tenants.allowed, c.tenants.refused, c.tenants.revoked, c.invariants, tenancy)
+	fmt.Printf("  guards of issue 25 in this build: %s\n  attacks, and how the API server and the operator answered:\n    %s\n  tenancy invariants checked:\n    %s\n  probe: %s\n",
+		m.feat.present(), strings.Join(lines(m.attacks), "\n    "), strings.Join(lines(c.tenancy), "\n    "), probe)
+	if len(awaiting) > 0 {
+		fmt.Printf("  BROKEN, awaiting a guard this build lacks (%d; --strict fails on them):\n    %s\n", len(awaiting), strings.Join(awaiting, "\n    "))
+	}
+}
+
+// counted writes counts as k=n, sorted.
+func counted(n map[string]int) string { return strings.Join(lines(n), " ") }
+
+func lines(n map[string]int) []string {
+	out := make([]string, 0, len(n))
+	for _, k := range sortedKeys(n) {
+		out = append(out, fmt.Sprintf("%s=%d", k, n[k]))
+	}
+	return out
 }
 
 func conditionsOf(ae v1.AccessEntry) string {

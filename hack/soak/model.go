@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -19,6 +20,7 @@ import (
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 )
 
 // model is what the driver believes EKS must end up holding.
@@ -36,6 +38,51 @@ type model struct {
 	rulesChanged time.Time
 	// final holds the objects as settle last saw them, for a failure report.
 	final map[string]v1.AccessEntry
+
+	// clients act in each namespace: the admin's in the trusted one, a tenant's
+	// (RBAC on its own namespace's AccessEntries only) in the others.
+	clients map[string]client.Client
+	feat    features
+	// left are the entries tenant objects left behind (Retain, or a finalizer
+	// the API server let them remove), by key.
+	left map[string]leftEntry
+	// tenantKeys are the keys tenant objects ever named, with their namespace.
+	tenantKeys map[string]string
+	// attacks counts the adversary's actions and answers, by "kind: answer";
+	// attackOf is the kind that made an object, to count how it ended.
+	attacks  map[string]int
+	attackOf map[string]string
+	// probes are the probe's objects, not the driver's to touch.
+	probes map[string]bool
+	// strips are the finalizer removals the API server let a tenant make.
+	strips []string
+	// holes are the writes a tenant's RBAC should have refused and did not.
+	holes []string
+	// eksNow is what EKS held at settle's last look, by key.
+	eksNow map[string]eksemulator.Entry
+}
+
+// leftEntry is an entry a tenant object left behind in EKS.
+type leftEntry struct {
+	namespace, name string
+	// how: "Retain" or "finalizer removed".
+	how string
+	// set is the rule set of the cluster when the object let go of it.
+	set string
+}
+
+// client is the client that acts in namespace ns.
+func (m *model) client(ns string) client.Client { return m.clients[ns] }
+
+// leave records that a tenant object let go of its entry at k (Retain, or its
+// finalizer removed), or, for a trusted object under Retain, that Retain keeps it.
+func (m *model) leave(ae *v1.AccessEntry, k, how string) {
+	if ae.Namespace == namespace {
+		m.retained[k] = true
+		return
+	}
+	m.left[k] = leftEntry{namespace: ae.Namespace, name: ae.Name, how: how, set: m.rules[ae.Spec.ClusterName]}
+	m.event(ae.Name, how+": let go of "+k)
 }
 
 type identity struct{ cluster, principal string }
@@ -51,12 +98,8 @@ func (m *model) accountOf(cluster string) string {
 }
 
 // step makes one random change and records it in the model when the API server took it.
-func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, maxObjects int) (string, error) {
-	names := make([]string, 0, len(m.live))
-	for n := range m.live {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+func (m *model) step(ctx context.Context, rng *rand.Rand, maxObjects int) (string, error) {
+	names := m.names()
 	r := rng.IntN(100)
 	switch {
 	case len(names) < maxObjects/4 || (r < 30 && len(names) < maxObjects):
@@ -71,17 +114,13 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 		if rng.IntN(5) == 0 {
 			ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain
 		}
-		if err := k8s.Create(ctx, ae); err != nil {
-			return "create", err
-		}
-		m.live[ae.Name] = ae.DeepCopy()
-		m.note(ae.Name, "create", &ae.Spec)
-		return "create", nil
+		return "create", m.create(ctx, ae)
 	case r < 60:
-		return "update", m.change(ctx, k8s, names[rng.IntN(len(names))], func(s *v1.AccessEntrySpec) { randomize(s, rng) })
+		return "update", m.change(ctx, names[rng.IntN(len(names))], func(s *v1.AccessEntrySpec) { randomize(s, rng) })
 	case r < 75:
 		name := names[rng.IntN(len(names))]
-		return "identity change", m.change(ctx, k8s, name, func(s *v1.AccessEntrySpec) {
+		delete(m.attackOf, name) // no longer the attack's object: its end says nothing of it
+		return "identity change", m.change(ctx, name, func(s *v1.AccessEntrySpec) {
 			old := identity{s.ClusterName, s.PrincipalARN}
 			switch rng.IntN(3) {
 			case 0:
@@ -97,34 +136,69 @@ func (m *model) step(ctx context.Context, k8s client.Client, rng *rand.Rand, max
 				randomize(s, rng)
 			}
 			if s.DeletionPolicy == v1.DeletionPolicyRetain && (old != identity{s.ClusterName, s.PrincipalARN}) {
-				m.retained[key(m.accountOf(old.cluster), old.cluster, old.principal)] = true
+				m.leave(m.live[name], key(m.accountOf(old.cluster), old.cluster, old.principal), "Retain")
 			}
 		})
 	case r < 78:
-		return m.recreatePrincipal(ctx, k8s, rng)
+		return m.recreatePrincipal(ctx, rng)
 	case r < 81:
-		return m.changeRules(ctx, k8s, rng)
+		return m.changeRules(ctx, rng)
 	case r < 82:
-		return "config re-pointed to the other account", m.repoint(ctx, k8s)
+		return "config re-pointed to the other account", m.repoint(ctx)
 	case r < 83:
-		return "config deleted or created again", m.toggleConfig(ctx, k8s)
+		return "config deleted or created again", m.toggleConfig(ctx)
 	default:
-		name := names[rng.IntN(len(names))]
-		ae := m.live[name]
-		if err := k8s.Delete(ctx, &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ae.Namespace}}); err != nil && !apierrors.IsNotFound(err) {
-			return "delete", err
-		}
-		if ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
-			m.retained[key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN)] = true
-		}
-		delete(m.live, name)
-		return "delete", nil
+		return "delete", m.remove(ctx, names[rng.IntN(len(names))])
 	}
+}
+
+// names are the live objects the driver and the adversary may touch, sorted.
+func (m *model) names() []string {
+	names := make([]string, 0, len(m.live))
+	for n := range m.live {
+		if !m.probes[n] {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// create creates ae with its namespace's client and records it in the model.
+func (m *model) create(ctx context.Context, ae *v1.AccessEntry) error {
+	if err := m.client(ae.Namespace).Create(ctx, ae); err != nil {
+		return err
+	}
+	m.live[ae.Name] = ae.DeepCopy()
+	m.note(ae.Name, "create", &ae.Spec)
+	m.track(ae)
+	return nil
+}
+
+// track records the key a tenant object names.
+func (m *model) track(ae *v1.AccessEntry) {
+	if ae.Namespace != namespace {
+		m.tenantKeys[key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN)] = ae.Namespace
+	}
+}
+
+// remove deletes the object with its namespace's client.
+func (m *model) remove(ctx context.Context, name string) error {
+	ae := m.live[name]
+	if err := m.client(ae.Namespace).Delete(ctx, &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ae.Namespace}}); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	if ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
+		m.leave(ae, key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN), "Retain")
+	}
+	delete(m.live, name)
+	m.event(name, "deleted")
+	return nil
 }
 
 // changeRules switches a cluster's ClusterAccessConfig to another rule set:
 // tightening makes the operator revoke, loosening lets refused objects through.
-func (m *model) changeRules(ctx context.Context, k8s client.Client, rng *rand.Rand) (string, error) {
+func (m *model) changeRules(ctx context.Context, rng *rand.Rand) (string, error) {
 	const kind = "guardrails change"
 	cl := clusters[rng.IntN(len(clusters))]
 	sets := slices.Sorted(maps.Keys(ruleSets))
@@ -132,12 +206,7 @@ func (m *model) changeRules(ctx context.Context, k8s client.Client, rng *rand.Ra
 	if cl == clusters[1] && m.noConfig {
 		return kind + " (skipped, the config is deleted)", nil
 	}
-	cac := &v1.ClusterAccessConfig{}
-	if err := k8s.Get(ctx, client.ObjectKey{Name: cl}, cac); err != nil {
-		return kind, err
-	}
-	cac.Spec.Guardrails.Rules = ruleSets[next]
-	if err := k8s.Update(ctx, cac); err != nil {
+	if err := writeRules(ctx, m.client(namespace), cl, next, m.feat); err != nil {
 		return kind, err
 	}
 	m.rules[cl], m.rulesChanged = next, time.Now()
@@ -147,7 +216,8 @@ func (m *model) changeRules(ctx context.Context, k8s client.Client, rng *rand.Ra
 // repoint switches clusters[0]'s ClusterAccessConfig between the operator's own
 // credentials and otherRole: every entry of the cluster moves to the other
 // account, but for the ones Retain keeps where they were.
-func (m *model) repoint(ctx context.Context, k8s client.Client) error {
+func (m *model) repoint(ctx context.Context) error {
+	k8s := m.client(namespace)
 	cac := &v1.ClusterAccessConfig{}
 	if err := k8s.Get(ctx, client.ObjectKey{Name: clusters[0]}, cac); err != nil {
 		return err
@@ -165,22 +235,24 @@ func (m *model) repoint(ctx context.Context, k8s client.Client) error {
 		}
 		m.event(name, "config of "+clusters[0]+" re-pointed away from account "+m.accountOf(clusters[0]))
 		if ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
-			m.retained[key(m.accountOf(clusters[0]), clusters[0], ae.Spec.PrincipalARN)] = true
+			m.leave(ae, key(m.accountOf(clusters[0]), clusters[0], ae.Spec.PrincipalARN), "Retain")
 		}
 	}
 	m.remote, m.rulesChanged = !m.remote, time.Now()
+	for _, ae := range m.live {
+		m.track(ae)
+	}
 	return nil
 }
 
 // toggleConfig deletes clusters[1]'s ClusterAccessConfig, letting it go although
 // AccessEntries use it, or creates it again: without it the tenants there have
 // no rule, and what they hold is revoked.
-func (m *model) toggleConfig(ctx context.Context, k8s client.Client) error {
+func (m *model) toggleConfig(ctx context.Context) error {
+	k8s := m.client(namespace)
 	name := clusters[1]
 	if m.noConfig {
-		cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v1.ClusterAccessConfigSpec{ClusterName: name,
-			Guardrails: v1.Guardrails{Rules: ruleSets[m.rules[name]]}}}
-		if err := k8s.Create(ctx, cac); err != nil {
+		if err := createConfig(ctx, k8s, name, m.rules[name], m.feat); err != nil {
 			return err
 		}
 		m.noConfig, m.rulesChanged = false, time.Now()
@@ -207,10 +279,10 @@ func (m *model) toggleConfig(ctx context.Context, k8s client.Client) error {
 // the operator has to notice and recreate the entry. Objects not checked yet are
 // left alone: a principal created again in the same second as its entry cannot be
 // told apart by IAM's creation date.
-func (m *model) recreatePrincipal(ctx context.Context, k8s client.Client, rng *rand.Rand) (string, error) {
+func (m *model) recreatePrincipal(ctx context.Context, rng *rand.Rand) (string, error) {
 	const kind = "principal re-created in IAM"
 	list := &v1.AccessEntryList{}
-	if err := k8s.List(ctx, list, client.InNamespace(namespace)); err != nil {
+	if err := m.client(namespace).List(ctx, list, client.InNamespace(namespace)); err != nil {
 		return kind, err
 	}
 	var checked []string
@@ -243,7 +315,8 @@ func (m *model) recreatePrincipal(ctx context.Context, k8s client.Client, rng *r
 }
 
 // change applies mutate to the live object (retrying on conflicts) and to the model.
-func (m *model) change(ctx context.Context, k8s client.Client, name string, mutate func(*v1.AccessEntrySpec)) error {
+func (m *model) change(ctx context.Context, name string, mutate func(*v1.AccessEntrySpec)) error {
+	k8s := m.client(m.live[name].Namespace)
 	spec := m.live[name].Spec.DeepCopy()
 	mutate(spec)
 	for range 5 {
@@ -256,6 +329,7 @@ func (m *model) change(ctx context.Context, k8s client.Client, name string, muta
 		if err == nil {
 			m.live[name].Spec = *spec
 			m.note(name, "change", spec)
+			m.track(m.live[name])
 			return nil
 		}
 		if !apierrors.IsConflict(err) {
@@ -299,6 +373,82 @@ func (m *model) expectedReason(ae *v1.AccessEntry) string {
 	return v1.ReasonSynced
 }
 
+// expectedReasons are the Ready reasons an object may end with. A tenant
+// object naming a principal another object names, or whose entry another
+// object's tags mark, may be the one holding it or find it taken (Conflict, or
+// AlreadyExists for an entry no object records); which one wins is not the
+// judge's to predict, only that one at most holds it (check). Where the build
+// has per-namespace limits and the namespace is over its limit, any reason
+// will do: check counts the entries.
+func (m *model) expectedReasons(ae *v1.AccessEntry) (reasons []string, any bool) {
+	want := m.expectedReason(ae)
+	if ae.Namespace == namespace {
+		return []string{want}, false
+	}
+	if m.feat.limits && m.overLimit(ae.Namespace, ae.Spec.ClusterName) {
+		return nil, true
+	}
+	if !m.contested(ae) {
+		return []string{want}, false
+	}
+	if want == v1.ReasonNotPermitted {
+		return []string{want, v1.ReasonConflict}, false
+	}
+	return []string{want, v1.ReasonConflict, v1.ReasonAlreadyExists}, false
+}
+
+// contested: another live object names the same principal on the cluster, or
+// EKS holds an entry for it that another object's tags mark, or one left behind.
+func (m *model) contested(ae *v1.AccessEntry) bool {
+	for _, o := range m.live {
+		if o.Name != ae.Name && o.Spec.ClusterName == ae.Spec.ClusterName && o.Spec.PrincipalARN == ae.Spec.PrincipalARN {
+			return true
+		}
+	}
+	k := key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN)
+	_, left := m.left[k]
+	e, held := m.eksNow[k]
+	return left || m.retained[k] || (held && !tagsName(e, ae))
+}
+
+// overLimit: the namespace declares more entries on the cluster than its rule's limit.
+func (m *model) overLimit(ns, cluster string) bool {
+	n := 0
+	for _, o := range m.live {
+		if o.Namespace == ns && o.Spec.ClusterName == cluster {
+			n++
+		}
+	}
+	return n > maxEntries(m.rules[cluster])
+}
+
+// entries are the entries EKS holds in every account and cluster, by key.
+func (m *model) entries() map[string]eksemulator.Entry {
+	out := map[string]eksemulator.Entry{}
+	for _, cl := range clusters {
+		for _, acct := range []string{account, otherAccount} {
+			for _, e := range m.emu.Entries(acct, region, cl) {
+				out[key(acct, cl, e.PrincipalARN)] = e
+			}
+		}
+	}
+	return out
+}
+
+// tagsName: the entry's ownership tags name the object.
+func tagsName(e eksemulator.Entry, ae *v1.AccessEntry) bool {
+	o, ok := ownership.Of(e.Tags)
+	return ok && o.Instance == instance && o.Namespace == ae.Namespace && o.Name == ae.Name
+}
+
+// readyReason is the reason of an object's Ready condition; "" without one.
+func readyReason(ae v1.AccessEntry) string {
+	if c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
 // verdict is what the guardrails say of a tenant object under its cluster's
 // current rules; nil for an object of the trusted namespace.
 func (m *model) verdict(ae *v1.AccessEntry) *guardrails.Verdict {
@@ -308,9 +458,25 @@ func (m *model) verdict(ae *v1.AccessEntry) *guardrails.Verdict {
 	if ae.Spec.ClusterName == clusters[1] && m.noConfig {
 		return &guardrails.Verdict{} // no config, no rule: nothing allowed
 	}
-	v := guardrails.Judge(guardrails.Config{Name: ae.Spec.ClusterName, Rules: ruleSets[m.rules[ae.Spec.ClusterName]]},
-		guardrails.RequestFor(ae, nil))
+	req := guardrails.RequestFor(ae, nil)
+	req.Reserved = m.reserved(ae.Spec.ClusterName, ae.Spec.PrincipalARN)
+	v := guardrails.Judge(guardrails.Config{Name: ae.Spec.ClusterName, Rules: ruleSets[m.rules[ae.Spec.ClusterName]]}, req)
 	return &v
+}
+
+// reserved says why a principal is no tenant's on a cluster, judged from the
+// model: the platform protects it, or a live object of the trusted namespace
+// declares it there. "" when neither holds.
+func (m *model) reserved(cluster, principal string) string {
+	if strings.HasPrefix(strings.ToLower(principal), strings.ToLower(protectPrefix)) {
+		return "protected"
+	}
+	for _, o := range m.live {
+		if o.Namespace == namespace && o.Spec.ClusterName == cluster && o.Spec.PrincipalARN == principal {
+			return "declared by " + o.Name
+		}
+	}
+	return ""
 }
 
 // randomize sets the mutable fields: username, groups, tags, policies and scopes

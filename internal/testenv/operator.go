@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -22,6 +24,21 @@ func WriteKubeconfig(env *envtest.Environment, dir string) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, data, 0o600)
+}
+
+// writeManagerKubeconfig installs the manager's RBAC and writes a kubeconfig that
+// authenticates as its ServiceAccount.
+func writeManagerKubeconfig(env *envtest.Environment, admin *rest.Config, dir string) (string, error) {
+	user, _, err := ManagerUser(context.Background(), env, admin)
+	if err != nil {
+		return "", err
+	}
+	data, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "kubeconfig-manager")
 	return path, os.WriteFile(path, data, 0o600)
 }
 

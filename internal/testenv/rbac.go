@@ -67,6 +67,16 @@ func (m *ManagerRBAC) Groups() []string {
 // has the permissions of the operator's install and nothing more; the rate limits
 // are the admin config's.
 func ManagerConfig(ctx context.Context, env *envtest.Environment, admin *rest.Config) (*rest.Config, *ManagerRBAC, error) {
+	user, m, err := ManagerUser(ctx, env, admin)
+	if err != nil {
+		return nil, nil, err
+	}
+	return user.Config(), m, nil
+}
+
+// ManagerUser is ManagerConfig's user, whose KubeConfig a separate operator
+// process can be given.
+func ManagerUser(ctx context.Context, env *envtest.Environment, admin *rest.Config) (*envtest.AuthenticatedUser, *ManagerRBAC, error) {
 	m, err := ReadManagerRBAC()
 	if err != nil {
 		return nil, nil, err
@@ -95,7 +105,7 @@ func ManagerConfig(ctx context.Context, env *envtest.Environment, admin *rest.Co
 			return nil, nil, err
 		}
 		if allowed {
-			return user.Config(), m, nil
+			return user, m, nil
 		}
 		if time.Now().After(deadline) {
 			return nil, nil, fmt.Errorf("the API server does not grant %s %+v after 30s", m.Username(), attrs)

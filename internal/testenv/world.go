@@ -40,6 +40,10 @@ type WorldOptions struct {
 	ClientTimeout time.Duration
 	// Stopping, when set, is told about each part ("the operator") before Stop stops it.
 	Stopping func(part string)
+	// AsManager runs the operator as the manager's ServiceAccount with the RBAC of
+	// config/rbac (ManagerUser), not as a cluster admin: admission policies that
+	// single out the operator's identity then apply to it as installed.
+	AsManager bool
 }
 
 // World is what the developer tools run against: etcd and kube-apiserver, the EKS
@@ -77,6 +81,11 @@ func (w *World) start() error {
 	}
 	if w.Kubeconfig, err = WriteKubeconfig(w.Env, w.opts.WorkDir); err != nil {
 		return err
+	}
+	if w.opts.AsManager {
+		if w.Kubeconfig, err = writeManagerKubeconfig(w.Env, w.Config, w.opts.WorkDir); err != nil {
+			return err
+		}
 	}
 	if w.Client, err = newClient(w.Config, w.opts.ClientTimeout); err != nil {
 		return err

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+)
+
+// probe is a tenant that only ever asks for what its rule allows: it creates an
+// object at intervals while the others attack, and a watcher times how long each
+// takes to be Ready. A tenant whose neighbours flood, squat and churn must still
+// get through within a bound (invariant v).
+type probe struct {
+	k8s     client.Client
+	mu      sync.Mutex
+	created map[string]time.Time
+	ready   map[string]time.Duration
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// probeLive is how many probe objects are kept; older ones, once Ready, are deleted.
+const probeLive = 3
+
+func startProbe(ctx context.Context, k8s client.Client) *probe {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &probe{k8s: k8s, created: map[string]time.Time{}, ready: map[string]time.Duration{}, cancel: cancel, done: make(chan struct{})}
+	go p.watch(ctx)
+	return p
+}
+
+// watch lists the probe namespace every 200ms and records when each object is
+// first seen Ready at its generation.
+func (p *probe) watch(ctx context.Context) {
+	defer close(p.done)
+	for ctx.Err() == nil {
+		list := &v1.AccessEntryList{}
+		if err := p.k8s.List(ctx, list, client.InNamespace(probeNS)); err == nil {
+			now := time.Now()
+			p.mu.Lock()
+			for _, ae := range list.Items {
+				c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
+				at, known := p.created[ae.Name]
+				if _, done := p.ready[ae.Name]; known && !done && c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == ae.Generation {
+					p.ready[ae.Name] = now.Sub(at)
+				}
+			}
+			p.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (p *probe) stop() {
+	p.cancel()
+	<-p.done
+}
+
+// probeStep creates a probe object (View in ns-0, on the cluster whose config is
+// never deleted) and deletes the oldest ones already Ready.
+func (m *model) probeStep(ctx context.Context, p *probe) {
+	m.seq++
+	ae := &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("probe-%04d", m.seq), Namespace: probeNS},
+		Spec: v1.AccessEntrySpec{ClusterName: clusters[0], PrincipalARN: m.freshPrincipal(probeNS),
+			AccessPolicies: []v1.AccessPolicy{{PolicyARN: policyARN("AmazonEKSViewPolicy"),
+				AccessScope: v1.AccessScope{Type: v1.AccessScopeNamespace, Namespaces: []v1.ScopeNamespace{"ns-0"}}}}}}
+	if err := m.create(ctx, ae); err != nil {
+		m.attacks["probe: create failed (kube-apiserver restarting?)"]++
+		return
+	}
+	m.probes[ae.Name] = true
+	p.mu.Lock()
+	p.created[ae.Name] = time.Now()
+	var done []string
+	for name := range p.ready {
+		if _, live := m.live[name]; live {
+			done = append(done, name)
+		}
+	}
+	p.mu.Unlock()
+	slices.Sort(done)
+	for _, name := range done[:max(0, len(done)-probeLive)] {
+		_ = m.remove(ctx, name)
+	}
+}
+
+// latencies are the times to Ready of the probe objects, sorted, and the ones
+// never seen Ready.
+func (p *probe) latencies() (ready []time.Duration, never []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name := range p.created {
+		if d, ok := p.ready[name]; ok {
+			ready = append(ready, d)
+		} else {
+			never = append(never, name)
+		}
+	}
+	slices.Sort(ready)
+	slices.Sort(never)
+	return ready, never
+}
+
+// judge checks invariant v: every probe object became Ready within bound. Only
+// per-namespace fairness bounds the wait, so a miss awaits it where it is missing.
+func (p *probe) judge(bound time.Duration, c *counts) []finding {
+	ready, never := p.latencies()
+	c.tenancy["(v) a probe object Ready within the bound"] += len(ready) + len(never)
+	var out []finding
+	for _, name := range never {
+		out = append(out, finding{"(v)", featLimits, fmt.Sprintf("probe object %s/%s was never seen Ready", probeNS, name)})
+	}
+	if len(ready) > 0 && ready[len(ready)-1] > bound {
+		n := len(ready) - slices.IndexFunc(ready, func(d time.Duration) bool { return d > bound })
+		out = append(out, finding{"(v)", featLimits, fmt.Sprintf("%d probe objects waited longer than %s to be Ready, the longest %s", n, bound, ready[len(ready)-1].Round(100*time.Millisecond))})
+	}
+	return out
+}
+
+// summary is the probe's line of the report.
+func (p *probe) summary(bound time.Duration) string {
+	ready, never := p.latencies()
+	if len(ready) == 0 {
+		return fmt.Sprintf("no probe object became Ready (%d never)", len(never))
+	}
+	return fmt.Sprintf("%d objects, time to Ready: median %s, max %s (bound %s), never Ready %d",
+		len(ready), ready[len(ready)/2].Round(100*time.Millisecond), ready[len(ready)-1].Round(100*time.Millisecond), bound, len(never))
+}
