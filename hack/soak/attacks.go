@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -99,6 +101,17 @@ func pick(rng *rand.Rand, names []string) string {
 // stripFinalizer removes the operator's finalizer from a tenant's object with
 // the tenant's client; it says whether the object had one to remove.
 func (m *model) stripFinalizer(ctx context.Context, ae *v1.AccessEntry) (bool, error) {
+	for range 4 {
+		had, err := m.stripOnce(ctx, ae)
+		if !apierrors.IsConflict(err) {
+			return had, err
+		}
+	}
+	return true, errors.New("conflicts with the operator's writes, 4 times")
+}
+
+// stripOnce removes the finalizer from the object as last read.
+func (m *model) stripOnce(ctx context.Context, ae *v1.AccessEntry) (bool, error) {
 	k8s := m.client(ae.Namespace)
 	cur := &v1.AccessEntry{}
 	if err := k8s.Get(ctx, client.ObjectKeyFromObject(ae), cur); err != nil {
@@ -130,6 +143,10 @@ func (m *model) stripLive(ctx context.Context, rng *rand.Rand) (string, error) {
 	had, err := m.stripFinalizer(ctx, m.live[name])
 	if !had && err == nil {
 		return "skipped (no finalizer yet)", nil
+	}
+	if err == nil {
+		// Deleted before the operator puts it back, the object leaves its entry.
+		m.stripped[name] = true
 	}
 	return answerOf(err), nil
 }
@@ -210,6 +227,15 @@ func (m *model) newTenantObject(ctx context.Context, rng *rand.Rand, kind, ns, c
 	return nil
 }
 
+// meek asks for what every rule set allows a tenant: View in ns-0, group-0 and
+// the username EKS derives. A squat with it is stopped by nothing but the
+// principal: its reservation, its rule pattern, or another's claim.
+func meek(s *v1.AccessEntrySpec) {
+	s.Username, s.KubernetesGroups = "", []v1.KubernetesGroup{"group-0"}
+	s.AccessPolicies = []v1.AccessPolicy{{PolicyARN: policyARN("AmazonEKSViewPolicy"),
+		AccessScope: v1.AccessScope{Type: v1.AccessScopeNamespace, Namespaces: []v1.ScopeNamespace{"ns-0"}}}}
+}
+
 // squatOn makes an object in a tenant namespace other than the victim's that
 // names the victim's principal on its cluster.
 func (m *model) squatOn(ctx context.Context, rng *rand.Rand, kind, victim string) (string, error) {
@@ -218,14 +244,15 @@ func (m *model) squatOn(ctx context.Context, rng *rand.Rand, kind, victim string
 	}
 	v := m.live[victim]
 	others := slices.DeleteFunc(slices.Clone(tenants), func(ns string) bool { return ns == v.Namespace })
-	err := m.newTenantObject(ctx, rng, kind, pick(rng, others), v.Spec.ClusterName, v.Spec.PrincipalARN, nil)
+	err := m.newTenantObject(ctx, rng, kind, pick(rng, others), v.Spec.ClusterName, v.Spec.PrincipalARN, meek)
 	return answerOf(err), err
 }
 
 func (m *model) squatPlatform(ctx context.Context, rng *rand.Rand) (string, error) {
 	var platform []string
+	cl := m.broadest(rng)
 	for _, n := range m.names() {
-		if m.live[n].Namespace == namespace {
+		if m.live[n].Namespace == namespace && m.live[n].Spec.ClusterName == cl {
 			platform = append(platform, n)
 		}
 	}
@@ -233,15 +260,46 @@ func (m *model) squatPlatform(ctx context.Context, rng *rand.Rand) (string, erro
 }
 
 func (m *model) squatTenant(ctx context.Context, rng *rand.Rand) (string, error) {
-	return m.squatOn(ctx, rng, "squat: another tenant's principal", pick(rng, m.tenantObjects(nil)))
+	cl := m.broadest(rng)
+	return m.squatOn(ctx, rng, "squat: another tenant's principal", pick(rng, m.tenantObjects(func(ae *v1.AccessEntry) bool { return ae.Spec.ClusterName == cl })))
 }
 
 // squatProtected names a principal spec.unmanagedEntries.protect covers, whose
-// hand-made entry exists in both clusters.
+// hand-made entry exists in both clusters, and asks to adopt it (which the broad
+// rule allows, but for the reservation).
 func (m *model) squatProtected(ctx context.Context, rng *rand.Rand) (string, error) {
 	const kind = "squat: a protected principal"
-	err := m.newTenantObject(ctx, rng, kind, pick(rng, tenants), clusters[rng.IntN(len(clusters))], pick(rng, protected), nil)
-	return answerOf(err), err
+	err := m.newTenantObject(ctx, rng, kind, pick(rng, tenants), m.broadest(rng), pick(rng, protected), func(s *v1.AccessEntrySpec) {
+		meek(s)
+		s.KubernetesGroups = []v1.KubernetesGroup{"break-glass"}
+		s.AccessPolicies = nil
+	})
+	if err == nil {
+		err = m.annotate(ctx, m.seq, v1.AdoptAnnotation, "true")
+	}
+	return "adopting: " + answerOf(err), err
+}
+
+// broadest is a cluster under the broad rules when there is one: the adversary
+// goes where only the reservation and first-come rules stop it.
+func (m *model) broadest(rng *rand.Rand) string {
+	for _, cl := range clusters {
+		if m.rules[cl] == "broad" && !(cl == clusters[1] && m.noConfig) {
+			return cl
+		}
+	}
+	return clusters[rng.IntN(len(clusters))]
+}
+
+// annotate sets an annotation on the object the adversary made last.
+func (m *model) annotate(ctx context.Context, seq int, k, v string) error {
+	name := fmt.Sprintf("soak-%04d", seq)
+	ae := m.live[name]
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{k: v}}})
+	if err != nil {
+		return err
+	}
+	return m.client(ae.Namespace).Patch(ctx, &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ae.Namespace}}, client.RawPatch(types.MergePatchType, patch))
 }
 
 // reachSibling has soak-t1 ask for a value only soak-t1-admin's {{namespace}}
@@ -281,7 +339,7 @@ func (m *model) storm(ctx context.Context, rng *rand.Rand) (string, error) {
 	v := m.live[victim]
 	made := 0
 	for range stormSize {
-		if err := m.newTenantObject(ctx, rng, kind, pick(rng, tenants), v.Spec.ClusterName, v.Spec.PrincipalARN, nil); err != nil {
+		if err := m.newTenantObject(ctx, rng, kind, pick(rng, tenants), v.Spec.ClusterName, v.Spec.PrincipalARN, meek); err != nil {
 			return fmt.Sprintf("%d objects made", made), err
 		}
 		made++
@@ -293,13 +351,13 @@ func (m *model) storm(ctx context.Context, rng *rand.Rand) (string, error) {
 func (m *model) flood(ctx context.Context, rng *rand.Rand, n int) (string, error) {
 	ns := tenants[m.attacks["flood"]%2]
 	m.attacks["flood"]++
-	cluster := clusters[0]
+	// The probe's cluster: the same account's budget.
+	cluster := clusters[1]
+	if m.noConfig {
+		cluster = clusters[0]
+	}
 	for i := range n {
-		err := m.newTenantObject(ctx, rng, "flood", ns, cluster, m.freshPrincipal(ns), func(s *v1.AccessEntrySpec) {
-			s.Username, s.KubernetesGroups = "", []v1.KubernetesGroup{"group-0"}
-			s.AccessPolicies = []v1.AccessPolicy{{PolicyARN: policyARN("AmazonEKSViewPolicy"),
-				AccessScope: v1.AccessScope{Type: v1.AccessScopeNamespace, Namespaces: []v1.ScopeNamespace{"ns-0"}}}}
-		})
+		err := m.newTenantObject(ctx, rng, "flood", ns, cluster, m.freshPrincipal(ns), meek)
 		if err != nil {
 			m.attacks[fmt.Sprintf("flood: %d of %d objects made", i, n)]++
 			return "flood", err
@@ -385,7 +443,27 @@ func (m *model) trespass(ctx context.Context, rng *rand.Rand) (string, error) {
 func (m *model) finalAttacks(c *counts) {
 	for name, kind := range m.attackOf {
 		if ae, ok := m.final[name]; ok {
-			m.attacks[kind+": ended "+readyReason(ae)]++
+			m.attacks[kind+": ended "+endOf(ae)]++
 		}
 	}
+}
+
+// endOf is an object's Ready reason and, for NotPermitted, what its message
+// says stopped it first.
+func endOf(ae v1.AccessEntry) string {
+	c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
+	if c == nil || c.Reason != v1.ReasonNotPermitted {
+		return readyReason(ae)
+	}
+	for _, why := range []struct{ says, is string }{
+		{"is reserved for the platform", "reserved principal"},
+		{"may not be adopted", "adoption refused"},
+		{"no rule of ClusterAccessConfig", "no rule"},
+		{"spec.principalARN", "principal outside the rule"},
+	} {
+		if strings.Contains(c.Message, why.says) {
+			return c.Reason + " (" + why.is + ")"
+		}
+	}
+	return c.Reason + " (groups, username or policies)"
 }

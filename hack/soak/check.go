@@ -42,11 +42,17 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 					if c != nil {
 						msg = c.Reason + ": " + c.Message
 					}
-					notReady = append(notReady, ae.Name+" ("+msg+")")
+					want := "any reason"
+					if !any {
+						want = strings.Join(reasons, " or ")
+					}
+					notReady = append(notReady, ae.Name+" ("+msg+"; want "+want+")")
 					continue
 				}
 				for _, e := range emu.Entries(m.accountOf(ae.Spec.ClusterName), region, ae.Spec.ClusterName) {
-					if e.PrincipalARN == ae.Spec.PrincipalARN && e.PrincipalStale {
+					// Only the object whose tags the entry carries answers for it: a
+					// squatter in Conflict is not to bring another's entry up to date.
+					if e.PrincipalARN == ae.Spec.PrincipalARN && e.PrincipalStale && tagsName(e, &ae) {
 						notReady = append(notReady, ae.Name+" (its entry is bound to a principal since re-created in IAM)")
 					}
 				}

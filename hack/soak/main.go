@@ -177,6 +177,7 @@ func run(o options) error {
 	}
 	probe := startProbe(ctx, m.client(probeNS))
 	defer probe.stop()
+	m.probe = probe
 	if err := drive(ctx, w, m, probe, rng, o, &c); err != nil {
 		return err
 	}
@@ -217,7 +218,7 @@ func run(o options) error {
 }
 
 // newModel creates the namespaces, the tenants' users and the clusters'
-// ClusterAccessConfigs (loose rules), and finds out which guards the build has.
+// ClusterAccessConfigs, and finds out which guards the build has.
 func newModel(ctx context.Context, w *testenv.World) (*model, error) {
 	k8s := w.Client
 	for _, ns := range append([]string{namespace, probeNS}, tenants...) {
@@ -227,7 +228,7 @@ func newModel(ctx context.Context, w *testenv.World) (*model, error) {
 	}
 	m := &model{live: map[string]*v1.AccessEntry{}, retained: map[string]bool{}, history: map[string][]string{}, declared: map[string][]string{},
 		rules: map[string]string{}, emu: w.Emulator, left: map[string]leftEntry{}, tenantKeys: map[string]string{},
-		attacks: map[string]int{}, attackOf: map[string]string{}, probes: map[string]bool{}}
+		attacks: map[string]int{}, attackOf: map[string]string{}, probes: map[string]bool{}, stripped: map[string]bool{}, keysOf: map[string][]string{}}
 	var err error
 	if m.feat, err = detectFeatures(ctx, k8s); err != nil {
 		return nil, err
@@ -235,11 +236,12 @@ func newModel(ctx context.Context, w *testenv.World) (*model, error) {
 	if m.clients, err = tenantClients(ctx, w); err != nil {
 		return nil, err
 	}
-	for _, cl := range clusters {
-		if err := createConfig(ctx, k8s, cl, "loose", m.feat); err != nil {
+	// The second cluster starts broad: the squatting attacks go there.
+	for i, set := range []string{"loose", "broad"} {
+		if err := createConfig(ctx, k8s, clusters[i], set, m.feat); err != nil {
 			return nil, err
 		}
-		m.rules[cl] = "loose"
+		m.rules[clusters[i]] = set
 	}
 	return m, nil
 }

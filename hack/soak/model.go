@@ -54,10 +54,16 @@ type model struct {
 	attackOf map[string]string
 	// probes are the probe's objects, not the driver's to touch.
 	probes map[string]bool
-	// strips are the finalizer removals the API server let a tenant make.
-	strips []string
+	// strips are the finalizer removals the API server let a tenant make;
+	// stripped are the live objects among them.
+	strips   []string
+	stripped map[string]bool
+	// keysOf are the keys each object ever named.
+	keysOf map[string][]string
 	// holes are the writes a tenant's RBAC should have refused and did not.
 	holes []string
+	// probe times the probe tenant's objects.
+	probe *probe
 	// eksNow is what EKS held at settle's last look, by key.
 	eksNow map[string]eksemulator.Entry
 }
@@ -81,8 +87,21 @@ func (m *model) leave(ae *v1.AccessEntry, k, how string) {
 		m.retained[k] = true
 		return
 	}
-	m.left[k] = leftEntry{namespace: ae.Namespace, name: ae.Name, how: how, set: m.rules[ae.Spec.ClusterName]}
+	// The operator may not have moved the entry yet when the object lets go of
+	// it after a re-pointing (or may have): it stays in either account.
+	_, cl := splitKey(k)
+	for _, acct := range accountsOf(cl) {
+		m.left[key(acct, cl, ae.Spec.PrincipalARN)] = leftEntry{namespace: ae.Namespace, name: ae.Name, how: how, set: m.rules[cl]}
+	}
 	m.event(ae.Name, how+": let go of "+k)
+}
+
+// accountsOf are the accounts a cluster's entries may be in.
+func accountsOf(cluster string) []string {
+	if cluster == clusters[0] {
+		return []string{account, otherAccount}
+	}
+	return []string{account}
 }
 
 type identity struct{ cluster, principal string }
@@ -175,8 +194,12 @@ func (m *model) create(ctx context.Context, ae *v1.AccessEntry) error {
 	return nil
 }
 
-// track records the key a tenant object names.
+// track records the key an object names, and for a tenant object its namespace.
 func (m *model) track(ae *v1.AccessEntry) {
+	k := key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN)
+	if !slices.Contains(m.keysOf[ae.Name], k) {
+		m.keysOf[ae.Name] = append(m.keysOf[ae.Name], k)
+	}
 	if ae.Namespace != namespace {
 		m.tenantKeys[key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN)] = ae.Namespace
 	}
@@ -188,8 +211,15 @@ func (m *model) remove(ctx context.Context, name string) error {
 	if err := m.client(ae.Namespace).Delete(ctx, &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ae.Namespace}}); err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
-	if ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
-		m.leave(ae, key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN), "Retain")
+	// The operator lets go of the identity its status records, which may be one
+	// the object named before, not moved yet: any of them may stay.
+	for _, k := range m.keysOf[name] {
+		if ae.Spec.DeletionPolicy == v1.DeletionPolicyRetain {
+			m.leave(ae, k, "Retain")
+		}
+		if m.stripped[name] {
+			m.leave(ae, k, "finalizer removed")
+		}
 	}
 	delete(m.live, name)
 	m.event(name, "deleted")
@@ -239,6 +269,7 @@ func (m *model) repoint(ctx context.Context) error {
 		}
 	}
 	m.remote, m.rulesChanged = !m.remote, time.Now()
+	m.probe.interrupt()
 	for _, ae := range m.live {
 		m.track(ae)
 	}
@@ -270,6 +301,7 @@ func (m *model) toggleConfig(ctx context.Context) error {
 	if err := k8s.Delete(ctx, cac); err != nil {
 		return err
 	}
+	m.probe.interrupt()
 	m.noConfig, m.rulesChanged = true, time.Now()
 	return nil
 }
@@ -384,6 +416,10 @@ func (m *model) expectedReasons(ae *v1.AccessEntry) (reasons []string, any bool)
 	want := m.expectedReason(ae)
 	if ae.Namespace == namespace {
 		return []string{want}, false
+	}
+	if m.reserved(ae.Spec.ClusterName, ae.Spec.PrincipalARN) != "" {
+		// Judged before any claim: the platform's principal is refused outright.
+		return []string{v1.ReasonNotPermitted}, false
 	}
 	if m.feat.limits && m.overLimit(ae.Namespace, ae.Spec.ClusterName) {
 		return nil, true

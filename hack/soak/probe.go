@@ -23,8 +23,11 @@ type probe struct {
 	mu      sync.Mutex
 	created map[string]time.Time
 	ready   map[string]time.Duration
-	cancel  context.CancelFunc
-	done    chan struct{}
+	// interrupted are the objects that were waiting when their cluster's
+	// config was deleted: they wait for the platform, not for the tenants.
+	interrupted map[string]bool
+	cancel      context.CancelFunc
+	done        chan struct{}
 }
 
 // probeLive is how many probe objects are kept; older ones, once Ready, are deleted.
@@ -32,7 +35,7 @@ const probeLive = 3
 
 func startProbe(ctx context.Context, k8s client.Client) *probe {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &probe{k8s: k8s, created: map[string]time.Time{}, ready: map[string]time.Duration{}, cancel: cancel, done: make(chan struct{})}
+	p := &probe{k8s: k8s, created: map[string]time.Time{}, ready: map[string]time.Duration{}, interrupted: map[string]bool{}, cancel: cancel, done: make(chan struct{})}
 	go p.watch(ctx)
 	return p
 }
@@ -62,17 +65,35 @@ func (p *probe) watch(ctx context.Context) {
 	}
 }
 
+// interrupt sets aside the objects waiting now.
+func (p *probe) interrupt() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for name := range p.created {
+		if _, ok := p.ready[name]; !ok {
+			p.interrupted[name] = true
+		}
+	}
+}
+
 func (p *probe) stop() {
 	p.cancel()
 	<-p.done
 }
 
-// probeStep creates a probe object (View in ns-0, on the cluster whose config is
-// never deleted) and deletes the oldest ones already Ready.
+// probeStep creates a probe object (View in ns-0) and deletes the oldest ones
+// already Ready. It uses the cluster whose config is never re-pointed, unless
+// that config is deleted: the probe shares the account's EKS budget with the
+// floods and storms. A probe waiting when the platform re-points or deletes its
+// config is set aside (interrupt): it waits for the platform, not the tenants.
 func (m *model) probeStep(ctx context.Context, p *probe) {
+	cluster := clusters[1]
+	if m.noConfig {
+		cluster = clusters[0]
+	}
 	m.seq++
 	ae := &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("probe-%04d", m.seq), Namespace: probeNS},
-		Spec: v1.AccessEntrySpec{ClusterName: clusters[0], PrincipalARN: m.freshPrincipal(probeNS),
+		Spec: v1.AccessEntrySpec{ClusterName: cluster, PrincipalARN: m.freshPrincipal(probeNS),
 			AccessPolicies: []v1.AccessPolicy{{PolicyARN: policyARN("AmazonEKSViewPolicy"),
 				AccessScope: v1.AccessScope{Type: v1.AccessScopeNamespace, Namespaces: []v1.ScopeNamespace{"ns-0"}}}}}}
 	if err := m.create(ctx, ae); err != nil {
@@ -101,9 +122,9 @@ func (p *probe) latencies() (ready []time.Duration, never []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for name := range p.created {
-		if d, ok := p.ready[name]; ok {
+		if d, ok := p.ready[name]; ok && !p.interrupted[name] {
 			ready = append(ready, d)
-		} else {
+		} else if !ok && !p.interrupted[name] {
 			never = append(never, name)
 		}
 	}

@@ -46,7 +46,16 @@ var ruleSets = map[string][]v1.GrantRule{
 	"loose": {tenantRule(tenants, "{{namespace}}-*", []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy", "AmazonEKSAdminPolicy"}, true, []string{"group-*", "{{namespace}}-*"}, "user-*:*"), probeRule()},
 	"tight": {tenantRule(tenants, "{{namespace}}-*", []string{"AmazonEKSViewPolicy"}, false, []string{"group-0"}, ""), probeRule()},
 	"t1":    {tenantRule([]string{tenants[0], sibling}, "{{namespace}}-*", []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy"}, true, []string{"group-*", "{{namespace}}-*"}, "user-*:*"), probeRule()},
-	"broad": {tenantRule(tenants, "*", []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy"}, false, []string{"group-*", "{{namespace}}-*"}, "user-*:*"), probeRule()},
+	"broad": {broadRule(), probeRule()},
+}
+
+// broadRule admits every role under role/soak/ and lets the tenants adopt
+// existing entries: only the reservation keeps them off the platform's
+// break-glass entry.
+func broadRule() v1.GrantRule {
+	r := tenantRule(tenants, "*", []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy"}, false, []string{"group-*", "{{namespace}}-*", "break-glass"}, "user-*:*")
+	r.AllowAdoption = true
+	return r
 }
 
 // ruleExtras are the GrantRule fields of issue 25 that api/v1alpha1 may not
