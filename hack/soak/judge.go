@@ -98,8 +98,10 @@ func (m *model) judgeEntry(k string, e eksemulator.Entry, c *counts) []finding {
 		c.tenancy["(i) a tenant entry out of the operator's reach"]++
 		return out
 	}
+	// The object answers for the entry only while it still names it: one that
+	// moved away under Retain left it behind, as a deleted one would.
 	live, ok := m.live[owner.Name]
-	liveOwner := ok && live.Namespace == owner.Namespace
+	liveOwner := ok && live.Namespace == owner.Namespace && key(m.accountOf(live.Spec.ClusterName), live.Spec.ClusterName, live.Spec.PrincipalARN) == k
 	feature := ""
 	if !liveOwner {
 		feature = featRetain
@@ -108,7 +110,7 @@ func (m *model) judgeEntry(k string, e eksemulator.Entry, c *counts) []finding {
 	if v := m.forbidden(owner.Namespace, cl, e); len(v) > 0 {
 		state := "its object is live"
 		if !liveOwner {
-			state = "its object is gone (" + m.how(k) + ")"
+			state = "its object is gone or moved away (" + m.how(k) + ")"
 		}
 		out = append(out, finding{"(i)", feature, fmt.Sprintf("%s: tagged as %s, %s, holds what rule set %q forbids: %s", k, owner, state, m.rules[cl], strings.Join(v, "; "))})
 	}
