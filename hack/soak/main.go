@@ -93,7 +93,7 @@ func main() {
 	flag.IntVar(&o.attackRate, "attack-rate", 35, "share of the steps, in percent, the tenants' adversary takes")
 	flag.IntVar(&o.floods, "floods", 2, "how many times a tenant fills its quota")
 	flag.IntVar(&o.flood, "flood", 30, "objects a tenant creates at once to fill its quota (the default limit is 25)")
-	flag.DurationVar(&o.probeEvery, "probe-every", 10*time.Second, "how often the probe tenant creates an allowed object")
+	flag.DurationVar(&o.probeEvery, "probe-every", 5*time.Second, "how often the probe tenant creates an allowed object")
 	flag.DurationVar(&o.probeBound, "probe-bound", 60*time.Second, "how long a probe object may wait to be Ready")
 	flag.BoolVar(&o.strict, "strict", false, "fail on invariants that only a guard this build lacks keeps")
 	flag.Parse()

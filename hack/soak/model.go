@@ -269,7 +269,7 @@ func (m *model) repoint(ctx context.Context) error {
 		}
 	}
 	m.remote, m.rulesChanged = !m.remote, time.Now()
-	m.probe.interrupt()
+	m.probe.interrupt(clusters[0])
 	for _, ae := range m.live {
 		m.track(ae)
 	}
@@ -301,7 +301,7 @@ func (m *model) toggleConfig(ctx context.Context) error {
 	if err := k8s.Delete(ctx, cac); err != nil {
 		return err
 	}
-	m.probe.interrupt()
+	m.probe.interrupt(name)
 	m.noConfig, m.rulesChanged = true, time.Now()
 	return nil
 }

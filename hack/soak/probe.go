@@ -24,8 +24,10 @@ type probe struct {
 	created map[string]time.Time
 	ready   map[string]time.Duration
 	// interrupted are the objects that were waiting when their cluster's
-	// config was deleted: they wait for the platform, not for the tenants.
+	// config was re-pointed or deleted: they wait for the platform, not for the
+	// tenants.
 	interrupted map[string]bool
+	clusterOf   map[string]string
 	cancel      context.CancelFunc
 	done        chan struct{}
 }
@@ -35,7 +37,7 @@ const probeLive = 3
 
 func startProbe(ctx context.Context, k8s client.Client) *probe {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &probe{k8s: k8s, created: map[string]time.Time{}, ready: map[string]time.Duration{}, interrupted: map[string]bool{}, cancel: cancel, done: make(chan struct{})}
+	p := &probe{k8s: k8s, created: map[string]time.Time{}, ready: map[string]time.Duration{}, interrupted: map[string]bool{}, clusterOf: map[string]string{}, cancel: cancel, done: make(chan struct{})}
 	go p.watch(ctx)
 	return p
 }
@@ -65,12 +67,12 @@ func (p *probe) watch(ctx context.Context) {
 	}
 }
 
-// interrupt sets aside the objects waiting now.
-func (p *probe) interrupt() {
+// interrupt sets aside the objects of the cluster waiting now.
+func (p *probe) interrupt(cluster string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for name := range p.created {
-		if _, ok := p.ready[name]; !ok {
+		if _, ok := p.ready[name]; !ok && p.clusterOf[name] == cluster {
 			p.interrupted[name] = true
 		}
 	}
@@ -102,7 +104,7 @@ func (m *model) probeStep(ctx context.Context, p *probe) {
 	}
 	m.probes[ae.Name] = true
 	p.mu.Lock()
-	p.created[ae.Name] = time.Now()
+	p.created[ae.Name], p.clusterOf[ae.Name] = time.Now(), cluster
 	var done []string
 	for name := range p.ready {
 		if _, live := m.live[name]; live {
