@@ -4,16 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
@@ -102,38 +96,22 @@ func detectFeatures(ctx context.Context, k8s client.Client) (features, error) {
 	return f, nil
 }
 
-// installAdmission creates every object of the YAML files in config/admission
-// (kustomization.yaml aside); it returns how many.
+// installAdmission installs config/default's admission policies, exempting
+// the identity the operator runs as here (config/rbac's ServiceAccount, which
+// config/default renames); it returns how many objects it installed.
 func installAdmission(ctx context.Context, k8s client.Client) (int, error) {
-	files, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "admission", "*.yaml"))
-	n := 0
-	for _, file := range files {
-		if filepath.Base(file) == "kustomization.yaml" {
-			continue
-		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return n, err
-		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-		for {
-			obj := &unstructured.Unstructured{}
-			if err := dec.Decode(&obj.Object); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				return n, fmt.Errorf("%s: %w", file, err)
-			}
-			if len(obj.Object) == 0 {
-				continue
-			}
-			if err := k8s.Create(ctx, obj); err != nil {
-				return n, fmt.Errorf("installing %s %s from %s: %w", obj.GetKind(), obj.GetName(), file, err)
-			}
-			n++
-		}
+	a, err := testenv.RenderAdmission()
+	if err != nil {
+		return 0, err
 	}
-	return n, nil
+	m, err := testenv.ReadManagerRBAC()
+	if err != nil {
+		return 0, err
+	}
+	if err := testenv.InstallAdmission(ctx, k8s, m.Username()); err != nil {
+		return 0, err
+	}
+	return len(a.Objects), nil
 }
 
 // gaps says which guards are missing, for the report.

@@ -95,7 +95,7 @@ func main() {
 	flag.IntVar(&o.flood, "flood", 30, "objects a tenant creates at once to fill its quota (the default limit is 25)")
 	flag.DurationVar(&o.probeEvery, "probe-every", 5*time.Second, "how often the probe tenant creates an allowed object")
 	flag.DurationVar(&o.probeBound, "probe-bound", 60*time.Second, "how long a probe object may wait to be Ready")
-	flag.BoolVar(&o.strict, "strict", false, "fail on invariants that only a guard this build lacks keeps")
+	flag.BoolVar(&o.strict, "strict", true, "fail on invariants that only a guard this build lacks keeps (--strict=false reports them as awaited)")
 	flag.Parse()
 	if *short {
 		o.objects, o.duration, o.kills, o.floods, o.probeEvery = 40, 60*time.Second, 4, 1, 3*time.Second
