@@ -126,6 +126,10 @@ demo-binary:
 bench: envtest-assets build bench-binary ## Benchmark 1,000 entries against EKS's rate limit (ARGS="--entries 10000" for more, ARGS="--accounts 10 --entries 100" for many accounts).
 	$(BIN)/bench $(ARGS)
 
+.PHONY: bench-tenancy
+bench-tenancy: envtest-assets ## One namespace's 1,000 objects in Conflict, another's new entries timed to Ready (BenchmarkConflictBacklog).
+	KUBEBUILDER_ASSETS=$(K8S_BIN) go test -run '^$$' -bench BenchmarkConflictBacklog -benchtime 1x -timeout 30m ./controllers/
+
 .PHONY: bench-smoke
 bench-smoke: envtest-assets build bench-binary ## A 50-entry benchmark run and a two-account one, so the harness does not rot.
 	$(BIN)/bench --entries 50 --rate 50 --burst 50 --sweep-period 5s --steady 10s --heals 2 --round-qps 20 --smoke

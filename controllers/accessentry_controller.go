@@ -114,8 +114,9 @@ func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// predicate passes creates and deletes.
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.entriesNearNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		// A platform object's claim on a principal takes precedence: tenant objects
-		// naming it are judged again when one appears or changes.
-		Watches(&v1.AccessEntry{}, handler.EnqueueRequestsFromMapFunc(r.tenantRivals), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// naming it are judged again when one appears or changes; a tenant's
+		// object that goes may make room for those a limit refused.
+		Watches(&v1.AccessEntry{}, handler.EnqueueRequestsFromMapFunc(r.affected), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		// The budget's scheduler and the sweeps put objects back in the queue.
 		WatchesRawSource(r.queue.source()).
 		WatchesRawSource(r.Suspects.queue.source()).

@@ -50,6 +50,9 @@ func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPas
 	if err != nil {
 		return err
 	}
+	if req.Places, err = r.places(ctx, p.ae, cfg); err != nil {
+		return err
+	}
 	v := guardrails.Judge(cfg, req)
 	if v.Allowed() {
 		p.verdict = &v
@@ -290,7 +293,7 @@ func (r *AccessEntryReconciler) namespaceLabels(ctx context.Context, name string
 
 // guardrailConfig is what the guardrails know of a ClusterAccessConfig.
 func guardrailConfig(cac *v1.ClusterAccessConfig) guardrails.Config {
-	return guardrails.Config{Name: cac.Name, Rules: cac.Spec.Guardrails.Rules}
+	return guardrails.Config{Name: cac.Name, Rules: cac.Spec.Guardrails.Rules, MaxTenantEntries: int(cac.Spec.Guardrails.MaxTenantEntries)}
 }
 
 func policyName(arn string) string {

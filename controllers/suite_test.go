@@ -129,6 +129,7 @@ func runSuite(m *testing.M) int {
 			{Name: "claims-retained", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "backlog", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "claims-shared", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "limits", Account: account, Region: region, AuthenticationMode: "API", MaxAccessEntries: 4},
 			{Name: "siblings", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "siblings-selected", Account: account, Region: region, AuthenticationMode: "API"},
 		}, fidelityClusters()...),

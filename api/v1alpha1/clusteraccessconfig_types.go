@@ -82,6 +82,17 @@ type Guardrails struct {
 	// +kubebuilder:validation:MaxItems=64
 	Rules []GrantRule `json:"rules,omitempty"`
 
+	// MaxTenantEntries is the room tenants may take of the cluster's quota of
+	// access entries: AccessEntries outside the trusted namespaces beyond it (the
+	// newest, counting from each namespace at most its maxEntriesPerNamespace) are
+	// NotPermitted, so that the platform's own AccessEntries always find room.
+	// EKS's quota per cluster is adjustable: keep this below yours, less what the
+	// platform, its nodes and EKS itself need.
+	// +optional
+	// +kubebuilder:default=1000
+	// +kubebuilder:validation:Minimum=1
+	MaxTenantEntries int32 `json:"maxTenantEntries,omitempty"`
+
 	// Enforcement says what happens when the guardrails stop allowing what an
 	// AccessEntry holds in EKS (a rule was tightened, or the AccessEntry's namespace
 	// lost its rule): Revoke (the default) removes it at once; Report only
@@ -211,6 +222,16 @@ type GrantRule struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
 	Usernames []Pattern `json:"usernames,omitempty"`
+
+	// MaxEntriesPerNamespace is how many AccessEntries each namespace the rule
+	// admits may hold on the cluster: its oldest ones (by creation, then name);
+	// those beyond are NotPermitted and hold nothing in EKS, so that one team
+	// cannot fill the cluster's quota of access entries.
+	// +optional
+	// +kubebuilder:default=25
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	MaxEntriesPerNamespace int32 `json:"maxEntriesPerNamespace,omitempty"`
 
 	// AllowAdoption lets the AccessEntries take over existing entries
 	// (eksaccess.io/adopt: "true"): only entries that hold nothing beyond this

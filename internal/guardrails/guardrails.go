@@ -31,6 +31,8 @@ type Config struct {
 	// rule's selector admits: what they claim through {{namespace}} patterns is
 	// refused to the others (siblings.go). Needed only when a rule has a selector.
 	Namespaces map[string]map[string]string
+	// MaxTenantEntries is spec.guardrails.maxTenantEntries; 0: no limit.
+	MaxTenantEntries int
 
 	siblings *siblings
 }
@@ -51,6 +53,9 @@ type Request struct {
 	// DeletionPolicy is what becomes of the entry when the object goes or moves
 	// away; Retain needs a rule with allowRetain.
 	DeletionPolicy v1.DeletionPolicy
+	// Places says where the object stands among the AccessEntries of the
+	// cluster, for the entry limits (limits.go); zero: not counted.
+	Places Places
 }
 
 // RequestFor is what an AccessEntry asks for.
@@ -109,6 +114,7 @@ func Judge(cfg Config, req Request) Verdict {
 		}
 		v := judgeRule(cfg, rule, req)
 		judgeSiblings(&cfg, &v, req)
+		judgeLimits(cfg, &v, req)
 		if v.Allowed() {
 			return v
 		}
