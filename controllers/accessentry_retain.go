@@ -7,7 +7,26 @@ import (
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
+
+// keepsAsHeld reports whether a rule that allows Retain allows all the entry
+// of id holds, as status last saw it: the spec may have changed since (a move
+// to a new principal under Retain asks for less than the old entry holds, a
+// spec change racing a delete is not applied yet), and what is kept is the
+// entry, not the spec.
+func keepsAsHeld(cac *v1.ClusterAccessConfig, ae *v1.AccessEntry, labels map[string]string, id v1.EntryIdentity) bool {
+	st := &ae.Status
+	if st.Identity == nil || *st.Identity != id || st.AccessEntryARN == "" {
+		return true // never created, or held elsewhere: nothing recorded to keep
+	}
+	held := plan.Observed{ARN: st.AccessEntryARN, Type: string(id.Type), Username: st.Username, Groups: st.KubernetesGroups, Policies: map[string]plan.ObservedPolicy{}}
+	for _, ap := range st.AccessPolicies {
+		held.Policies[ap.PolicyARN] = plan.ObservedPolicy{Scope: plan.Scope{Type: string(ap.AccessScope.Type), Namespaces: ap.AccessScope.Namespaces}}
+	}
+	l := guardrails.JudgeLeftover(guardrailConfig(cac), ae.Namespace, labels, id, held)
+	return !l.Delete && len(revokedBy(plan.Compute(l.Keep, held, nil), held, id.PrincipalARN)) == 0
+}
 
 // retains reports whether the object's deletionPolicy Retain is honoured for its
 // entry of id: always in a trusted namespace; elsewhere only while a rule of the
@@ -32,7 +51,7 @@ func (r *AccessEntryReconciler) retains(ctx context.Context, p *entryPass, id v1
 		if err != nil {
 			return false, err
 		}
-		keeps = guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(ae, labels)).KeepsRetain()
+		keeps = guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(ae, labels)).KeepsRetain() && keepsAsHeld(cac, ae, labels, id)
 	}
 	if !keeps {
 		p.event(corev1.EventTypeWarning, "RetainNotAllowed",

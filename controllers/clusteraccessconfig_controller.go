@@ -350,7 +350,10 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 	declared := map[string]bool{}
 	for i := range list.Items {
 		ae := &list.Items[i]
-		if cmp.Or(ae.Spec.Region, r.DefaultRegion) != region {
+		if cmp.Or(ae.Spec.Region, r.DefaultRegion) != region || !ae.DeletionTimestamp.IsZero() {
+			// An object being deleted shields nothing: its entry is deleted with it,
+			// or left behind and judged as such, however long another finalizer
+			// holds the object.
 			continue
 		}
 		if !guardrails.Trusted(ae.Namespace, r.TrustedNamespaces) {

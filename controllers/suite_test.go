@@ -130,6 +130,8 @@ func runSuite(m *testing.M) int {
 			{Name: "backlog", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "claims-shared", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "limits", Account: account, Region: region, AuthenticationMode: "API", MaxAccessEntries: 4},
+			{Name: "redteam", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "redteam-shield", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "siblings", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "siblings-selected", Account: account, Region: region, AuthenticationMode: "API"},
 		}, fidelityClusters()...),

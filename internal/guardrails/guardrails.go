@@ -134,13 +134,15 @@ func judgeRule(cfg Config, rule *v1.GrantRule, req Request) Verdict {
 	bad := func(format string, args ...any) { v.Violations = append(v.Violations, fmt.Sprintf(format, args...)) }
 
 	principalOK := true
+	// Outside the rule's principals the answer is the same whether or not the
+	// platform reserves the principal: a tenant cannot probe what it declares.
 	switch {
-	case req.Reserved != "":
-		principalOK = false
-		bad("spec.principalARN %s is reserved for the platform team (%s), whatever a rule allows: name another principal", req.Principal, req.Reserved)
 	case !principalAllowed(rule, req.Principal, expand):
 		principalOK = false
 		bad("spec.principalARN %s is not allowed (allowed: %s)", req.Principal, describePrincipals(rule, expand))
+	case req.Reserved != "":
+		principalOK = false
+		bad("spec.principalARN %s is reserved for the platform team (%s), whatever a rule allows: name another principal", req.Principal, req.Reserved)
 	}
 	typeOK := slices.Contains(allowedTypes(rule), req.Type)
 	if !typeOK {

@@ -167,6 +167,12 @@ func TestReservedPrincipal(t *testing.T) {
 	if !strings.Contains(v.Message(), "is reserved for the platform team (the platform team protects it), whatever a rule allows") {
 		t.Errorf("message %q", v.Message())
 	}
+	// Outside the rule's principals a reserved principal reads like any other:
+	// the answer tells a tenant nothing of what the platform reserves.
+	outside := Judge(cfg(teamRule), req(func(r *Request) { r.Principal, r.Reserved = role("444455556666", "platform-admins"), "reserved" }))
+	if outside.Allowed() || strings.Contains(outside.Message(), "reserved") || !strings.Contains(outside.Message(), "is not allowed") {
+		t.Errorf("a reserved principal outside the rule: %q", outside.Message())
+	}
 }
 
 // TestRestrict: what revocation keeps is what the rule allows, and never more than
