@@ -142,6 +142,9 @@ func (r *AccessEntryReconciler) estimate(p *entryPass) int {
 		if p.ae.Annotations[v1.AdoptAnnotation] == "true" {
 			return 3 + len(p.ae.Spec.AccessPolicies) // the reads, the ownership tags, the policies
 		}
+		if p.recheck {
+			return 2 // refused a claim before: the create finds the entry, and reads it
+		}
 		return 1 + len(p.ae.Spec.AccessPolicies)
 	}
 	reads := 1

@@ -107,7 +107,11 @@ const maxPace = 250 * time.Millisecond
 // the account's line, only, at most maxPace, to space the call from its others).
 func spendToken(ctx context.Context, s *budget.Scheduler, key budget.Key) error {
 	slot, _ := ctx.Value(slotKey{}).(*Slot)
-	if (slot == nil || !slot.Grant.Take()) && !s.TakeNow(key, 1) {
+	class := budget.Foreground
+	if slot != nil && slot.Grant != nil {
+		class = slot.Grant.Class
+	}
+	if (slot == nil || !slot.Grant.Take()) && !s.TakeNowAs(key, 1, class) {
 		budgetSpent.WithLabelValues(key.Account, key.Region).Inc()
 		return &OverBudgetError{Key: key}
 	}

@@ -238,13 +238,22 @@ func (s *Scheduler) Wait(stop <-chan struct{}, r Request) *Grant {
 
 // TakeNow spends n tokens of Foreground budget if the budget has them now,
 // for a call made beyond what a grant holds. false when it would have to wait.
-func (s *Scheduler) TakeNow(key Key, n int) bool {
+func (s *Scheduler) TakeNow(key Key, n int) bool { return s.TakeNowAs(key, n, Foreground) }
+
+// TakeNowAs is TakeNow for work of a class: Background work never takes tokens
+// past foreground work waiting for them (it would starve it: a thousand
+// rechecks each making one call more than they were granted keep the bucket
+// below what a waiting change needs), and stays within the background rate.
+func (s *Scheduler) TakeNowAs(key Key, n int, c Class) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.budgetOf(key)
 	b.refill(s.now(), s.opts)
-	if b.tokens < float64(n) {
+	if b.tokens < float64(n) || (c == Background && (b.count(Foreground) > 0 || b.bgTokens < float64(n))) {
 		return false
+	}
+	if c == Background {
+		b.bgTokens -= float64(n)
 	}
 	b.tokens -= float64(n)
 	return true

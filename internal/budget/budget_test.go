@@ -284,3 +284,28 @@ func TestPaceSpacesCalls(t *testing.T) {
 		t.Fatalf("another account waited %s (%v)", d, ok)
 	}
 }
+
+// TestBackgroundNeverTakesPastForeground: a call of background work beyond
+// its grant takes no token while foreground work waits, nor past the
+// background rate; foreground work beyond its grant still may.
+func TestBackgroundNeverTakesPastForeground(t *testing.T) {
+	s, c := newTest(Options{QPS: 10, Burst: 10, BackgroundQPS: 5})
+	var log readyLog
+	if g, _ := s.Take(log.req(acctA, "big", "c1", Foreground, 10)); g == nil {
+		t.Fatal("the first 10 tokens")
+	}
+	if _, w := s.Take(log.req(acctA, "waiting", "c2", Foreground, 2)); w == nil {
+		t.Fatal("no tokens left, yet granted")
+	}
+	c.advance(time.Second) // 10 tokens back, 2 of them for "waiting" once it is granted
+	if s.TakeNowAs(acctA, 1, Background) {
+		t.Error("background took a token while foreground work waits")
+	}
+	if !s.TakeNowAs(acctA, 1, Foreground) {
+		t.Error("foreground beyond its grant could not take a token that is there")
+	}
+	s.grantDue()
+	if !s.TakeNowAs(acctA, 1, Background) {
+		t.Error("nothing waits, yet background could not take a token")
+	}
+}
