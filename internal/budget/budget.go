@@ -243,17 +243,14 @@ func (s *Scheduler) TakeNow(key Key, n int) bool { return s.TakeNowAs(key, n, Fo
 // TakeNowAs is TakeNow for work of a class: Background work never takes tokens
 // past foreground work waiting for them (it would starve it: a thousand
 // rechecks each making one call more than they were granted keep the bucket
-// below what a waiting change needs), and stays within the background rate.
+// below what a waiting change needs).
 func (s *Scheduler) TakeNowAs(key Key, n int, c Class) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b := s.budgetOf(key)
 	b.refill(s.now(), s.opts)
-	if b.tokens < float64(n) || (c == Background && (b.count(Foreground) > 0 || b.bgTokens < float64(n))) {
+	if b.tokens < float64(n) || (c == Background && b.count(Foreground) > 0) {
 		return false
-	}
-	if c == Background {
-		b.bgTokens -= float64(n)
 	}
 	b.tokens -= float64(n)
 	return true

@@ -286,8 +286,8 @@ func TestPaceSpacesCalls(t *testing.T) {
 }
 
 // TestBackgroundNeverTakesPastForeground: a call of background work beyond
-// its grant takes no token while foreground work waits, nor past the
-// background rate; foreground work beyond its grant still may.
+// its grant takes no token while foreground work waits; foreground work
+// beyond its grant still may.
 func TestBackgroundNeverTakesPastForeground(t *testing.T) {
 	s, c := newTest(Options{QPS: 10, Burst: 10, BackgroundQPS: 5})
 	var log readyLog
