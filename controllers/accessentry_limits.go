@@ -23,7 +23,9 @@ func (r *AccessEntryReconciler) places(ctx context.Context, ae *v1.AccessEntry, 
 	for i := range list.Items {
 		o := &list.Items[i]
 		if o.DeletionTimestamp.IsZero() && r.regionOf(o) == region && !guardrails.Trusted(o.Namespace, r.TrustedNamespaces) {
-			all = append(all, guardrails.Standing{Namespace: o.Namespace, Name: o.Name, Created: o.CreationTimestamp.Time})
+			id := o.Status.Identity
+			holds := id != nil && id.ClusterName == ae.Spec.ClusterName && id.Region == region && o.Status.AccessEntryARN != ""
+			all = append(all, guardrails.Standing{Namespace: o.Namespace, Name: o.Name, Created: o.CreationTimestamp.Time, Holds: holds})
 		}
 	}
 	return guardrails.PlacesOf(all, ae.Namespace, ae.Name, func(ns string) int { return cfg.LimitOf(ns, cfg.Namespaces[ns]) }), nil

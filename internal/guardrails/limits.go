@@ -25,15 +25,25 @@ type Places struct {
 type Standing struct {
 	Namespace, Name string
 	Created         time.Time
+	// Holds: the object holds its entry on the cluster now. Holders come before
+	// the rest, so that an old object moved onto the cluster (or a limit raised
+	// for another namespace) never takes the place of an entry in use.
+	Holds bool
 }
 
 // PlacesOf says where the AccessEntry (namespace, name) stands among the
 // tenants' AccessEntries of a cluster: each namespace counts its oldest ones up
 // to its limit (limitOf), and the tenants' together up to maxTenantEntries, so
-// that one namespace's surplus never takes another's room. Ties of age go by
-// namespace and name.
+// that one namespace's surplus never takes another's room. Objects that hold
+// their entry come first, then the oldest; ties go by namespace and name.
 func PlacesOf(all []Standing, namespace, name string, limitOf func(ns string) int) Places {
 	slices.SortFunc(all, func(a, b Standing) int {
+		if a.Holds != b.Holds {
+			if a.Holds {
+				return -1
+			}
+			return 1
+		}
 		if c := a.Created.Compare(b.Created); c != 0 {
 			return c
 		}

@@ -32,6 +32,13 @@ func TestPlacesOf(t *testing.T) {
 			t.Errorf("%s/%s: %+v, want %+v", c.ns, c.name, got, c.want)
 		}
 	}
+	// An older object moved onto the cluster does not take the place of an
+	// entry in use: holders come first.
+	moved := []Standing{at("team-b", "b1", 9), at("team-a", "old", 0)}
+	moved[0].Holds = true
+	if got := PlacesOf(moved, "team-b", "b1", func(string) int { return 1 }); got != (Places{1, 1}) {
+		t.Errorf("a holder behind an older newcomer: %+v", got)
+	}
 	// The same age: by namespace, then name.
 	tie := []Standing{at("b", "x", 0), at("a", "y", 0)}
 	if got := PlacesOf(tie, "b", "x", limit); got != (Places{1, 2}) {
