@@ -128,7 +128,7 @@ func waitReadyFor(b testing.TB, ae *v1.AccessEntry, timeout time.Duration, ok fu
 			}
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("%s/%s: not there after %s", ae.Namespace, ae.Name, timeout)
+			b.Fatalf("%s/%s: not there after %s; last: %s; EKS calls so far: %d", ae.Namespace, ae.Name, timeout, conditions(cur), totalEKSCalls())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
