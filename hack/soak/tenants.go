@@ -100,7 +100,8 @@ func tenantRule(namespaces []string, principals string, policies []string, clust
 
 // probeRule lets the probe namespace give View in ns-0 to its own principals.
 func probeRule() v1.GrantRule {
-	return v1.GrantRule{Name: "probe", Namespaces: v1.RuleNamespaces{Names: []string{probeNS}},
+	// The probe never deletes its objects: room for every one the run makes.
+	return v1.GrantRule{Name: "probe", Namespaces: v1.RuleNamespaces{Names: []string{probeNS}}, MaxEntriesPerNamespace: 1000,
 		Principals:     v1.RulePrincipals{ARNs: []v1.Pattern{"arn:aws:iam::" + account + ":role/soak/{{namespace}}-*"}},
 		AccessPolicies: []v1.PolicyGrant{{PolicyARN: policyARN("AmazonEKSViewPolicy"), Namespaces: []v1.NamespacePattern{"ns-*"}}}}
 }
