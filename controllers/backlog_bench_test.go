@@ -91,7 +91,7 @@ func BenchmarkConflictBacklog(b *testing.B) {
 	for i := range samples {
 		ae := entry(fmt.Sprintf("new-%02d", i), roleARN(fmt.Sprintf("backlog-new-%02d", i)), func(ae *v1.AccessEntry) {
 			ae.Namespace, ae.Spec.ClusterName = quiet, cluster
-			ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy)}
+			ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy, quiet)}
 		})
 		t0 := time.Now()
 		mustCreate(b, ae)
