@@ -144,6 +144,10 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 		case !ok && v != nil && !v.Allowed():
 			// Refused before it was ever created: nothing granted.
 			continue
+		case !ok && m.limitRefused(ae):
+			// Past its namespace's limit: refused, nothing granted; (vii) checks
+			// that no namespace holds more than its limit.
+			continue
 		case !ok:
 			problems = append(problems, ae.Name+": no entry for "+k)
 			continue
@@ -283,4 +287,23 @@ func (m *model) allowedOf(ae *v1.AccessEntry) *v1.AccessEntry {
 		return !allows(func(s *v1.AccessEntrySpec) { s.AccessPolicies = []v1.AccessPolicy{p} })
 	})
 	return out
+}
+
+// limitRefused reports whether a tenant object ended refused for an entry
+// limit, and its namespace has more live objects on the cluster than the limit
+// of its rule set: which of them the operator lets in is its ordering's to say.
+func (m *model) limitRefused(ae *v1.AccessEntry) bool {
+	cur, ok := m.final[ae.Name]
+	c := meta.FindStatusCondition(cur.Status.Conditions, v1.ConditionReady)
+	if !ok || c == nil || c.Reason != v1.ReasonNotPermitted ||
+		!(strings.Contains(c.Message, "maxEntriesPerNamespace") || strings.Contains(c.Message, "maxTenantEntries")) {
+		return false
+	}
+	n := 0
+	for _, o := range m.live {
+		if o.Namespace == ae.Namespace && o.Spec.ClusterName == ae.Spec.ClusterName {
+			n++
+		}
+	}
+	return n > maxEntries(m.rules[ae.Spec.ClusterName])
 }

@@ -496,30 +496,8 @@ func (m *model) verdict(ae *v1.AccessEntry) *guardrails.Verdict {
 	}
 	req := guardrails.RequestFor(ae, nil)
 	req.Reserved = m.reserved(ae.Spec.ClusterName, ae.Spec.PrincipalARN)
-	set := m.rules[ae.Spec.ClusterName]
-	rules := slices.Clone(ruleSets[set])
-	rules[0].MaxEntriesPerNamespace = int32(maxEntries(set)) // written as JSON to the config (extras)
-	cfg := guardrails.Config{Name: ae.Spec.ClusterName, Rules: rules}
-	req.Places = m.placesOf(ae, cfg)
-	v := guardrails.Judge(cfg, req)
+	v := guardrails.Judge(guardrails.Config{Name: ae.Spec.ClusterName, Rules: ruleSets[m.rules[ae.Spec.ClusterName]]}, req)
 	return &v
-}
-
-// placesOf is where a tenant object stands among the tenants' objects of its
-// cluster for the entry limits, from the objects as settle last saw them (their
-// creation and whether they hold their entry) and the specs the driver applied.
-func (m *model) placesOf(ae *v1.AccessEntry, cfg guardrails.Config) guardrails.Places {
-	var all []guardrails.Standing
-	for name, live := range m.live {
-		cur, seen := m.final[name]
-		if !seen || live.Namespace == namespace || live.Spec.ClusterName != ae.Spec.ClusterName {
-			continue
-		}
-		id := cur.Status.Identity
-		holds := id != nil && id.ClusterName == ae.Spec.ClusterName && cur.Status.AccessEntryARN != ""
-		all = append(all, guardrails.Standing{Namespace: live.Namespace, Name: name, Created: cur.CreationTimestamp.Time, Holds: holds})
-	}
-	return guardrails.PlacesOf(all, ae.Namespace, ae.Name, func(ns string) int { return cfg.LimitOf(ns, nil) })
 }
 
 // reserved says why a principal is no tenant's on a cluster, judged from the
