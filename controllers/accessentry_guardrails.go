@@ -102,8 +102,10 @@ func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, f guar
 	obs, err := r.ownedEntry(ctx, p)
 	switch {
 	case errors.Is(err, errNoTurnYet):
-		// The budget puts the object back in the queue when its turn comes.
-		return refuse(msg)
+		// Refused, but what the entry holds is still to be removed: Reconciling,
+		// not Stalled, so that the pass the budget starts when the turn comes
+		// (it puts the object back in the queue) is not taken for a recheck.
+		return retryAfter(v1.ReasonNotPermitted, rateLimitedAfter+30*time.Second, "%s; what its EKS access entry holds is removed once the operator's budget of EKS calls gives it a turn", msg)
 	case err != nil:
 		return err
 	case obs == nil:
@@ -241,7 +243,8 @@ func (r *AccessEntryReconciler) takeRevocationTurn(p *entryPass) error {
 		return nil
 	}
 	p.recheck = stalledAtGeneration(p.ae) && readyReason(p.ae) == v1.ReasonNotPermitted
-	// Without tokens the refusal stands meanwhile, not take's RateLimited.
+	// Without tokens the object says it is refused (NotPermitted, Reconciling)
+	// meanwhile, not take's RateLimited.
 	if g, _ := r.take(p, awsapi.BudgetKey(p.target), 2); g != nil {
 		p.slot.Grant = g
 		return nil

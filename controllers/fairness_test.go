@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
@@ -85,5 +87,46 @@ func TestVerifyAnnotationOncePerInterval(t *testing.T) {
 	}
 	if n := calls("DescribeAccessEntry") - reads; n > 0 {
 		t.Errorf("%d reads for verifies written within %s of the last", n, verifyEvery)
+	}
+}
+
+// TestRefusalWaitingForItsTurnIsNotFinal: a refused object whose entry is still to
+// be revoked, with no turn in its account's budget yet, says NotPermitted while
+// Reconciling, not Stalled: its next pass (the one the budget starts) is then
+// foreground work that revokes, not a background recheck behind everything else,
+// and nothing reading the status takes the refusal for done while EKS still
+// holds the grant.
+func TestRefusalWaitingForItsTurnIsNotFinal(t *testing.T) {
+	r := &AccessEntryReconciler{Deps: Deps{AWS: testClients(awsConfig(), "http://127.0.0.1:1", &budget.Options{QPS: 0.001, Burst: 2})}}
+	r.StallAfter = time.Minute
+	target := awsapi.Target{Region: region}
+	key := awsapi.BudgetKey(target)
+	if g, _ := r.AWS.Budget().Take(budget.Request{Key: key, ID: "another", Flow: "prod/other", Class: budget.Foreground, Tokens: 2, Ready: func() {}}); g == nil {
+		t.Fatal("the budget did not grant its burst to the first request")
+	}
+	id := v1.EntryIdentity{ClusterName: "prod", Region: region, Account: account, Partition: "aws", PrincipalARN: roleARN("turn"), Type: "STANDARD"}
+	ae := entry("turn", id.PrincipalARN)
+	ae.Generation, ae.Status.Identity = 1, &id
+	accessEntryConditions(ae).ready("the EKS access entry matches the spec")
+	p := &entryPass{ae: ae, id: id, target: target}
+
+	err := r.revoke(context.Background(), p, guardrailRefusal{enforcement: v1.EnforcementRevoke, msg: "no rule admits it"})
+	if _, cerr := r.ending(ae, false).conclude(err); cerr != nil {
+		t.Fatalf("conclude: %v", cerr)
+	}
+	if p.recheck {
+		t.Error("the first pass of a newly refused object was taken for a recheck")
+	}
+	if got := readyReason(ae); got != v1.ReasonNotPermitted {
+		t.Errorf("Ready reason %q, want %s; conditions: %s", got, v1.ReasonNotPermitted, conditions(ae))
+	}
+	if !meta.IsStatusConditionTrue(ae.Status.Conditions, v1.ConditionReconciling) || stalledAtGeneration(ae) {
+		t.Errorf("a refusal whose revocation is still to come must be Reconciling, not Stalled; conditions: %s", conditions(ae))
+	}
+	// The pass the budget starts when the turn comes is foreground work.
+	p = &entryPass{ae: ae, id: id, target: target}
+	_ = r.revoke(context.Background(), p, guardrailRefusal{enforcement: v1.EnforcementRevoke, msg: "no rule admits it"})
+	if p.class() != budget.Foreground {
+		t.Errorf("the revoking pass after a turn was asked for is %s work, want foreground", p.class())
 	}
 }

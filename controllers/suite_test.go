@@ -430,6 +430,8 @@ func waitReady(t *testing.T, ae *v1.AccessEntry, timeout time.Duration) *v1.Acce
 }
 
 // waitReason waits until Ready=False with the given reason and returns the object.
+// A refusal (NotPermitted) counts once it is Stalled: while Reconciling, what the
+// entry holds is still to be revoked.
 func waitReason(t *testing.T, ae *v1.AccessEntry, reason string, timeout time.Duration) *v1.AccessEntry {
 	t.Helper()
 	key := client.ObjectKeyFromObject(ae)
@@ -437,7 +439,8 @@ func waitReason(t *testing.T, ae *v1.AccessEntry, reason string, timeout time.Du
 	eventually(t, timeout, key.String()+" to be Ready=False "+reason, func() (bool, string) {
 		cur = get(t, key)
 		c := meta.FindStatusCondition(cur.Status.Conditions, v1.ConditionReady)
-		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reason, conditions(cur)
+		pending := reason == v1.ReasonNotPermitted && meta.IsStatusConditionTrue(cur.Status.Conditions, v1.ConditionReconciling)
+		return c != nil && c.Status == metav1.ConditionFalse && c.Reason == reason && !pending, conditions(cur)
 	})
 	return cur
 }

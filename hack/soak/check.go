@@ -19,8 +19,8 @@ import (
 	"github.com/eksaccess/eks-access-operator/internal/testenv/ekscheck"
 )
 
-// settle waits until every live object is Ready at its generation and every
-// deleted object is gone.
+// settle waits until every live object is Ready at its generation (or refused as
+// the model expects) and not Reconciling, and every deleted object is gone.
 func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.Server, timeout time.Duration) error {
 	start := time.Now()
 	deadline, report := start.Add(timeout), start.Add(30*time.Second)
@@ -47,6 +47,12 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 						want = strings.Join(reasons, " or ")
 					}
 					notReady = append(notReady, ae.Name+" ("+msg+"; want "+want+")")
+					continue
+				}
+				if meta.IsStatusConditionTrue(ae.Status.Conditions, v1.ConditionReconciling) {
+					// The operator has work left on it (a refused object whose entry
+					// is still to be revoked, say), whatever Ready says.
+					notReady = append(notReady, ae.Name+" (Reconciling: "+meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReconciling).Message+")")
 					continue
 				}
 				for _, e := range emu.Entries(m.accountOf(ae.Spec.ClusterName), region, ae.Spec.ClusterName) {
