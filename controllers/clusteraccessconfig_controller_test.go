@@ -42,7 +42,7 @@ func waitConfig(t *testing.T, name string, timeout time.Duration, what string, o
 		if err := k8s.Get(context.Background(), client.ObjectKey{Name: name}, cur); err != nil {
 			return false, err.Error()
 		}
-		return ok(cur), fmt.Sprintf("mode %s, cluster %s, conditions %+v", cur.Status.AuthenticationMode, cur.Status.ClusterStatus, cur.Status.Conditions)
+		return ok(cur), fmt.Sprintf("mode %s, cluster %s, conditions %+v, unmanaged entries %+v", cur.Status.AuthenticationMode, cur.Status.ClusterStatus, cur.Status.Conditions, cur.Status.UnmanagedEntries)
 	})
 	return cur
 }
