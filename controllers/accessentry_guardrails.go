@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -99,7 +100,7 @@ func (r *AccessEntryReconciler) tenantRequest(ctx context.Context, p *entryPass)
 func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, f guardrailRefusal) error {
 	v, msg, report := f.verdict, f.msg, f.enforcement == v1.EnforcementReport
 	refuse := func(msg string) error { return stall(v1.ReasonNotPermitted, jitter(r.RecheckInterval, 0.1), "%s", msg) }
-	obs, err := r.ownedEntry(ctx, p)
+	obs, err := r.ownedEntry(ctx, p, msg)
 	switch {
 	case errors.Is(err, errNoTurnYet):
 		// Refused, but what the entry holds is still to be removed: Reconciling,
@@ -201,13 +202,13 @@ func revokedBy(pl plan.Plan, obs plan.Observed, principal string) []string {
 // the object retained when it moved away, and is back on now, is its own again:
 // it is claimed as the current one (claim), so that what the rules no longer allow
 // is revoked from it too, not kept because the object was elsewhere for a while.
-func (r *AccessEntryReconciler) ownedEntry(ctx context.Context, p *entryPass) (*plan.Observed, error) {
+func (r *AccessEntryReconciler) ownedEntry(ctx context.Context, p *entryPass, refusal string) (*plan.Observed, error) {
 	st := &p.ae.Status
 	current := st.Identity != nil && *st.Identity == p.id
 	if !current && (st.Identity != nil || len(st.RetainedEntries) == 0) {
 		return nil, nil
 	}
-	if err := r.takeRevocationTurn(p); err != nil {
+	if err := r.takeRevocationTurn(p, refusal); err != nil {
 		return nil, err
 	}
 	obs, err := r.observe(ctx, p)
@@ -236,13 +237,15 @@ var errNoTurnYet = errors.New("waiting for a turn in the account's budget")
 // takeRevocationTurn reserves the reads of a refused object's own entry from
 // its account's budget, in its namespace's turn: a refused object reads EKS no
 // sooner than any other work, whatever starts its passes (a tenant rewriting its
-// labels at any rate, say). Its recheck at the same generation is background
-// work.
-func (r *AccessEntryReconciler) takeRevocationTurn(p *entryPass) error {
+// labels at any rate, say). Its recheck for the refusal it is stalled on already,
+// at the same generation, is background work; a new refusal (the platform
+// narrowed the rule, say) is foreground, since it may have more to revoke.
+func (r *AccessEntryReconciler) takeRevocationTurn(p *entryPass, refusal string) error {
 	if r.AWS.Budget() == nil {
 		return nil
 	}
-	p.recheck = stalledAtGeneration(p.ae) && readyReason(p.ae) == v1.ReasonNotPermitted
+	p.recheck = stalledAtGeneration(p.ae) && readyReason(p.ae) == v1.ReasonNotPermitted &&
+		strings.HasPrefix(meta.FindStatusCondition(p.ae.Status.Conditions, v1.ConditionStalled).Message, refusal)
 	// Without tokens the object says it is refused (NotPermitted, Reconciling)
 	// meanwhile, not take's RateLimited.
 	if g, _ := r.take(p, awsapi.BudgetKey(p.target), 2); g != nil {

@@ -129,4 +129,15 @@ func TestRefusalWaitingForItsTurnIsNotFinal(t *testing.T) {
 	if p.class() != budget.Foreground {
 		t.Errorf("the revoking pass after a turn was asked for is %s work, want foreground", p.class())
 	}
+	// Once revoked and Stalled, a pass for the same refusal is a recheck
+	// (background); one for a new refusal (a narrowed rule) may have more to
+	// revoke, and is foreground.
+	accessEntryConditions(ae).stalled(v1.ReasonNotPermitted, "no rule admits it; revoked: access policy AmazonEKSEditPolicy")
+	for msg, want := range map[string]budget.Class{"no rule admits it": budget.Background, "the rule no longer allows AmazonEKSViewPolicy": budget.Foreground} {
+		p = &entryPass{ae: ae, id: id, target: target}
+		_ = r.revoke(context.Background(), p, guardrailRefusal{enforcement: v1.EnforcementRevoke, msg: msg})
+		if p.class() != want {
+			t.Errorf("refused (%q) while Stalled on the first refusal: %s work, want %s", msg, p.class(), want)
+		}
+	}
 }
