@@ -58,7 +58,7 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 				for _, e := range emu.Entries(m.accountOf(ae.Spec.ClusterName), region, ae.Spec.ClusterName) {
 					// Only the object whose tags the entry carries answers for it: a
 					// squatter in Conflict is not to bring another's entry up to date.
-					if e.PrincipalARN == ae.Spec.PrincipalARN && e.PrincipalStale && tagsName(e, &ae) {
+					if e.PrincipalARN == ae.Spec.PrincipalARN && staleSeen(e) && tagsName(e, &ae) {
 						notReady = append(notReady, ae.Name+" (its entry is bound to a principal since re-created in IAM)")
 					}
 				}
@@ -264,7 +264,7 @@ func (m *model) matches(ae *v1.AccessEntry, e eksemulator.Entry, v *guardrails.V
 		want = m.allowedOf(ae)
 	}
 	c.invariants += 6 // type, username, groups, tags, policies, bound to the current principal
-	if e.PrincipalStale {
+	if staleSeen(e) {
 		out = append(out, fmt.Sprintf("%s: the entry is bound to a principal since re-created in IAM", ae.Name))
 	}
 	return append(out, ekscheck.Differences(want, e, instance)...)

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
@@ -475,6 +476,18 @@ func (m *model) entries() map[string]eksemulator.Entry {
 func tagsName(e eksemulator.Entry, ae *v1.AccessEntry) bool {
 	o, ok := ownership.Of(e.Tags)
 	return ok && o.Instance == instance && o.Namespace == ae.Namespace && o.Name == ae.Name
+}
+
+// staleSeen: the entry is bound to a principal since re-created in IAM, and the
+// operator can tell, since the entry's account is the principal's (it reads IAM
+// with the credentials of the entry's account; docs/api.md, status.principalID).
+// An object can carry a binding made in one account into another: it moves with
+// its cluster's config and takes back an entry it retained there before the
+// principal was re-created.
+func staleSeen(e eksemulator.Entry) bool {
+	entryAccount, _ := awsarn.AccountOf(e.AccessEntryARN)
+	principalAccount, _ := awsarn.AccountOf(e.PrincipalARN)
+	return e.PrincipalStale && entryAccount == principalAccount
 }
 
 // readyReason is the reason of an object's Ready condition; "" without one.
