@@ -173,7 +173,7 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
-		var names []string
+		var names, principals []string
 		for _, p := range problems {
 			name, _, _ := strings.Cut(p, ":")
 			if strings.HasPrefix(p, orphaned) {
@@ -182,9 +182,18 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 				continue
 			}
 			names = append(names, name)
+			if ae, ok := m.live[name]; ok {
+				// Every object that named its principal may have written to its entry.
+				names = append(names, m.declared[ae.Spec.PrincipalARN]...)
+				principals = append(principals, ae.Spec.PrincipalARN)
+			}
 		}
 		slices.Sort(names)
 		names = slices.Compact(names)
+		slices.Sort(principals)
+		for _, principal := range slices.Compact(principals) {
+			problems = append(problems, journalOf(emu, principal)...)
+		}
 		for _, name := range names {
 			for _, h := range m.history[name] {
 				problems = append(problems, "    "+name+": "+h)
@@ -197,6 +206,21 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 		return &brokenInvariants{problems: problems, names: names}
 	}
 	return nil
+}
+
+// journalOf lists the writes EKS answered for a principal's entries, in every
+// account, oldest first: with the histories and events, which write made an
+// entry what it is.
+func journalOf(emu *eksemulator.Server, principal string) []string {
+	var out []string
+	for _, w := range emu.Writes(principal) {
+		body := w.Body
+		if len(body) > 300 {
+			body = body[:300] + "..."
+		}
+		out = append(out, fmt.Sprintf("    EKS write %s %s %s %s %s", w.Time.UTC().Format("15:04:05.000"), w.Account, w.Cluster, w.Op, body))
+	}
+	return out
 }
 
 // orphaned starts the problem of an entry nothing accounts for.

@@ -33,6 +33,7 @@ type Server struct {
 	buckets        map[string]*bucket // per account
 	calls          map[string]map[string]int
 	accountCalls   map[string]map[string]int // account -> operation -> calls answered OK
+	writes         []Write                   // the writes answered OK, oldest first (journal)
 
 	// Separate streams, so that e.g. turning on jitter does not change which
 	// calls get a fault or which IDs are minted.
@@ -377,14 +378,15 @@ func (s *Server) finish(w http.ResponseWriter, c *call, out any, aerr *apiError)
 		return
 	}
 	s.count(c.op, "OK")
+	s.mu.Lock()
+	s.journal(c)
 	if c.caller.account != "" {
-		s.mu.Lock()
 		if s.accountCalls[c.caller.account] == nil {
 			s.accountCalls[c.caller.account] = map[string]int{}
 		}
 		s.accountCalls[c.caller.account][c.op]++
-		s.mu.Unlock()
 	}
+	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, out)
 }
 
