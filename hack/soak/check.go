@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -194,9 +195,17 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 		for _, principal := range slices.Compact(principals) {
 			problems = append(problems, journalOf(emu, principal)...)
 		}
+		problems = append(problems, m.rulesReport()...)
 		for _, name := range names {
 			for _, h := range m.history[name] {
 				problems = append(problems, "    "+name+": "+h)
+			}
+			if ae, ok := m.final[name]; ok && m.live[name] != nil {
+				if want, got := specText(&m.live[name].Spec), specText(&ae.Spec); want != got {
+					problems = append(problems, fmt.Sprintf("    %s: the model's spec %s, the API server's %s", name, want, got))
+				} else {
+					problems = append(problems, fmt.Sprintf("    %s: spec %s", name, got))
+				}
 			}
 			if ae, ok := m.final[name]; ok {
 				problems = append(problems, fmt.Sprintf("    %s: at the end %s, identity %+v, retained %+v, revoked %q",
@@ -221,6 +230,44 @@ func journalOf(emu *eksemulator.Server, principal string) []string {
 		out = append(out, fmt.Sprintf("    EKS write %s %s %s %s %s", w.Time.UTC().Format("15:04:05.000"), w.Account, w.Cluster, w.Op, body))
 	}
 	return out
+}
+
+// specText is what a spec asks of EKS, on one line.
+func specText(s *v1.AccessEntrySpec) string {
+	var policies []string
+	for _, p := range s.AccessPolicies {
+		policies = append(policies, fmt.Sprintf("%s@%s%v", p.PolicyARN[strings.LastIndex(p.PolicyARN, "/")+1:], p.AccessScope.Type, p.AccessScope.Namespaces))
+	}
+	return fmt.Sprintf("{groups %v username %q policies %v retain %v}", s.KubernetesGroups, s.Username, policies, s.DeletionPolicy)
+}
+
+// rulesReport says, per cluster, which rule set the model holds and whether
+// the ClusterAccessConfig's tenants rule is that set's, with the changes of the
+// run: the model judges by its set, the operator by the config.
+func (m *model) rulesReport() []string {
+	out := slices.Clone(m.ruleLog)
+	for _, cl := range clusters {
+		cac := &v1.ClusterAccessConfig{}
+		if err := m.client(namespace).Get(context.Background(), client.ObjectKey{Name: cl}, cac); err != nil {
+			out = append(out, fmt.Sprintf("    rules of %s: the model's set %q, the config: %v", cl, m.rules[cl], err))
+			continue
+		}
+		want, _ := json.Marshal(ruleOf(m.rules[cl]).KubernetesGroups)
+		var got []byte
+		if len(cac.Spec.Guardrails.Rules) > 0 {
+			got, _ = json.Marshal(cac.Spec.Guardrails.Rules[0].KubernetesGroups)
+		}
+		out = append(out, fmt.Sprintf("    rules of %s: the model's set %q (groups %s), the config's tenants rule: groups %s, namespaces %v, allowRetain %v",
+			cl, m.rules[cl], want, got, firstRule(cac).Namespaces.Names, firstRule(cac).AllowRetain))
+	}
+	return out
+}
+
+func firstRule(cac *v1.ClusterAccessConfig) v1.GrantRule {
+	if len(cac.Spec.Guardrails.Rules) == 0 {
+		return v1.GrantRule{}
+	}
+	return cac.Spec.Guardrails.Rules[0]
 }
 
 // orphaned starts the problem of an entry nothing accounts for.

@@ -30,6 +30,7 @@ type model struct {
 	retained map[string]bool            // identities kept by Retain
 	history  map[string][]string        // by object name: what the driver did, for a failure report
 	declared map[string][]string        // by principal ARN: the objects that ever named it, for a failure report
+	ruleLog  []string                   // the rule changes, for a failure report
 	rules    map[string]string          // by cluster: the rule set its ClusterAccessConfig holds
 	remote   bool                       // clusters[0]'s config assumes otherRole: its entries live in otherAccount
 	noConfig bool                       // clusters[1]'s config was deleted (and let go)
@@ -241,6 +242,7 @@ func (m *model) changeRules(ctx context.Context, rng *rand.Rand) (string, error)
 		return kind, err
 	}
 	m.rules[cl], m.rulesChanged = next, time.Now()
+	m.ruleLog = append(m.ruleLog, fmt.Sprintf("    %s rules of %s: set %q", time.Now().UTC().Format("15:04:05.0"), cl, next))
 	return kind, nil
 }
 
@@ -270,6 +272,7 @@ func (m *model) repoint(ctx context.Context) error {
 		}
 	}
 	m.remote, m.rulesChanged = !m.remote, time.Now()
+	m.ruleLog = append(m.ruleLog, fmt.Sprintf("    %s config of %s re-pointed to account %s", time.Now().UTC().Format("15:04:05.0"), clusters[0], m.accountOf(clusters[0])))
 	m.probe.interrupt(clusters[0])
 	for _, ae := range m.live {
 		m.track(ae)
