@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -86,7 +87,11 @@ func (r *AccessEntryReconciler) tenantRequest(ctx context.Context, p *entryPass)
 	}
 	if why != "" {
 		req.Reserved = reservedToTenants
-		ctrl.LoggerFrom(ctx).Info("a tenant names a principal reserved for the platform", "principal", p.ae.Spec.PrincipalARN, "why", why)
+		log := ctrl.LoggerFrom(ctx)
+		if p.readyBefore == string(metav1.ConditionFalse)+"/"+v1.ReasonNotPermitted {
+			log = log.V(1) // said when the object was first refused: rechecks add nothing
+		}
+		log.Info("a tenant names a principal reserved for the platform", "principal", p.ae.Spec.PrincipalARN, "why", why)
 	}
 	return req, nil
 }
