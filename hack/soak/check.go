@@ -349,7 +349,9 @@ func (m *model) matches(ae *v1.AccessEntry, e eksemulator.Entry, v *guardrails.V
 func (m *model) allowedOf(ae *v1.AccessEntry) *v1.AccessEntry {
 	allows := func(ask func(*v1.AccessEntrySpec)) bool {
 		one := ae.DeepCopy()
+		// Each field alone: a refused Retain refuses the object, not its groups.
 		one.Spec.Username, one.Spec.KubernetesGroups, one.Spec.AccessPolicies = "", nil, nil
+		one.Spec.DeletionPolicy = v1.DeletionPolicyDelete
 		ask(&one.Spec)
 		return m.verdict(one).Allowed()
 	}

@@ -138,7 +138,7 @@ func (m *model) forbidden(ns, cluster string, e eksemulator.Entry) []string {
 	}
 	var rules []v1.GrantRule
 	if !(cluster == clusters[1] && m.noConfig) {
-		rules = ruleSets[m.rules[cluster]]
+		rules = rulesOf(m.rules[cluster], m.feat)
 	}
 	v := guardrails.Judge(guardrails.Config{Name: cluster, Rules: rules}, req)
 	if v.Allowed() {
@@ -156,7 +156,7 @@ func (m *model) forbidden(ns, cluster string, e eksemulator.Entry) []string {
 func (m *model) reachesSibling(ns, cluster string, e eksemulator.Entry) []string {
 	var rule *v1.GrantRule
 	if !(cluster == clusters[1] && m.noConfig) {
-		for _, r := range ruleSets[m.rules[cluster]] {
+		for _, r := range rulesOf(m.rules[cluster], m.feat) {
 			if slices.Contains(r.Namespaces.Names, ns) {
 				rule = &r
 			}

@@ -512,7 +512,7 @@ func (m *model) verdict(ae *v1.AccessEntry) *guardrails.Verdict {
 	}
 	req := guardrails.RequestFor(ae, nil)
 	req.Reserved = m.reserved(ae.Spec.ClusterName, ae.Spec.PrincipalARN)
-	v := guardrails.Judge(guardrails.Config{Name: ae.Spec.ClusterName, Rules: ruleSets[m.rules[ae.Spec.ClusterName]]}, req)
+	v := guardrails.Judge(guardrails.Config{Name: ae.Spec.ClusterName, Rules: rulesOf(m.rules[ae.Spec.ClusterName], m.feat)}, req)
 	return &v
 }
 

@@ -109,24 +109,33 @@ func probeRule() v1.GrantRule {
 // ruleOf is the tenants' rule of a set (the probe's is never attacked).
 func ruleOf(set string) v1.GrantRule { return ruleSets[set][0] }
 
-// guardrailsJSON is spec.guardrails of a rule set, with the extras the installed
-// CRD knows written into the tenants' rule.
+// rulesOf are the rules of a set as the configs hold them: the tenants' rule
+// with the extras the installed CRD knows. The soak's model judges by these, so
+// that it judges by what the operator reads.
+func rulesOf(set string, f features) []v1.GrantRule {
+	rules := make([]v1.GrantRule, len(ruleSets[set]))
+	for i := range rules {
+		ruleSets[set][i].DeepCopyInto(&rules[i])
+	}
+	x := extras[set]
+	if f.allowRetain && x.allowRetain {
+		rules[0].AllowRetain = true
+	}
+	if f.limits && x.maxEntriesPerNamespace > 0 {
+		rules[0].MaxEntriesPerNamespace = int32(x.maxEntriesPerNamespace)
+	}
+	return rules
+}
+
+// guardrailsJSON is spec.guardrails of a rule set (rulesOf).
 func guardrailsJSON(set string, f features) (map[string]any, error) {
-	data, err := json.Marshal(v1.Guardrails{Rules: ruleSets[set]})
+	data, err := json.Marshal(v1.Guardrails{Rules: rulesOf(set, f)})
 	if err != nil {
 		return nil, err
 	}
 	var g map[string]any
 	if err := json.Unmarshal(data, &g); err != nil {
 		return nil, err
-	}
-	rule := g["rules"].([]any)[0].(map[string]any)
-	x := extras[set]
-	if f.allowRetain && x.allowRetain {
-		rule["allowRetain"] = true
-	}
-	if f.limits && x.maxEntriesPerNamespace > 0 {
-		rule["maxEntriesPerNamespace"] = x.maxEntriesPerNamespace
 	}
 	return g, nil
 }
