@@ -39,6 +39,9 @@ type AccessEntryReconciler struct {
 
 	// nextPrincipalCheck holds, by object UID, when its principal is due a lookup.
 	nextPrincipalCheck sync.Map
+	// judgedUnder holds, by object UID, the ClusterAccessConfig (UID and
+	// generation) a tenant object was last judged under.
+	judgedUnder sync.Map
 	// queue is the controller's workqueue, for the budget's scheduler.
 	queue queueRef
 }
@@ -61,6 +64,13 @@ type entryPass struct {
 	// recheck: the pass only checks again an object stalled at its generation
 	// (background work), set by schedule and revoke.
 	recheck bool
+	// revoking: the pass takes away access a refusal from outside the object's
+	// spec calls for (revocation work, ahead of all other), set by revoke.
+	revoking bool
+	// ruleChanged: the object's ClusterAccessConfig changed since the operator
+	// last judged it, set by checkGuardrails; turnAsked: the revocation it calls
+	// for waits for a turn in the budget, so the change stays news.
+	ruleChanged, turnAsked bool
 
 	// Set by resolveConfig.
 	cac    *v1.ClusterAccessConfig

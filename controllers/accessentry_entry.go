@@ -223,12 +223,16 @@ func (r *AccessEntryReconciler) refuseClaim(decision plan.Claim, p *entryPass, o
 // adopt takes over an entry no AccessEntry records, which the object asks to
 // adopt, once the guardrails allow it: the ownership tags mark it, and status
 // recording its ARN (takeEntry) makes it the object's.
+//
+// An adoption refused is NotPermitted like a guardrail refusal, but comes after
+// the guardrails allowed the spec: its message says notAdoptable, so that
+// schedule tells the two apart.
 func (r *AccessEntryReconciler) adopt(ctx context.Context, p *entryPass, obs *plan.Observed, self ownership.Owner) error {
 	if problems := r.adoptionProblems(p, obs); len(problems) > 0 {
 		if err := r.forgetIdentity(ctx, p); err != nil {
 			return err
 		}
-		return stall(v1.ReasonNotPermitted, r.RecheckInterval, "the existing EKS access entry of %s in cluster %s may not be adopted: %s. Fix: remove the %s annotation and name another principal, or ask the platform team",
+		return stall(v1.ReasonNotPermitted, r.RecheckInterval, "the existing EKS access entry of %s in cluster %s "+notAdoptable+": %s. Fix: remove the %s annotation and name another principal, or ask the platform team",
 			p.id.PrincipalARN, p.id.ClusterName, strings.Join(problems, "; "), v1.AdoptAnnotation)
 	}
 	// The ownership tags mark it; status recording its ARN makes it ours.

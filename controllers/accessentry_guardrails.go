@@ -31,6 +31,20 @@ import (
 func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPass) error {
 	ns, cluster := p.ae.Namespace, p.ae.Spec.ClusterName
 	trusted := guardrails.Trusted(ns, r.TrustedNamespaces)
+	if !trusted {
+		under := "none"
+		if p.cac != nil {
+			under = fmt.Sprintf("%s/%d", p.cac.UID, p.cac.Generation)
+		}
+		prev, seen := r.judgedUnder.Load(p.ae.UID)
+		p.ruleChanged = seen && prev != under
+		defer func() {
+			if !p.turnAsked {
+				// Judged: a rule change is news only until acted on.
+				r.judgedUnder.Store(p.ae.UID, under)
+			}
+		}()
+	}
 	switch {
 	case p.cac == nil && trusted && r.RequireClusterConfig:
 		return r.revoke(ctx, p, guardrailRefusal{enforcement: v1.EnforcementRevoke, msg: fmt.Sprintf(
@@ -108,6 +122,7 @@ func (r *AccessEntryReconciler) revoke(ctx context.Context, p *entryPass, f guar
 	obs, err := r.ownedEntry(ctx, p, msg)
 	switch {
 	case errors.Is(err, errNoTurnYet):
+		p.turnAsked = true
 		// Refused, but what the entry holds is still to be removed: Reconciling,
 		// not Stalled, so that the pass the budget starts when the turn comes
 		// (it puts the object back in the queue) is not taken for a recheck.
@@ -240,17 +255,23 @@ func (r *AccessEntryReconciler) ownedEntry(ctx context.Context, p *entryPass, re
 var errNoTurnYet = errors.New("waiting for a turn in the account's budget")
 
 // takeRevocationTurn reserves the reads of a refused object's own entry from
-// its account's budget, in its namespace's turn: a refused object reads EKS no
-// sooner than any other work, whatever starts its passes (a tenant rewriting its
-// labels at any rate, say). Its recheck for the refusal it is stalled on already,
-// at the same generation, is background work; a new refusal (the platform
-// narrowed the rule, say) is foreground, since it may have more to revoke.
+// its account's budget: a refused object reads EKS no sooner than its class
+// allows, whatever starts its passes (a tenant rewriting its labels at any
+// rate, say). Its recheck for the refusal it is stalled on already, at the same
+// generation, is background work; a refusal its own new spec brings is
+// foreground, in its namespace's turn; any other new refusal (the platform
+// narrowed the rule, say) is revocation work, ahead of everything else.
 func (r *AccessEntryReconciler) takeRevocationTurn(p *entryPass, refusal string) error {
 	if r.AWS.Budget() == nil {
 		return nil
 	}
 	p.recheck = stalledAtGeneration(p.ae) && readyReason(p.ae) == v1.ReasonNotPermitted &&
 		strings.HasPrefix(meta.FindStatusCondition(p.ae.Status.Conditions, v1.ConditionStalled).Message, refusal)
+	// A refusal from outside the spec (the platform changed the rule, or a
+	// reservation or a limit came) is revocation work, ahead of all other: the
+	// tenant cannot bring it about at will, so it cannot starve others with it.
+	// One its own spec change brings waits its namespace's turn.
+	p.revoking = !p.recheck && (p.ruleChanged || p.ae.Status.ObservedGeneration == p.ae.Generation)
 	// Without tokens the object says it is refused (NotPermitted, Reconciling)
 	// meanwhile, not take's RateLimited.
 	if g, _ := r.take(p, awsapi.BudgetKey(p.target), 2); g != nil {

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -37,7 +38,7 @@ func (r *AccessEntryReconciler) schedule(ctx context.Context, p *entryPass) erro
 	// Adopting an entry that exists already is the fix an AlreadyExists object
 	// was told; it is foreground, as a spec change is.
 	adopting := p.ae.Annotations[v1.AdoptAnnotation] == "true" && readyReason(p.ae) == v1.ReasonAlreadyExists
-	p.recheck = !requested && !adopting && stalledAtGeneration(p.ae)
+	p.recheck = !requested && !adopting && rechecksOnly(p.ae)
 	if p.synced && !r.Suspects.Has(p.ae.UID) && !requested && sameTarget(p) {
 		if left := r.verificationLeft(p.ae); left > 0 {
 			return r.checkPrincipalBetween(ctx, p, left)
@@ -53,13 +54,31 @@ func (r *AccessEntryReconciler) schedule(ctx context.Context, p *entryPass) erro
 	return err
 }
 
+// rechecksOnly reports whether a pass that gets past the guardrails only checks
+// again an object stalled at its generation. An object the guardrails refused
+// and allow now (the platform widened its rule) is new work, not a recheck: its
+// grant does not wait for every other namespace to go quiet. One refused an
+// adoption still rechecks.
+func rechecksOnly(ae *v1.AccessEntry) bool {
+	if c := readyCondition(ae); c != nil && c.Reason == v1.ReasonNotPermitted && !strings.Contains(c.Message, notAdoptable) {
+		return false
+	}
+	return stalledAtGeneration(ae)
+}
+
+// notAdoptable is in the message of an object refused an existing entry.
+const notAdoptable = "may not be adopted"
+
 // class is the pass's class in its account's budget: verification, and the
 // recheck of an object stalled at its generation (Conflict, AlreadyExists, a
 // refused object's revocation read), are background work; everything else is
 // foreground. A spec change comes first at once; a backlog of objects that
 // cannot progress waits behind everyone else's changes.
 func (p *entryPass) class() budget.Class {
-	if p.verifying || p.recheck {
+	switch {
+	case p.revoking:
+		return budget.Revocation
+	case p.verifying || p.recheck:
 		return budget.Background
 	}
 	return budget.Foreground
@@ -180,6 +199,7 @@ func (r *AccessEntryReconciler) scheduleRemoval(_ context.Context, p *entryPass)
 func (r *AccessEntryReconciler) forget(ae *v1.AccessEntry) {
 	r.Suspects.Clear(ae.UID)
 	r.nextPrincipalCheck.Delete(ae.UID)
+	r.judgedUnder.Delete(ae.UID)
 	if s := r.AWS.Budget(); s != nil {
 		s.Forget(string(ae.UID))
 	}

@@ -17,7 +17,7 @@ var (
 	// budgetWaiting is how much work waits for each account's budget, by class.
 	budgetWaiting = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "eks_access_operator_budget_waiting",
-		Help: "AccessEntries waiting for their account and region's budget of EKS calls, by class (foreground: changes and healing; background: verification).",
+		Help: "AccessEntries waiting for their account and region's budget of EKS calls, by class (revocation: access a rule no longer allows, first; foreground: changes and healing; background: verification).",
 	}, []string{"account", "region", "class"})
 
 	// driftFound counts what the sweeps found, by tier.

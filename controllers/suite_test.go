@@ -118,6 +118,7 @@ func runSuite(m *testing.M) int {
 			{Name: "retain-guard", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "leftover", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "unshielded", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "churn", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "prod", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "prod", Account: remoteAccount, Region: region, AuthenticationMode: "API"},
 			{Name: "prod", Account: account, Region: "eu-west-1", AuthenticationMode: "API"},

@@ -228,6 +228,7 @@ func (s *Sweeper) updateGauges(ctx context.Context) {
 		for key, n := range b.Queued() {
 			budgetWaiting.WithLabelValues(key.Account, key.Region, budget.Foreground.String()).Set(float64(n[0]))
 			budgetWaiting.WithLabelValues(key.Account, key.Region, budget.Background.String()).Set(float64(n[1]))
+			budgetWaiting.WithLabelValues(key.Account, key.Region, budget.Revocation.String()).Set(float64(n[2]))
 		}
 	}
 }

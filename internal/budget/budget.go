@@ -5,10 +5,11 @@
 // work's Ready, which puts it back in the controller's queue. A worker is never
 // parked on a limiter, so a busy or throttled account costs the others nothing.
 //
-// Within an account, user-driven work (Foreground) comes first, taken in turn
-// from each cluster so that a large change in one cluster does not hold up a
-// small one in another; background verification (Background) only gets tokens
-// that no foreground work waits for, and no more than its own rate.
+// Within an account, taking access away (Revocation) comes before anything else;
+// user-driven work (Foreground) comes next, taken in turn from each flow so that
+// a large change in one cluster or namespace does not hold up a small one in
+// another; background verification (Background) only gets tokens that no other
+// work waits for, and no more than its own rate.
 //
 // The package imports nothing of Kubernetes or AWS: it is a clock, buckets and
 // queues, tested with a fake clock. Calls are also paced as they are made
@@ -42,13 +43,31 @@ const (
 	Foreground Class = iota
 	// Background is verification nobody waits for.
 	Background
+	// Revocation is taking away access a rule no longer allows: it goes ahead of
+	// all other work, in the order it came. Callers keep it to what the workload
+	// cannot bring about at will, or it would starve everyone else.
+	Revocation
 )
 
 func (c Class) String() string {
-	if c == Background {
+	switch c {
+	case Background:
 		return "background"
+	case Revocation:
+		return "revocation"
 	}
 	return "foreground"
+}
+
+// rank orders the classes: lower goes first.
+func (c Class) rank() int {
+	switch c {
+	case Revocation:
+		return 0
+	case Foreground:
+		return 1
+	}
+	return 2
 }
 
 // Options configure a Scheduler.
@@ -249,7 +268,8 @@ func (s *Scheduler) TakeNowAs(key Key, n int, c Class) bool {
 	defer s.mu.Unlock()
 	b := s.budgetOf(key)
 	b.refill(s.now(), s.opts)
-	if b.tokens < float64(n) || (c == Background && b.count(Foreground) > 0) {
+	if b.tokens < float64(n) || (c == Background && b.count(Foreground)+b.count(Revocation) > 0) ||
+		(c == Foreground && b.count(Revocation) > 0) {
 		return false
 	}
 	b.tokens -= float64(n)
@@ -314,13 +334,14 @@ func (s *Scheduler) Forget(id string) {
 	}
 }
 
-// Queued is how much work waits, by account and class, for metrics.
-func (s *Scheduler) Queued() map[Key][2]int {
+// Queued is how much work waits, by account and class (Foreground, Background,
+// Revocation), for metrics.
+func (s *Scheduler) Queued() map[Key][3]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[Key][2]int{}
+	out := map[Key][3]int{}
 	for k, b := range s.budgets {
-		out[k] = [2]int{b.count(Foreground), b.count(Background)}
+		out[k] = [3]int{b.count(Foreground), b.count(Background), b.count(Revocation)}
 	}
 	return out
 }
@@ -443,11 +464,12 @@ type accountBudget struct {
 	// of work granted apart must not reach EKS together.
 	wire *rate.Limiter
 
-	// flows are the foreground queues, one per cluster, served in turn from
-	// ring[turn]; background is one FIFO queue.
+	// flows are the foreground queues, one per flow, served in turn from
+	// ring[turn]; revocations and background are one FIFO queue each.
 	flows      map[string]*flow
 	ring       []string
 	turn       int
+	revocation []*queued
 	background []*queued
 	seq        int
 }
@@ -489,7 +511,7 @@ func (b *accountBudget) canGrant(c Class, n int, o Options) bool {
 	if b.tokens < float64(n) {
 		return false
 	}
-	return c == Foreground || (o.BackgroundQPS > 0 && b.bgTokens >= float64(n) && b.count(Foreground) == 0)
+	return c != Background || (o.BackgroundQPS > 0 && b.bgTokens >= float64(n) && b.count(Foreground)+b.count(Revocation) == 0)
 }
 
 func (b *accountBudget) spend(c Class, n int) {
@@ -511,16 +533,23 @@ func (b *accountBudget) until(c Class, n int, o Options) time.Duration {
 	return time.Duration(need*float64(time.Second)) + time.Millisecond
 }
 
+// waiting reports whether work of the class, or of one that goes before it, is
+// queued.
 func (b *accountBudget) waiting(c Class) bool {
-	if c == Foreground {
-		return b.count(Foreground) > 0
+	for _, o := range []Class{Revocation, Foreground, Background} {
+		if o.rank() <= c.rank() && b.count(o) > 0 {
+			return true
+		}
 	}
-	return b.count(Foreground) > 0 || len(b.background) > 0
+	return false
 }
 
 func (b *accountBudget) count(c Class) int {
-	if c == Background {
+	switch c {
+	case Background:
 		return len(b.background)
+	case Revocation:
+		return len(b.revocation)
 	}
 	n := 0
 	for _, f := range b.flows {
@@ -536,20 +565,22 @@ func (b *accountBudget) queued(id string) *queued {
 			return f.queue[i]
 		}
 	}
-	if i := slices.IndexFunc(b.background, func(q *queued) bool { return q.ID == id }); i >= 0 {
-		return b.background[i]
+	for _, l := range [][]*queued{b.revocation, b.background} {
+		if i := slices.IndexFunc(l, func(q *queued) bool { return q.ID == id }); i >= 0 {
+			return l[i]
+		}
 	}
 	return nil
 }
 
 // enqueue queues a request, or updates the one queued for its ID: more tokens,
-// a newer Ready, and Foreground if either asks for it.
+// a newer Ready, and the more urgent class of the two.
 func (b *accountBudget) enqueue(r Request, now time.Time) *queued {
 	if q := b.queued(r.ID); q != nil {
 		q.Tokens, q.Ready = max(q.Tokens, r.Tokens), r.Ready
-		if r.Class == Foreground && q.Class == Background {
+		if r.Class.rank() < q.Class.rank() {
 			b.remove(q.ID)
-			q.Class, q.Flow = Foreground, r.Flow
+			q.Class, q.Flow = r.Class, r.Flow
 			b.push(q)
 		}
 		return q
@@ -561,8 +592,12 @@ func (b *accountBudget) enqueue(r Request, now time.Time) *queued {
 }
 
 func (b *accountBudget) push(q *queued) {
-	if q.Class == Background {
+	switch q.Class {
+	case Background:
 		b.background = append(b.background, q)
+		return
+	case Revocation:
+		b.revocation = append(b.revocation, q)
 		return
 	}
 	f := b.flows[q.Flow]
@@ -589,14 +624,21 @@ func (b *accountBudget) remove(id string) {
 			return
 		}
 	}
+	if i := slices.IndexFunc(b.revocation, func(q *queued) bool { return q.ID == id }); i >= 0 {
+		b.revocation = slices.Delete(b.revocation, i, i+1)
+	}
 	if i := slices.IndexFunc(b.background, func(q *queued) bool { return q.ID == id }); i >= 0 {
 		b.background = slices.Delete(b.background, i, i+1)
 	}
 }
 
-// peek is the request to grant next: the head of the foreground queue of the
-// cluster whose turn it is, else the head of the background queue.
+// peek is the request to grant next: the first revocation, else the head of the
+// foreground queue of the flow whose turn it is, else the head of the background
+// queue.
 func (b *accountBudget) peek() *queued {
+	if len(b.revocation) > 0 {
+		return b.revocation[0]
+	}
 	if len(b.ring) > 0 {
 		b.turn %= len(b.ring)
 		return b.flows[b.ring[b.turn]].queue[0]
@@ -607,14 +649,17 @@ func (b *accountBudget) peek() *queued {
 	return nil
 }
 
-// ahead counts the work of its class queued before q.
+// ahead counts the work queued before q: of its class, and revocations.
 func (b *accountBudget) ahead(q *queued) int {
-	if q.Class == Background {
+	switch q.Class {
+	case Background:
 		return slices.IndexFunc(b.background, func(o *queued) bool { return o == q })
+	case Revocation:
+		return slices.IndexFunc(b.revocation, func(o *queued) bool { return o == q })
 	}
-	// In turn-taking every other cluster's head goes first, then this cluster's
-	// queue up to q: a lower bound that a person can read.
-	n := 0
+	// In turn-taking every other flow's head goes first, then this flow's queue
+	// up to q: a lower bound that a person can read.
+	n := len(b.revocation)
 	for name, f := range b.flows {
 		if name == q.Flow {
 			n += slices.IndexFunc(f.queue, func(o *queued) bool { return o == q })
@@ -640,6 +685,9 @@ func (b *accountBudget) estimate(q *queued, now time.Time, o Options) time.Durat
 			for _, o := range f.queue {
 				tokens += float64(o.Tokens)
 			}
+		}
+		for _, o := range b.revocation {
+			tokens += float64(o.Tokens)
 		}
 	} else {
 		tokens += float64(b.ahead(q)) // one token each is the least they take

@@ -143,11 +143,11 @@ func TestUpgradeToForeground(t *testing.T) {
 	var log readyLog
 	s.Take(log.req(acctA, "drain", "x", Foreground, 1))
 	s.Take(log.req(acctA, "obj", "x", Background, 1))
-	if q := s.Queued()[acctA]; q != [2]int{0, 1} {
+	if q := s.Queued()[acctA]; q != [3]int{0, 1, 0} {
 		t.Fatalf("queued %v", q)
 	}
 	s.Take(log.req(acctA, "obj", "x", Foreground, 1))
-	if q := s.Queued()[acctA]; q != [2]int{1, 0} {
+	if q := s.Queued()[acctA]; q != [3]int{1, 0, 0} {
 		t.Fatalf("queued %v after the upgrade", q)
 	}
 	c.advance(time.Second)
@@ -307,5 +307,44 @@ func TestBackgroundNeverTakesPastForeground(t *testing.T) {
 	s.grantDue()
 	if !s.TakeNowAs(acctA, 1, Background) {
 		t.Error("nothing waits, yet background could not take a token")
+	}
+}
+
+// TestRevocationGoesFirst: with foreground work of several flows and background
+// work queued, a revocation is granted before any of them, and none of them
+// takes tokens past it; it is granted at once when the tokens are there and no
+// other revocation waits, and a queued request asked again as a revocation moves
+// ahead.
+func TestRevocationGoesFirst(t *testing.T) {
+	s, c := newTest(Options{QPS: 10, Burst: 2, BackgroundQPS: 1})
+	var log readyLog
+	if g, _ := s.Take(log.req(acctA, "busy", "c1/team-a", Foreground, 2)); g == nil {
+		t.Fatal("the first request did not get the burst")
+	}
+	for i := range 5 {
+		s.Take(log.req(acctA, fmt.Sprintf("churn-%d", i), "c1/team-a", Foreground, 2))
+	}
+	s.Take(log.req(acctA, "other", "c1/team-b", Foreground, 2))
+	s.Take(log.req(acctA, "verify", "c1", Background, 2))
+	s.Take(log.req(acctA, "revoke", "c1/team-b", Revocation, 2))
+	// A revocation asked for by a request already queued as foreground moves it ahead.
+	s.Take(log.req(acctA, "churn-4", "c1/team-a", Revocation, 2))
+	if s.TakeNowAs(acctA, 1, Foreground) {
+		t.Error("foreground work took a token past waiting revocations")
+	}
+	for range 20 {
+		c.advance(200 * time.Millisecond)
+		s.grantDue()
+	}
+	if len(log) < 3 || log[0] != "revoke" || log[1] != "churn-4" {
+		t.Fatalf("granted in the order %v; want the revocations first, in the order they came", log)
+	}
+	if q := s.Queued()[acctA]; q[2] != 0 {
+		t.Errorf("revocations still queued: %v", q)
+	}
+	// Nothing waits: a revocation is granted at once.
+	s2, _ := newTest(Options{QPS: 10, Burst: 2})
+	if g, _ := s2.Take(log.req(acctB, "now", "c1/team-a", Revocation, 2)); g == nil || g.Class != Revocation {
+		t.Errorf("a revocation with the tokens there: %+v", g)
 	}
 }
