@@ -262,10 +262,10 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 	slices.Sort(principals)
 	var unmanaged []v1.UnmanagedEntry
 	for _, principal := range principals {
-		if declared[principal] {
+		if declared[principal] == shieldsAny {
 			continue
 		}
-		u, err := r.pruneEntry(ctx, p, principal)
+		u, err := r.pruneEntry(ctx, p, principal, declared[principal] == shieldsOwnEntry)
 		if err != nil {
 			return err
 		}
@@ -288,11 +288,18 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 // Retained entry, say), entries a protect pattern names, and entries EKS made
 // itself are never deleted, unless deleteAlso lists the last; the returned
 // record says why each one is kept. Entries a tenant's AccessEntry left behind
-// are first held to its namespace's rule (judgeLeftover). nil: the entry is gone
-// already.
-func (r *ClusterAccessConfigReconciler) pruneEntry(ctx context.Context, p *clusterPass, principal string) (*v1.UnmanagedEntry, error) {
+// are first held to its namespace's rule (judgeLeftover). creating: an
+// AccessEntry may still create the principal's entry, so one carrying ownership
+// tags is its own in the making and left alone. nil: the entry is gone already,
+// or left alone.
+func (r *ClusterAccessConfigReconciler) pruneEntry(ctx context.Context, p *clusterPass, principal string, creating bool) (*v1.UnmanagedEntry, error) {
 	cac, cl := p.cac, p.eks
 	obs, err := cl.Describe(ctx, cac.Spec.ClusterName, principal)
+	if err == nil && creating {
+		if _, owned := ownership.Of(obs.Tags); owned {
+			return nil, nil
+		}
+	}
 	if err == nil && cac.Spec.UnmanagedEntries.Policy == v1.UnmanagedDelete && v1.AccessEntryType(obs.Type).ListsPolicies() {
 		// What the entry carries tells whether EKS made it for a component.
 		obs.Policies, err = cl.Policies(ctx, cac.Spec.ClusterName, principal)
@@ -328,12 +335,12 @@ func (r *ClusterAccessConfigReconciler) pruneEntry(ctx context.Context, p *clust
 	return &u, nil
 }
 
-// declared are the principals the cluster's AccessEntries declare and may declare:
-// an AccessEntry the guardrails refuse, or one outside the trusted namespaces that
-// neither holds nor may still get its principal's entry (mayOwn), does not shield
-// an entry from pruning.
+// declared are the principals the cluster's AccessEntries declare and may declare,
+// with how far each shields its principal's entry from pruning: an AccessEntry
+// the guardrails refuse does not, and one outside the trusted namespaces as far
+// as mayOwn says.
 // Listed after EKS, so that an entry an AccessEntry just created is declared.
-func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.ClusterAccessConfig, region string) (map[string]bool, error) {
+func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.ClusterAccessConfig, region string) (map[string]shield, error) {
 	// Every shard's AccessEntries, from the API server: pruning on a partial
 	// picture would delete what another shard declares.
 	list := &v1.AccessEntryList{}
@@ -347,7 +354,7 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 		return nil, err
 	}
 	cfg = cfg.Prepare()
-	declared := map[string]bool{}
+	declared := map[string]shield{}
 	for i := range list.Items {
 		ae := &list.Items[i]
 		if cmp.Or(ae.Spec.Region, r.DefaultRegion) != region || !ae.DeletionTimestamp.IsZero() {
@@ -361,11 +368,12 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 			if err := r.Get(ctx, client.ObjectKey{Name: ae.Namespace}, ns); client.IgnoreNotFound(err) != nil {
 				return nil, err
 			}
-			if v := guardrails.Judge(cfg, guardrails.RequestFor(ae, ns.Labels)); !v.Allowed() || !mayOwn(ae, v, cac.Spec.ClusterName) {
-				continue
+			if v := guardrails.Judge(cfg, guardrails.RequestFor(ae, ns.Labels)); v.Allowed() {
+				declared[ae.Spec.PrincipalARN] = max(declared[ae.Spec.PrincipalARN], mayOwn(ae, v, cac.Spec.ClusterName))
 			}
+			continue
 		}
-		declared[ae.Spec.PrincipalARN] = true
+		declared[ae.Spec.PrincipalARN] = shieldsAny
 	}
 	return declared, nil
 }

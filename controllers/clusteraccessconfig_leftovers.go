@@ -142,17 +142,41 @@ func (r *ClusterAccessConfigReconciler) leftoverOwner(ctx context.Context, p *cl
 // (NotPermitted, when the guardrails allow its spec).
 var refusedClaims = []string{v1.ReasonConflict, v1.ReasonAlreadyExists, v1.ReasonNotPermitted}
 
-// mayOwn reports whether an AccessEntry outside the trusted namespaces, which the
-// guardrails allow (v), shields its principal's entry from pruning: its status
-// records an entry of the principal in the cluster, or it has not been refused
-// that entry and, when it asks to adopt it, its rule allows adoption. An object
-// that can never have the entry does not keep it from being judged.
-func mayOwn(ae *v1.AccessEntry, v guardrails.Verdict, cluster string) bool {
+// shield is how far an AccessEntry keeps its principal's entry from pruning.
+type shield int
+
+const (
+	// shieldsNothing: the object can never have the entry.
+	shieldsNothing shield = iota
+	// shieldsOwnEntry: the object may still create its entry, so an entry
+	// carrying ownership tags (one being made for it) is held back; an entry
+	// without them it would be refused (AlreadyExists), so that one is judged.
+	shieldsOwnEntry
+	// shieldsAny: the object holds the entry, or may adopt whatever is there.
+	shieldsAny
+)
+
+// mayOwn says how far an AccessEntry outside the trusted namespaces, which the
+// guardrails allow (v), shields its principal's entry from pruning: whatever
+// entry is there when its status records an entry of the principal in the
+// cluster, or when it asks to adopt and its rule allows adoption; only an entry
+// being made for it when it may still create one; nothing once it was refused
+// the entry. Judged from the spec as well as the Ready reason: a refused object
+// passes through other reasons on each recheck ("creating the EKS access
+// entry", before EKS refuses it again), and must not shield meanwhile an entry
+// it can never have.
+func mayOwn(ae *v1.AccessEntry, v guardrails.Verdict, cluster string) shield {
 	if id := ae.Status.Identity; id != nil && id.PrincipalARN == ae.Spec.PrincipalARN && id.ClusterName == cluster && ae.Status.AccessEntryARN != "" {
-		return true
+		return shieldsAny
 	}
 	if c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady); c != nil && slices.Contains(refusedClaims, c.Reason) {
-		return false
+		return shieldsNothing
 	}
-	return ae.Annotations[v1.AdoptAnnotation] != "true" || v.AllowsAdoption()
+	switch {
+	case ae.Annotations[v1.AdoptAnnotation] != "true":
+		return shieldsOwnEntry
+	case v.AllowsAdoption():
+		return shieldsAny
+	}
+	return shieldsNothing
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
@@ -396,7 +397,10 @@ func TestRefusedClaimsDoNotShieldFromPruning(t *testing.T) {
 	// deleted. So the hand-made entry itself is looked for.
 	eventually(t, 30*time.Second, "the hand-made entry the refused object names to be pruned", func() (bool, string) {
 		e, ok := emuEntry(cluster, stray)
-		return !ok || e.AccessEntryARN != handMade, fmt.Sprintf("%+v", e)
+		cac := &v1.ClusterAccessConfig{}
+		_ = k8s.Get(ctx, client.ObjectKey{Name: cluster}, cac)
+		return !ok || e.AccessEntryARN != handMade, fmt.Sprintf("entry %+v; config generation %d, status %+v; claimant %s",
+			e, cac.Generation, cac.Status, conditions(get(t, client.ObjectKeyFromObject(claimant))))
 	})
 	got := waitConfig(t, cluster, 30*time.Second, "to have handled the change", func(c *v1.ClusterAccessConfig) bool {
 		return configReady(c) && c.Status.ObservedGeneration == c.Generation
@@ -406,5 +410,44 @@ func TestRefusedClaimsDoNotShieldFromPruning(t *testing.T) {
 	}
 	if _, ok := emuEntry(cluster, owner.Spec.PrincipalARN); !ok {
 		t.Fatal("the entry an allowed object records was pruned")
+	}
+}
+
+// TestMayOwn: how far a tenant object shields its principal's entry from
+// pruning. One refused the entry, on a recheck ("creating the EKS access entry"
+// before EKS refuses it again), still shields only an entry being made for it,
+// never a hand-made one it would be refused; one that holds its entry, or may
+// adopt, shields whatever is there.
+func TestMayOwn(t *testing.T) {
+	id := v1.EntryIdentity{ClusterName: "c", Region: region, Account: account, Partition: "aws", PrincipalARN: roleARN("may-own"), Type: "STANDARD"}
+	allows := guardrails.Judge(guardrails.Config{Name: "c", Rules: []v1.GrantRule{tenancyRule()}}, guardrails.Request{Namespace: tenantNS, Principal: id.PrincipalARN, Type: "STANDARD"})
+	if !allows.Allowed() || !allows.AllowsAdoption() {
+		t.Fatalf("the tenancy rule: %s", allows.Message())
+	}
+	for _, c := range []struct {
+		name   string
+		mutate func(*v1.AccessEntry)
+		want   shield
+	}{
+		{"creating on a recheck", func(ae *v1.AccessEntry) {
+			ae.Status.Identity = &id
+			accessEntryConditions(ae).reconciling(v1.ReasonProgressing, "creating the EKS access entry")
+		}, shieldsOwnEntry},
+		{"refused the entry", func(ae *v1.AccessEntry) {
+			accessEntryConditions(ae).stalled(v1.ReasonAlreadyExists, "an EKS access entry already exists")
+		}, shieldsNothing},
+		{"holding it", func(ae *v1.AccessEntry) {
+			ae.Status.Identity, ae.Status.AccessEntryARN = &id, "arn:aws:eks:us-west-2:"+account+":access-entry/c/role/x"
+		}, shieldsAny},
+		{"adopting", func(ae *v1.AccessEntry) {
+			ae.Annotations = map[string]string{v1.AdoptAnnotation: "true"}
+			accessEntryConditions(ae).reconciling(v1.ReasonProgressing, "adopting")
+		}, shieldsAny},
+	} {
+		ae := entry("may-own", id.PrincipalARN, func(ae *v1.AccessEntry) { ae.Namespace, ae.Spec.ClusterName = tenantNS, "c" })
+		c.mutate(ae)
+		if got := mayOwn(ae, allows, "c"); got != c.want {
+			t.Errorf("%s: shield %d, want %d", c.name, got, c.want)
+		}
 	}
 }
