@@ -65,6 +65,7 @@ func main() {
 		entries        = controllers.DefaultEntryOptions()
 		configs        = controllers.DefaultConfigOptions()
 		sweeps         = controllers.DefaultSweepOptions()
+		eventOpts      = controllers.DefaultEventOptions()
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS to callers the API server authenticates (a bearer token) and authorizes (get on the non-resource URL /metrics); false serves plain HTTP to anyone.")
@@ -100,6 +101,13 @@ func main() {
 	flag.DurationVar(&entries.StallAfter, "stall-after", entries.StallAfter, "How long to wait on EKS (eventual consistency, a new IAM principal) before reporting Stalled.")
 	flag.DurationVar(&entries.RecheckInterval, "recheck-interval", entries.RecheckInterval, "How often a condition only a person can fix (CONFIG_MAP cluster, missing cluster, denied permission, entry quota reached) is checked again.")
 	flag.DurationVar(&entries.ConsistencyWindow, "consistency-window", entries.ConsistencyWindow, "How long an entry the operator created may read as absent before it is taken as deleted out of band.")
+	flag.StringVar(&eventOpts.QueueURL, "events-queue-url", "", "SQS queue that EventBridge delivers EKS's CloudTrail events to (docs/events.md): an entry changed out of band is verified and put back as soon as its event arrives, and the sweeps and verification become a backstop at their --events-* periods. Empty (the default): no events.")
+	flag.StringVar(&eventOpts.QueueRegion, "events-queue-region", "", "Region of --events-queue-url when its address does not say (a VPC endpoint); default: the URL's, else --region.")
+	flag.DurationVar(&eventOpts.MaxDelay, "events-max-delay", eventOpts.MaxDelay, "How late the event of one of the operator's own writes may arrive before events of that account and region are taken as not arriving (the sweeps then run at their no-events periods).")
+	flag.DurationVar(&eventOpts.ProbeAfter, "events-probe-interval", eventOpts.ProbeAfter, "How long an account and region may go without an event before the operator removes a tag no entry carries (a write that changes nothing) to see its event arrive.")
+	flag.DurationVar(&sweeps.EventsPeriod, "events-sweep-period", sweeps.EventsPeriod, "--sweep-period while events arrive: the listing only finds deletions whose event was lost.")
+	flag.DurationVar(&sweeps.EventsWatchedPeriod, "events-watched-sweep-period", sweeps.EventsWatchedPeriod, "--watched-sweep-period while events arrive.")
+	flag.DurationVar(&entries.EventsVerifyPeriod, "events-verification-period", entries.EventsVerifyPeriod, "--verification-period while events arrive: a full read only finds changes whose event was lost.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -132,7 +140,8 @@ func main() {
 		entries.PrincipalCheckInterval = principalCheck
 	}
 	budgetOpts = budgetOpts.WithDefaults()
-	if err := errors.Join(budgetOpts.Validate(), awsOpts.Validate(), entries.CommonOptions.Validate(), configs.Validate(), sweeps.Validate()); err != nil {
+	eventOpts.QueueRegion = cmp.Or(eventOpts.QueueRegion, awsapi.QueueRegion(eventOpts.QueueURL), entries.DefaultRegion)
+	if err := errors.Join(budgetOpts.Validate(), awsOpts.Validate(), entries.CommonOptions.Validate(), configs.Validate(), sweeps.Validate(), eventOpts.Validate()); err != nil {
 		fail(err, "invalid flags")
 	}
 
@@ -206,8 +215,20 @@ func main() {
 	suspects := controllers.NewSuspects()
 	sweeper := &controllers.Sweeper{SweepOptions: sweeps, Client: mgr.GetClient(), AWS: clients, Suspects: suspects}
 	entryReconciler := &controllers.AccessEntryReconciler{Deps: deps, EntryOptions: entries, Suspects: suspects, Sweeper: sweeper}
+	configReconciler := &controllers.ClusterAccessConfigReconciler{Deps: deps, ConfigOptions: configs}
 	if principalCheck > 0 {
 		entryReconciler.Principals = clients
+	}
+	var reader *controllers.EventReader
+	if eventOpts.QueueURL != "" {
+		queue, err := clients.Queue(eventOpts.QueueURL, eventOpts.QueueRegion)
+		if err != nil {
+			fail(err, "invalid flags")
+		}
+		hints := controllers.NewPruneHints()
+		reader = &controllers.EventReader{EventOptions: eventOpts, Client: mgr.GetClient(), AWS: clients, Queue: queue, Suspects: suspects,
+			Prunes: hints, Sweeper: sweeper, DefaultRegion: entries.DefaultRegion}
+		sweeper.Events, entryReconciler.Events, configReconciler.Hints = reader, reader, hints
 	}
 	for _, step := range []struct {
 		what string
@@ -217,8 +238,12 @@ func main() {
 		{"the budget's scheduler", func() error { return mgr.Add(sched) }},
 		{"the sweeps", func() error { return mgr.Add(sweeper) }},
 		{"the AccessEntry controller", func() error { return entryReconciler.SetupWithManager(mgr) }},
-		{"the ClusterAccessConfig controller", func() error {
-			return (&controllers.ClusterAccessConfigReconciler{Deps: deps, ConfigOptions: configs}).SetupWithManager(mgr)
+		{"the ClusterAccessConfig controller", func() error { return configReconciler.SetupWithManager(mgr) }},
+		{"the event reader", func() error {
+			if reader == nil {
+				return nil
+			}
+			return mgr.Add(reader)
 		}},
 	} {
 		if err := step.err(); err != nil {
@@ -226,7 +251,8 @@ func main() {
 		}
 	}
 
-	log.Info("starting the manager", "instanceID", entries.InstanceID, "region", entries.DefaultRegion, "eksEndpoint", awsOpts.Endpoint, "trustedNamespaces", entries.TrustedNamespaces)
+	log.Info("starting the manager", "instanceID", entries.InstanceID, "region", entries.DefaultRegion, "eksEndpoint", awsOpts.Endpoint,
+		"trustedNamespaces", entries.TrustedNamespaces, "eventsQueue", eventOpts.QueueURL)
 	if err := mgr.Start(ctx); err != nil {
 		fail(err, "the manager stopped with an error")
 	}

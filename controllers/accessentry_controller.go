@@ -36,6 +36,8 @@ type AccessEntryReconciler struct {
 	Suspects *Suspects
 	// Sweeper is told the clusters the objects' entries live in.
 	Sweeper *Sweeper
+	// Events says where EKS's events arrive (nil: nowhere).
+	Events EventsFlow
 
 	// nextPrincipalCheck holds, by object UID, when its principal is due a lookup.
 	nextPrincipalCheck sync.Map

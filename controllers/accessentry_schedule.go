@@ -40,8 +40,10 @@ func (r *AccessEntryReconciler) schedule(ctx context.Context, p *entryPass) erro
 	adopting := p.ae.Annotations[v1.AdoptAnnotation] == "true" && readyReason(p.ae) == v1.ReasonAlreadyExists
 	p.recheck = !requested && !adopting && rechecksOnly(p.ae)
 	if p.synced && !r.Suspects.Has(p.ae.UID) && !requested && sameTarget(p) {
-		if left := r.verificationLeft(p.ae); left > 0 {
-			return r.checkPrincipalBetween(ctx, p, left)
+		if left := r.verificationLeft(ctx, p); left > 0 {
+			// Looked at again within VerifyPeriod whatever the events say: when
+			// they stop arriving, the shorter period holds from then on.
+			return r.checkPrincipalBetween(ctx, p, min(left, max(r.VerifyPeriod, time.Second)))
 		}
 		p.verifying = true
 		p.slot.Tier = "verify"
@@ -144,12 +146,19 @@ func sameTarget(p *entryPass) bool {
 }
 
 // verificationLeft is how long until the object's entry is due a full read; 0
-// when it is due.
-func (r *AccessEntryReconciler) verificationLeft(ae *v1.AccessEntry) time.Duration {
-	if ae.Status.LastVerifiedAt == nil || r.VerifyPeriod <= 0 {
+// when it is due. While EKS's events of the entry's account and region arrive,
+// EventsVerifyPeriod holds.
+func (r *AccessEntryReconciler) verificationLeft(ctx context.Context, p *entryPass) time.Duration {
+	ae, period := p.ae, r.VerifyPeriod
+	if ae.Status.LastVerifiedAt == nil || period <= 0 {
 		return 0
 	}
-	return max(0, time.Until(ae.Status.LastVerifiedAt.Add(r.VerifyPeriod)))
+	if r.Events != nil {
+		if account, _, err := r.AWS.Account(ctx, p.target); err == nil && r.Events.Flowing(account, p.target.Region) {
+			period = r.EventsVerifyPeriod
+		}
+	}
+	return max(0, time.Until(ae.Status.LastVerifiedAt.Add(period)))
 }
 
 // estimate is how many EKS calls the pass expects to make: a new entry's create

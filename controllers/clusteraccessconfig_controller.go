@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,8 +41,13 @@ type ClusterAccessConfigReconciler struct {
 	Deps
 	ConfigOptions
 
+	// Hints are principals events named: judged at once (nil without events).
+	Hints *PruneHints
+
 	// queue is the controller's workqueue, for the budget's scheduler.
 	queue queueRef
+	// fullPrune is when each config (by UID) last judged every entry of its cluster.
+	fullPrune sync.Map
 }
 
 // clusterPass is one reconcile of one ClusterAccessConfig.
@@ -65,13 +71,15 @@ type clusterStep func(ctx context.Context, p *clusterPass) error
 // SetupWithManager registers the controller; status patches do not start a reconcile.
 func (r *ClusterAccessConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	mine := predicate.NewPredicateFuncs(func(o client.Object) bool { return r.manages(o) })
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1.ClusterAccessConfig{}, builder.WithPredicates(mine, predicate.Or(predicate.GenerationChangedPredicate{},
 			predicate.AnnotationChangedPredicate{}, deletionStarted))).
 		// The budget's scheduler puts a config back in the queue when its calls can be made.
-		WatchesRawSource(r.queue.source()).
-		Named("clusteraccessconfig").
-		Complete(r)
+		WatchesRawSource(r.queue.source())
+	if r.Hints != nil {
+		b = b.WatchesRawSource(r.Hints.queue.source())
+	}
+	return b.Named("clusteraccessconfig").Complete(r)
 }
 
 // Reconcile reads the cluster, moves its mode forward if asked, then prunes or
@@ -249,8 +257,24 @@ func (r *ClusterAccessConfigReconciler) requireAccessEntries(_ context.Context, 
 // prune lists the cluster's entries, finds those no AccessEntry declares, and keeps,
 // reports or deletes them as spec.unmanagedEntries says (pruneEntry). Earlier
 // deletions stay listed (the latest 50), so that status tells what was removed.
-func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPass) error {
+func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPass) (err error) {
 	cac := p.cac
+	if hinted := r.Hints.take(cac.Name); hinted != nil {
+		last, ok := r.fullPrune.Load(cac.UID)
+		if ok && time.Since(last.(time.Time)) < r.ResyncPeriod {
+			err := r.pruneOnly(ctx, p, hinted)
+			if err != nil {
+				r.Hints.add(cac, hinted) // judged on the pass that follows
+			}
+			return err
+		}
+	}
+	start := time.Now()
+	defer func() {
+		if err == nil {
+			r.fullPrune.Store(cac.UID, start)
+		}
+	}()
 	principals, err := p.eks.ListEntries(ctx, cac.Spec.ClusterName)
 	if err != nil {
 		return r.eksOutcome(p, err)
@@ -280,6 +304,33 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 		}
 	}
 	cac.Status.UnmanagedEntries = unmanaged
+	return nil
+}
+
+// pruneOnly judges the principals events named, as prune judges each entry,
+// without listing the cluster: their records in status are replaced, the
+// others' kept.
+func (r *ClusterAccessConfigReconciler) pruneOnly(ctx context.Context, p *clusterPass, principals []string) error {
+	declared, err := r.declared(ctx, p.cac, p.region)
+	if err != nil {
+		return err
+	}
+	for _, principal := range principals {
+		if declared[principal] == shieldsAny {
+			continue
+		}
+		u, err := r.pruneEntry(ctx, p, principal, declared[principal] == shieldsOwnEntry)
+		if err != nil {
+			return err
+		}
+		kept := slices.DeleteFunc(p.cac.Status.UnmanagedEntries, func(o v1.UnmanagedEntry) bool {
+			return o.PrincipalARN == principal && (u == nil || o != *u)
+		})
+		if u != nil && !slices.Contains(kept, *u) {
+			kept = append(kept, *u)
+		}
+		p.cac.Status.UnmanagedEntries = kept
+	}
 	return nil
 }
 

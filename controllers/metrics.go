@@ -33,7 +33,37 @@ var (
 	})
 )
 
+// The event reader's metrics (--events-queue-url).
+var (
+	eventsReceived = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eks_access_operator_events_received_total",
+		Help: "Messages received from the events queue.",
+	})
+	eventsHandled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eks_access_operator_events_total",
+		Help: "Events by what became of them: matched (an AccessEntry's entry verified at once), own (the operator's own write: no read), unmanaged (a ClusterAccessConfig's pruning decision started), ignored (another call, a refused call, an entry nobody manages), unparseable (logged and dropped).",
+	}, []string{"outcome"})
+	eventsQueueUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "eks_access_operator_events_queue_up",
+		Help: "1 while the events queue answers, 0 when it has not for 45 s (the sweeps then run at their no-events periods).",
+	})
+	eventsFlowing = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "eks_access_operator_events_flowing",
+		Help: "1 while EKS's events of an account and region reach the queue (one arrived, and none of the operator's writes waits for its event beyond --events-max-delay), else 0.",
+	}, []string{"account", "region"})
+	eventsProbes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eks_access_operator_events_probes_total",
+		Help: "Writes that change nothing (a tag no entry carries removed), made where events have been quiet for --events-probe-interval, to see the way to the queue is open.",
+	})
+	eventRepair = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "eks_access_operator_event_repair_seconds",
+		Help:    "Seconds from receiving an event that names a managed entry to that entry read and matching its spec again.",
+		Buckets: []float64{0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300},
+	})
+)
+
 func init() {
+	ctrlmetrics.Registry.MustRegister(eventsReceived, eventsHandled, eventsQueueUp, eventsFlowing, eventsProbes, eventRepair)
 	ctrlmetrics.Registry.MustRegister(driftCorrections, budgetWaiting, driftFound, oldestVerification)
 	ctrlmetrics.Registry.MustRegister(awsapi.Collectors()...)
 }

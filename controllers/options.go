@@ -60,6 +60,9 @@ type EntryOptions struct {
 	// RequireClusterConfig makes an AccessEntry without a matching
 	// ClusterAccessConfig NotPermitted even in a trusted namespace.
 	RequireClusterConfig bool
+	// EventsVerifyPeriod replaces VerifyPeriod while EKS's events of the entry's
+	// account and region arrive: verification is then a backstop for lost events.
+	EventsVerifyPeriod time.Duration
 }
 
 // DefaultEntryOptions are the flags' defaults.
@@ -71,6 +74,7 @@ func DefaultEntryOptions() EntryOptions {
 		ConsistencyWindow:       30 * time.Second,
 		PrincipalCheckInterval:  time.Hour,
 		MaxConcurrentReconciles: 32,
+		EventsVerifyPeriod:      24 * time.Hour,
 	}
 }
 
@@ -87,7 +91,8 @@ func (o EntryOptions) Validate() error {
 		positive("--stall-after", o.StallAfter, "5m"),
 		positive("--recheck-interval", o.RecheckInterval, "1m"),
 		positive("--consistency-window", o.ConsistencyWindow, "30s"),
-		positive("--principal-check-interval", o.PrincipalCheckInterval, "1h"))
+		positive("--principal-check-interval", o.PrincipalCheckInterval, "1h"),
+		positive("--events-verification-period", o.EventsVerifyPeriod, "24h"))
 	if o.MaxConcurrentReconciles < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-reconciles is %d: it must be at least 1 (the default is 32)", o.MaxConcurrentReconciles))
 	}
@@ -141,12 +146,17 @@ type SweepOptions struct {
 	// Settle is how long after its last verification an entry is left out of a
 	// sweep: EKS may list a new entry or association only seconds later.
 	Settle time.Duration
+	// EventsPeriod and EventsWatchedPeriod replace Period and WatchedPeriod while
+	// EKS's events of the cluster's account and region arrive: the sweeps are then
+	// only a backstop for lost events.
+	EventsPeriod, EventsWatchedPeriod time.Duration
 }
 
 // DefaultSweepOptions are the flags' defaults.
 func DefaultSweepOptions() SweepOptions {
 	return SweepOptions{Period: 50 * time.Second, WatchedPeriod: 50 * time.Second,
-		WatchedPolicies: []string{"AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy"}, Settle: 30 * time.Second}
+		WatchedPolicies: []string{"AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy"}, Settle: 30 * time.Second,
+		EventsPeriod: 15 * time.Minute, EventsWatchedPeriod: 10 * time.Minute}
 }
 
 // Validate names the flags that hold values the sweeps cannot work with.
@@ -154,7 +164,9 @@ func (o SweepOptions) Validate() error {
 	return errors.Join(
 		positive("--sweep-period", o.Period, "50s"),
 		positive("--watched-sweep-period", o.WatchedPeriod, "--sweep-period"),
-		positive("--consistency-window", o.Settle, "30s"))
+		positive("--consistency-window", o.Settle, "30s"),
+		positive("--events-sweep-period", o.EventsPeriod, "15m"),
+		positive("--events-watched-sweep-period", o.EventsWatchedPeriod, "10m"))
 }
 
 // positive is an error naming flag when d is not above zero.

@@ -50,10 +50,30 @@ type Suspects struct {
 // NewSuspects returns an empty set.
 func NewSuspects() *Suspects { return &Suspects{} }
 
+// suspicion is why and since when an object is suspect.
+type suspicion struct {
+	at      time.Time
+	byEvent bool
+}
+
 // Mark makes an object suspect and queues it.
 func (s *Suspects) Mark(uid types.UID, key client.ObjectKey) {
-	s.uids.Store(uid, true)
+	s.uids.LoadOrStore(uid, suspicion{at: time.Now()})
 	s.queue.add(reconcile.Request{NamespacedName: key})
+}
+
+// MarkByEvent makes an object suspect because an event named its entry.
+func (s *Suspects) MarkByEvent(uid types.UID, key client.ObjectKey) {
+	s.uids.LoadOrStore(uid, suspicion{at: time.Now(), byEvent: true})
+	s.queue.add(reconcile.Request{NamespacedName: key})
+}
+
+// Settled forgets an object whose entry was just read (or written) and matches
+// its spec; the time from an event to here is the repair's.
+func (s *Suspects) Settled(uid types.UID) {
+	if v, ok := s.uids.LoadAndDelete(uid); ok && v.(suspicion).byEvent {
+		eventRepair.Observe(time.Since(v.(suspicion).at).Seconds())
+	}
 }
 
 // Has says whether an object is suspect.

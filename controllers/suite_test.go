@@ -224,6 +224,11 @@ type testManager struct {
 	sweep        time.Duration
 	watchedSweep time.Duration
 	watched      []string
+	// events, with a QueueURL, runs the event reader on that queue, as
+	// --events-queue-url does.
+	events EventOptions
+	// eventSweeps, when set, are the sweeps' periods while events arrive.
+	eventSweeps time.Duration
 }
 
 func (tm testManager) recorder() string {
@@ -265,6 +270,7 @@ type testOperator struct {
 	mgr     ctrl.Manager
 	entries *AccessEntryReconciler
 	configs *ClusterAccessConfigReconciler
+	events  *EventReader
 }
 
 // build makes the manager and the reconcilers it runs.
@@ -316,6 +322,22 @@ func (tm testManager) build() (*testOperator, error) {
 		d.Recorder = mgr.GetEventRecorder(tm.recorder())
 		op.configs = &ClusterAccessConfigReconciler{Deps: d, ConfigOptions: configs}
 		steps = append(steps, func() error { return op.configs.SetupWithManager(mgr) })
+	}
+	if tm.events.QueueURL != "" {
+		queue, err := r.AWS.Queue(tm.events.QueueURL, region)
+		if err != nil {
+			return nil, err
+		}
+		hints := NewPruneHints()
+		op.events = &EventReader{EventOptions: tm.events, Client: mgr.GetClient(), AWS: r.AWS, Queue: queue, Suspects: suspects,
+			Prunes: hints, Sweeper: r.Sweeper, DefaultRegion: region}
+		r.Events, r.Sweeper.Events = op.events, op.events
+		r.Sweeper.EventsPeriod = cmp.Or(tm.eventSweeps, time.Hour)
+		r.Sweeper.EventsWatchedPeriod = r.Sweeper.EventsPeriod
+		if op.configs != nil {
+			op.configs.Hints = hints
+		}
+		steps = append(steps, func() error { return mgr.Add(op.events) })
 	}
 	if tm.sweep > 0 {
 		steps = append(steps, func() error { return mgr.Add(r.Sweeper) })

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -40,6 +41,8 @@ type Sweeper struct {
 	Client   client.Reader
 	AWS      *awsapi.Clients
 	Suspects *Suspects
+	// Events says where EKS's events arrive (nil: nowhere).
+	Events EventsFlow
 
 	// targets holds, by cluster, region and role, the target of the objects
 	// reconciled there (Watch).
@@ -70,11 +73,28 @@ type sweepJob struct {
 	kind sweepKind
 }
 
-func (s *Sweeper) period(k sweepKind) time.Duration {
-	if k == sweepWatched {
+// period is how long after its last listing a cluster's listing is due again:
+// the events periods while EKS's events of its account and region arrive.
+func (s *Sweeper) period(ctx context.Context, k sweepKind, t awsapi.Target) time.Duration {
+	flowing := s.Events != nil && s.Events.Flowing(s.accountOf(ctx, t), t.Region)
+	switch {
+	case k == sweepWatched && flowing:
+		return s.EventsWatchedPeriod
+	case k == sweepWatched:
 		return s.WatchedPeriod
+	case flowing:
+		return s.EventsPeriod
 	}
 	return s.Period
+}
+
+// accountOf is the account a target's calls act in; "" when STS cannot say.
+func (s *Sweeper) accountOf(ctx context.Context, t awsapi.Target) string {
+	account, _, err := s.AWS.Account(ctx, t)
+	if err != nil {
+		return ""
+	}
+	return account
 }
 
 // Watch adds a cluster, as a target reaches it, to those swept.
@@ -89,10 +109,18 @@ func (s *Sweeper) NeedLeaderElection() bool { return true }
 // goroutine, so that a slow or throttled account holds up no other; it also
 // keeps the verification-age and budget gauges current.
 func (s *Sweeper) Start(ctx context.Context) error {
+	// A listing is due its period after the last one (jittered by a factor drawn
+	// at each), whichever period holds now: when events stop arriving, a
+	// cluster's next listing comes at the no-events period, not a long one later.
+	type schedule struct {
+		last   time.Time
+		factor float64
+		failed bool
+	}
 	var (
 		mu      sync.Mutex
 		running = map[sweepJob]bool{}
-		next    = map[sweepJob]time.Time{}
+		jobs    = map[sweepJob]schedule{}
 		wg      sync.WaitGroup
 	)
 	kinds := []sweepKind{sweepAll}
@@ -115,22 +143,27 @@ func (s *Sweeper) Start(ctx context.Context) error {
 			for _, kind := range kinds {
 				job := sweepJob{key: key, kind: kind}
 				mu.Lock()
-				due := !running[job] && !now.Before(next[job])
-				if due {
-					running[job] = true
-				}
+				sc, busy := jobs[job], running[job]
 				mu.Unlock()
-				if due {
-					wg.Go(func() {
-						wait := s.period(kind)
-						if !s.sweep(ctx, job, t) {
-							wait = min(wait, retryFailedSweep)
-						}
-						mu.Lock()
-						running[job], next[job] = false, time.Now().Add(jitter(wait, 0.1))
-						mu.Unlock()
-					})
+				if busy {
+					continue
 				}
+				wait := time.Duration(float64(s.period(ctx, kind, t)) * sc.factor)
+				if sc.failed {
+					wait = min(wait, retryFailedSweep)
+				}
+				if now.Before(sc.last.Add(wait)) {
+					continue
+				}
+				mu.Lock()
+				running[job] = true
+				mu.Unlock()
+				wg.Go(func() {
+					ok := s.sweep(ctx, job, t)
+					mu.Lock()
+					running[job], jobs[job] = false, schedule{last: time.Now(), factor: 1 + 0.1*rand.Float64(), failed: !ok}
+					mu.Unlock()
+				})
 			}
 			return true
 		})

@@ -104,6 +104,8 @@ type Clients struct {
 	iam     iamState
 	// lookups makes concurrent asks for the same account one STS call.
 	lookups singleflight.Group
+	// own remembers the operator's writes, to know their events (OwnWrite).
+	own ownWrites
 }
 
 // NewClients returns clients that build on cfg (credentials from the SDK's
@@ -149,6 +151,8 @@ func (c *Clients) api(t Target) EKSAPI {
 		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
 			// After Retry, so that every attempt takes a token and is counted.
 			return stack.Finalize.Insert(attemptMiddleware(c.budget, key), "Retry", middleware.After)
+		}, func(stack *middleware.Stack) error {
+			return stack.Initialize.Add(c.own.middleware(c, t), middleware.After)
 		})
 	})
 	c.clients[t] = cl
@@ -201,8 +205,9 @@ func limiterAccount(t Target) string {
 	return "self"
 }
 
-// identity is an account and its partition.
-type identity struct{ account, partition string }
+// identity is an account and its partition, and the ARN STS says the
+// credentials act as there.
+type identity struct{ account, partition, arn string }
 
 // Account is the account, and its partition, that a target's calls act in: the
 // role's for a target with a role, otherwise the operator's own, asked of STS
@@ -236,7 +241,7 @@ func (c *Clients) callerIdentity(ctx context.Context, region string) (identity, 
 	if err != nil {
 		return identity{}, err
 	}
-	id := identity{account: aws.ToString(out.Account), partition: "aws"}
+	id := identity{account: aws.ToString(out.Account), partition: "aws", arn: aws.ToString(out.Arn)}
 	if a, err := arn.Parse(aws.ToString(out.Arn)); err == nil {
 		id.partition = a.Partition
 	}

@@ -117,6 +117,12 @@ func (e EKS) Tag(ctx context.Context, entryARN string, tags map[string]string) e
 	return err
 }
 
+// Untag removes tags from an entry; keys it does not carry are no error.
+func (e EKS) Untag(ctx context.Context, entryARN string, keys []string) error {
+	_, err := e.api.UntagResource(ctx, &eks.UntagResourceInput{ResourceArn: aws.String(entryARN), TagKeys: keys})
+	return err
+}
+
 // ListEntries lists the principals of every entry of a cluster, every page.
 func (e EKS) ListEntries(ctx context.Context, cluster string) ([]string, error) {
 	var principals []string

@@ -47,7 +47,7 @@ var (
 // are registered by whoever serves metrics (controllers), so that the kubectl
 // plugin, which classifies errors here, links no metrics server.
 func Collectors() []prometheus.Collector {
-	return []prometheus.Collector{eksRequests, eksThrottled, budgetSpent, backgroundCalls}
+	return []prometheus.Collector{eksRequests, eksThrottled, budgetSpent, backgroundCalls, sqsRequests}
 }
 
 // OverBudgetError fails an EKS call the account's budget has no token for: the
