@@ -97,6 +97,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- with $c.watchedPolicies }}
 - {{ printf "--watched-policies=%s" (join "," .) | quote }}
 {{- end }}
+{{- /* A release upgraded with --reuse-values from a chart without events has no .Values.events. */}}
+{{- $e := .Values.events | default dict }}
+{{- range $flag, $key := dict "events-queue-url" "queueURL" "events-queue-region" "queueRegion" "events-max-delay" "maxDelay" "events-probe-interval" "probeInterval" "events-sweep-period" "sweepPeriod" "events-watched-sweep-period" "watchedSweepPeriod" "events-verification-period" "verificationPeriod" }}
+{{- with index $e $key }}
+- {{ printf "--%s=%v" $flag . | quote }}
+{{- end }}
+{{- end }}
 - {{ printf "--zap-log-level=%v" .Values.logging.level | quote }}
 - {{ printf "--zap-encoder=%v" .Values.logging.encoder | quote }}
 {{- range .Values.extraArgs }}
