@@ -21,7 +21,8 @@ const usage = `eks-emulator: a TEST TOOL that emulates the Amazon EKS access-ent
 
 It serves EKS's REST-JSON API (access entries, access policies, DescribeCluster,
 UpdateClusterConfig for the authentication mode, updates, tags), STS
-GetCallerIdentity/AssumeRole and IAM GetRole/GetUser, so the AWS CLI and SDKs work against it:
+GetCallerIdentity/AssumeRole, IAM GetRole/GetUser and SQS, so the AWS CLI and
+SDKs work against it:
 
   eks-emulator --listen 127.0.0.1:8686 &
   aws eks list-access-entries --cluster-name demo --endpoint-url http://127.0.0.1:8686
@@ -31,8 +32,17 @@ from the request signature. It is not AWS: nothing here reaches a real account.
 Without --config there is one cluster "demo" (account 111122223333, us-west-2,
 API_AND_CONFIG_MAP) and every well-formed IAM principal ARN exists.
 
+Its SQS speaks SQS's JSON protocol (standard queues: send, receive with long
+polling, visibility timeouts, deletes, batches). With --events-queue, every
+write EKS answers OK is published to that queue as EventBridge delivers EKS's
+CloudTrail events ("AWS API Call via CloudTrail", source aws.eks):
+
+  eks-emulator --events-queue eks-access-events &
+  aws sqs receive-message --endpoint-url http://127.0.0.1:8686 --wait-time-seconds 20 \
+    --queue-url http://127.0.0.1:8686/111122223333/eks-access-events
+
 Debug paths: GET/DELETE /_emulator/calls, GET /_emulator/state,
-POST /_emulator/principals, GET/PUT /_emulator/faults.
+POST /_emulator/principals, GET/PUT /_emulator/faults, GET/PUT /_emulator/events.
 
 Usage: eks-emulator [flags]
 
@@ -61,6 +71,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	jitter := fs.Duration("max-jitter", 0, "random extra latency, up to this much")
 	faultRate := fs.Float64("fault-rate", 0, "share of EKS calls (0..1) answered with 500 ServerException")
 	updateDuration := fs.Duration("update-duration", eksemulator.DefaultUpdateDuration, "how long an authentication-mode update keeps the cluster UPDATING")
+	eventsQueue := fs.String("events-queue", "", "SQS queue `name` (in the default account and the first cluster's region) that EKS's CloudTrail events of the writes go to; empty: no events")
+	eventsDelay := fs.Duration("events-delay", 0, "how long each event takes to reach --events-queue")
+	eventsExtra := fs.Duration("events-max-extra-delay", 0, "random extra delay of each event, up to this much (events then arrive out of order)")
+	eventsLoss := fs.Float64("events-loss", 0, "share of events (0..1) never delivered")
+	eventsDuplicates := fs.Float64("events-duplicates", 0, "share of events (0..1) delivered twice")
 	verbose := fs.Bool("verbose", false, "log every call and its outcome to stderr")
 	listPolicies := fs.Bool("list-access-policies", false, "print the names of the access policies the emulator knows, one a line, and exit")
 	if err := fs.Parse(args); err != nil {
@@ -112,6 +127,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			cfg.FaultRate = *faultRate
 		case "update-duration":
 			cfg.UpdateDuration = *updateDuration
+		case "events-queue":
+			cfg.Events.Queue = *eventsQueue
+		case "events-delay":
+			cfg.Events.Delay = *eventsDelay
+		case "events-max-extra-delay":
+			cfg.Events.MaxExtraDelay = *eventsExtra
+		case "events-loss":
+			cfg.Events.Loss = *eventsLoss
+		case "events-duplicates":
+			cfg.Events.Duplicates = *eventsDuplicates
 		}
 	})
 	if cfg.UpdateDuration == 0 {

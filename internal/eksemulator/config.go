@@ -65,6 +65,9 @@ type Config struct {
 	// UpdateDuration is how long an authentication-mode update keeps the cluster
 	// UPDATING (default 2s).
 	UpdateDuration time.Duration `json:"-"`
+	// Events, with a queue, publishes EKS's CloudTrail events of the writes to
+	// an SQS queue the emulator serves (see EventsConfig); none by default.
+	Events EventsConfig `json:"-"`
 
 	// Logger, when set, receives one debug line per call (operation, outcome).
 	Logger *slog.Logger `json:"-"`
@@ -166,6 +169,17 @@ type fileConfig struct {
 	MaxJitter         string          `json:"maxJitter"`
 	FaultRate         float64         `json:"faultRate"`
 	UpdateDuration    string          `json:"updateDuration"`
+	Events            eventsFile      `json:"events"`
+}
+
+// eventsFile is EventsConfig in the file: events: {queue: eks-access-events,
+// delay: 2s, maxExtraDelay: 5s, loss: 0.01, duplicates: 0.05}.
+type eventsFile struct {
+	Queue         string  `json:"queue"`
+	Delay         string  `json:"delay"`
+	MaxExtraDelay string  `json:"maxExtraDelay"`
+	Loss          float64 `json:"loss"`
+	Duplicates    float64 `json:"duplicates"`
 }
 
 // LoadConfig reads a YAML configuration file. Unknown keys are an error so
@@ -189,6 +203,7 @@ func LoadConfig(path string) (Config, error) {
 		RateLimit:         fc.RateLimit,
 		Burst:             fc.Burst,
 		FaultRate:         fc.FaultRate,
+		Events:            EventsConfig{Queue: fc.Events.Queue, Loss: fc.Events.Loss, Duplicates: fc.Events.Duplicates},
 	}
 	durations := []struct {
 		name string
@@ -199,6 +214,8 @@ func LoadConfig(path string) (Config, error) {
 		{"latency", fc.Latency, &cfg.Latency},
 		{"maxJitter", fc.MaxJitter, &cfg.MaxJitter},
 		{"updateDuration", fc.UpdateDuration, &cfg.UpdateDuration},
+		{"events.delay", fc.Events.Delay, &cfg.Events.Delay},
+		{"events.maxExtraDelay", fc.Events.MaxExtraDelay, &cfg.Events.MaxExtraDelay},
 	}
 	for _, d := range durations {
 		if d.in == "" {
@@ -290,6 +307,9 @@ func normalizeConfig(cfg Config) (Config, error) {
 		return cfg, err
 	}
 	cfg.RateLimit, cfg.Burst, cfg.FaultRate = f.RateLimit, f.Burst, f.FaultRate
+	if err := checkEvents(cfg.Events); err != nil {
+		return cfg, fmt.Errorf("events: %w", err)
+	}
 	return cfg, nil
 }
 

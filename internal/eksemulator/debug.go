@@ -2,6 +2,7 @@ package eksemulator
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -27,6 +28,8 @@ type faultsJSON struct {
 //	POST   /_emulator/principals  {"arn": "...", "recreate": false}
 //	GET    /_emulator/faults      current fault settings
 //	PUT    /_emulator/faults      replace fault settings (durations like "250ms")
+//	GET    /_emulator/events      event settings, and events published and dropped
+//	PUT    /_emulator/events      replace event settings; an absent "queue" keeps the queue
 func (s *Server) serveDebug(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/_emulator/calls":
@@ -91,9 +94,76 @@ func (s *Server) serveDebug(w http.ResponseWriter, r *http.Request) {
 		default:
 			debugError(w, http.StatusMethodNotAllowed, "use GET or PUT")
 		}
+	case "/_emulator/events":
+		switch r.Method {
+		case http.MethodGet:
+			writePlainJSON(w, http.StatusOK, s.eventsJSON())
+		case http.MethodPut:
+			var ej eventsJSON
+			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&ej); err != nil {
+				debugError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			e, err := fromEventsJSON(ej, s.Events().Queue)
+			if err == nil {
+				err = checkEvents(e)
+			}
+			if err != nil {
+				debugError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			s.SetEvents(e)
+			writePlainJSON(w, http.StatusOK, s.eventsJSON())
+		default:
+			debugError(w, http.StatusMethodNotAllowed, "use GET or PUT")
+		}
 	default:
-		debugError(w, http.StatusNotFound, "unknown debug path; see /_emulator/calls, /_emulator/state, /_emulator/principals, /_emulator/faults")
+		debugError(w, http.StatusNotFound, "unknown debug path; see /_emulator/calls, /_emulator/state, /_emulator/principals, /_emulator/faults, /_emulator/events")
 	}
+}
+
+// eventsJSON is EventsConfig for the debug API, with durations as Go duration
+// strings, and the counts (which a PUT ignores).
+type eventsJSON struct {
+	Queue         *string `json:"queue"`
+	Delay         string  `json:"delay"`
+	MaxExtraDelay string  `json:"maxExtraDelay"`
+	Loss          float64 `json:"loss"`
+	Duplicates    float64 `json:"duplicates"`
+	Unreachable   bool    `json:"unreachable"`
+	Published     int     `json:"published"`
+	Dropped       int     `json:"dropped"`
+}
+
+func (s *Server) eventsJSON() eventsJSON {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.events
+	return eventsJSON{Queue: &e.Queue, Delay: e.Delay.String(), MaxExtraDelay: e.MaxExtraDelay.String(), Loss: e.Loss,
+		Duplicates: e.Duplicates, Unreachable: e.Unreachable, Published: s.eventsPublished, Dropped: s.eventsDropped}
+}
+
+// fromEventsJSON reads a PUT: a settings change should not stop the events
+// because it left the queue out, so an absent queue keeps the current one.
+func fromEventsJSON(ej eventsJSON, queue string) (EventsConfig, error) {
+	e := EventsConfig{Queue: queue, Loss: ej.Loss, Duplicates: ej.Duplicates, Unreachable: ej.Unreachable}
+	if ej.Queue != nil {
+		e.Queue = *ej.Queue
+	}
+	for _, d := range []struct {
+		name, in string
+		out      *time.Duration
+	}{{"delay", ej.Delay, &e.Delay}, {"maxExtraDelay", ej.MaxExtraDelay, &e.MaxExtraDelay}} {
+		if d.in == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.in)
+		if err != nil {
+			return e, fmt.Errorf("%s: %w", d.name, err)
+		}
+		*d.out = v
+	}
+	return e, nil
 }
 
 func toFaultsJSON(f Faults) faultsJSON {

@@ -17,7 +17,11 @@
 //   - eventual consistency: a created entry is invisible to reads for a
 //     propagation delay, a deleted one still blocks a create of the same
 //     principal, and a just-added principal is "invalid" until it propagates;
-//   - per-account throttling, latency and injected server errors, all seeded.
+//   - per-account throttling, latency and injected server errors, all seeded;
+//   - SQS standard queues, in SQS's JSON protocol (sqs.go), and, when
+//     Config.Events names a queue, EKS's CloudTrail events of every write,
+//     published to it as EventBridge would, with delays, reordering, loss,
+//     duplicates and an unreachable queue on demand (events.go).
 //
 // The caller's region comes from the SigV4 credential scope and its account is
 // the configured default account, or the role's account for credentials issued

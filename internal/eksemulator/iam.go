@@ -80,13 +80,13 @@ func (s *Server) iamGet(r *http.Request, who caller, kind string) (int, string, 
 }
 
 // IsEKS says whether an operation counted in Calls is one of EKS's; the others
-// are the STS and IAM calls served beside it, which have quotas of their own.
+// are the STS, IAM and SQS calls served beside it, which have quotas of their own.
 func IsEKS(op string) bool {
 	switch op {
-	case "GetCallerIdentity", "AssumeRole", "GetRole", "GetUser", "STS":
+	case "GetCallerIdentity", "AssumeRole", "GetRole", "GetUser", "STS", "SQS":
 		return false
 	}
-	return true
+	return sqsOperations[op] == nil
 }
 
 // DeletePrincipal deletes an IAM principal: IAM reads no longer find it, and

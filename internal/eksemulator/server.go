@@ -35,9 +35,19 @@ type Server struct {
 	accountCalls   map[string]map[string]int // account -> operation -> calls answered OK
 	writes         []Write                   // the writes answered OK, oldest first (journal)
 
+	// SQS (sqs.go) and the events published to it (events.go).
+	queues          map[queueKey]*queue
+	deletedQueues   map[queueKey]time.Time
+	sqsWake         chan struct{} // closed and replaced when a queue's messages change
+	events          EventsConfig
+	eventsPublished int
+	eventsDropped   int
+
 	// Separate streams, so that e.g. turning on jitter does not change which
-	// calls get a fault or which IDs are minted.
-	rngIDs, rngDelay, rngFault, rngJitter *rand.Rand
+	// calls get a fault or which IDs are minted. rngSQS makes message IDs,
+	// receipt handles and event IDs; rngEvents draws event loss, duplicates and
+	// delays.
+	rngIDs, rngDelay, rngFault, rngJitter, rngEvents, rngSQS *rand.Rand
 
 	logger    *slog.Logger
 	closing   chan struct{}
@@ -69,10 +79,17 @@ func New(cfg Config) (*Server, error) {
 		rngDelay:       rand.New(rand.NewPCG(seed, 2)),
 		rngFault:       rand.New(rand.NewPCG(seed, 3)),
 		rngJitter:      rand.New(rand.NewPCG(seed, 4)),
+		rngEvents:      rand.New(rand.NewPCG(seed, 5)),
+		rngSQS:         rand.New(rand.NewPCG(seed, 6)),
+		queues:         map[queueKey]*queue{},
+		deletedQueues:  map[queueKey]time.Time{},
+		sqsWake:        make(chan struct{}),
+		events:         cfg.Events,
 		logger:         cfg.Logger,
 		closing:        make(chan struct{}),
 	}
 	now := time.Now().Truncate(time.Millisecond)
+	s.ensureEventsQueue(now)
 	// Configured principals exist from the start; so does every creator.
 	for _, p := range cfg.Principals {
 		if s.principals[p] == nil {
@@ -157,7 +174,8 @@ func (s *Server) URL() string {
 }
 
 // Close stops the listener, drops open connections and wakes calls sleeping in
-// injected latency. There are no other timers: time-driven state is lazy.
+// injected latency or long polling. There are no other timers: time-driven
+// state is lazy.
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
@@ -172,7 +190,7 @@ func (s *Server) Close() error {
 	return err
 }
 
-// Handler serves the EKS and STS APIs and the /_emulator/ debug paths.
+// Handler serves the EKS, STS and SQS APIs and the /_emulator/ debug paths.
 func (s *Server) Handler() http.Handler { return s }
 
 // Calls returns per-operation call counts by outcome ("OK" or an error code).
@@ -228,6 +246,9 @@ type call struct {
 	query     url.Values
 	body      []byte
 	now       time.Time
+
+	// For the call's CloudTrail event.
+	requestID, sourceIP, userAgent string
 }
 
 type handlerFunc func(s *Server, c *call) (any, *apiError)
@@ -313,11 +334,16 @@ func splitPath(escaped string) ([]string, error) {
 
 const maxBody = 1 << 20
 
-// ServeHTTP routes a request: debug paths, STS (POST /), then EKS operations,
-// which pass through latency, throttling and fault injection before the state.
+// ServeHTTP routes a request: debug paths, SQS (POST with an AmazonSQS
+// X-Amz-Target), STS (POST /), then EKS operations, which pass through latency,
+// throttling and fault injection before the state.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/_emulator/") {
 		s.serveDebug(w, r)
+		return
+	}
+	if isSQS(r) {
+		s.serveSQS(w, r)
 		return
 	}
 	if r.URL.Path == "/" && r.Method == http.MethodPost {
@@ -325,7 +351,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	c := &call{query: r.URL.Query()}
+	// The request ID is known before the answer, for the call's event.
+	c := &call{query: r.URL.Query(), requestID: requestID(), sourceIP: clientIP(r), userAgent: r.UserAgent()}
+	w.Header().Set("X-Amzn-RequestId", c.requestID)
 	seg, err := splitPath(r.URL.EscapedPath())
 	rt, ok := route{}, false
 	if err == nil {
@@ -380,6 +408,7 @@ func (s *Server) finish(w http.ResponseWriter, c *call, out any, aerr *apiError)
 	s.count(c.op, "OK")
 	s.mu.Lock()
 	s.journal(c)
+	s.publishEvent(c, out)
 	if c.caller.account != "" {
 		if s.accountCalls[c.caller.account] == nil {
 			s.accountCalls[c.caller.account] = map[string]int{}
@@ -409,7 +438,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		fmt.Fprintf(&buf, `{"message":%q}`, err.Error())
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Amzn-RequestId", requestID())
+	if w.Header().Get("X-Amzn-RequestId") == "" {
+		w.Header().Set("X-Amzn-RequestId", requestID())
+	}
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }

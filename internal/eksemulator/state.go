@@ -376,15 +376,7 @@ func (s *Server) State() State {
 }
 
 // newUUID returns a random (seeded) UUID in the v4 layout.
-func (s *Server) newUUID() string {
-	var b [16]byte
-	for i := range b {
-		b[i] = byte(s.rngIDs.UintN(256))
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
-}
+func (s *Server) newUUID() string { return uuidFrom(s.rngIDs) }
 
 const idAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 

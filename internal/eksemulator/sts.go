@@ -18,6 +18,7 @@ type session struct {
 	name          string
 	assumedARN    string
 	assumedRoleID string
+	created       time.Time
 	expires       time.Time
 }
 
@@ -123,7 +124,7 @@ func (s *Server) stsAction(r *http.Request, action string) (status int, code, ms
 	case "GetUser":
 		return s.iamGet(r, who, "user")
 	}
-	return http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %q (the EKS emulator implements STS GetCallerIdentity and AssumeRole, and IAM GetRole and GetUser).", action), nil
+	return http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %q (the EKS emulator implements STS GetCallerIdentity and AssumeRole, IAM GetRole and GetUser, and SQS in its JSON protocol only).", action), nil
 }
 
 // callerIdentity is the ARN and user ID GetCallerIdentity reports. Callers with
@@ -164,6 +165,7 @@ func (s *Server) assumeRole(r *http.Request, who caller, now time.Time) (int, st
 		role:       role,
 		name:       name,
 		assumedARN: fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", role.Partition, role.Account, role.Name, name),
+		created:    now,
 		expires:    now.Add(duration),
 	}
 	sess.assumedRoleID = s.principalID(role, now) + ":" + name
