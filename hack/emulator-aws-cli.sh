@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the AWS CLI commands of the EKS access-entry user guide against the EKS
-# emulator (hack/eks-emulator) and checks what they print. A test tool: it
+# emulator (hack/eks-emulator) and checks what they print, then reads the
+# CloudTrail events of EKS writes from the emulator's SQS. A test tool: it
 # builds the emulator, starts it on a free loopback port with dummy
 # credentials, and stops it on exit. Needs Go and the AWS CLI (installed from
 # Debian's awscli package when missing).
@@ -73,7 +74,8 @@ roles: # the trust policy of a role the operator assumes: this account, with an 
 updateDuration: 30s # long enough to observe UPDATING between CLI calls (about 1s each, several on a loaded machine)
 EOF
 
-"$work/eks-emulator" --listen 127.0.0.1:0 --config "$work/config.yaml" --verbose \
+events_queue=eks-access-events
+"$work/eks-emulator" --listen 127.0.0.1:0 --config "$work/config.yaml" --events-queue "$events_queue" --verbose \
 	>"$work/emulator.out" 2>"$work/emulator.log" &
 emu_pid=$!
 url=""
@@ -276,4 +278,67 @@ expect_eq "get-caller-identity with the role's credentials" \
 	"$(AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret AWS_SESSION_TOKEN=$token aws sts get-caller-identity --endpoint-url "$url" --query Arn --output text)" \
 	"arn:aws:sts::$acct:assumed-role/cross-account-operator/cli"
 
-echo "PASS: the AWS CLI works against the EKS emulator"
+echo "== EKS's CloudTrail events in SQS"
+awssqs() { aws sqs --endpoint-url "$url" "$@"; }
+# event_fields <receive-message output> <python expressions over m (the message),
+# e (its body's event) and d (the event's detail)>: prints them tab-separated.
+event_fields() {
+	python3 -c '
+import json, sys
+m = json.loads(sys.argv[1])["Messages"][0]
+e = json.loads(m["Body"]); d = e["detail"]
+print("\t".join(str(eval(x)) for x in sys.argv[2:]))' "$@"
+}
+queue_url=$(awssqs get-queue-url --queue-name "$events_queue" --query QueueUrl --output text)
+expect_eq "get-queue-url names the queue by account" "$queue_url" "$url/$acct/$events_queue"
+expect_refused "get-queue-url of a queue that does not exist" \
+	"An error occurred (AWS.SimpleQueueService.NonExistentQueue) when calling the GetQueueUrl operation: The specified queue does not exist." \
+	awssqs get-queue-url --queue-name no-such-queue
+# The writes above have their events queued; start from an empty queue.
+awssqs purge-queue --queue-url "$queue_url"
+expect_eq "purge-queue empties the queue" \
+	"$(awssqs get-queue-attributes --queue-url "$queue_url" --attribute-names ApproximateNumberOfMessages --query Attributes.ApproximateNumberOfMessages --output text)" 0
+
+event_role=arn:aws:iam::$acct:role/event-check
+awseks create-access-entry --cluster-name $cluster --principal-arn "$event_role" >/dev/null
+out=$(awssqs receive-message --queue-url "$queue_url" --wait-time-seconds 10 --message-system-attribute-names ApproximateReceiveCount --output json)
+expect_eq "receive-message has the create's event, from the CLI's root identity" \
+	"$(event_fields "$out" 'e["source"]' 'e["detail-type"]' 'd["eventName"]' 'd["requestParameters"]["name"]' 'd["requestParameters"]["principalArn"]' 'd["userIdentity"]["arn"]' 'm["Attributes"]["ApproximateReceiveCount"]')" \
+	"$(printf 'aws.eks\tAWS API Call via CloudTrail\tCreateAccessEntry\t%s\t%s\tarn:aws:iam::%s:root\t1' $cluster "$event_role" $acct)"
+expect_contains "the event names the CLI as its user agent" "$(event_fields "$out" 'd["userAgent"]')" "aws-cli/"
+handle=$(event_fields "$out" 'm["ReceiptHandle"]')
+awssqs change-message-visibility --queue-url "$queue_url" --receipt-handle "$handle" --visibility-timeout 0
+out=$(awssqs receive-message --queue-url "$queue_url" --wait-time-seconds 5 --message-system-attribute-names ApproximateReceiveCount --output json)
+expect_eq "change-message-visibility 0 gives the event back, a second receive" \
+	"$(event_fields "$out" 'd["eventName"]' 'm["Attributes"]["ApproximateReceiveCount"]')" "$(printf 'CreateAccessEntry\t2')"
+awssqs delete-message --queue-url "$queue_url" --receipt-handle "$(event_fields "$out" 'm["ReceiptHandle"]')"
+expect_eq "delete-message: nothing visible or in flight" \
+	"$(awssqs get-queue-attributes --queue-url "$queue_url" --attribute-names ApproximateNumberOfMessages ApproximateNumberOfMessagesNotVisible \
+		--query '[Attributes.ApproximateNumberOfMessages, Attributes.ApproximateNumberOfMessagesNotVisible]' --output text)" "$(printf '0\t0')"
+expect_eq "get-queue-attributes: the queue's ARN and visibility timeout" \
+	"$(awssqs get-queue-attributes --queue-url "$queue_url" --attribute-names All --query '[Attributes.QueueArn, Attributes.VisibilityTimeout]' --output text)" \
+	"$(printf 'arn:aws:sqs:us-west-2:%s:%s\t30' $acct "$events_queue")"
+
+AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret AWS_SESSION_TOKEN=$token \
+	awseks delete-access-entry --cluster-name $cluster --principal-arn "$event_role" >/dev/null
+out=$(awssqs receive-message --queue-url "$queue_url" --wait-time-seconds 10 --output json)
+expect_eq "a write with assumed-role credentials is the role session's" \
+	"$(event_fields "$out" 'd["eventName"]' 'd["userIdentity"]["type"]' 'd["userIdentity"]["arn"]' 'd["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]')" \
+	"$(printf 'DeleteAccessEntry\tAssumedRole\tarn:aws:sts::%s:assumed-role/cross-account-operator/cli\t%s' $acct "$operator_role")"
+awssqs delete-message --queue-url "$queue_url" --receipt-handle "$(event_fields "$out" 'm["ReceiptHandle"]')"
+
+body='not an event: héllo ✓'
+sent_md5=$(awssqs send-message --queue-url "$queue_url" --message-body "$body" --query MD5OfMessageBody --output text)
+expect_eq "send-message answers the body's MD5" "$sent_md5" "$(printf '%s' "$body" | md5sum | cut -d' ' -f1)"
+out=$(awssqs receive-message --queue-url "$queue_url" --output json)
+expect_eq "receive-message gives the sent body back" "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["Messages"][0]["Body"])' "$out")" "$body"
+start=$(date +%s)
+out=$(awssqs receive-message --queue-url "$queue_url" --wait-time-seconds 2 --output json)
+expect_eq "a long poll of a queue with nothing visible answers empty" "$(python3 -c 'import json,sys; print(len(json.loads(sys.argv[1] or "{}").get("Messages", [])))' "$out")" 0
+(($(date +%s) - start >= 2)) || fail "a 2 s long poll answered after $(($(date +%s) - start)) s"
+echo "ok: the long poll waited"
+expect_refused "receive-message of 11 messages" \
+	"An error occurred (InvalidParameterValue) when calling the ReceiveMessage operation: Value 11 for parameter MaxNumberOfMessages is invalid." \
+	awssqs receive-message --queue-url "$queue_url" --max-number-of-messages 11
+
+echo "PASS: the AWS CLI works against the EKS emulator, and reads its events from SQS"
