@@ -223,7 +223,7 @@ func (r *EventReader) dispatch(ctx context.Context, ev awsapi.Event) string {
 			"principal", ev.Principal, "actor", ev.Actor, "objects", len(objs))
 		return "matched"
 	}
-	if ev.Principal != "" && r.Prunes.Judge(ctx, r.Client, ev, r.accountOf, r.DefaultRegion) {
+	if ev.Principal != "" && r.Prunes.Judge(ctx, r, ev) {
 		return "unmanaged"
 	}
 	return "ignored"
@@ -395,12 +395,12 @@ func NewPruneHints() *PruneHints { return &PruneHints{} }
 
 // Judge queues the event's principal for each ClusterAccessConfig of its
 // cluster that deletes unmanaged entries; false when there is none.
-func (h *PruneHints) Judge(ctx context.Context, c client.Reader, ev awsapi.Event, accountOf func(context.Context, string, string) string, defaultRegion string) bool {
+func (h *PruneHints) Judge(ctx context.Context, r *EventReader, ev awsapi.Event) bool {
 	if h == nil {
 		return false
 	}
 	list := &v1.ClusterAccessConfigList{}
-	if err := c.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.Client.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return false
 	}
 	queued := false
@@ -408,10 +408,10 @@ func (h *PruneHints) Judge(ctx context.Context, c client.Reader, ev awsapi.Event
 		cac := &list.Items[i]
 		region := cac.Spec.Region
 		if region == "" {
-			region = defaultRegion
+			region = r.DefaultRegion
 		}
 		if cac.Spec.ClusterName != ev.Cluster || region != ev.Region || cac.Spec.UnmanagedEntries.Policy != v1.UnmanagedDelete ||
-			!cac.DeletionTimestamp.IsZero() || accountOf(ctx, cac.Spec.RoleARN, region) != ev.Account {
+			!cac.DeletionTimestamp.IsZero() || r.accountOf(ctx, cac.Spec.RoleARN, region) != ev.Account {
 			continue
 		}
 		h.add(cac, []string{ev.Principal})

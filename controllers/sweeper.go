@@ -109,19 +109,9 @@ func (s *Sweeper) NeedLeaderElection() bool { return true }
 // goroutine, so that a slow or throttled account holds up no other; it also
 // keeps the verification-age and budget gauges current.
 func (s *Sweeper) Start(ctx context.Context) error {
-	// A listing is due its period after the last one (jittered by a factor drawn
-	// at each), whichever period holds now: when events stop arriving, a
-	// cluster's next listing comes at the no-events period, not a long one later.
-	type schedule struct {
-		last   time.Time
-		factor float64
-		failed bool
-	}
 	var (
-		mu      sync.Mutex
-		running = map[sweepJob]bool{}
-		jobs    = map[sweepJob]schedule{}
-		wg      sync.WaitGroup
+		jobs sweepJobs
+		wg   sync.WaitGroup
 	)
 	kinds := []sweepKind{sweepAll}
 	if len(s.WatchedPolicies) > 0 {
@@ -142,28 +132,9 @@ func (s *Sweeper) Start(ctx context.Context) error {
 			key, t := k.(sweepKey), v.(awsapi.Target)
 			for _, kind := range kinds {
 				job := sweepJob{key: key, kind: kind}
-				mu.Lock()
-				sc, busy := jobs[job], running[job]
-				mu.Unlock()
-				if busy {
-					continue
+				if jobs.claim(job, now, s.period(ctx, kind, t)) {
+					wg.Go(func() { jobs.done(job, s.sweep(ctx, job, t)) })
 				}
-				wait := time.Duration(float64(s.period(ctx, kind, t)) * sc.factor)
-				if sc.failed {
-					wait = min(wait, retryFailedSweep)
-				}
-				if now.Before(sc.last.Add(wait)) {
-					continue
-				}
-				mu.Lock()
-				running[job] = true
-				mu.Unlock()
-				wg.Go(func() {
-					ok := s.sweep(ctx, job, t)
-					mu.Lock()
-					running[job], jobs[job] = false, schedule{last: time.Now(), factor: 1 + 0.1*rand.Float64(), failed: !ok}
-					mu.Unlock()
-				})
 			}
 			return true
 		})
@@ -172,6 +143,49 @@ func (s *Sweeper) Start(ctx context.Context) error {
 			lastGauges = now
 		}
 	}
+}
+
+// sweepJobs schedules the listings. A listing is due its period after the last
+// one (jittered by a factor drawn at each), whichever period holds now: when
+// events stop arriving, a cluster's next listing comes at the no-events period,
+// not a long one later. A failed listing is made again within retryFailedSweep.
+type sweepJobs struct {
+	mu      sync.Mutex
+	running map[sweepJob]bool
+	last    map[sweepJob]sweepRun
+}
+
+// sweepRun is when a listing was last made, and how it went.
+type sweepRun struct {
+	at     time.Time
+	factor float64
+	failed bool
+}
+
+// claim says whether a listing is due now, and marks it running if so.
+func (j *sweepJobs) claim(job sweepJob, now time.Time, period time.Duration) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.running == nil {
+		j.running, j.last = map[sweepJob]bool{}, map[sweepJob]sweepRun{}
+	}
+	run := j.last[job]
+	wait := time.Duration(float64(period) * run.factor)
+	if run.failed {
+		wait = min(wait, retryFailedSweep)
+	}
+	if j.running[job] || now.Before(run.at.Add(wait)) {
+		return false
+	}
+	j.running[job] = true
+	return true
+}
+
+// done records a listing made.
+func (j *sweepJobs) done(job sweepJob, ok bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.running[job], j.last[job] = false, sweepRun{at: time.Now(), factor: 1 + 0.1*rand.Float64(), failed: !ok}
 }
 
 // sweep makes one listing of one cluster: all its entries, or the holders of
