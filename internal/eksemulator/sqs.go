@@ -490,59 +490,65 @@ type queueURLRequest struct {
 	QueueUrl string
 }
 
-func (s *Server) deleteQueue(r *sqsRequest) (any, *sqsError) {
-	var req queueURLRequest
+func (q queueURLRequest) queueURL() string { return q.QueueUrl }
+
+// queueRequest is a request that names its queue (it embeds queueURLRequest).
+type queueRequest interface{ queueURL() string }
+
+// onQueue decodes a request and runs f on the queue it names, with the server's
+// lock held. check, when not nil, refuses a bad request before the queue is
+// looked up, as SQS does.
+func onQueue[T queueRequest](s *Server, r *sqsRequest, check func(T) *sqsError, f func(q *queue, req T) (any, *sqsError)) (any, *sqsError) {
+	var req T
 	if e := decodeSQS(r, &req); e != nil {
 		return nil, e
 	}
+	if check != nil {
+		if e := check(req); e != nil {
+			return nil, e
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q, e := s.queueByURL(r, req.QueueUrl)
+	q, e := s.queueByURL(r, req.queueURL())
 	if e != nil {
 		return nil, e
 	}
-	delete(s.queues, q.key)
-	s.deletedQueues[q.key] = time.Now()
-	s.wakeReceivers() // their queue is gone
-	return struct{}{}, nil
+	return f(q, req)
+}
+
+func (s *Server) deleteQueue(r *sqsRequest) (any, *sqsError) {
+	return onQueue(s, r, nil, func(q *queue, _ queueURLRequest) (any, *sqsError) {
+		delete(s.queues, q.key)
+		s.deletedQueues[q.key] = time.Now()
+		s.wakeReceivers() // their queue is gone
+		return struct{}{}, nil
+	})
 }
 
 func (s *Server) purgeQueue(r *sqsRequest) (any, *sqsError) {
-	var req queueURLRequest
-	if e := decodeSQS(r, &req); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueByURL(r, req.QueueUrl)
-	if e != nil {
-		return nil, e
-	}
-	now := time.Now()
-	if !q.purgedAt.IsZero() && now.Sub(q.purgedAt) < purgeInterval {
-		return nil, newSQSError("PurgeQueueInProgress", "Only one PurgeQueue operation on %s is allowed every %d seconds.", q.key.name, int(purgeInterval.Seconds()))
-	}
-	q.purgedAt = now
-	q.messages, q.byID = nil, map[string]*message{}
-	return struct{}{}, nil
+	return onQueue(s, r, nil, func(q *queue, _ queueURLRequest) (any, *sqsError) {
+		now := time.Now()
+		if !q.purgedAt.IsZero() && now.Sub(q.purgedAt) < purgeInterval {
+			return nil, newSQSError("PurgeQueueInProgress", "Only one PurgeQueue operation on %s is allowed every %d seconds.", q.key.name, int(purgeInterval.Seconds()))
+		}
+		q.purgedAt = now
+		q.messages, q.byID = nil, map[string]*message{}
+		return struct{}{}, nil
+	})
+}
+
+type getAttributesRequest struct {
+	queueURLRequest
+	AttributeNames []string
 }
 
 func (s *Server) getQueueAttributes(r *sqsRequest) (any, *sqsError) {
-	var req struct {
-		QueueUrl       string
-		AttributeNames []string
-	}
-	if e := decodeSQS(r, &req); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueByURL(r, req.QueueUrl)
-	if e != nil {
-		return nil, e
-	}
-	now := time.Now()
-	all := q.attributes(now)
+	return onQueue(s, r, nil, getQueueAttributes)
+}
+
+func getQueueAttributes(q *queue, req getAttributesRequest) (any, *sqsError) {
+	all := q.attributes(time.Now())
 	out := map[string]string{}
 	for _, name := range req.AttributeNames {
 		switch {
@@ -693,27 +699,21 @@ func senderID(who caller) string {
 	return id
 }
 
+type sendRequest struct {
+	queueURLRequest
+	sendEntry
+}
+
 func (s *Server) sendMessage(r *sqsRequest) (any, *sqsError) {
-	var req struct {
-		QueueUrl string
-		sendEntry
-	}
-	if e := decodeSQS(r, &req); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueByURL(r, req.QueueUrl)
-	if e != nil {
-		return nil, e
-	}
-	delay, e := checkSend(q, req.sendEntry)
-	if e != nil {
-		return nil, e
-	}
-	now := time.Now()
-	m := s.enqueue(q, *req.MessageBody, senderID(r.caller), now, now.Add(delay))
-	return map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.md5}, nil
+	return onQueue(s, r, nil, func(q *queue, req sendRequest) (any, *sqsError) {
+		delay, e := checkSend(q, req.sendEntry)
+		if e != nil {
+			return nil, e
+		}
+		now := time.Now()
+		m := s.enqueue(q, *req.MessageBody, senderID(r.caller), now, now.Add(delay))
+		return map[string]string{"MessageId": m.id, "MD5OfMessageBody": m.md5}, nil
+	})
 }
 
 // batchFailure is one entry of a batch that failed.
@@ -749,51 +749,48 @@ func checkBatch(ids []string) *sqsError {
 	return nil
 }
 
+type sendBatchRequest struct {
+	queueURLRequest
+	Entries []sendEntry
+}
+
 func (s *Server) sendMessageBatch(r *sqsRequest) (any, *sqsError) {
-	var req struct {
-		QueueUrl string
-		Entries  []sendEntry
-	}
-	if e := decodeSQS(r, &req); e != nil {
-		return nil, e
-	}
-	ids, size := []string{}, 0
-	for _, e := range req.Entries {
-		ids = append(ids, e.Id)
-		if e.MessageBody != nil {
-			size += len(*e.MessageBody)
+	check := func(req sendBatchRequest) *sqsError {
+		ids := []string{}
+		for _, e := range req.Entries {
+			ids = append(ids, e.Id)
 		}
+		return checkBatch(ids)
 	}
-	if e := checkBatch(ids); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueByURL(r, req.QueueUrl)
-	if e != nil {
-		return nil, e
-	}
-	if size > q.attrs["MaximumMessageSize"] {
-		return nil, newSQSError("BatchRequestTooLong", "Batch requested message too long. Reason: the messages total %d bytes, at most %d are allowed.", size, q.attrs["MaximumMessageSize"])
-	}
-	type sent struct {
-		Id, MessageId, MD5OfMessageBody string
-	}
-	out := struct {
-		Successful []sent
-		Failed     []batchFailure
-	}{[]sent{}, []batchFailure{}}
-	now := time.Now()
-	for _, entry := range req.Entries {
-		delay, e := checkSend(q, entry)
-		if e != nil {
-			out.Failed = append(out.Failed, failure(entry.Id, e))
-			continue
+	return onQueue(s, r, check, func(q *queue, req sendBatchRequest) (any, *sqsError) {
+		size := 0
+		for _, e := range req.Entries {
+			if e.MessageBody != nil {
+				size += len(*e.MessageBody)
+			}
 		}
-		m := s.enqueue(q, *entry.MessageBody, senderID(r.caller), now, now.Add(delay))
-		out.Successful = append(out.Successful, sent{entry.Id, m.id, m.md5})
-	}
-	return out, nil
+		if size > q.attrs["MaximumMessageSize"] {
+			return nil, newSQSError("BatchRequestTooLong", "Batch requested message too long. Reason: the messages total %d bytes, at most %d are allowed.", size, q.attrs["MaximumMessageSize"])
+		}
+		type sent struct {
+			Id, MessageId, MD5OfMessageBody string
+		}
+		out := struct {
+			Successful []sent
+			Failed     []batchFailure
+		}{[]sent{}, []batchFailure{}}
+		now := time.Now()
+		for _, entry := range req.Entries {
+			delay, e := checkSend(q, entry)
+			if e != nil {
+				out.Failed = append(out.Failed, failure(entry.Id, e))
+				continue
+			}
+			m := s.enqueue(q, *entry.MessageBody, senderID(r.caller), now, now.Add(delay))
+			out.Successful = append(out.Successful, sent{entry.Id, m.id, m.md5})
+		}
+		return out, nil
+	})
 }
 
 type receivedMessage struct {
@@ -1005,60 +1002,48 @@ type batchResult struct {
 	Failed     []batchFailure
 }
 
+type handleRequest struct {
+	queueURLRequest
+	handleEntry
+}
+
 func (s *Server) deleteMessage(r *sqsRequest) (any, *sqsError) {
-	var req struct {
-		QueueUrl      string
-		ReceiptHandle string
-	}
-	if e := decodeSQS(r, &req); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueByURL(r, req.QueueUrl)
-	if e != nil {
-		return nil, e
-	}
-	if e := q.deleteByHandle(req.ReceiptHandle); e != nil {
-		return nil, e
-	}
-	return struct{}{}, nil
+	return onQueue(s, r, nil, func(q *queue, req handleRequest) (any, *sqsError) {
+		if e := q.deleteByHandle(req.ReceiptHandle); e != nil {
+			return nil, e
+		}
+		return struct{}{}, nil
+	})
 }
 
 // handleBatch applies one to each entry of a DeleteMessageBatch or
 // ChangeMessageVisibilityBatch.
+type handleBatchRequest struct {
+	queueURLRequest
+	Entries []handleEntry
+}
+
 func (s *Server) handleBatch(r *sqsRequest, one func(q *queue, e handleEntry, now time.Time) *sqsError) (any, *sqsError) {
-	var req struct {
-		QueueUrl string
-		Entries  []handleEntry
-	}
-	if e := decodeSQS(r, &req); e != nil {
-		return nil, e
-	}
-	ids := []string{}
-	for _, e := range req.Entries {
-		ids = append(ids, e.Id)
-	}
-	if e := checkBatch(ids); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueByURL(r, req.QueueUrl)
-	if e != nil {
-		return nil, e
-	}
-	out := batchResult{Successful: []struct{ Id string }{}, Failed: []batchFailure{}}
-	now := time.Now()
-	for _, entry := range req.Entries {
-		if e := one(q, entry, now); e != nil {
-			out.Failed = append(out.Failed, failure(entry.Id, e))
-			continue
+	check := func(req handleBatchRequest) *sqsError {
+		ids := []string{}
+		for _, e := range req.Entries {
+			ids = append(ids, e.Id)
 		}
-		out.Successful = append(out.Successful, struct{ Id string }{entry.Id})
+		return checkBatch(ids)
 	}
-	s.wakeReceivers()
-	return out, nil
+	return onQueue(s, r, check, func(q *queue, req handleBatchRequest) (any, *sqsError) {
+		out := batchResult{Successful: []struct{ Id string }{}, Failed: []batchFailure{}}
+		now := time.Now()
+		for _, entry := range req.Entries {
+			if e := one(q, entry, now); e != nil {
+				out.Failed = append(out.Failed, failure(entry.Id, e))
+				continue
+			}
+			out.Successful = append(out.Successful, struct{ Id string }{entry.Id})
+		}
+		s.wakeReceivers()
+		return out, nil
+	})
 }
 
 func (s *Server) deleteMessageBatch(r *sqsRequest) (any, *sqsError) {
@@ -1066,24 +1051,13 @@ func (s *Server) deleteMessageBatch(r *sqsRequest) (any, *sqsError) {
 }
 
 func (s *Server) changeMessageVisibility(r *sqsRequest) (any, *sqsError) {
-	var req struct {
-		QueueUrl string
-		handleEntry
-	}
-	if e := decodeSQS(r, &req); e != nil {
-		return nil, e
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	q, e := s.queueByURL(r, req.QueueUrl)
-	if e != nil {
-		return nil, e
-	}
-	if e := q.changeVisibility(req.ReceiptHandle, req.VisibilityTimeout, time.Now()); e != nil {
-		return nil, e
-	}
-	s.wakeReceivers()
-	return struct{}{}, nil
+	return onQueue(s, r, nil, func(q *queue, req handleRequest) (any, *sqsError) {
+		if e := q.changeVisibility(req.ReceiptHandle, req.VisibilityTimeout, time.Now()); e != nil {
+			return nil, e
+		}
+		s.wakeReceivers()
+		return struct{}{}, nil
+	})
 }
 
 func (s *Server) changeMessageVisibilityBatch(r *sqsRequest) (any, *sqsError) {
