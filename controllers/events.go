@@ -90,6 +90,7 @@ type EventReader struct {
 
 	mu        sync.Mutex
 	lastOK    time.Time // the last receive that succeeded
+	pollSince time.Time // when the receive under way began; zero between receives
 	down      bool      // as last logged
 	lastEvent map[accountRegion]time.Time
 	lastProbe map[accountRegion]time.Time
@@ -107,7 +108,7 @@ func (r *EventReader) Flowing(account, region string) bool {
 	}
 	ar := accountRegion{account, region}
 	r.mu.Lock()
-	up, seen := time.Since(r.lastOK) < r.DownAfter, !r.lastEvent[ar].IsZero()
+	up, seen := r.upLocked(time.Now()), !r.lastEvent[ar].IsZero()
 	r.mu.Unlock()
 	first := r.AWS.Unconfirmed(account, region)
 	return up && seen && (first.IsZero() || time.Since(first) <= r.MaxDelay)
@@ -127,7 +128,9 @@ func (r *EventReader) Start(ctx context.Context) error {
 	wg.Go(func() { r.watch(ctx) })
 	backoff := time.Second
 	for ctx.Err() == nil {
+		r.polling(time.Now())
 		msgs, err := r.Queue.Receive(ctx, receiveWait)
+		r.polling(time.Time{})
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -150,6 +153,23 @@ func (r *EventReader) Start(ctx context.Context) error {
 	return nil
 }
 
+// polling records when a receive began (zero: it ended).
+func (r *EventReader) polling(since time.Time) {
+	r.mu.Lock()
+	r.pollSince = since
+	r.mu.Unlock()
+}
+
+// upLocked says whether the queue answers: a receive succeeded within
+// DownAfter, or a long poll begun then still waits (a queue with nothing to
+// give answers only after receiveWait). r.mu is held.
+func (r *EventReader) upLocked(now time.Time) bool {
+	if now.Sub(r.lastOK) < r.DownAfter {
+		return true
+	}
+	return !r.pollSince.IsZero() && r.pollSince.Sub(r.lastOK) < r.DownAfter && now.Sub(r.pollSince) < receiveWait+r.DownAfter
+}
+
 // noteQueue records a receive's outcome, and logs when the queue stops or
 // starts answering.
 func (r *EventReader) noteQueue(ctx context.Context, err error) {
@@ -157,7 +177,7 @@ func (r *EventReader) noteQueue(ctx context.Context, err error) {
 	if err == nil {
 		r.lastOK = time.Now()
 	}
-	down := time.Since(r.lastOK) >= r.DownAfter
+	down := !r.upLocked(time.Now())
 	changed := down != r.down
 	r.down = down
 	r.mu.Unlock()
@@ -330,7 +350,7 @@ func (r *EventReader) targets(ctx context.Context) map[accountRegion]probeTarget
 // MaxDelay, that it is not.
 func (r *EventReader) probe(ctx context.Context, ar accountRegion, pt probeTarget) {
 	r.mu.Lock()
-	quiet := time.Since(r.lastEvent[ar]) >= r.ProbeAfter && time.Since(r.lastProbe[ar]) >= r.ProbeAfter && time.Since(r.lastOK) < r.DownAfter
+	quiet := time.Since(r.lastEvent[ar]) >= r.ProbeAfter && time.Since(r.lastProbe[ar]) >= r.ProbeAfter && r.upLocked(time.Now())
 	r.mu.Unlock()
 	if !quiet {
 		return

@@ -178,6 +178,22 @@ func TestEventsPutBackEachKindOfChange(t *testing.T) {
 			return held && hasPolicy(e, view, "namespace", "apps")
 		})
 	})
+	// Admin, not ClusterAdmin: an entry holding ClusterAdmin made this soon
+	// after the cluster is taken for the one EKS made for its creator.
+	t.Run("an unmanaged entry holding Admin on the whole cluster, created", func(t *testing.T) {
+		intruder := roleARN("ev-intruder")
+		if _, err := s.eks.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(s.cluster), PrincipalArn: aws.String(intruder)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.eks.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(s.cluster), PrincipalArn: aws.String(intruder),
+			PolicyArn: aws.String(policyARN("AmazonEKSAdminPolicy")), AccessScope: &types.AccessScope{Type: types.AccessScopeTypeCluster}}); err != nil && !awsapi.IsNotFound(err) {
+			t.Fatal(err) // not found: the creation's event had it pruned already
+		}
+		s.waitHeld(t, intruder, within, "pruned", func(_ eksemulator.Entry, held bool) bool { return !held })
+		waitConfig(t, cac.Name, within, "to record the deletion", func(c *v1.ClusterAccessConfig) bool {
+			return slices.ContainsFunc(c.Status.UnmanagedEntries, func(u v1.UnmanagedEntry) bool { return u.PrincipalARN == intruder })
+		})
+	})
 	if n := lists() - listed; n != 0 {
 		t.Errorf("the cluster was listed %d times: the changes were found by listing, not by their events", n)
 	}
@@ -323,7 +339,12 @@ func TestEventsThatGoAmiss(t *testing.T) {
 		create(t, ae)
 		waitReady(t, ae, 30*time.Second)
 		eventually(t, 20*time.Second, "events taken as not flowing: the writes' events are overdue", func() (bool, string) { return !flowing(), "flowing" })
+		probes := testutil.ToFloat64(eventsProbes)
 		s.emu.SetEvents(eksemulator.EventsConfig{Queue: eventsQueue})
+		// Nothing else writes: the probe's event alone shows the way open again.
+		eventually(t, 20*time.Second, "events flowing again after a probe", func() (bool, string) {
+			return flowing(), fmt.Sprintf("not flowing; %g probes since", testutil.ToFloat64(eventsProbes)-probes)
+		})
 	})
 }
 
