@@ -109,19 +109,19 @@ func (s *Server) ensureEventsQueue(now time.Time) {
 	}
 }
 
-// publishEvent queues the event of a write answered OK, out being the answer.
-// Its delivery time is the time it becomes visible in the queue, so no timer is
-// needed. Caller holds s.mu.
-func (s *Server) publishEvent(c *call, out any) {
+// publishEvent queues the event of a write answered OK, out being the answer,
+// and returns when its first copy becomes receivable (zero: no event). That
+// time is its delivery, so no timer is needed. Caller holds s.mu.
+func (s *Server) publishEvent(c *call, out any) (delivered time.Time) {
 	if s.events.Queue == "" || !eventOps[c.op] {
-		return
+		return time.Time{}
 	}
 	q := s.queues[s.eventsQueueKey()]
 	// Draw only for the settings that are on, so switching one on does not
 	// shift what another test sees.
 	if q == nil || s.events.Loss > 0 && s.rngEvents.Float64() < s.events.Loss {
 		s.eventsDropped++
-		return
+		return time.Time{}
 	}
 	copies := 1
 	if s.events.Duplicates > 0 && s.rngEvents.Float64() < s.events.Duplicates {
@@ -130,7 +130,7 @@ func (s *Server) publishEvent(c *call, out any) {
 	body, err := json.Marshal(s.cloudTrailEvent(c, out))
 	if err != nil {
 		s.eventsDropped++
-		return
+		return time.Time{}
 	}
 	for range copies {
 		at := c.now.Add(s.events.Delay)
@@ -139,7 +139,11 @@ func (s *Server) publishEvent(c *call, out any) {
 		}
 		s.enqueue(q, string(body), eventBridgeSender, at, at)
 		s.eventsPublished++
+		if delivered.IsZero() || at.Before(delivered) {
+			delivered = at
+		}
 	}
+	return delivered
 }
 
 type eventBridgeEvent struct {

@@ -297,6 +297,9 @@ func TestEventsLostAndDuplicated(t *testing.T) {
 		t.Fatalf("loss 1: dropped %d, published %d", s.EventsDropped(), s.EventsPublished())
 	}
 	noEvents(t, s)
+	if w := s.Writes(roleARN(testAccount, "lost")); len(w) != 1 || !w[0].Event.IsZero() {
+		t.Fatalf("the journal of a write whose event was lost: %+v; want one write with no delivery time", w)
+	}
 
 	s.SetEvents(EventsConfig{Queue: eventsQueue, Duplicates: 1})
 	createEntry(t, c, &eks.CreateAccessEntryInput{PrincipalArn: aws.String(roleARN(testAccount, "twice"))})
@@ -321,6 +324,9 @@ func TestEventsDelayed(t *testing.T) {
 	readEvents(t, s, 1, 5*time.Second)
 	if d := time.Since(written); d < 900*time.Millisecond || d > 3*time.Second {
 		t.Fatalf("the event of a 1 s delay arrived after %s", d)
+	}
+	if w := s.Writes(myRole); len(w) != 1 || w[0].Event.Sub(w[0].Time) != time.Second {
+		t.Fatalf("the journal of the write: %+v; want its event delivered 1 s after it", w)
 	}
 }
 

@@ -17,6 +17,9 @@ type Write struct {
 	Principal string // empty for tag writes, which name Resource
 	Resource  string
 	Body      string // the request, as sent
+	// Event is when the write's event became receivable in the events queue
+	// (its first copy); zero when events are off or the event was lost.
+	Event time.Time
 }
 
 // journalSize bounds the writes kept: the oldest go first.
@@ -29,8 +32,9 @@ var writeOps = map[string]bool{
 	"TagResource": true, "UntagResource": true, "UpdateClusterConfig": true,
 }
 
-// journal keeps a write answered OK. Called with s.mu held.
-func (s *Server) journal(c *call) {
+// journal keeps a write answered OK, with when its event is delivered. Called
+// with s.mu held.
+func (s *Server) journal(c *call, event time.Time) {
 	if !writeOps[c.op] {
 		return
 	}
@@ -47,7 +51,7 @@ func (s *Server) journal(c *call) {
 		principal = in.PrincipalArn
 	}
 	s.writes = append(s.writes, Write{Time: c.now, Account: c.caller.account, Op: c.op, Cluster: c.cluster,
-		Principal: principal, Resource: c.resource, Body: string(c.body)})
+		Principal: principal, Resource: c.resource, Body: string(c.body), Event: event})
 }
 
 // Writes returns the writes answered OK that touched the principal's entries

@@ -407,8 +407,7 @@ func (s *Server) finish(w http.ResponseWriter, c *call, out any, aerr *apiError)
 	}
 	s.count(c.op, "OK")
 	s.mu.Lock()
-	s.journal(c)
-	s.publishEvent(c, out)
+	s.journal(c, s.publishEvent(c, out))
 	if c.caller.account != "" {
 		if s.accountCalls[c.caller.account] == nil {
 			s.accountCalls[c.caller.account] = map[string]int{}
