@@ -68,7 +68,7 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 	w, err := testenv.NewWorld(testenv.WorldOptions{
 		Emulator: eksemulator.Config{Clusters: []eksemulator.ClusterConfig{
 			{Name: cluster, Account: account, Region: region, AuthenticationMode: "API_AND_CONFIG_MAP"},
-		}},
+		}, Events: eksemulator.EventsConfig{Queue: eventsQueue, Delay: eventsDelay}},
 		Operator:     operatorBin,
 		WorkDir:      work,
 		Region:       region,
@@ -89,8 +89,8 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 		return err
 	}
 
-	step("starting the operator (%s), its log in %s", operatorBin, rel(root, w.OperatorLog))
-	if err := w.StartOperator(); err != nil {
+	step("starting the operator (%s), its log in %s; it reads EKS's events from the emulator's SQS queue %s", operatorBin, rel(root, w.OperatorLog), eventsQueue)
+	if err := w.StartOperator("--events-queue-url=" + emu.QueueURL(eventsQueue)); err != nil {
 		return err
 	}
 
@@ -131,15 +131,19 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 		return err
 	}
 	fmt.Print(indent(out))
-	entries := emu.Entries(account, region, cluster)
 	step("what EKS (the emulator) holds for cluster %q", cluster)
-	printEntries(entries)
+	printEntries(emu.Entries(account, region, cluster))
+
+	samples, err := testenv.ReadSamples()
+	if err != nil {
+		return err
+	}
+	if err := showRevert(ctx, emu, developersPrincipal(samples), 30*time.Second); err != nil {
+		return err
+	}
 
 	if check {
-		samples, err := testenv.ReadSamples()
-		if err != nil {
-			return err
-		}
+		entries := emu.Entries(account, region, cluster)
 		// The operator's instance, which its ownership tags name, is by default the
 		// UID of the kube-system namespace.
 		kubeSystem := &corev1.Namespace{}
@@ -163,8 +167,8 @@ The demo is running. In another terminal:
   export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=%s
   aws eks list-access-entries --cluster-name %s --endpoint-url %s
   aws eks delete-access-entry --cluster-name %s --principal-arn arn:aws:iam::%s:role/platform-admins --endpoint-url %s
-      # drift: the next sweep (--sweep-period, 10s here) finds a deleted entry or a watched policy
-      # granted; any other change is put back at the next verification (--verification-period, 30s here)
+      # drift: the write's event reaches the operator through the emulator's SQS queue, and the
+      # entry is put back seconds later; without events, sweeps and verification would find it
 
 Press Ctrl-C to stop everything.
 `, kubeconfig, rel(root, filepath.Join(testenv.AssetsDir(), "kubectl")), rel(root, filepath.Join(testenv.AssetsDir(), "kubectl")),
