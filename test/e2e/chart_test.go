@@ -313,6 +313,10 @@ func TestChartFlags(t *testing.T) {
 			"watchedPolicies":   []any{"AmazonEKSClusterAdminPolicy", "AmazonEKSAdminPolicy", "AmazonEKSEditPolicy"},
 			"memoryLimit":       "200Mi",
 		},
+		"events": map[string]any{
+			"queueURL": "https://sqs.eu-west-1.amazonaws.com/111122223333/eks-access-events", "queueRegion": "eu-west-1",
+			"maxDelay": "3m", "probeInterval": "5m", "sweepPeriod": "30m", "watchedSweepPeriod": "20m", "verificationPeriod": "48h",
+		},
 		"logging":   map[string]any{"level": "debug"},
 		"extraArgs": []any{"--zap-stacktrace-level=panic"},
 	}
@@ -324,6 +328,9 @@ func TestChartFlags(t *testing.T) {
 		"--trusted-namespaces=platform,security",
 		"--watched-policies=AmazonEKSClusterAdminPolicy,AmazonEKSAdminPolicy,AmazonEKSEditPolicy",
 		"--memory-limit=200Mi", "--zap-log-level=debug", "--zap-stacktrace-level=panic",
+		"--events-queue-url=https://sqs.eu-west-1.amazonaws.com/111122223333/eks-access-events", "--events-queue-region=eu-west-1",
+		"--events-max-delay=3m", "--events-probe-interval=5m", "--events-sweep-period=30m", "--events-watched-sweep-period=20m",
+		"--events-verification-period=48h",
 	} {
 		if !slices.Contains(args, want) {
 			t.Errorf("args %q lack %s", args, want)
