@@ -36,13 +36,15 @@ const (
 // TestMetricsEndpoint runs the operator binary with its default, secure metrics and
 // scrapes them: no token is refused, a token without the metrics-reader role is
 // forbidden, one bound to config/rbac's metrics-reader is served, and the gauge
-// counts a Stalled object. Every metric the chart's alerts name is served.
+// counts a Stalled object. Every metric the chart's alerts name is served, the
+// events alerts' too (the operator reads the emulator's events queue).
 func TestMetricsEndpoint(t *testing.T) {
 	testenv.RequireControlPlane(t)
 	bin := operatorBinary(t)
 	addr := freeAddr(t)
 	w, err := testenv.NewWorld(testenv.WorldOptions{
-		Emulator: eksemulator.Config{Clusters: []eksemulator.ClusterConfig{{Name: emuCluster, Account: emuAccount, Region: emuRegion, AuthenticationMode: eksemulator.ModeAPI}}},
+		Emulator: eksemulator.Config{Clusters: []eksemulator.ClusterConfig{{Name: emuCluster, Account: emuAccount, Region: emuRegion, AuthenticationMode: eksemulator.ModeAPI}},
+			Events: eksemulator.EventsConfig{Queue: "eks-access-events"}},
 		Operator: bin, WorkDir: t.TempDir(), Region: emuRegion,
 		OperatorArgs: []string{"--leader-elect", "--instance-id=metrics-test"},
 		MetricsAddr:  addr,
@@ -59,7 +61,7 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := w.StartOperator(); err != nil {
+	if err := w.StartOperator("--events-queue-url=" + w.Emulator.QueueURL("eks-access-events")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -122,14 +124,16 @@ func TestMetricsEndpoint(t *testing.T) {
 	gauge := `eks_access_operator_access_entries{cluster="no-such-cluster",ready="False",reason="ClusterNotFound",region="us-west-2",stalled="true"} 1`
 	readyGauge := `eks_access_operator_access_entries{cluster="demo",ready="True",reason="Synced",region="us-west-2",stalled="false"} 1`
 	var body string
-	testenv.Eventually(t, 30*time.Second, "the gauge to count the Stalled and the Ready object", func() (bool, string) {
+	flowing := `eks_access_operator_events_flowing{account="111122223333",region="us-west-2"} 1`
+	testenv.Eventually(t, 60*time.Second, "the gauge to count the Stalled and the Ready object, and events to flow", func() (bool, string) {
 		var code int
 		code, body = scrape(reader)
-		return code == http.StatusOK && strings.Contains(body, gauge) && strings.Contains(body, readyGauge), body
+		return code == http.StatusOK && strings.Contains(body, gauge) && strings.Contains(body, readyGauge) && strings.Contains(body, flowing), body
 	})
 
 	// The alerts of the chart are written on metrics the operator serves.
-	r := mustRender(t, "eks-access-operator", namespace, map[string]any{"prometheusRule": map[string]any{"enabled": true}})
+	r := mustRender(t, "eks-access-operator", namespace, map[string]any{"prometheusRule": map[string]any{"enabled": true},
+		"events": map[string]any{"queueURL": w.Emulator.QueueURL("eks-access-events")}})
 	rule := r.find("PrometheusRule", "eks-access-operator")
 	if rule == nil {
 		t.Fatal("no PrometheusRule")
@@ -140,7 +144,7 @@ func TestMetricsEndpoint(t *testing.T) {
 			names = append(names, m[1])
 		}
 	}
-	if len(names) < 4 {
+	if len(names) < 4 || !slices.Contains(names, "eks_access_operator_events_flowing") || !slices.Contains(names, "eks_access_operator_events_total") {
 		t.Fatalf("found only %v in the alerts", names)
 	}
 	for _, name := range names {
