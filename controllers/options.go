@@ -92,7 +92,8 @@ func (o EntryOptions) Validate() error {
 		positive("--recheck-interval", o.RecheckInterval, "1m"),
 		positive("--consistency-window", o.ConsistencyWindow, "30s"),
 		positive("--principal-check-interval", o.PrincipalCheckInterval, "1h"),
-		positive("--events-verification-period", o.EventsVerifyPeriod, "24h"))
+		positive("--events-verification-period", o.EventsVerifyPeriod, "24h"),
+		notShorter("--events-verification-period", o.EventsVerifyPeriod, "--verification-period", o.VerifyPeriod))
 	if o.MaxConcurrentReconciles < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-reconciles is %d: it must be at least 1 (the default is 32)", o.MaxConcurrentReconciles))
 	}
@@ -166,7 +167,19 @@ func (o SweepOptions) Validate() error {
 		positive("--watched-sweep-period", o.WatchedPeriod, "--sweep-period"),
 		positive("--consistency-window", o.Settle, "30s"),
 		positive("--events-sweep-period", o.EventsPeriod, "15m"),
-		positive("--events-watched-sweep-period", o.EventsWatchedPeriod, "10m"))
+		positive("--events-watched-sweep-period", o.EventsWatchedPeriod, "10m"),
+		notShorter("--events-sweep-period", o.EventsPeriod, "--sweep-period", o.Period),
+		notShorter("--events-watched-sweep-period", o.EventsWatchedPeriod, "--watched-sweep-period", o.WatchedPeriod))
+}
+
+// notShorter is an error naming an events period shorter than the period it
+// replaces while events arrive: events make the backstop run less often, never
+// more (a period set when events do not yet flow would outlast it).
+func notShorter(flag string, d time.Duration, base string, b time.Duration) error {
+	if d <= 0 || d >= b {
+		return nil
+	}
+	return fmt.Errorf("%s is %s, shorter than %s (%s): while events arrive the backstop runs less often, never more; set it to %s or more, or shorten %s", flag, d, base, b, b, base)
 }
 
 // positive is an error naming flag when d is not above zero.
