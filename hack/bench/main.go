@@ -18,7 +18,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -58,6 +60,15 @@ type options struct {
 	heals        int
 	roundQPS     float64
 	accounts     int
+
+	events        bool
+	eventsDelay   time.Duration
+	eventsJitter  time.Duration
+	eventsLoss    float64
+	eventsSweep   time.Duration
+	eventsWatched time.Duration
+	eventsVerify  time.Duration
+	lossChanges   int
 }
 
 func main() {
@@ -82,6 +93,14 @@ func main() {
 	flag.IntVar(&o.heals, "heals", 3, "out-of-band changes of each kind (deletion, admin-policy grant, group change) to heal")
 	flag.Float64Var(&o.roundQPS, "round-qps", 5, "the operator's --background-qps during the measured verification round")
 	flag.IntVar(&o.accounts, "accounts", 1, "K > 1: the multi-account benchmark, K accounts with --entries entries each, against one account with as many")
+	flag.BoolVar(&o.events, "events", false, "the events benchmark: the operator reads EKS's events from the emulator's SQS queue; steady state, each kind of out-of-band change, and lost events")
+	flag.DurationVar(&o.eventsDelay, "events-delay", 5*time.Second, "with --events: each event is delivered this long after its write, plus a random part up to --events-jitter")
+	flag.DurationVar(&o.eventsJitter, "events-jitter", 25*time.Second, "with --events: the random extra delay of each event, so that events arrive out of order")
+	flag.Float64Var(&o.eventsLoss, "events-loss", 0.05, "with --events: the share of events lost in the loss run")
+	flag.DurationVar(&o.eventsSweep, "events-sweep-period", 0, "with --events: the operator's --events-sweep-period (default: the operator's, 15m)")
+	flag.DurationVar(&o.eventsWatched, "events-watched-sweep-period", 0, "with --events: the operator's --events-watched-sweep-period (default: the operator's, 10m)")
+	flag.DurationVar(&o.eventsVerify, "events-verification-period", 0, "with --events: the operator's --events-verification-period (default: the operator's, 24h)")
+	flag.IntVar(&o.lossChanges, "loss-changes", 10, "with --events: changes of each kind made while events are lost (0: no loss run)")
 	flag.Parse()
 	listPoll = max(time.Second, time.Duration(o.entries/2000)*time.Second)
 	if o.accounts > 1 {
@@ -100,7 +119,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
-	if o.smoke && !res.SizeIndependentMet() {
+	if o.smoke && o.events && slices.ContainsFunc(res.Targets, func(t Target) bool { return !t.Met && !strings.HasPrefix(t.Name, "steady state") }) {
+		fmt.Fprintln(os.Stderr, "bench: an events target that holds at any size was missed")
+		os.Exit(1)
+	}
+	if o.smoke && !o.events && !res.SizeIndependentMet() {
 		fmt.Fprintln(os.Stderr, "bench: a target that holds at any size was missed")
 		os.Exit(1)
 	}
@@ -152,6 +175,8 @@ type bench struct {
 
 	metricsAddr string
 	pprofAddr   string
+	// eventsArgs are the operator's flags for reading the events queue (--events).
+	eventsArgs []string
 }
 
 // run is the single-account benchmark: the world started, then each phase in
@@ -175,12 +200,19 @@ func run(o options) (Result, error) {
 		}
 		args = append(args, "--pprof-bind-address="+b.pprofAddr)
 	}
+	var events eksemulator.EventsConfig
+	if o.events {
+		events = eksemulator.EventsConfig{Queue: eventsQueue, Delay: o.eventsDelay, MaxExtraDelay: o.eventsJitter}
+		sweep, watched, verify := o.eventsPeriods()
+		b.res.Events = &EventsRun{DelaySeconds: o.eventsDelay.Seconds(), MaxExtraDelaySeconds: o.eventsJitter.Seconds(),
+			SweepSeconds: sweep.Seconds(), WatchedSweepSeconds: watched.Seconds(), VerifySeconds: verify.Seconds()}
+	}
 	say("starting etcd and kube-apiserver")
 	say("starting the EKS emulator: %.0f requests/s per account, burst %d, %s per call", o.rate, o.burst, o.latency)
 	b.w, err = testenv.NewWorld(testenv.WorldOptions{
 		Emulator: eksemulator.Config{
 			Clusters:  []eksemulator.ClusterConfig{{Name: cluster, Account: account, Region: region, AuthenticationMode: "API"}},
-			RateLimit: o.rate, Burst: o.burst, Latency: o.latency, Seed: 1,
+			RateLimit: o.rate, Burst: o.burst, Latency: o.latency, Seed: 1, Events: events,
 		},
 		Operator: o.operator, WorkDir: work, Region: region,
 		OperatorArgs: args,
@@ -192,7 +224,10 @@ func run(o options) (Result, error) {
 	defer b.w.Stop()
 	b.emu, b.k8s = b.w.Emulator, b.w.Client
 	say("starting the operator (log in %s)", b.w.OperatorLog)
-	if err := b.w.StartOperator(); err != nil {
+	if o.events {
+		b.eventsArgs = o.eventsArgs(b.emu.QueueURL(eventsQueue))
+	}
+	if err := b.w.StartOperator(b.eventsArgs...); err != nil {
 		return b.res, err
 	}
 	ctx := context.Background()
@@ -201,6 +236,9 @@ func run(o options) (Result, error) {
 	}
 
 	b.entries = generate(o.entries, o.seed, cluster, account, "")
+	if o.events {
+		withTags(b.entries)
+	}
 	for _, ae := range b.entries {
 		if ae.Spec.Type == v1.TypeStandard {
 			b.res.Standard++
@@ -213,10 +251,19 @@ func run(o options) (Result, error) {
 	if b.timeout == 0 {
 		b.timeout = time.Duration(3*b.res.FloorSeconds)*time.Second + 2*time.Minute
 	}
-	for _, step := range []func(context.Context) error{b.converge, b.memory, b.restart, b.quiet, b.heal, b.round, b.updateWave, b.deleteWave} {
+	steps := []func(context.Context) error{b.converge, b.memory, b.restart, b.quiet, b.heal, b.round, b.updateWave, b.deleteWave}
+	if o.events {
+		steps = []func(context.Context) error{b.converge, b.eventsQuiet, b.eventsHeal, b.eventsLoss}
+	}
+	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return b.res, err
 		}
+	}
+	if o.events {
+		b.res.Targets = eventsTargets(b.res)
+		eventsReport(b.res)
+		return b.res, save(o.out, fmt.Sprintf("bench-events-%d", b.res.Entries), b.res)
 	}
 	b.res.Targets = targets(b.res, o)
 	report(b.res)

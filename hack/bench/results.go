@@ -78,11 +78,13 @@ type Result struct {
 	RSSMiB               float64 `json:"rssMiB"`
 	// RSSAnonMiB is the part of RSS the process wrote (heap, stacks); RSSFileMiB
 	// the pages of its binary it read, which the kernel may drop and read again.
-	RSSAnonMiB float64  `json:"rssAnonMiB"`
-	RSSFileMiB float64  `json:"rssFileMiB"`
-	HeapMiB    float64  `json:"heapMiB"`
-	CPUSeconds float64  `json:"cpuSeconds"`
-	Targets    []Target `json:"targets"`
+	RSSAnonMiB float64 `json:"rssAnonMiB"`
+	RSSFileMiB float64 `json:"rssFileMiB"`
+	HeapMiB    float64 `json:"heapMiB"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+	// Events is the events benchmark's (--events); nil without.
+	Events  *EventsRun `json:"events,omitempty"`
+	Targets []Target   `json:"targets"`
 }
 
 // SizeIndependentMet reports the targets that must hold at any N: nothing
