@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -28,5 +29,12 @@ func (r *queueRef) source() source.Source {
 func (r *queueRef) add(req reconcile.Request) {
 	if q := r.q.Load(); q != nil {
 		(*q).Add(req)
+	}
+}
+
+// addAfter puts a request in the queue once d has passed.
+func (r *queueRef) addAfter(req reconcile.Request, d time.Duration) {
+	if q := r.q.Load(); q != nil {
+		(*q).AddAfter(req, d)
 	}
 }

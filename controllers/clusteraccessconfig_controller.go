@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,6 +49,8 @@ type ClusterAccessConfigReconciler struct {
 	queue queueRef
 	// fullPrune is when each config (by UID) last judged every entry of its cluster.
 	fullPrune sync.Map
+	// hintWindows are the configs' *hintWindow, by UID.
+	hintWindows sync.Map
 }
 
 // clusterPass is one reconcile of one ClusterAccessConfig.
@@ -259,15 +262,8 @@ func (r *ClusterAccessConfigReconciler) requireAccessEntries(_ context.Context, 
 // deletions stay listed (the latest 50), so that status tells what was removed.
 func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPass) (err error) {
 	cac := p.cac
-	if hinted := r.Hints.take(cac.Name); hinted != nil {
-		last, ok := r.fullPrune.Load(cac.UID)
-		if ok && time.Since(last.(time.Time)) < r.ResyncPeriod {
-			err := r.pruneOnly(ctx, p, hinted)
-			if err != nil {
-				r.Hints.add(cac, hinted) // judged on the pass that follows
-			}
-			return err
-		}
+	if done, err := r.pruneHinted(ctx, p); done {
+		return err
 	}
 	start := time.Now()
 	defer func() {
@@ -307,31 +303,90 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 	return nil
 }
 
+// hintedFullPassGap is how soon after a full pass hints that overflowed start
+// another: a flood of events costs at most a listing of the cluster this often.
+const hintedFullPassGap = time.Minute
+
+// pruneHinted judges the principals events named, when the config's last full
+// pass is recent (done: nothing else to do), reading each: at most hintCap a
+// hintedFullPassGap. Past that (a flood of events, forged ones say), the hints
+// overflow and call for a full pass instead, which reads only what EKS holds;
+// at most one a hintedFullPassGap, and the principals wait for it.
+func (r *ClusterAccessConfigReconciler) pruneHinted(ctx context.Context, p *clusterPass) (done bool, err error) {
+	hinted, overflow := r.Hints.take(p.cac.Name)
+	if hinted == nil && !overflow {
+		return false, nil
+	}
+	since := time.Duration(math.MaxInt64)
+	if last, ok := r.fullPrune.Load(p.cac.UID); ok {
+		since = time.Since(last.(time.Time))
+	}
+	if since >= r.ResyncPeriod {
+		return false, nil
+	}
+	if overflow || !r.hintReads(p.cac.UID, len(hinted)) {
+		if since >= hintedFullPassGap {
+			return false, nil
+		}
+		r.Hints.overflowed(p.cac, hintedFullPassGap-since)
+		return true, nil
+	}
+	left, err := r.pruneOnly(ctx, p, hinted)
+	if err != nil {
+		r.Hints.add(p.cac, left) // judged on the pass that follows
+	}
+	return true, err
+}
+
+// hintWindow counts the principals a config judged from hints since start.
+type hintWindow struct {
+	start time.Time
+	n     int
+}
+
+// hintReads takes n principals from the config's allowance of hintCap a
+// hintedFullPassGap; false when they do not fit. A config's passes never run
+// at once, so its window needs no lock.
+func (r *ClusterAccessConfigReconciler) hintReads(uid types.UID, n int) bool {
+	v, _ := r.hintWindows.LoadOrStore(uid, &hintWindow{})
+	w := v.(*hintWindow)
+	if time.Since(w.start) >= hintedFullPassGap {
+		w.start, w.n = time.Now(), 0
+	}
+	if w.n+n > hintCap {
+		return false
+	}
+	w.n += n
+	return true
+}
+
 // pruneOnly judges the principals events named, as prune judges each entry,
 // without listing the cluster: their records in status are replaced, the
-// others' kept.
-func (r *ClusterAccessConfigReconciler) pruneOnly(ctx context.Context, p *clusterPass, principals []string) error {
+// others' kept, and so is the record of a deletion. On an error it returns the
+// principals it had not judged.
+func (r *ClusterAccessConfigReconciler) pruneOnly(ctx context.Context, p *clusterPass, principals []string) (left []string, err error) {
 	declared, err := r.declared(ctx, p.cac, p.region)
 	if err != nil {
-		return err
+		return principals, err
 	}
-	for _, principal := range principals {
+	for i, principal := range principals {
 		if declared[principal] == shieldsAny {
 			continue
 		}
 		u, err := r.pruneEntry(ctx, p, principal, declared[principal] == shieldsOwnEntry)
 		if err != nil {
-			return err
+			return principals[i:], err
 		}
 		kept := slices.DeleteFunc(p.cac.Status.UnmanagedEntries, func(o v1.UnmanagedEntry) bool {
-			return o.PrincipalARN == principal && (u == nil || o != *u)
+			history := o.Action == guardrails.PruneDelete || o.Action == guardrails.PruneRevoked
+			return o.PrincipalARN == principal && (u == nil && !history || u != nil && o != *u)
 		})
 		if u != nil && !slices.Contains(kept, *u) {
 			kept = append(kept, *u)
 		}
 		p.cac.Status.UnmanagedEntries = kept
 	}
-	return nil
+	return nil, nil
 }
 
 // pruneEntry reads the entry of a principal no AccessEntry declares, and keeps,

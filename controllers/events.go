@@ -2,8 +2,10 @@ package controllers
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,8 +59,10 @@ type EventsFlow interface {
 	Flowing(account, region string) bool
 }
 
-// probeTag is the tag key the probe removes: no entry carries it.
-const probeTag = "eksaccess.io/events-probe"
+// probeTag starts the tag key the probe removes, which no entry carries. Each
+// probe adds 16 random letters and digits, so that a forged copy of its event cannot
+// be made before it, and count as a sign that events arrive.
+const probeTag = "eksaccess.io/events-probe-"
 
 // receiveWait is SQS's longest long poll.
 const receiveWait = 20 * time.Second
@@ -211,18 +215,22 @@ func (r *EventReader) handle(ctx context.Context, m awsapi.QueueMessage) {
 		ctrl.LoggerFrom(ctx).Info("dropped a message of the events queue that is not an EKS CloudTrail event", "messageID", m.ID, "error", err.Error())
 		return
 	}
-	r.arrived(ev)
+	own := r.AWS.OwnWrite(ev)
 	switch {
+	case own:
+		// Only a write the operator made shows that events arrive: anyone who
+		// may send to the queue can forge the others.
+		r.arrived(ev)
+		eventsHandled.WithLabelValues("own").Inc()
 	case ev.Failed:
 		eventsHandled.WithLabelValues("ignored").Inc() // EKS refused it: nothing changed
-	case r.AWS.OwnWrite(ev):
-		eventsHandled.WithLabelValues("own").Inc()
 	default:
 		eventsHandled.WithLabelValues(r.dispatch(ctx, ev)).Inc()
 	}
 }
 
-// arrived notes that events of the event's account and region reach the queue.
+// arrived notes that events of the event's account and region reach the queue:
+// the event is of a write the operator made there.
 func (r *EventReader) arrived(ev awsapi.Event) {
 	r.AWS.EventArrived(ev.Account, ev.Region)
 	r.mu.Lock()
@@ -230,20 +238,24 @@ func (r *EventReader) arrived(ev awsapi.Event) {
 	r.mu.Unlock()
 }
 
-// dispatch verifies the AccessEntries of the entry an event names, or starts
-// the pruning decision on a principal none declares; it returns the outcome for
+// dispatch verifies the AccessEntries of the entry an event names, and starts
+// the pruning decision on its principal unless one of them holds the entry (an
+// object refused, or not yet created, shields nothing it does not hold; the
+// decision judges that as every pruning pass does). It returns the outcome for
 // the metric.
 func (r *EventReader) dispatch(ctx context.Context, ev awsapi.Event) string {
 	objs := r.objectsOf(ctx, ev)
 	for _, ae := range objs {
 		r.Suspects.MarkByEvent(ae.UID, client.ObjectKeyFromObject(ae))
 	}
-	if len(objs) > 0 {
+	held := slices.ContainsFunc(objs, func(ae *v1.AccessEntry) bool { return ae.Status.Identity != nil && ae.Status.AccessEntryARN != "" })
+	judged := ev.Principal != "" && !held && r.Prunes.Judge(ctx, r, ev)
+	switch {
+	case len(objs) > 0:
 		ctrl.LoggerFrom(ctx).V(1).Info("an event names a managed entry: verifying it", "event", ev.Name, "cluster", ev.Cluster,
-			"principal", ev.Principal, "actor", ev.Actor, "objects", len(objs))
+			"principal", ev.Principal, "actor", ev.Actor, "objects", len(objs), "pruningDecision", judged)
 		return "matched"
-	}
-	if ev.Principal != "" && r.Prunes.Judge(ctx, r, ev) {
+	case judged:
 		return "unmanaged"
 	}
 	return "ignored"
@@ -355,7 +367,7 @@ func (r *EventReader) probe(ctx context.Context, ar accountRegion, pt probeTarge
 	if !quiet {
 		return
 	}
-	if err := r.AWS.For(pt.target).Untag(ctx, pt.entryARN, []string{probeTag}); err != nil {
+	if err := r.AWS.For(pt.target).Untag(ctx, pt.entryARN, []string{probeTag + rand.Text()[:16]}); err != nil {
 		ctrl.LoggerFrom(ctx).V(1).Info("the events probe failed; tried again shortly", "account", ar.account, "region", ar.region, "error", err.Error())
 		return
 	}
@@ -399,15 +411,23 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // PruneHints are the principals events named on clusters whose
 // ClusterAccessConfig deletes unmanaged entries: the config's next pass judges
-// them at once, and only them unless its full pass is due.
+// them at once, and only them unless its full pass is due. Past hintCap
+// principals a config's hints overflow: its next pass lists the cluster
+// instead, so that events naming principals EKS does not hold (forged ones,
+// say) cost one listing, not a read each.
 type PruneHints struct {
 	hints sync.Map // config name -> *principalSet
 	queue queueRef
 }
 
+// hintCap is how many principals a config's hints hold before they overflow:
+// past it, one listing of up to 100 entries costs less than reading each.
+const hintCap = 25
+
 type principalSet struct {
-	mu  sync.Mutex
-	set map[string]bool
+	mu       sync.Mutex
+	set      map[string]bool
+	overflow bool
 }
 
 // NewPruneHints returns no hints.
@@ -445,11 +465,17 @@ func (h *PruneHints) add(cac *v1.ClusterAccessConfig, principals []string) {
 	if h == nil {
 		return
 	}
+	waiting := false
 	for {
 		v, _ := h.hints.LoadOrStore(cac.Name, &principalSet{set: map[string]bool{}})
 		s := v.(*principalSet)
 		s.mu.Lock()
+		waiting = s.overflow
 		for _, p := range principals {
+			if len(s.set) >= hintCap && !s.set[p] {
+				s.overflow = true
+				continue
+			}
 			s.set[p] = true
 		}
 		s.mu.Unlock()
@@ -458,17 +484,31 @@ func (h *PruneHints) add(cac *v1.ClusterAccessConfig, principals []string) {
 			break
 		}
 	}
-	h.queue.add(ctrl.Request{NamespacedName: client.ObjectKeyFromObject(cac)})
+	if !waiting { // an overflowed set's full pass is queued already
+		h.queue.add(ctrl.Request{NamespacedName: client.ObjectKeyFromObject(cac)})
+	}
 }
 
-// take returns and forgets the principals hinted for a config; nil when none.
-func (h *PruneHints) take(name string) []string {
+// overflowed marks a config's hints as overflowing, so that a pass lists its
+// cluster after d.
+func (h *PruneHints) overflowed(cac *v1.ClusterAccessConfig, d time.Duration) {
+	v, _ := h.hints.LoadOrStore(cac.Name, &principalSet{set: map[string]bool{}})
+	s := v.(*principalSet)
+	s.mu.Lock()
+	s.overflow = true
+	s.mu.Unlock()
+	h.queue.addAfter(ctrl.Request{NamespacedName: client.ObjectKeyFromObject(cac)}, d)
+}
+
+// take returns and forgets the principals hinted for a config (nil when none),
+// and whether more were hinted than it holds.
+func (h *PruneHints) take(name string) (principals []string, overflow bool) {
 	if h == nil {
-		return nil
+		return nil, false
 	}
 	v, ok := h.hints.LoadAndDelete(name)
 	if !ok {
-		return nil
+		return nil, false
 	}
 	s := v.(*principalSet)
 	s.mu.Lock()
@@ -477,5 +517,5 @@ func (h *PruneHints) take(name string) []string {
 	for p := range s.set {
 		out = append(out, p)
 	}
-	return out
+	return out, s.overflow
 }

@@ -14,6 +14,7 @@ import (
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsapi"
@@ -84,6 +85,29 @@ func (s *eventsStack) heldStill(t *testing.T, principal string, d time.Duration,
 			t.Fatalf("%s: %s no longer holds: %+v", principal, what, e)
 		}
 	}
+}
+
+// send puts a message in the events queue, as a forger who may send to it.
+func (s *eventsStack) send(t *testing.T, body string) {
+	t.Helper()
+	if _, err := s.sqs.SendMessage(context.Background(), &sqs.SendMessageInput{QueueUrl: aws.String(s.emu.QueueURL(eventsQueue)), MessageBody: aws.String(body)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// forgedEvent is a well-formed EKS CloudTrail event of a write to principal's
+// entry that nobody made, by a caller who is not the operator; failed: one
+// EKS refused.
+func forgedEvent(op, cluster, principal string, failed bool) string {
+	errorCode := ""
+	if failed {
+		errorCode = "AccessDeniedException"
+	}
+	return fmt.Sprintf(`{"version":"0","id":"%[1]s","detail-type":"AWS API Call via CloudTrail","source":"aws.eks","account":%[2]q,"region":%[3]q,
+"detail":{"eventVersion":"1.09","eventID":"%[1]s","eventName":%[4]q,"eventSource":"eks.amazonaws.com","awsRegion":%[3]q,"recipientAccountId":%[2]q,
+"eventTime":%[8]q,"errorCode":%[7]q,"userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::%[2]s:user/forger","accountId":%[2]q},
+"requestParameters":{"name":%[5]q,"principalArn":%[6]q}}}`, fmt.Sprintf("forged-%d", time.Now().UnixNano()), account, region, op, cluster, principal, errorCode,
+		time.Now().UTC().Format(time.RFC3339))
 }
 
 // queued is how many messages the queue holds, visible or in flight.
@@ -193,6 +217,26 @@ func TestEventsPutBackEachKindOfChange(t *testing.T) {
 		waitConfig(t, cac.Name, within, "to record the deletion", func(c *v1.ClusterAccessConfig) bool {
 			return slices.ContainsFunc(c.Status.UnmanagedEntries, func(u v1.UnmanagedEntry) bool { return u.PrincipalARN == intruder })
 		})
+	})
+	// A tenant's object the rules refuse names the principal first: it holds no
+	// entry, so it shields none, and the event still starts the decision.
+	t.Run("an unmanaged admin entry whose principal a refused object names", func(t *testing.T) {
+		tenant := tenantClient(t) // and its namespace
+		shield := s.entry("ev-shield", func(ae *v1.AccessEntry) { ae.Namespace = tenantNS })
+		if err := tenant.Create(ctx, shield); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(shield)) })
+		waitReason(t, shield, v1.ReasonNotPermitted, 30*time.Second)
+		principal := shield.Spec.PrincipalARN
+		if _, err := s.eks.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(s.cluster), PrincipalArn: aws.String(principal)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.eks.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(s.cluster), PrincipalArn: aws.String(principal),
+			PolicyArn: aws.String(policyARN("AmazonEKSAdminPolicy")), AccessScope: &types.AccessScope{Type: types.AccessScopeTypeCluster}}); err != nil && !awsapi.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		s.waitHeld(t, principal, within, "pruned", func(_ eksemulator.Entry, held bool) bool { return !held })
 	})
 	if n := lists() - listed; n != 0 {
 		t.Errorf("the cluster was listed %d times: the changes were found by listing, not by their events", n)
@@ -339,6 +383,19 @@ func TestEventsThatGoAmiss(t *testing.T) {
 		create(t, ae)
 		waitReady(t, ae, 30*time.Second)
 		eventually(t, 20*time.Second, "events taken as not flowing: the writes' events are overdue", func() (bool, string) { return !flowing(), "flowing" })
+		// Forged events, of a refused call and of another caller's write, show
+		// nothing: only the operator's own writes' events do.
+		handled := testutil.ToFloat64(eventsReceived)
+		for i, failed := range []bool{true, false, true, false} {
+			s.send(t, forgedEvent("UpdateAccessEntry", s.cluster, roleARN(fmt.Sprintf("ev-forged-%d", i)), failed))
+		}
+		eventually(t, 20*time.Second, "the forged events read", func() (bool, string) {
+			got := testutil.ToFloat64(eventsReceived) - handled
+			return got >= 4, fmt.Sprintf("%g read", got)
+		})
+		if flowing() {
+			t.Fatal("forged events made events count as flowing while the operator's own are lost")
+		}
 		probes := testutil.ToFloat64(eventsProbes)
 		s.emu.SetEvents(eksemulator.EventsConfig{Queue: eventsQueue})
 		// Nothing else writes: the probe's event alone shows the way open again.
@@ -387,4 +444,61 @@ func TestBackstopPeriods(t *testing.T) {
 	if left := r.verificationLeft(context.Background(), p); left < 21*time.Hour {
 		t.Errorf("events flowing: verified 2h ago with a 24h period, %s left, want about 22h", left)
 	}
+}
+
+// TestPruneHintsFlood: a flood of forged events naming principals EKS does not
+// hold, on a cluster whose config deletes unmanaged entries, costs a bounded
+// number of reads (hintCap a minute, then a listing), and a real unmanaged
+// admin entry made during it is still deleted, by the listing at the latest.
+func TestPruneHintsFlood(t *testing.T) {
+	s := startEventsStack(t, "events-flood", EventOptions{MaxDelay: time.Minute, ProbeAfter: time.Hour, DownAfter: 45 * time.Second})
+	ctx := context.Background()
+	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: s.cluster, Labels: map[string]string{shardLabel: s.shard}},
+		Spec: v1.ClusterAccessConfigSpec{ClusterName: s.cluster, UnmanagedEntries: v1.UnmanagedEntries{Policy: v1.UnmanagedDelete}}}
+	createConfig(t, cac)
+	waitConfig(t, cac.Name, 30*time.Second, "to be ready", configReady)
+	describes := func() int { return total(s.emu.Calls()["DescribeAccessEntry"]) }
+	before, received := describes(), testutil.ToFloat64(eventsReceived)
+
+	const forged = 300
+	for i := 0; i < forged; i += 10 {
+		var batch []sqstypes.SendMessageBatchRequestEntry
+		for j := i; j < i+10; j++ {
+			batch = append(batch, sqstypes.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint(j)),
+				MessageBody: aws.String(forgedEvent("CreateAccessEntry", s.cluster, roleARN(fmt.Sprintf("flood-%d", j)), false))})
+		}
+		if _, err := s.sqs.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(s.emu.QueueURL(eventsQueue)), Entries: batch}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	intruder := roleARN("flood-intruder")
+	if _, err := s.eks.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(s.cluster), PrincipalArn: aws.String(intruder)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.eks.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(s.cluster), PrincipalArn: aws.String(intruder),
+		PolicyArn: aws.String(policyARN("AmazonEKSAdminPolicy")), AccessScope: &types.AccessScope{Type: types.AccessScopeTypeCluster}}); err != nil && !awsapi.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the flood read", func() (bool, string) {
+		got := testutil.ToFloat64(eventsReceived) - received
+		return got >= forged, fmt.Sprintf("%g read", got)
+	})
+	s.waitHeld(t, intruder, 90*time.Second, "pruned during the flood", func(_ eksemulator.Entry, held bool) bool { return !held })
+	// What the flood still had the operator read comes within seconds: at the
+	// test's 20 calls a second, 300 reads would take 15.
+	time.Sleep(20 * time.Second)
+	// Two windows of hintCap at most, and the intruder's reads.
+	n := describes() - before
+	t.Logf("%d entries read for %d forged events; %v", n, forged, s.emu.Calls()["DescribeAccessEntry"])
+	if n > 2*hintCap+5 {
+		t.Errorf("%d entries read for %d forged events: the hints are not bounded", n, forged)
+	}
+}
+
+func total(outcomes map[string]int) int {
+	n := 0
+	for _, v := range outcomes {
+		n += v
+	}
+	return n
 }
