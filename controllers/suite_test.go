@@ -494,12 +494,7 @@ func emuEntry(cluster, principal string) (eksemulator.Entry, bool) {
 
 // holdingOf is the entry an emulator's cluster holds for the principal.
 func holdingOf(e *eksemulator.Server, acct, cluster, principal string) (eksemulator.Entry, bool) {
-	for _, en := range e.Entries(acct, region, cluster) {
-		if en.PrincipalARN == principal {
-			return en, true
-		}
-	}
-	return eksemulator.Entry{}, false
+	return e.Entry(acct, region, cluster, principal)
 }
 
 func mustEmuEntry(t *testing.T, cluster, principal string) eksemulator.Entry {

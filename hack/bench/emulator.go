@@ -11,12 +11,7 @@ import (
 )
 
 func entryOf(emu *eksemulator.Server, acct, cl, principal string) (eksemulator.Entry, bool) {
-	for _, e := range emu.Entries(acct, region, cl) {
-		if e.PrincipalARN == principal {
-			return e, true
-		}
-	}
-	return eksemulator.Entry{}, false
+	return emu.Entry(acct, region, cl, principal)
 }
 
 // adminClient calls the emulator as the operator's own account, to change EKS

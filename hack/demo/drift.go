@@ -41,7 +41,7 @@ func showRevert(ctx context.Context, emu *eksemulator.Server, principal string, 
 		return err
 	}
 	for time.Since(at) < within {
-		if e, ok := entryOf(emu, principal); ok && !slices.ContainsFunc(e.Policies, func(p eksemulator.Policy) bool { return p.PolicyARN == secretAdmin }) {
+		if e, ok := emu.Entry(account, region, cluster, principal); ok && !slices.ContainsFunc(e.Policies, func(p eksemulator.Policy) bool { return p.PolicyARN == secretAdmin }) {
 			reverted := time.Now()
 			w := writeOf(emu, principal, at)
 			if w.Event.IsZero() {
@@ -74,16 +74,6 @@ func associateOutOfBand(ctx context.Context, emu *eksemulator.Server, principal 
 	_, err := c.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal),
 		PolicyArn: aws.String(secretAdmin), AccessScope: &ekstypes.AccessScope{Type: ekstypes.AccessScopeTypeCluster}})
 	return err
-}
-
-// entryOf is the emulator's entry of a principal on the demo's cluster.
-func entryOf(emu *eksemulator.Server, principal string) (eksemulator.Entry, bool) {
-	for _, e := range emu.Entries(account, region, cluster) {
-		if e.PrincipalARN == principal {
-			return e, true
-		}
-	}
-	return eksemulator.Entry{}, false
 }
 
 // writeOf is the first association with principal's entry since at: the

@@ -255,6 +255,16 @@ func (s *Server) Entries(account, region, clusterName string) []Entry {
 	return s.exportEntries(c, now)
 }
 
+// Entry returns the access entry of a principal in a cluster, visible or not.
+func (s *Server) Entry(account, region, clusterName, principalARN string) (Entry, bool) {
+	for _, e := range s.Entries(account, region, clusterName) {
+		if e.PrincipalARN == principalARN {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
 // Backdate moves the creation and modification times of an entry back by d, as if
 // it had been made that much earlier: for tests of what depends on an entry's age.
 // It reports whether the entry exists.
