@@ -151,9 +151,15 @@ func (b *bench) eventsLoss(ctx context.Context) error {
 	l := &b.res.Events.Loss
 	l.Share = b.o.eventsLoss
 	reads := b.res.Events.VerificationReads
-	l.BackgroundQPS = b.o.rate / 2
-	verify := max(10*time.Minute, time.Duration(2*float64(reads)/l.BackgroundQPS)*time.Second).Round(time.Minute)
-	sweep, watched := 3*time.Minute, 2*time.Minute
+	// Short backstop periods, so that the verification's finds show within the
+	// run: the sweeps spend at most about half a call a second (a listing page
+	// every 6 s per 100 entries), and the verification most of the rest, with
+	// its period an eighth longer than a round takes at that pace.
+	l.BackgroundQPS = 0.85 * b.o.rate
+	round := time.Duration(float64(reads) / l.BackgroundQPS * float64(time.Second))
+	verify := max(10*time.Minute, round*9/8).Truncate(time.Minute) + time.Minute
+	sweep := max(3*time.Minute, time.Duration(b.o.entries/100)*6*time.Second)
+	watched := max(2*time.Minute, sweep/2)
 	l.SweepSeconds, l.WatchedSweepSeconds, l.VerifySeconds = sweep.Seconds(), watched.Seconds(), verify.Seconds()
 	say("events lost: %.0f%% of them, %d changes of each kind over 2 minutes, backstop sweep %s, watched %s, verification %s at %g/s",
 		100*l.Share, b.o.lossChanges, sweep, watched, verify, l.BackgroundQPS)
