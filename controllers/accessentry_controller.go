@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -204,6 +205,7 @@ func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		)
 	}
 	return ctrl.Result{}, run(ctx, p,
+		r.checkExpiry,       // past spec.expiresAt: delete the entry it holds, and stop Expired
 		r.resolveConfig,     // the ClusterAccessConfig, region and role; wait while the cluster updates
 		r.retireOldIdentity, // an identity change: delete the old entry first
 		r.checkGuardrails,   // trusted, or allowed by a rule; else revoke what it holds and stop
@@ -241,6 +243,11 @@ func (r *AccessEntryReconciler) summarize(ctx context.Context, p *entryPass, del
 	p.slot.Release()
 	err = r.overBudget(p, err)
 	res, err := r.ending(p.ae, deleting).conclude(err)
+	if at := p.ae.Spec.ExpiresAt; at != nil && !deleting && time.Now().Before(at.Time) {
+		// Looked at again at its expiry whatever the pass's outcome, a terminal
+		// one included; the workqueue keeps the earliest time asked for.
+		r.queue.addAfter(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}, time.Until(at.Time))
+	}
 	r.recordEvents(p)
 	if perr := r.patchStatus(ctx, p); perr != nil {
 		err = errors.Join(err, perr)

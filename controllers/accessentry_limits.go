@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -18,13 +19,16 @@ func (r *AccessEntryReconciler) places(ctx context.Context, ae *v1.AccessEntry, 
 	if err := r.List(ctx, list, client.MatchingFields{clusterNameField: ae.Spec.ClusterName}, client.UnsafeDisableDeepCopy); err != nil {
 		return guardrails.Places{}, err
 	}
-	region := r.regionOf(ae)
+	region, now := r.regionOf(ae), time.Now()
 	all := make([]guardrails.Standing, 0, len(list.Items))
 	for i := range list.Items {
 		o := &list.Items[i]
 		if o.DeletionTimestamp.IsZero() && r.regionOf(o) == region && !guardrails.Trusted(o.Namespace, r.TrustedNamespaces) {
 			id := o.Status.Identity
 			holds := id != nil && id.ClusterName == ae.Spec.ClusterName && id.Region == region && o.Status.AccessEntryARN != ""
+			if !holds && o.Spec.Expired(now) {
+				continue // a record of a grant that ended takes no place
+			}
 			all = append(all, guardrails.Standing{Namespace: o.Namespace, Name: o.Name, Created: o.CreationTimestamp.Time, Holds: holds})
 		}
 	}

@@ -463,10 +463,10 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 	declared := map[string]shield{}
 	for i := range list.Items {
 		ae := &list.Items[i]
-		if cmp.Or(ae.Spec.Region, r.DefaultRegion) != region || !ae.DeletionTimestamp.IsZero() {
+		if cmp.Or(ae.Spec.Region, r.DefaultRegion) != region || !ae.DeletionTimestamp.IsZero() || ae.Spec.Expired(time.Now()) {
 			// An object being deleted shields nothing: its entry is deleted with it,
 			// or left behind and judged as such, however long another finalizer
-			// holds the object.
+			// holds the object. Nor does an expired one: it asks for no entry.
 			continue
 		}
 		if !guardrails.Trusted(ae.Namespace, r.TrustedNamespaces) {

@@ -26,7 +26,12 @@ func clusterConfigConditions(cac *v1.ClusterAccessConfig) condSet {
 
 // ready sets Ready=True and clears Reconciling and Stalled.
 func (c condSet) ready(msg string) {
-	c.set(v1.ConditionReady, metav1.ConditionTrue, v1.ReasonSynced, msg)
+	c.readyAs(v1.ReasonSynced, msg)
+}
+
+// readyAs sets Ready=True for reason and clears Reconciling and Stalled.
+func (c condSet) readyAs(reason, msg string) {
+	c.set(v1.ConditionReady, metav1.ConditionTrue, reason, msg)
 	meta.RemoveStatusCondition(c.list, v1.ConditionReconciling)
 	meta.RemoveStatusCondition(c.list, v1.ConditionStalled)
 	*c.observed = c.generation

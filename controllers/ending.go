@@ -79,6 +79,9 @@ func (e ending) conclude(err error) (ctrl.Result, error) {
 			e.conds.reconciling(o.reason, o.message)
 		}
 		return ctrl.Result{RequeueAfter: o.after}, nil
+	case kindDone:
+		e.conds.readyAs(o.reason, o.message)
+		return ctrl.Result{}, nil
 	}
 	return e.wait(o), nil
 }

@@ -47,6 +47,9 @@ const (
 	// kindDefer: nothing to do now, or no budget to do it with; looked at again
 	// after a set time (or sooner, when the budget's scheduler says so).
 	kindDefer
+	// kindDone: the object asks for nothing more in EKS (it expired); Ready with
+	// the outcome's reason, and looked at again only when it changes.
+	kindDone
 )
 
 func (o *outcome) Error() string {
@@ -62,6 +65,12 @@ func (o *outcome) Unwrap() error { return o.err }
 // when the object changes).
 func stall(reason string, after time.Duration, format string, args ...any) error {
 	return &outcome{kind: kindStall, reason: reason, message: fmt.Sprintf(format, args...), after: after}
+}
+
+// done stops the pass with the object Ready for reason: it asks EKS for nothing
+// more.
+func done(reason, format string, args ...any) error {
+	return &outcome{kind: kindDone, reason: reason, message: fmt.Sprintf(format, args...)}
 }
 
 // invalid stops the pass for good: EKS refused the spec itself.

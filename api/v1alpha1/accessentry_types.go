@@ -1,6 +1,8 @@
 package v1alpha1
 
 import (
+	"time"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
@@ -91,6 +93,9 @@ const (
 	ReasonEKSError = "EKSError"
 	// ReasonNoRegion: neither spec.region nor the operator's --region is set.
 	ReasonNoRegion = "NoRegion"
+	// ReasonExpired: spec.expiresAt has passed and the object holds nothing in
+	// EKS (Ready=True: done, not failed).
+	ReasonExpired = "Expired"
 	// ReasonDeleting: the EKS entry is being deleted.
 	ReasonDeleting = "Deleting"
 )
@@ -270,6 +275,20 @@ type AccessEntrySpec struct {
 	// +optional
 	// +kubebuilder:default=Delete
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// ExpiresAt ends the grant, as an RFC 3339 time such as 2026-12-31T18:00:00Z.
+	// Until then the entry is kept as the spec says. From then on the operator
+	// deletes the EKS entry the object holds, whatever deletionPolicy says, and the
+	// object stays as a record: Ready with reason Expired. A later time grants
+	// again until then; removing the field makes the grant standing.
+	// +optional
+	// +kubebuilder:validation:Format=date-time
+	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
+}
+
+// Expired reports whether the object's grant has ended at now.
+func (s *AccessEntrySpec) Expired(now time.Time) bool {
+	return s.ExpiresAt != nil && !now.Before(s.ExpiresAt.Time)
 }
 
 // TakesPolicies reports whether entries of the type may carry access policies:
@@ -469,6 +488,7 @@ type AccessEntryStatus struct {
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.spec.expiresAt`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:selectablefield:JSONPath=`.status.accessEntryARN`
 // +kubebuilder:selectablefield:JSONPath=`.spec.clusterName`

@@ -1,0 +1,96 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
+)
+
+// checkExpiry ends the grant of an object whose spec.expiresAt has passed: the
+// EKS entry status records is deleted, whatever deletionPolicy says, and the
+// pass stops Ready with reason Expired, the object kept as a record. Before its
+// expiry it does nothing: summarize puts the object back in the queue then.
+func (r *AccessEntryReconciler) checkExpiry(ctx context.Context, p *entryPass) error {
+	spec := &p.ae.Spec
+	if !spec.Expired(time.Now()) {
+		return nil
+	}
+	if id := p.ae.Status.Identity; id != nil {
+		if err := r.revokeExpired(ctx, p, *id); err != nil {
+			return err
+		}
+	}
+	return done(v1.ReasonExpired, "expired at %s (spec.expiresAt): it holds nothing in EKS", spec.ExpiresAt.UTC().Format(time.RFC3339))
+}
+
+// revokeExpired deletes the entry of id that an expired object holds. Expiry the
+// clock brought is revocation work, ahead of every other call in the account's
+// budget; one the object's own spec change brought (an expiresAt set in the
+// past) waits its namespace's turn, as any spec change does, so that a tenant
+// cannot jump the line by editing. An entry the last pass saw as the object's is
+// deleted without reading it first: one delete per grant. The principal's access
+// to the cluster ends at expiry, so an entry someone put in its place since
+// goes too.
+func (r *AccessEntryReconciler) revokeExpired(ctx context.Context, p *entryPass, id v1.EntryIdentity) error {
+	t, err := r.recordedTarget(ctx, p, id)
+	if err != nil {
+		return err
+	}
+	blind := p.synced && p.ae.Status.AccessEntryARN != ""
+	p.revoking = p.ae.Status.ObservedGeneration == p.ae.Generation
+	if r.AWS.Budget() != nil {
+		g, err := r.take(p, awsapi.BudgetKey(t), map[bool]int{true: 1, false: 2}[blind])
+		if err != nil {
+			return err
+		}
+		p.slot.Grant = g
+	}
+	p.progress(v1.ReasonExpired, "spec.expiresAt has passed: deleting the EKS access entry")
+	removal := plan.RemovalDelete
+	if blind {
+		err = r.AWS.For(t).Delete(ctx, id.ClusterName, id.PrincipalARN)
+		if k := awsapi.Classify(err); k == awsapi.NotFound || k == awsapi.ClusterNotFound {
+			removal, err = plan.RemovalGone, nil
+		} else if err != nil {
+			err = r.eksOutcome(id, err)
+		}
+	} else {
+		removal, err = r.remove(ctx, p, entryAt{id: id, target: t}, false)
+	}
+	switch {
+	case err != nil:
+		return err
+	case removal == plan.RemovalWait:
+		return waitFor(v1.ReasonWaitingForEKS, "expired, and the EKS access entry was just created and is not visible yet, so it cannot be deleted yet")
+	}
+	if err := r.resetStatus(ctx, p, false); err != nil {
+		return err
+	}
+	r.reportExpiry(ctx, p, id, removal)
+	return nil
+}
+
+// reportExpiry tells what an expiry removed: an event, one log line and the
+// metrics.
+func (r *AccessEntryReconciler) reportExpiry(ctx context.Context, p *entryPass, id v1.EntryIdentity, removal plan.Removal) {
+	at := p.ae.Spec.ExpiresAt.Time
+	late := time.Since(at)
+	ctrl.LoggerFrom(ctx).Info("a time-bound grant expired", "principal", id.PrincipalARN, "cluster", id.ClusterName, "account", id.Account,
+		"region", id.Region, "expiresAt", at.UTC().Format(time.RFC3339), "entry", removal.String(), "revokedAfter", late.Round(time.Millisecond).String())
+	switch removal {
+	case plan.RemovalDelete:
+		grantsExpired.Inc()
+		expiryRevocation.Observe(late.Seconds())
+		p.event(corev1.EventTypeNormal, v1.ReasonExpired, "deleted the EKS access entry of %s in cluster %s: spec.expiresAt %s passed",
+			id.PrincipalARN, id.ClusterName, at.UTC().Format(time.RFC3339))
+	case plan.RemovalNotOurs:
+		p.event(corev1.EventTypeWarning, "NotRevoked", "spec.expiresAt %s passed, but the EKS access entry of %s in cluster %s is not this object's: it stays as it is",
+			at.UTC().Format(time.RFC3339), id.PrincipalARN, id.ClusterName)
+	}
+}

@@ -1,0 +1,161 @@
+package controllers
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/testenv"
+)
+
+// in is a time d from now, as the API server keeps it (whole seconds).
+func in(d time.Duration) *metav1.Time {
+	t := metav1.NewTime(time.Now().Add(d).Truncate(time.Second))
+	return &t
+}
+
+// waitExpired waits until the object is Ready with reason Expired and returns it.
+func waitExpired(t *testing.T, ae *v1.AccessEntry, timeout time.Duration) *v1.AccessEntry {
+	t.Helper()
+	key := client.ObjectKeyFromObject(ae)
+	var cur *v1.AccessEntry
+	eventually(t, timeout, key.String()+" to be Ready=True Expired", func() (bool, string) {
+		cur = get(t, key)
+		c := meta.FindStatusCondition(cur.Status.Conditions, v1.ConditionReady)
+		return c != nil && c.Status == metav1.ConditionTrue && c.Reason == v1.ReasonExpired && cur.Status.ObservedGeneration == cur.Generation, conditions(cur)
+	})
+	return cur
+}
+
+// revokedAfter is how long after its expiry the object's grant was revoked, as
+// its Ready condition's transition to Expired says.
+func revokedAfter(ae *v1.AccessEntry) time.Duration {
+	return meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady).LastTransitionTime.Sub(ae.Spec.ExpiresAt.Time)
+}
+
+func TestExpiry(t *testing.T) {
+	testenv.RequireControlPlane(t)
+
+	t.Run("the entry is deleted at expiry, whatever deletionPolicy says, with one delete; the object stays, healthy", func(t *testing.T) {
+		principal := roleARN("expiring")
+		ae := entry("expiring", principal, func(ae *v1.AccessEntry) {
+			ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain
+			ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(adminPolicy)}
+			ae.Spec.ExpiresAt = in(8 * time.Second)
+		})
+		create(t, ae)
+		waitReady(t, ae, 30*time.Second)
+		mustEmuEntry(t, "demo", principal)
+		deletes, describes, expired := calls("DeleteAccessEntry"), calls("DescribeAccessEntry"), testutil.ToFloat64(grantsExpired)
+
+		got := waitExpired(t, ae, 40*time.Second)
+		if e, ok := emuEntry("demo", principal); ok {
+			t.Fatalf("expired, and EKS still holds the entry: %+v", e)
+		}
+		// The suite verifies every 10 minutes: only the expiry's own requeue
+		// brings the pass this soon.
+		if late := revokedAfter(got); late > 10*time.Second || late < 0 {
+			t.Errorf("revoked %s after expiry", late)
+		}
+		if d, r := calls("DeleteAccessEntry")-deletes, calls("DescribeAccessEntry")-describes; d != 1 || r != 0 {
+			t.Errorf("expiry made %d deletes and %d reads; want one delete and no read", d, r)
+		}
+		if n := testutil.ToFloat64(grantsExpired) - expired; n != 1 {
+			t.Errorf("eks_access_operator_grants_expired_total grew by %g, want 1", n)
+		}
+		if got.Status.Identity != nil || got.Status.AccessEntryARN != "" {
+			t.Errorf("status still records the entry: %+v", got.Status)
+		}
+		msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message
+		if !strings.Contains(msg, ae.Spec.ExpiresAt.UTC().Format(time.RFC3339)) {
+			t.Errorf("Ready's message %q does not say when it expired", msg)
+		}
+		wantHealth(t, got, kstatus.CurrentStatus, "Healthy")
+
+		t.Run("a later expiresAt grants again, until then", func(t *testing.T) {
+			update(t, ae, func(ae *v1.AccessEntry) { ae.Spec.ExpiresAt = in(time.Hour) })
+			got := waitReady(t, ae, 30*time.Second)
+			if r := readyReason(got); r != v1.ReasonSynced {
+				t.Fatalf("Ready for reason %s, want Synced", r)
+			}
+			wantPolicies(t, mustEmuEntry(t, "demo", principal), map[string]string{adminPolicy: "cluster:"})
+		})
+	})
+
+	t.Run("an object expired when created makes nothing", func(t *testing.T) {
+		principal := roleARN("expired-at-birth")
+		creates := calls("CreateAccessEntry")
+		ae := entry("expired-at-birth", principal, func(ae *v1.AccessEntry) {
+			ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy)}
+			ae.Spec.ExpiresAt = in(-time.Minute)
+		})
+		create(t, ae)
+		waitExpired(t, ae, 30*time.Second)
+		if n := calls("CreateAccessEntry") - creates; n != 0 {
+			t.Errorf("%d creates for an object that had expired already", n)
+		}
+		if _, ok := emuEntry("demo", principal); ok {
+			t.Error("EKS holds an entry for an object that had expired already")
+		}
+	})
+
+	t.Run("expiresAt must be an RFC 3339 time", func(t *testing.T) {
+		u := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": v1.GroupVersion.String(), "kind": "AccessEntry",
+			"metadata": map[string]any{"name": "expires-badly", "namespace": testNS},
+			"spec":     map[string]any{"clusterName": "demo", "principalARN": roleARN("expires-badly"), "expiresAt": "next tuesday"},
+		}}
+		err := k8s.Create(context.Background(), u)
+		if err == nil {
+			_ = k8s.Delete(context.Background(), u)
+			t.Fatal("the API server took expiresAt \"next tuesday\"")
+		}
+		if !strings.Contains(err.Error(), "spec.expiresAt") {
+			t.Errorf("the refusal does not name spec.expiresAt: %v", err)
+		}
+	})
+}
+
+// TestExpiryAcrossRestart: a grant that expires while no operator runs is
+// revoked by the next one at its start, within 60 s of its expiry.
+func TestExpiryAcrossRestart(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	const shard = "expiry-restart"
+	principal := roleARN("expiry-restart")
+	ae := entry("expiry-restart", principal, func(ae *v1.AccessEntry) {
+		ae.Labels = map[string]string{shardLabel: shard}
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(editPolicy, "team-a")}
+		ae.Spec.ExpiresAt = in(12 * time.Second)
+	})
+	first := testManager{selector: shardLabel + "=" + shard, resync: time.Hour}
+	stop, err := first.start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	create(t, ae)
+	waitReady(t, ae, 30*time.Second)
+	stop()
+	time.Sleep(time.Until(ae.Spec.ExpiresAt.Time.Add(2 * time.Second)))
+	if _, ok := emuEntry("demo", principal); !ok {
+		t.Fatal("the entry went while no operator ran: the test shows nothing")
+	}
+
+	first.startFor(t)
+	got := waitExpired(t, ae, 60*time.Second)
+	if _, ok := emuEntry("demo", principal); ok {
+		t.Fatal("expired, and EKS still holds the entry")
+	}
+	if late := revokedAfter(got); late > 60*time.Second {
+		t.Errorf("revoked %s after expiry, want within 60s", late)
+	}
+	deleteAndWait(t, client.ObjectKeyFromObject(ae)) // while its shard's manager runs
+}
