@@ -62,7 +62,21 @@ var (
 	})
 )
 
+// Time-bound grants (spec.expiresAt).
+var (
+	grantsExpired = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "eks_access_operator_grants_expired_total",
+		Help: "EKS access entries deleted because their AccessEntry's spec.expiresAt passed.",
+	})
+	expiryRevocation = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "eks_access_operator_expiry_revocation_seconds",
+		Help:    "Seconds from an AccessEntry's spec.expiresAt to its EKS access entry deleted.",
+		Buckets: []float64{1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 300},
+	})
+)
+
 func init() {
+	ctrlmetrics.Registry.MustRegister(grantsExpired, expiryRevocation)
 	ctrlmetrics.Registry.MustRegister(eventsReceived, eventsHandled, eventsQueueUp, eventsFlowing, eventsProbes, eventRepair)
 	ctrlmetrics.Registry.MustRegister(driftCorrections, budgetWaiting, driftFound, oldestVerification)
 	ctrlmetrics.Registry.MustRegister(awsapi.Collectors()...)

@@ -22,6 +22,32 @@ var accessEntriesDesc = prometheus.NewDesc("eks_access_operator_access_entries",
 
 const accessEntriesHelp = "AccessEntries this operator instance reconciles, by EKS cluster and region, the status and reason of their Ready condition, and whether they are Stalled (a person has to act). Served by the leader only."
 
+// timeBoundDesc counts the grants with an end: active until spec.expiresAt, or
+// overdue (expired, and EKS still holds what the object made).
+var timeBoundDesc = prometheus.NewDesc("eks_access_operator_time_bound_grants",
+	"AccessEntries with spec.expiresAt that hold an EKS access entry, by cluster, region and state: active (before their expiry) or overdue (expired, the entry not deleted yet). Served by the leader only.",
+	[]string{"cluster", "region", "state"}, nil,
+)
+
+// GrantKey is one series of the time-bound grants gauge.
+type GrantKey struct {
+	Cluster, Region string
+	Overdue         bool
+}
+
+// CountTimeBound counts the AccessEntries with spec.expiresAt whose status
+// records an entry, by where the entry is and whether it is overdue at now.
+func CountTimeBound(entries []v1.AccessEntry, now time.Time) map[GrantKey]int {
+	out := map[GrantKey]int{}
+	for i := range entries {
+		ae := &entries[i]
+		if id := ae.Status.Identity; ae.Spec.ExpiresAt != nil && id != nil {
+			out[GrantKey{Cluster: id.ClusterName, Region: id.Region, Overdue: ae.Spec.Expired(now)}]++
+		}
+	}
+	return out
+}
+
 // EntryStatusKey is one series of the AccessEntry gauge.
 type EntryStatusKey struct {
 	Cluster, Region, Ready, Reason string
@@ -66,7 +92,10 @@ func RegisterAccessEntryGauge(mgr ctrl.Manager, defaultRegion string) error {
 	return ctrlmetrics.Registry.Register(&entryCollector{reader: mgr.GetCache(), elected: mgr.Elected(), defaultRegion: defaultRegion})
 }
 
-func (c *entryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- accessEntriesDesc }
+func (c *entryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- accessEntriesDesc
+	ch <- timeBoundDesc
+}
 
 func (c *entryCollector) Collect(ch chan<- prometheus.Metric) {
 	select {
@@ -89,5 +118,12 @@ func (c *entryCollector) Collect(ch chan<- prometheus.Metric) {
 			stalled = "true"
 		}
 		ch <- prometheus.MustNewConstMetric(accessEntriesDesc, prometheus.GaugeValue, float64(n), k.Cluster, k.Region, k.Ready, k.Reason, stalled)
+	}
+	for k, n := range CountTimeBound(list.Items, time.Now()) {
+		state := "active"
+		if k.Overdue {
+			state = "overdue"
+		}
+		ch <- prometheus.MustNewConstMetric(timeBoundDesc, prometheus.GaugeValue, float64(n), k.Cluster, k.Region, state)
 	}
 }

@@ -66,6 +66,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 
 	ready := accessEntry("viewers", emuCluster, "arn:aws:iam::111122223333:role/viewers")
+	// A grant with an end, so that the time-bound gauge (of an alert) has a series.
+	ready.Spec.ExpiresAt = &metav1.Time{Time: time.Now().Add(24 * time.Hour).Truncate(time.Second)}
 	stalled := accessEntry("lost", "no-such-cluster", "arn:aws:iam::111122223333:role/lost")
 	for _, ae := range []*v1.AccessEntry{ready, stalled} {
 		if err := w.Client.Create(ctx, ae); err != nil {
@@ -125,10 +127,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	readyGauge := `eks_access_operator_access_entries{cluster="demo",ready="True",reason="Synced",region="us-west-2",stalled="false"} 1`
 	var body string
 	flowing := `eks_access_operator_events_flowing{account="111122223333",region="us-west-2"} 1`
-	testenv.Eventually(t, 60*time.Second, "the gauge to count the Stalled and the Ready object, and events to flow", func() (bool, string) {
+	timeBound := `eks_access_operator_time_bound_grants{cluster="demo",region="us-west-2",state="active"} 1`
+	testenv.Eventually(t, 60*time.Second, "the gauges to count the Stalled and the Ready object and the time-bound grant, and events to flow", func() (bool, string) {
 		var code int
 		code, body = scrape(reader)
-		return code == http.StatusOK && strings.Contains(body, gauge) && strings.Contains(body, readyGauge) && strings.Contains(body, flowing), body
+		return code == http.StatusOK && strings.Contains(body, gauge) && strings.Contains(body, readyGauge) && strings.Contains(body, flowing) && strings.Contains(body, timeBound), body
 	})
 
 	// The alerts of the chart are written on metrics the operator serves.
