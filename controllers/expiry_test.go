@@ -2,10 +2,13 @@ package controllers
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -158,4 +161,34 @@ func TestExpiryAcrossRestart(t *testing.T) {
 		t.Errorf("revoked %s after expiry, want within 60s", late)
 	}
 	deleteAndWait(t, client.ObjectKeyFromObject(ae)) // while its shard's manager runs
+}
+
+// TestExpiredObjectsDoNotShieldFromPruning: an expired object asks for no entry,
+// so an entry of its principal that someone made by hand is unmanaged, and a
+// config that prunes deletes it, even when the object is a trusted one.
+func TestExpiredObjectsDoNotShieldFromPruning(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	cluster, principal := "expired-shield", roleARN("expired-shield")
+	ae := entry("expired-shield", principal, func(ae *v1.AccessEntry) {
+		ae.Spec.ClusterName = cluster
+		ae.Spec.ExpiresAt = in(-time.Minute)
+	})
+	create(t, ae)
+	waitExpired(t, ae, 30*time.Second)
+	if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(principal)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanupEntry(t, cluster, principal) })
+	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{
+		ClusterName: cluster, UnmanagedEntries: v1.UnmanagedEntries{Policy: v1.UnmanagedDelete}}}
+	createConfig(t, cac)
+	waitConfig(t, cac.Name, 30*time.Second, "to prune the entry made by hand", func(c *v1.ClusterAccessConfig) bool {
+		return configReady(c) && slices.ContainsFunc(c.Status.UnmanagedEntries, func(u v1.UnmanagedEntry) bool {
+			return u.PrincipalARN == principal && u.Action == "Deleted"
+		})
+	})
+	if _, ok := emuEntry(cluster, principal); ok {
+		t.Fatal("the entry made by hand is still there")
+	}
 }

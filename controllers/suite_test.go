@@ -135,6 +135,7 @@ func runSuite(m *testing.M) int {
 			{Name: "redteam-shield", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "siblings", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "siblings-selected", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "expired-shield", Account: account, Region: region, AuthenticationMode: "API"},
 		}, fidelityClusters()...),
 		Roles:          fidelityRoles(),
 		UpdateDuration: time.Second,
