@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
@@ -190,5 +192,57 @@ func TestExpiredObjectsDoNotShieldFromPruning(t *testing.T) {
 	})
 	if _, ok := emuEntry(cluster, principal); ok {
 		t.Fatal("the entry made by hand is still there")
+	}
+}
+
+// TestExpiryGoesFirst: an expiry the clock brings is revocation work, ahead of a
+// backlog of changes of the same cluster and namespace (the same turn in the
+// budget), which at 2 calls a second would hold a change up for half a minute.
+func TestExpiryGoesFirst(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	const shard = "expiry-first"
+	// The backlog's objects make entries of the same cluster and namespace;
+	// released by hand once the manager has stopped, as deleting them at 2
+	// calls a second would take a minute.
+	var backlog []*v1.AccessEntry
+	t.Cleanup(func() {
+		for _, b := range backlog {
+			cur := &v1.AccessEntry{}
+			if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(b), cur); err == nil {
+				cur.Finalizers = nil
+				_ = k8s.Update(context.Background(), cur)
+				_ = k8s.Delete(context.Background(), cur)
+			}
+			cleanupEntry(t, "demo", b.Spec.PrincipalARN)
+		}
+	})
+	testManager{selector: shardLabel + "=" + shard, resync: time.Hour,
+		tune: []func(*AccessEntryReconciler){onEmulator(emu, budget.Options{QPS: 2, Burst: 2})}}.startFor(t)
+	principal := roleARN("expiry-first")
+	ae := entry("expiry-first", principal, inShard(shard, func(ae *v1.AccessEntry) { ae.Spec.ExpiresAt = in(15 * time.Second) }))
+	create(t, ae)
+	waitReady(t, ae, 30*time.Second)
+	for i := range 60 {
+		b := entry(fmt.Sprintf("expiry-backlog-%d", i), roleARN(fmt.Sprintf("expiry-backlog-%d", i)), inShard(shard))
+		if err := k8s.Create(context.Background(), b); err != nil {
+			t.Fatal(err)
+		}
+		backlog = append(backlog, b)
+	}
+	got := waitExpired(t, ae, 60*time.Second)
+	waiting := 0
+	for _, b := range backlog {
+		if get(t, client.ObjectKeyFromObject(b)).Status.ObservedGeneration == 0 {
+			waiting++
+		}
+	}
+	if late := revokedAfter(got); late > 5*time.Second {
+		t.Errorf("revoked %s after expiry behind the backlog, want within 5s", late)
+	}
+	if _, ok := emuEntry("demo", principal); ok {
+		t.Error("expired, and EKS still holds the entry")
+	}
+	if waiting < 10 {
+		t.Errorf("only %d of the backlog's objects were still waiting when the grant expired: the test shows nothing", waiting)
 	}
 }
