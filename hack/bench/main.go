@@ -68,6 +68,8 @@ type options struct {
 	eventsWatched time.Duration
 	eventsVerify  time.Duration
 	lossChanges   int
+
+	expiry bool
 }
 
 func main() {
@@ -100,8 +102,21 @@ func main() {
 	flag.DurationVar(&o.eventsWatched, "events-watched-sweep-period", 0, "with --events: the operator's --events-watched-sweep-period (default: the operator's, 10m)")
 	flag.DurationVar(&o.eventsVerify, "events-verification-period", 0, "with --events: the operator's --events-verification-period (default: the operator's, 24h)")
 	flag.IntVar(&o.lossChanges, "loss-changes", 10, "with --events: changes of each kind made while events are lost (0: no loss run)")
+	flag.BoolVar(&o.expiry, "expiry", false, "the expiry benchmark: --entries time-bound grants of one account expiring within a minute, revoked against the floor of one delete each, while another account makes changes")
 	flag.Parse()
 	listPoll = max(time.Second, time.Duration(o.entries/2000)*time.Second)
+	if o.expiry {
+		res, err := runExpiry(o)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		if o.smoke && slices.ContainsFunc(res.Targets, func(t Target) bool { return !t.Met }) {
+			fmt.Fprintln(os.Stderr, "bench: an expiry target was missed")
+			os.Exit(1)
+		}
+		return
+	}
 	if o.accounts > 1 {
 		res, err := runMulti(o)
 		if err != nil {
