@@ -229,3 +229,65 @@ func leaseHolder(t *testing.T, c client.Client) string {
 	}
 	return *lease.Spec.HolderIdentity
 }
+
+// TestExpiryAcrossFailover: grants that expire while their leader is dead and
+// its lease not yet taken are revoked by the standby within 60 s of their expiry.
+func TestExpiryAcrossFailover(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	bin := operatorBinary(t)
+	w, err := testenv.NewWorld(testenv.WorldOptions{
+		Emulator: eksemulator.Config{Clusters: []eksemulator.ClusterConfig{{Name: emuCluster, Account: emuAccount, Region: emuRegion, AuthenticationMode: eksemulator.ModeAPI}}},
+		Operator: bin, WorkDir: t.TempDir(), Region: emuRegion,
+		OperatorArgs: []string{"--leader-elect", "--instance-id=expiry-failover-test"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	ctx := context.Background()
+	t.Setenv("POD_NAMESPACE", namespace)
+	if err := w.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
+		t.Fatal(err)
+	}
+	first, firstLog, err := w.StartReplica("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(first.Stop)
+	waitLog(t, firstLog, acquired, 30*time.Second)
+	second, secondLog, err := w.StartReplica("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Stop)
+
+	expiresAt := metav1.NewTime(time.Now().Add(20 * time.Second).Truncate(time.Second))
+	var grants []*v1.AccessEntry
+	for i := range 3 {
+		ae := accessEntry(fmt.Sprintf("oncall-%d", i), emuCluster, fmt.Sprintf("arn:aws:iam::111122223333:role/oncall-%d", i))
+		ae.Spec.ExpiresAt = &expiresAt
+		if err := w.Client.Create(ctx, ae); err != nil {
+			t.Fatal(err)
+		}
+		grants = append(grants, ae)
+	}
+	for _, ae := range grants {
+		waitCondition(t, w.Client, ae, v1.ConditionReady, v1.ReasonSynced)
+	}
+	// Killed shortly before the expiry: the standby leads only after it.
+	time.Sleep(time.Until(expiresAt.Add(-5 * time.Second)))
+	first.Kill()
+	waitLog(t, secondLog, acquired, 2*takeoverBound)
+	testenv.Eventually(t, time.Until(expiresAt.Add(60*time.Second)), "every grant's entry gone within 60s of its expiry", func() (bool, string) {
+		var held []string
+		for _, ae := range grants {
+			if _, ok := w.Emulator.Entry(emuAccount, emuRegion, emuCluster, ae.Spec.PrincipalARN); ok {
+				held = append(held, ae.Name)
+			}
+		}
+		return len(held) == 0, fmt.Sprintf("EKS still holds %v", held)
+	})
+	for _, ae := range grants {
+		waitCondition(t, w.Client, ae, v1.ConditionReady, v1.ReasonExpired)
+	}
+}
