@@ -39,6 +39,7 @@ var attacks = []struct {
 	{"conflict storm", 4, (*model).storm},
 	{"churn on a refused object", 12, (*model).churn},
 	{"write outside its rights", 5, (*model).trespass},
+	{"expiry toggled", 8, (*model).toggleExpiry},
 }
 
 const tenantsZero = "soak-t1"
@@ -399,6 +400,28 @@ func (m *model) churn(ctx context.Context, rng *rand.Rand) (string, error) {
 	}
 	err = m.client(ae.Namespace).Patch(ctx, &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ae.Namespace}}, client.RawPatch(types.MergePatchType, patch))
 	return what + ": " + answerOf(err), nil
+}
+
+// toggleExpiry moves a tenant object's spec.expiresAt to the past, or a granted
+// one back into the future: each move is a revocation or a grant, which must
+// not let the tenant jump the line or leave what expired behind.
+func (m *model) toggleExpiry(ctx context.Context, rng *rand.Rand) (string, error) {
+	name := pick(rng, m.tenantObjects(func(*v1.AccessEntry) bool { return true }))
+	if name == "" {
+		return "skipped (no tenant object)", nil
+	}
+	what := "to the past"
+	if m.live[name].Spec.Expired(time.Now()) {
+		what = "to the future"
+	}
+	err := m.change(ctx, name, func(s *v1.AccessEntrySpec) {
+		at := metav1.NewTime(time.Now().Add(-5 * time.Second).Truncate(time.Second))
+		if what == "to the future" {
+			at = metav1.NewTime(time.Now().Add(30 * time.Second).Truncate(time.Second))
+		}
+		s.ExpiresAt = &at
+	})
+	return what + ": " + answerOf(err), err
 }
 
 // trespass tries what a tenant's Role does not allow: an object in another

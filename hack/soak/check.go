@@ -38,7 +38,8 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 				}
 				c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
 				reasons, any := m.expectedReasons(m.live[ae.Name])
-				if c == nil || !(any || slices.Contains(reasons, c.Reason)) || (c.Reason == v1.ReasonSynced) != (c.Status == metav1.ConditionTrue) || ae.Status.ObservedGeneration != ae.Generation {
+				done := c != nil && (c.Reason == v1.ReasonSynced || c.Reason == v1.ReasonExpired)
+				if c == nil || !(any || slices.Contains(reasons, c.Reason)) || done != (c.Status == metav1.ConditionTrue) || ae.Status.ObservedGeneration != ae.Generation {
 					msg := "no status"
 					if c != nil {
 						msg = c.Reason + ": " + c.Message
@@ -125,6 +126,19 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 			c.invariants++
 			if ok {
 				problems = append(problems, fmt.Sprintf("%s: %s, yet EKS holds its entry %s, tagged as its own", ae.Name, final, k))
+			}
+			continue
+		}
+		if ae.Spec.Expired(time.Now()) {
+			// Nothing expired remains: no entry of its own, whatever its rule or
+			// deletionPolicy (what it retained when it moved is not its grant).
+			c.invariants++
+			c.expired++
+			if ok && !m.retained[k] {
+				problems = append(problems, fmt.Sprintf("%s: expired at %s, yet EKS holds its entry %s", ae.Name, ae.Spec.ExpiresAt.UTC().Format(time.RFC3339), k))
+			}
+			if ok {
+				delete(held, k)
 			}
 			continue
 		}

@@ -111,6 +111,8 @@ type counts struct {
 	ops             map[string]int
 	kills, restarts int
 	invariants      int
+	// expired counts the live objects checked as expired: none may hold an entry.
+	expired int
 	// tenants counts the tenant objects at the end: allowed, refused, and refused
 	// with something revoked from EKS.
 	tenants struct{ allowed, refused, revoked int }
@@ -182,7 +184,12 @@ func run(o options) error {
 		return err
 	}
 
-	say("quiescence: faults off, waiting for every object to be Ready or NotPermitted and every deletion to finish")
+	if last := m.lastExpiry(); time.Now().Before(last) {
+		// Every expiry behind the check, so that none falls while it reads EKS.
+		say("waiting %s for the last grant's expiry", time.Until(last).Round(time.Second))
+		time.Sleep(time.Until(last))
+	}
+	say("quiescence: faults off, waiting for every object to be Ready (Synced or Expired) or NotPermitted and every deletion to finish")
 	emu.SetFaults(eksemulator.Faults{})
 	k8s := w.Client
 	if err := settle(ctx, k8s, m, emu, o.settle); err != nil {
@@ -369,8 +376,8 @@ func report(c counts, emu *eksemulator.Server, m *model, probe string, awaiting 
 	for _, n := range c.tenancy {
 		tenancy += n
 	}
-	fmt.Printf("\nsoak finished\n  operations: %s\n  EKS calls: %d, 500s injected: %d, throttled: %d; IAM principal reads: %d\n  operator SIGKILLs: %d, kube-apiserver restarts: %d\n  live objects at the end: %d (tenants' allowed %d, refused %d, of which %d had something revoked), invariants checked: %d, tenancy invariants checked: %d\n",
-		counted(c.ops), total, faults, throttled, iamReads, c.kills, c.restarts, len(m.live), c.tenants.allowed, c.tenants.refused, c.tenants.revoked, c.invariants, tenancy)
+	fmt.Printf("\nsoak finished\n  operations: %s\n  EKS calls: %d, 500s injected: %d, throttled: %d; IAM principal reads: %d\n  operator SIGKILLs: %d, kube-apiserver restarts: %d\n  live objects at the end: %d (tenants' allowed %d, refused %d, of which %d had something revoked; expired %d, holding nothing), invariants checked: %d, tenancy invariants checked: %d\n",
+		counted(c.ops), total, faults, throttled, iamReads, c.kills, c.restarts, len(m.live), c.tenants.allowed, c.tenants.refused, c.tenants.revoked, c.expired, c.invariants, tenancy)
 	fmt.Printf("  guards of issue 25 in this build: %s\n  attacks, and how the API server and the operator answered:\n    %s\n  tenancy invariants checked:\n    %s\n  probe: %s\n",
 		m.feat.present(), strings.Join(lines(m.attacks), "\n    "), strings.Join(lines(c.tenancy), "\n    "), probe)
 	if len(awaiting) > 0 {

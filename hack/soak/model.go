@@ -136,8 +136,10 @@ func (m *model) step(ctx context.Context, rng *rand.Rand, maxObjects int) (strin
 			ae.Spec.DeletionPolicy = v1.DeletionPolicyRetain
 		}
 		return "create", m.create(ctx, ae)
-	case r < 60:
+	case r < 55:
 		return "update", m.change(ctx, names[rng.IntN(len(names))], func(s *v1.AccessEntrySpec) { randomize(s, rng) })
+	case r < 60:
+		return "expiry set, moved or removed", m.change(ctx, names[rng.IntN(len(names))], func(s *v1.AccessEntrySpec) { s.ExpiresAt = randomExpiry(rng) })
 	case r < 75:
 		name := names[rng.IntN(len(names))]
 		delete(m.attackOf, name) // no longer the attack's object: its end says nothing of it
@@ -400,6 +402,9 @@ func (m *model) freshPrincipal(ns string) string {
 // for a refused tenant object, or InvalidSpec for a node role in a cluster of
 // another account (EKS refuses it).
 func (m *model) expectedReason(ae *v1.AccessEntry) string {
+	if ae.Spec.Expired(time.Now()) {
+		return v1.ReasonExpired // whatever the rules and EKS would say
+	}
 	if v := m.verdict(ae); v != nil && !v.Allowed() {
 		return v1.ReasonNotPermitted
 	}
@@ -417,6 +422,9 @@ func (m *model) expectedReason(ae *v1.AccessEntry) string {
 // has per-namespace limits and the namespace is over its limit, any reason
 // will do: check counts the entries.
 func (m *model) expectedReasons(ae *v1.AccessEntry) (reasons []string, any bool) {
+	if ae.Spec.Expired(time.Now()) {
+		return []string{v1.ReasonExpired}, false // before any rule or claim
+	}
 	want := m.expectedReason(ae)
 	if ae.Namespace == namespace {
 		return []string{want}, false
@@ -556,4 +564,26 @@ func randomize(s *v1.AccessEntrySpec, rng *rand.Rand) {
 		}
 		s.AccessPolicies = append(s.AccessPolicies, p)
 	}
+}
+
+// randomExpiry is a time within 20 s before and 40 s after now, or none (a
+// standing grant): the soak's grants expire at random moments, some while the
+// operator is killed, and some are moved or made standing again.
+func randomExpiry(rng *rand.Rand) *metav1.Time {
+	if rng.IntN(4) == 0 {
+		return nil
+	}
+	t := metav1.NewTime(time.Now().Add(time.Duration(rng.IntN(60)-20) * time.Second).Truncate(time.Second))
+	return &t
+}
+
+// lastExpiry is the latest expiry of a live object, zero when none is set.
+func (m *model) lastExpiry() time.Time {
+	var last time.Time
+	for _, ae := range m.live {
+		if ae.Spec.ExpiresAt != nil && ae.Spec.ExpiresAt.After(last) {
+			last = ae.Spec.ExpiresAt.Time
+		}
+	}
+	return last
 }
