@@ -33,16 +33,17 @@ func (r *AccessEntryReconciler) checkExpiry(ctx context.Context, p *entryPass) e
 // clock brought is revocation work, ahead of every other call in the account's
 // budget; one the object's own spec change brought (an expiresAt set in the
 // past) waits its namespace's turn, as any spec change does, so that a tenant
-// cannot jump the line by editing. An entry the last pass saw as the object's is
-// deleted without reading it first: one delete per grant. The principal's access
-// to the cluster ends at expiry, so an entry someone put in its place since
-// goes too.
+// cannot jump the line by editing. An entry status records the object made (or
+// adopted) is deleted without reading it first: one delete per grant, whatever
+// the conditions say meanwhile (a wait for the budget makes Ready False). The
+// principal's access to the cluster ends at expiry, so an entry someone put in
+// its place since goes too.
 func (r *AccessEntryReconciler) revokeExpired(ctx context.Context, p *entryPass, id v1.EntryIdentity) error {
 	t, err := r.recordedTarget(ctx, p, id)
 	if err != nil {
 		return err
 	}
-	blind := p.synced && p.ae.Status.AccessEntryARN != ""
+	blind := p.ae.Status.AccessEntryARN != ""
 	p.revoking = p.ae.Status.ObservedGeneration == p.ae.Generation
 	if r.AWS.Budget() != nil {
 		g, err := r.take(p, awsapi.BudgetKey(t), map[bool]int{true: 1, false: 2}[blind])
@@ -69,9 +70,10 @@ func (r *AccessEntryReconciler) revokeExpired(ctx context.Context, p *entryPass,
 	case removal == plan.RemovalWait:
 		return waitFor(v1.ReasonWaitingForEKS, "expired, and the EKS access entry was just created and is not visible yet, so it cannot be deleted yet")
 	}
-	if err := r.resetStatus(ctx, p, false); err != nil {
-		return err
-	}
+	// Forgotten in the pass's one status patch, not at once as a move does: a
+	// pass cut short before it deletes again, which EKS answers as gone.
+	st := &p.ae.Status
+	*st = v1.AccessEntryStatus{Conditions: st.Conditions, ObservedGeneration: st.ObservedGeneration, RetainedEntries: st.RetainedEntries}
 	r.reportExpiry(ctx, p, id, removal)
 	return nil
 }

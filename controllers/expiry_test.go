@@ -246,3 +246,41 @@ func TestExpiryGoesFirst(t *testing.T) {
 		t.Errorf("only %d of the backlog's objects were still waiting when the grant expired: the test shows nothing", waiting)
 	}
 }
+
+// TestManyExpiriesOneDeleteEach: grants expiring together wait their turns in
+// the account's budget, which turns Ready False (RateLimited) for some; each
+// is still revoked with one delete and no read, so they all go at the rate's
+// pace.
+func TestManyExpiriesOneDeleteEach(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	const shard, n = "expiry-many", 12
+	testManager{selector: shardLabel + "=" + shard, resync: time.Hour,
+		tune: []func(*AccessEntryReconciler){onEmulator(emu, budget.Options{QPS: 1, Burst: 1})}}.startFor(t)
+	at := in(time.Duration(n)*time.Second + 10*time.Second)
+	var grants []*v1.AccessEntry
+	for i := range n {
+		ae := entry(fmt.Sprintf("expiry-many-%d", i), roleARN(fmt.Sprintf("expiry-many-%d", i)), inShard(shard, func(ae *v1.AccessEntry) { ae.Spec.ExpiresAt = at }))
+		create(t, ae)
+		grants = append(grants, ae)
+	}
+	for _, ae := range grants {
+		waitReady(t, ae, time.Duration(n)*time.Second+10*time.Second)
+	}
+	if time.Now().After(at.Time) {
+		t.Fatal("the grants expired before they were all made: the test shows nothing")
+	}
+	deletes, describes := calls("DeleteAccessEntry"), calls("DescribeAccessEntry")
+	var waited int
+	for _, ae := range grants {
+		got := waitExpired(t, ae, time.Until(at.Add(time.Duration(2*n)*time.Second)))
+		if revokedAfter(got) > 5*time.Second {
+			waited++
+		}
+	}
+	if d, r := calls("DeleteAccessEntry")-deletes, calls("DescribeAccessEntry")-describes; d != n || r != 0 {
+		t.Errorf("%d expiries made %d deletes and %d reads; want one delete each and no read", n, d, r)
+	}
+	if waited == 0 {
+		t.Error("no grant waited for its turn: the test shows nothing")
+	}
+}
