@@ -43,26 +43,24 @@ func (r *AccessEntryReconciler) revokeExpired(ctx context.Context, p *entryPass,
 	if err != nil {
 		return err
 	}
-	blind := p.ae.Status.AccessEntryARN != ""
+	at, blind, calls := entryAt{id: id, target: t}, p.ae.Status.AccessEntryARN != "", 2
+	if blind {
+		calls = 1
+	}
 	p.revoking = p.ae.Status.ObservedGeneration == p.ae.Generation
 	if r.AWS.Budget() != nil {
-		g, err := r.take(p, awsapi.BudgetKey(t), map[bool]int{true: 1, false: 2}[blind])
+		g, err := r.take(p, awsapi.BudgetKey(t), calls)
 		if err != nil {
 			return err
 		}
 		p.slot.Grant = g
 	}
 	p.progress(v1.ReasonExpired, "spec.expiresAt has passed: deleting the EKS access entry")
-	removal := plan.RemovalDelete
+	var removal plan.Removal
 	if blind {
-		err = r.AWS.For(t).Delete(ctx, id.ClusterName, id.PrincipalARN)
-		if k := awsapi.Classify(err); k == awsapi.NotFound || k == awsapi.ClusterNotFound {
-			removal, err = plan.RemovalGone, nil
-		} else if err != nil {
-			err = r.eksOutcome(id, err)
-		}
+		removal, err = r.deleteEntry(ctx, at)
 	} else {
-		removal, err = r.remove(ctx, p, entryAt{id: id, target: t}, false)
+		removal, err = r.remove(ctx, p, at, false)
 	}
 	switch {
 	case err != nil:

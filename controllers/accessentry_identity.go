@@ -92,14 +92,20 @@ func (r *AccessEntryReconciler) remove(ctx context.Context, p *entryPass, at ent
 	if removal != plan.RemovalDelete {
 		return removal, nil
 	}
-	err := cl.Delete(ctx, id.ClusterName, id.PrincipalARN)
+	return r.deleteEntry(ctx, at)
+}
+
+// deleteEntry deletes the entry at at: RemovalDelete, or RemovalGone when EKS
+// holds no such entry (or no such cluster).
+func (r *AccessEntryReconciler) deleteEntry(ctx context.Context, at entryAt) (plan.Removal, error) {
+	err := r.AWS.For(at.target).Delete(ctx, at.id.ClusterName, at.id.PrincipalARN)
 	switch kind := awsapi.Classify(err); {
 	case err == nil:
 		return plan.RemovalDelete, nil
 	case kind == awsapi.NotFound || kind == awsapi.ClusterNotFound:
 		return plan.RemovalGone, nil
 	}
-	return 0, r.eksOutcome(id, err)
+	return 0, r.eksOutcome(at.id, err)
 }
 
 // stillOwns reports whether the object owns an entry it is about to delete or

@@ -38,37 +38,9 @@ const (
 // its status records, with no entry left of a deleted object and none created twice.
 func TestLeaderFailover(t *testing.T) {
 	testenv.RequireControlPlane(t)
-	bin := operatorBinary(t)
-	w, err := testenv.NewWorld(testenv.WorldOptions{
-		Emulator: eksemulator.Config{
-			Clusters: []eksemulator.ClusterConfig{{Name: emuCluster, Account: emuAccount, Region: emuRegion, AuthenticationMode: eksemulator.ModeAPI}},
-			// Slow enough calls that the leader dies with work half done.
-			Latency: 120 * time.Millisecond,
-		},
-		Operator: bin, WorkDir: t.TempDir(), Region: emuRegion,
-		OperatorArgs: []string{"--leader-elect", "--instance-id=failover-test", "--max-concurrent-reconciles=2"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
+	// Slow enough calls that the leader dies with work half done.
+	w, first, secondLog := twoReplicas(t, 120*time.Millisecond, "--instance-id=failover-test", "--max-concurrent-reconciles=2")
 	ctx := context.Background()
-	t.Setenv("POD_NAMESPACE", namespace)
-	if err := w.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
-		t.Fatal(err)
-	}
-
-	first, firstLog, err := w.StartReplica("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(first.Stop)
-	waitLog(t, firstLog, acquired, 30*time.Second)
-	second, secondLog, err := w.StartReplica("b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(second.Stop)
 	firstHolder := leaseHolder(t, w.Client)
 
 	const n = 24
@@ -234,32 +206,8 @@ func leaseHolder(t *testing.T, c client.Client) string {
 // its lease not yet taken are revoked by the standby within 60 s of their expiry.
 func TestExpiryAcrossFailover(t *testing.T) {
 	testenv.RequireControlPlane(t)
-	bin := operatorBinary(t)
-	w, err := testenv.NewWorld(testenv.WorldOptions{
-		Emulator: eksemulator.Config{Clusters: []eksemulator.ClusterConfig{{Name: emuCluster, Account: emuAccount, Region: emuRegion, AuthenticationMode: eksemulator.ModeAPI}}},
-		Operator: bin, WorkDir: t.TempDir(), Region: emuRegion,
-		OperatorArgs: []string{"--leader-elect", "--instance-id=expiry-failover-test"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
+	w, first, secondLog := twoReplicas(t, 0, "--instance-id=expiry-failover-test")
 	ctx := context.Background()
-	t.Setenv("POD_NAMESPACE", namespace)
-	if err := w.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
-		t.Fatal(err)
-	}
-	first, firstLog, err := w.StartReplica("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(first.Stop)
-	waitLog(t, firstLog, acquired, 30*time.Second)
-	second, secondLog, err := w.StartReplica("b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(second.Stop)
 
 	expiresAt := metav1.NewTime(time.Now().Add(20 * time.Second).Truncate(time.Second))
 	var grants []*v1.AccessEntry
@@ -290,4 +238,39 @@ func TestExpiryAcrossFailover(t *testing.T) {
 	for _, ae := range grants {
 		waitCondition(t, w.Client, ae, v1.ConditionReady, v1.ReasonExpired)
 	}
+}
+
+// twoReplicas starts a world and two operator replicas with leader election, as
+// the chart's two, with the EKS emulator's calls taking latency; it returns once
+// the first leads, with the first and the second's log.
+func twoReplicas(t *testing.T, latency time.Duration, args ...string) (*testenv.World, *testenv.Operator, string) {
+	t.Helper()
+	w, err := testenv.NewWorld(testenv.WorldOptions{
+		Emulator: eksemulator.Config{
+			Clusters: []eksemulator.ClusterConfig{{Name: emuCluster, Account: emuAccount, Region: emuRegion, AuthenticationMode: eksemulator.ModeAPI}},
+			Latency:  latency,
+		},
+		Operator: operatorBinary(t), WorkDir: t.TempDir(), Region: emuRegion,
+		OperatorArgs: append([]string{"--leader-elect"}, args...),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	t.Setenv("POD_NAMESPACE", namespace)
+	if err := w.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
+		t.Fatal(err)
+	}
+	first, firstLog, err := w.StartReplica("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(first.Stop)
+	waitLog(t, firstLog, acquired, 30*time.Second)
+	second, secondLog, err := w.StartReplica("b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(second.Stop)
+	return w, first, secondLog
 }
