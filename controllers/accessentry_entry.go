@@ -27,6 +27,17 @@ import (
 func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, p *entryPass) error {
 	st := &p.ae.Status
 	recorded := st.Identity != nil
+	if st.AccessEntryARN == "" {
+		// Not holding one yet: the principal may be another object's, spelled
+		// otherwise, which EKS would not tell.
+		by, err := r.spelledOtherwise(ctx, p)
+		if err != nil {
+			return err
+		}
+		if by != nil {
+			return r.refuseSpelling(p, by)
+		}
+	}
 	if recorded || p.ae.Annotations[v1.AdoptAnnotation] == "true" {
 		obs, err := r.observe(ctx, p)
 		if err != nil {
@@ -279,6 +290,39 @@ func (r *AccessEntryReconciler) recordedBy(ctx context.Context, ae *v1.AccessEnt
 		}
 	}
 	return nil, nil
+}
+
+// spelledOtherwise is another AccessEntry that holds an entry of the object's
+// principal, on its cluster in its account and region, under another letter
+// case: IAM names are case-insensitive, so both spellings are one role, though
+// EKS may keep an entry for each. Nil when none does.
+func (r *AccessEntryReconciler) spelledOtherwise(ctx context.Context, p *entryPass) (*plan.Claimant, error) {
+	list := &v1.AccessEntryList{}
+	if err := r.List(ctx, list, client.MatchingFields{principalField: principalKey(p.id.ClusterName, p.id.PrincipalARN)}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	for i := range list.Items {
+		o := &list.Items[i]
+		id := o.Status.Identity
+		if o.UID != p.ae.UID && id != nil && o.Status.AccessEntryARN != "" && id.PrincipalARN != p.id.PrincipalARN && strings.EqualFold(id.PrincipalARN, p.id.PrincipalARN) &&
+			id.ClusterName == p.id.ClusterName && id.Region == p.id.Region && id.Account == p.id.Account {
+			return &plan.Claimant{Namespace: o.Namespace, Name: o.Name}, nil
+		}
+	}
+	return nil, nil
+}
+
+// refuseSpelling words a principal another object holds under another spelling:
+// Conflict, as for one it holds under the same; a tenant learns not by whom.
+func (r *AccessEntryReconciler) refuseSpelling(p *entryPass, by *plan.Claimant) error {
+	const why = "IAM names are case-insensitive, so both spellings are one role"
+	if guardrails.Trusted(p.ae.Namespace, r.TrustedNamespaces) {
+		return stall(v1.ReasonConflict, r.RecheckInterval, "AccessEntry %s/%s manages %s in cluster %s, spelled in another letter case (%s); only one object may manage a principal. Fix: delete one of the two objects",
+			by.Namespace, by.Name, p.id.PrincipalARN, p.id.ClusterName, why)
+	}
+	ctrl.Log.WithName("accessentry").Info("a tenant object names, in another letter case, a principal another AccessEntry manages", "accessentry", client.ObjectKeyFromObject(p.ae), "principal", p.id.PrincipalARN, "managedBy", by.Namespace+"/"+by.Name)
+	return stall(v1.ReasonConflict, r.RecheckInterval, "another AccessEntry manages %s in cluster %s, spelled in another letter case (%s); only one object may manage a principal. Fix: name another principal, or ask the platform team",
+		p.id.PrincipalARN, p.id.ClusterName, why)
 }
 
 // accessEntryARNField selects AccessEntries by the entry their status records (a

@@ -124,6 +124,41 @@ func TestTenantConflictTellsNothing(t *testing.T) {
 	}
 }
 
+// TestOneHolderWhateverTheSpelling: IAM names are case-insensitive, so a
+// principal spelled in another letter case is the same role, and a second object
+// naming it that way is in Conflict (told not by whom) rather than given a second
+// entry of the role, which EKS may keep apart.
+func TestOneHolderWhateverTheSpelling(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	tenant := tenantClient(t)
+	const cluster = "claims-spelling"
+	tenancyConfig(t, cluster)
+	first, second := roleARN("claims-Spelled"), roleARN("claims-spelled")
+	t.Cleanup(func() { cleanupEntry(t, cluster, second) })
+	var objs []*v1.AccessEntry
+	for _, s := range []struct{ name, principal string }{{"claims-spelled-first", first}, {"claims-spelled-second", second}} {
+		ae := entry(s.name, s.principal, func(ae *v1.AccessEntry) { ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster })
+		if err := tenant.Create(ctx, ae); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(ae)) })
+		objs = append(objs, ae)
+		if s.principal == first {
+			waitReady(t, ae, 30*time.Second)
+		}
+	}
+	got := waitReason(t, objs[1], v1.ReasonConflict, 30*time.Second)
+	msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message
+	if !strings.Contains(msg, "another letter case") || strings.Contains(msg, objs[0].Name) {
+		t.Errorf("message %q: want the principal taken in another spelling, and no name of the object that holds it", msg)
+	}
+	if e, ok := emuEntry(cluster, second); ok {
+		t.Errorf("EKS holds a second entry of the role, spelled %s: %+v", second, e)
+	}
+	mustEmuEntry(t, cluster, first)
+}
+
 // TestRetainedEntryTakenOverIsNotDeleted: a tenant's object moved away under
 // Retain, and the platform took over the entry it left (a trusted object
 // declares the principal). Moving back, switching to deletionPolicy Delete and

@@ -136,6 +136,7 @@ func runSuite(m *testing.M) int {
 			{Name: "siblings", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "siblings-selected", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "expired-shield", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "claims-spelling", Account: account, Region: region, AuthenticationMode: "API"},
 		}, fidelityClusters()...),
 		Roles:          fidelityRoles(),
 		UpdateDuration: time.Second,
