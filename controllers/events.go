@@ -239,16 +239,23 @@ func (r *EventReader) arrived(ev awsapi.Event) {
 }
 
 // dispatch verifies the AccessEntries of the entry an event names, and starts
-// the pruning decision on its principal unless one of them holds the entry (an
-// object refused, or not yet created, shields nothing it does not hold; the
-// decision judges that as every pruning pass does). It returns the outcome for
+// the pruning decision on its principal unless one of them holds the entry,
+// spelled as the event spells it (an object refused, or not yet created, or of
+// another letter case, shields nothing it does not hold; the decision judges
+// that as every pruning pass does). It returns the outcome for
 // the metric.
 func (r *EventReader) dispatch(ctx context.Context, ev awsapi.Event) string {
 	objs := r.objectsOf(ctx, ev)
 	for _, ae := range objs {
 		r.Suspects.MarkByEvent(ae.UID, client.ObjectKeyFromObject(ae))
 	}
-	held := slices.ContainsFunc(objs, func(ae *v1.AccessEntry) bool { return ae.Status.Identity != nil && ae.Status.AccessEntryARN != "" })
+	// An object holds the entry an event names only under the same spelling:
+	// EKS may keep an entry for each letter case of a principal, and pruning
+	// judges each as it is spelled.
+	held := slices.ContainsFunc(objs, func(ae *v1.AccessEntry) bool {
+		id := ae.Status.Identity
+		return id != nil && ae.Status.AccessEntryARN != "" && (ev.Principal == "" || id.PrincipalARN == ev.Principal)
+	})
 	judged := ev.Principal != "" && !held && r.Prunes.Judge(ctx, r, ev)
 	switch {
 	case len(objs) > 0:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,6 +238,22 @@ func TestEventsPutBackEachKindOfChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.waitHeld(t, principal, within, "pruned", func(_ eksemulator.Entry, held bool) bool { return !held })
+	})
+	// The managed principal in another letter case: the same IAM role, but an
+	// entry of its own in EKS, which the managed object does not hold.
+	t.Run("an unmanaged admin entry spelling a managed principal in another letter case", func(t *testing.T) {
+		variant := strings.Replace(principal, "ev-dev", "EV-Dev", 1)
+		if _, err := s.eks.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(s.cluster), PrincipalArn: aws.String(variant)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.eks.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(s.cluster), PrincipalArn: aws.String(variant),
+			PolicyArn: aws.String(policyARN("AmazonEKSAdminPolicy")), AccessScope: &types.AccessScope{Type: types.AccessScopeTypeCluster}}); err != nil && !awsapi.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		s.waitHeld(t, variant, within, "pruned", func(_ eksemulator.Entry, held bool) bool { return !held })
+		s.waitHeld(t, principal, within, "the managed entry as declared", func(e eksemulator.Entry, held bool) bool {
+			return held && hasPolicy(e, view, "namespace", "apps")
+		})
 	})
 	if n := lists() - listed; n != 0 {
 		t.Errorf("the cluster was listed %d times: the changes were found by listing, not by their events", n)
