@@ -70,7 +70,7 @@ func (r *AccessEntryReconciler) confirm(_ context.Context, p *entryPass) error {
 	now := metav1.Now()
 	p.ae.Status.LastVerifiedAt = &now
 	p.ae.Status.LastHandledVerify = p.ae.Annotations[v1.VerifyAnnotation]
-	r.Suspects.Settled(p.ae.UID)
+	r.Suspects.Settled(p.ae.UID, p.suspicion)
 	return nil
 }
 

@@ -59,6 +59,9 @@ type entryPass struct {
 	base *v1.AccessEntry
 	// readyBefore is the Ready condition the pass started with, for events.
 	readyBefore string
+	// suspicion is the object's mark in Suspects as the pass started (nil:
+	// none); confirm clears that mark, not a later one.
+	suspicion any
 	// slot holds the EKS calls the pass reserved (schedule); its context carries it.
 	slot *awsapi.Slot
 	// verifying: the pass is the periodic full read of an entry Ready at its
@@ -194,6 +197,7 @@ func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	p := newEntryPass(ae)
+	p.suspicion = r.Suspects.Seen(ae.UID)
 	ctx = awsapi.WithSlot(ctx, p.slot)
 	defer func() { result, err = r.summarize(ctx, p, deleting, err) }()
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -44,46 +45,72 @@ var _ Principals = (*awsapi.Clients)(nil)
 // sweeper marks them, the AccessEntry controller reads and clears them.
 type Suspects struct {
 	uids  sync.Map
+	seq   atomic.Uint64
 	queue queueRef
 }
 
 // NewSuspects returns an empty set.
 func NewSuspects() *Suspects { return &Suspects{} }
 
-// suspicion is why and since when an object is suspect.
+// suspicion is why and since when an object is suspect; seq tells one mark
+// from the next.
 type suspicion struct {
 	at      time.Time
 	byEvent bool
+	seq     uint64
 }
 
 // Mark makes an object suspect and queues it.
-func (s *Suspects) Mark(uid types.UID, key client.ObjectKey) {
-	s.uids.LoadOrStore(uid, suspicion{at: time.Now()})
+func (s *Suspects) Mark(uid types.UID, key client.ObjectKey) { s.mark(uid, key, false) }
+
+// MarkByEvent makes an object suspect because an event named its entry.
+func (s *Suspects) MarkByEvent(uid types.UID, key client.ObjectKey) { s.mark(uid, key, true) }
+
+// mark records a new suspicion of the object, keeping since when it has been
+// suspect, and queues it. A mark made while a pass is under way outlives the
+// pass (Settled), since that pass may have read the entry before the change.
+func (s *Suspects) mark(uid types.UID, key client.ObjectKey, byEvent bool) {
+	next := suspicion{at: time.Now(), byEvent: byEvent, seq: s.seq.Add(1)}
+	for {
+		old, loaded := s.uids.LoadOrStore(uid, next)
+		if !loaded {
+			break
+		}
+		o := old.(suspicion)
+		if s.uids.CompareAndSwap(uid, old, suspicion{at: o.at, byEvent: o.byEvent || byEvent, seq: next.seq}) {
+			break
+		}
+	}
 	s.queue.add(reconcile.Request{NamespacedName: key})
 }
 
-// MarkByEvent makes an object suspect because an event named its entry.
-func (s *Suspects) MarkByEvent(uid types.UID, key client.ObjectKey) {
-	s.uids.LoadOrStore(uid, suspicion{at: time.Now(), byEvent: true})
-	s.queue.add(reconcile.Request{NamespacedName: key})
+// Seen is the object's suspicion as a pass starts, for Settled: nil when none.
+func (s *Suspects) Seen(uid types.UID) any {
+	v, _ := s.uids.Load(uid)
+	return v
 }
 
 // Settled forgets an object whose entry was just read (or written) and matches
-// its spec; the time from an event to here is the repair's.
-func (s *Suspects) Settled(uid types.UID) {
-	if v, ok := s.uids.LoadAndDelete(uid); ok && v.(suspicion).byEvent {
-		eventRepair.Observe(time.Since(v.(suspicion).at).Seconds())
+// its spec, if it was marked no later than seen (what Seen said before the
+// read); the time from an event to here is the repair's. A later mark stays, and
+// the next pass reads the entry again.
+func (s *Suspects) Settled(uid types.UID, seen any) {
+	if seen == nil {
+		return
+	}
+	if s.uids.CompareAndDelete(uid, seen) && seen.(suspicion).byEvent {
+		eventRepair.Observe(time.Since(seen.(suspicion).at).Seconds())
 	}
 }
+
+// Clear forgets an object: healed, verified or gone.
+func (s *Suspects) Clear(uid types.UID) { s.uids.Delete(uid) }
 
 // Has says whether an object is suspect.
 func (s *Suspects) Has(uid types.UID) bool {
 	_, ok := s.uids.Load(uid)
 	return ok
 }
-
-// Clear forgets an object: healed, verified or gone.
-func (s *Suspects) Clear(uid types.UID) { s.uids.Delete(uid) }
 
 // clusterNameField indexes AccessEntries by spec.clusterName, to find those a
 // ClusterAccessConfig governs.
