@@ -51,6 +51,10 @@ func newStepWorld(t *testing.T, objs ...client.Object) *stepWorld {
 	k8s := fake.NewClientBuilder().WithScheme(newScheme()).WithObjects(objs...).
 		WithStatusSubresource(&v1.AccessEntry{}, &v1.ClusterAccessConfig{}).
 		WithIndex(&v1.AccessEntry{}, accessEntryARNField, func(o client.Object) []string { return []string{o.(*v1.AccessEntry).Status.AccessEntryARN} }).
+		WithIndex(&v1.AccessEntry{}, principalField, func(o client.Object) []string {
+			ae := o.(*v1.AccessEntry)
+			return []string{principalKey(ae.Spec.ClusterName, ae.Spec.PrincipalARN)}
+		}).
 		Build()
 	return &stepWorld{
 		r: &AccessEntryReconciler{Deps: Deps{Client: k8s, APIReader: k8s, AWS: testClients(awsConfig(), srv.URL, nil)},
