@@ -58,7 +58,12 @@ func (r *AccessEntryReconciler) revokeExpired(ctx context.Context, p *entryPass,
 	p.progress(v1.ReasonExpired, "spec.expiresAt has passed: deleting the EKS access entry")
 	var removal plan.Removal
 	if blind {
+		// EKS may answer a delete of an entry it created moments ago as not
+		// found: such an entry is deleted again later, never taken as gone.
 		removal, err = r.deleteEntry(ctx, at)
+		if removal == plan.RemovalGone && plan.MayStillAppear(&p.ae.Status, id, time.Now(), r.ConsistencyWindow) {
+			removal = plan.RemovalWait
+		}
 	} else {
 		removal, err = r.remove(ctx, p, at, false)
 	}

@@ -19,6 +19,7 @@ import (
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/budget"
+	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
@@ -163,6 +164,33 @@ func TestExpiryAcrossRestart(t *testing.T) {
 		t.Errorf("revoked %s after expiry, want within 60s", late)
 	}
 	deleteAndWait(t, client.ObjectKeyFromObject(ae)) // while its shard's manager runs
+}
+
+// TestExpiryOfAnEntryEKSDoesNotShowYet: an entry EKS created moments ago may
+// answer its delete as not found; expired then, it is deleted again once EKS
+// shows it, never taken as gone and left behind.
+func TestExpiryOfAnEntryEKSDoesNotShowYet(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	const delay = 6 * time.Second
+	emu.SetFaults(eksemulator.Faults{ConsistencyDelay: delay})
+	t.Cleanup(func() { emu.SetFaults(eksemulator.Faults{}) })
+	principal := roleARN("expiry-unseen")
+	ae := entry("expiry-unseen", principal, func(ae *v1.AccessEntry) {
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy)}
+	})
+	create(t, ae)
+	eventually(t, 20*time.Second, "the create's answer recorded in status", func() (bool, string) {
+		cur := get(t, client.ObjectKeyFromObject(ae))
+		return cur.Status.AccessEntryARN != "", conditions(cur)
+	})
+	created := mustEmuEntry(t, "demo", principal).CreatedAt
+	update(t, ae, func(ae *v1.AccessEntry) { ae.Spec.ExpiresAt = in(-time.Minute) })
+
+	waitExpired(t, ae, 40*time.Second)
+	time.Sleep(time.Until(created.Add(delay + time.Second)))
+	if e, ok := emuEntry("demo", principal); ok {
+		t.Fatalf("Expired, and EKS holds the entry now that it shows it: %+v", e)
+	}
 }
 
 // TestExpiredObjectsDoNotShieldFromPruning: an expired object asks for no entry,

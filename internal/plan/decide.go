@@ -181,16 +181,21 @@ func DecideAbsent(st *v1.AccessEntryStatus, now time.Time, window time.Duration)
 }
 
 // MayStillAppear reports whether an entry of id that reads as absent may be there
-// all the same: status recorded the identity, or a create was sent again, moments
-// ago, and the operator may never have seen that create's answer, and no read-back
-// has confirmed it since. Such an entry is not taken as gone until the window has
-// passed since the later of the two.
+// all the same: EKS answered its create moments ago (reads and deletes may not see
+// it yet, whatever Ready says: a pass needs no read-back after its writes), or
+// status recorded the identity, or a create was sent again, moments ago, and the
+// operator may never have seen that create's answer, and no read-back has
+// confirmed it since. Such an entry is not taken as gone until the window has
+// passed since the latest of them.
 func MayStillAppear(st *v1.AccessEntryStatus, id v1.EntryIdentity, now time.Time, window time.Duration) bool {
-	if st.Identity == nil || *st.Identity != id || confirmed(st) {
+	if st.Identity == nil || *st.Identity != id {
 		return false
 	}
 	recent := func(t *metav1.Time) bool { return t != nil && now.Sub(t.Time) < window }
-	return recent(st.IdentityRecordedAt) || recent(st.CreateSentAt)
+	if st.AccessEntryARN != "" && recent(st.CreatedAt) {
+		return true
+	}
+	return !confirmed(st) && (recent(st.IdentityRecordedAt) || recent(st.CreateSentAt))
 }
 
 // Removal is what to do with an entry the object is done with: it is being deleted,

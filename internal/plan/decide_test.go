@@ -155,6 +155,9 @@ func TestMayStillAppear(t *testing.T) {
 		{"recorded before the window, a create sent again moments ago", v1.AccessEntryStatus{Identity: &recID, IdentityRecordedAt: at(time.Minute), CreateSentAt: at(time.Second)}, recID, true},
 		{"recorded and a create sent, both before the window", v1.AccessEntryStatus{Identity: &recID, IdentityRecordedAt: at(time.Hour), CreateSentAt: at(time.Minute)}, recID, false},
 		{"a create sent moments ago but confirmed since", v1.AccessEntryStatus{Identity: &recID, IdentityRecordedAt: at(time.Minute), CreateSentAt: at(time.Second), Conditions: ready(metav1.ConditionTrue)}, recID, false},
+		{"created by EKS moments ago, Ready from the write's answers alone", v1.AccessEntryStatus{Identity: &recID, IdentityRecordedAt: at(time.Minute), AccessEntryARN: "arn:entry", CreatedAt: at(time.Second), Conditions: ready(metav1.ConditionTrue)}, recID, true},
+		{"created by EKS before the window", v1.AccessEntryStatus{Identity: &recID, IdentityRecordedAt: at(time.Hour), AccessEntryARN: "arn:entry", CreatedAt: at(time.Minute)}, recID, false},
+		{"created by EKS moments ago, for another identity", v1.AccessEntryStatus{Identity: &recID, AccessEntryARN: "arn:entry", CreatedAt: at(time.Second)}, moved, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
