@@ -422,8 +422,14 @@ func deleteAndWait(t *testing.T, key client.ObjectKey) {
 	if err := k8s.Delete(context.Background(), ae); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatalf("deleting %s: %v", key, err)
 	}
-	eventually(t, 30*time.Second, "object "+key.String()+" to be gone", func() (bool, string) {
-		err := k8s.Get(context.Background(), key, &v1.AccessEntry{})
+	// An object deleted moments after its create was sent waits, at most the
+	// consistency window (30s), for an entry EKS may not show yet.
+	eventually(t, 60*time.Second, "object "+key.String()+" to be gone", func() (bool, string) {
+		cur := &v1.AccessEntry{}
+		err := k8s.Get(context.Background(), key, cur)
+		if err == nil {
+			return false, conditions(cur)
+		}
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
 }
