@@ -47,8 +47,9 @@ type ClusterAccessConfigReconciler struct {
 
 	// queue is the controller's workqueue, for the budget's scheduler.
 	queue queueRef
-	// fullPrune is when each config (by UID) last judged every entry of its cluster.
-	fullPrune sync.Map
+	// fullPrune is when each config (by UID) last judged every entry of its
+	// cluster; fullPasses are the configs' *fullPass under way.
+	fullPrune, fullPasses sync.Map
 	// hintWindows are the configs' *hintWindow, by UID.
 	hintWindows sync.Map
 }
@@ -257,49 +258,22 @@ func (r *ClusterAccessConfigReconciler) requireAccessEntries(_ context.Context, 
 		"cluster %s only authenticates through the aws-auth ConfigMap; set spec.authenticationMode to API_AND_CONFIG_MAP or API to move it forward", p.cac.Spec.ClusterName)
 }
 
-// prune lists the cluster's entries, finds those no AccessEntry declares, and keeps,
-// reports or deletes them as spec.unmanagedEntries says (pruneEntry). Earlier
-// deletions stay listed (the latest 50), so that status tells what was removed.
-func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPass) (err error) {
-	cac := p.cac
+// prune judges the entries no AccessEntry declares, and keeps, reports or
+// deletes them as spec.unmanagedEntries says (pruneEntry): those events named
+// (pruneHinted), or every entry of the cluster in a full pass, which goes on
+// over as many reconciles as the budget needs (fullPass).
+func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPass) error {
 	if done, err := r.pruneHinted(ctx, p); done {
 		return err
 	}
-	start := time.Now()
-	defer func() {
-		if err == nil {
-			r.fullPrune.Store(cac.UID, start)
-		}
-	}()
-	principals, err := p.eks.ListEntries(ctx, cac.Spec.ClusterName)
-	if err != nil {
-		return r.eksOutcome(p, err)
-	}
-	declared, err := r.declared(ctx, cac, p.region)
-	if err != nil {
+	fp := r.fullPassOf(p.cac)
+	if err := r.listAll(ctx, p, fp); err != nil {
 		return err
 	}
-	slices.Sort(principals)
-	var unmanaged []v1.UnmanagedEntry
-	for _, principal := range principals {
-		if declared[principal] == shieldsAny {
-			continue
-		}
-		u, err := r.pruneEntry(ctx, p, principal, declared[principal] == shieldsOwnEntry)
-		if err != nil {
-			return err
-		}
-		if u != nil {
-			unmanaged = append(unmanaged, *u)
-		}
+	if err := r.judgeAll(ctx, p, fp); err != nil {
+		return err
 	}
-	for _, old := range cac.Status.UnmanagedEntries {
-		gone := old.Action == guardrails.PruneDelete || old.Action == guardrails.PruneRevoked
-		if gone && !slices.Contains(principals, old.PrincipalARN) && len(unmanaged) < 50 {
-			unmanaged = append(unmanaged, old)
-		}
-	}
-	cac.Status.UnmanagedEntries = unmanaged
+	r.endFullPass(p, fp)
 	return nil
 }
 

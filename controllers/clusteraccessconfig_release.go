@@ -60,6 +60,7 @@ func (r *ClusterAccessConfigReconciler) release(ctx context.Context, p *clusterP
 		return client.IgnoreNotFound(err)
 	}
 	p.released = true
+	r.fullPasses.Delete(p.cac.UID)
 	return nil
 }
 

@@ -36,6 +36,8 @@ type stepWorld struct {
 	k8s client.Client
 	emu *eksemulator.Server
 	eks *eks.Client
+	// url is the emulator's endpoint.
+	url string
 }
 
 func newStepWorld(t *testing.T, objs ...client.Object) *stepWorld {
@@ -51,6 +53,7 @@ func newStepWorld(t *testing.T, objs ...client.Object) *stepWorld {
 	k8s := fake.NewClientBuilder().WithScheme(newScheme()).WithObjects(objs...).
 		WithStatusSubresource(&v1.AccessEntry{}, &v1.ClusterAccessConfig{}).
 		WithIndex(&v1.AccessEntry{}, accessEntryARNField, func(o client.Object) []string { return []string{o.(*v1.AccessEntry).Status.AccessEntryARN} }).
+		WithIndex(&v1.AccessEntry{}, clusterNameField, func(o client.Object) []string { return []string{o.(*v1.AccessEntry).Spec.ClusterName} }).
 		WithIndex(&v1.AccessEntry{}, principalField, func(o client.Object) []string {
 			ae := o.(*v1.AccessEntry)
 			return []string{principalKey(ae.Spec.ClusterName, ae.Spec.PrincipalARN)}
@@ -62,6 +65,7 @@ func newStepWorld(t *testing.T, objs ...client.Object) *stepWorld {
 		k8s: k8s,
 		emu: emu,
 		eks: eks.NewFromConfig(awsConfig(), func(o *eks.Options) { o.BaseEndpoint = aws.String(srv.URL) }),
+		url: srv.URL,
 	}
 }
 

@@ -123,18 +123,14 @@ func (e EKS) Untag(ctx context.Context, entryARN string, keys []string) error {
 	return err
 }
 
-// ListEntries lists the principals of every entry of a cluster, every page.
-func (e EKS) ListEntries(ctx context.Context, cluster string) ([]string, error) {
-	var principals []string
-	pages := eks.NewListAccessEntriesPaginator(e.api, &eks.ListAccessEntriesInput{ClusterName: aws.String(cluster), MaxResults: aws.Int32(100)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		principals = append(principals, page.AccessEntries...)
+// ListPage lists one page of a cluster's entries (100 principals), from the
+// place token names (nil: the first page); next is nil after the last page.
+func (e EKS) ListPage(ctx context.Context, cluster string, token *string) (principals []string, next *string, err error) {
+	out, err := e.api.ListAccessEntries(ctx, &eks.ListAccessEntriesInput{ClusterName: aws.String(cluster), MaxResults: aws.Int32(100), NextToken: token})
+	if err != nil {
+		return nil, nil, err
 	}
-	return principals, nil
+	return out.AccessEntries, out.NextToken, nil
 }
 
 // Entry names an existing entry: its identity and ARN.
