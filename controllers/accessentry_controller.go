@@ -133,6 +133,10 @@ func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// naming it are judged again when one appears or changes; a tenant's
 		// object that goes may make room for those a limit refused.
 		Watches(&v1.AccessEntry{}, handler.EnqueueRequestsFromMapFunc(r.affected), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// An entry recorded or given up under one spelling of a principal concerns
+		// the objects naming it in another letter case: of two that created their
+		// entries at once, one yields (spelledFirst).
+		Watches(&v1.AccessEntry{}, handler.EnqueueRequestsFromMapFunc(r.otherSpellings), builder.WithPredicates(entryRecorded)).
 		// The budget's scheduler and the sweeps put objects back in the queue.
 		WatchesRawSource(r.queue.source()).
 		WatchesRawSource(r.Suspects.queue.source()).
@@ -151,6 +155,34 @@ var configChanged = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o.Status.ClusterStatus != n.Status.ClusterStatus || o.Status.AuthenticationMode != n.Status.AuthenticationMode ||
 		o.Status.AccountID != n.Status.AccountID || !o.Status.ClusterCreatedAt.Equal(n.Status.ClusterCreatedAt)
 }}
+
+// entryRecorded passes an AccessEntry's changes of the entry its status
+// records (identity or ARN), and its deletion.
+var entryRecorded = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld.(*v1.AccessEntry).Status, e.ObjectNew.(*v1.AccessEntry).Status
+		return o.AccessEntryARN != n.AccessEntryARN || (o.Identity == nil) != (n.Identity == nil) || o.Identity != nil && *o.Identity != *n.Identity
+	},
+}
+
+// otherSpellings lists the AccessEntries that name the object's principal, on
+// its cluster, in another letter case.
+func (r *AccessEntryReconciler) otherSpellings(ctx context.Context, o client.Object) []reconcile.Request {
+	ae := o.(*v1.AccessEntry)
+	list := &v1.AccessEntryList{}
+	if err := r.List(ctx, list, client.MatchingFields{principalField: principalKey(ae.Spec.ClusterName, ae.Spec.PrincipalARN)}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if w := &list.Items[i]; w.UID != ae.UID && w.Spec.PrincipalARN != ae.Spec.PrincipalARN {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(w)})
+		}
+	}
+	return reqs
+}
 
 // entriesOfCluster lists the AccessEntries a ClusterAccessConfig governs.
 func (r *AccessEntryReconciler) entriesOfCluster(ctx context.Context, o client.Object) []reconcile.Request {
@@ -214,6 +246,7 @@ func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.retireOldIdentity, // an identity change: delete the old entry first
 		r.checkGuardrails,   // trusted, or allowed by a rule; else revoke what it holds and stop
 		r.checkPartition,    // the spec's ARNs are of the cluster's partition
+		r.checkSpelling,     // no other object has the principal in another letter case
 		r.schedule,          // nothing due: stop here; else reserve the calls, or wait for them
 		r.ensureEntry,       // the entry exists and is ours: create, adopt or refuse
 		r.checkPrincipal,    // the IAM principal is the one the entry was made for

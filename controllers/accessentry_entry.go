@@ -27,17 +27,6 @@ import (
 func (r *AccessEntryReconciler) ensureEntry(ctx context.Context, p *entryPass) error {
 	st := &p.ae.Status
 	recorded := st.Identity != nil
-	if st.AccessEntryARN == "" {
-		// Not holding one yet: the principal may be another object's, spelled
-		// otherwise, which EKS would not tell.
-		by, err := r.spelledOtherwise(ctx, p)
-		if err != nil {
-			return err
-		}
-		if by != nil {
-			return r.refuseSpelling(p, by)
-		}
-	}
 	if recorded || p.ae.Annotations[v1.AdoptAnnotation] == "true" {
 		obs, err := r.observe(ctx, p)
 		if err != nil {
@@ -292,24 +281,83 @@ func (r *AccessEntryReconciler) recordedBy(ctx context.Context, ae *v1.AccessEnt
 	return nil, nil
 }
 
-// spelledOtherwise is another AccessEntry that holds an entry of the object's
-// principal, on its cluster in its account and region, under another letter
-// case: IAM names are case-insensitive, so both spellings are one role, though
-// EKS may keep an entry for each. Nil when none does.
+// checkSpelling stops the pass in Conflict when another object has the
+// principal in another letter case, ahead of this one (spelledOtherwise),
+// which EKS would not tell; an entry this object holds of it is given up. It
+// runs every pass, due or not, as two objects may have created their entries
+// at once.
+func (r *AccessEntryReconciler) checkSpelling(ctx context.Context, p *entryPass) error {
+	by, err := r.spelledOtherwise(ctx, p)
+	switch {
+	case err != nil || by == nil:
+		return err
+	case p.ae.Status.AccessEntryARN != "":
+		return r.yieldSpelling(ctx, p, by)
+	}
+	return r.refuseSpelling(p, by)
+}
+
+// spelledOtherwise is the AccessEntry that has the object's principal, spelled
+// in another letter case, on its cluster in its account and region, ahead of the
+// object (spelledFirst). IAM names are case-insensitive, so both spellings are
+// one role, though EKS may keep an entry for each. Nil when none is ahead.
 func (r *AccessEntryReconciler) spelledOtherwise(ctx context.Context, p *entryPass) (*plan.Claimant, error) {
 	list := &v1.AccessEntryList{}
 	if err := r.List(ctx, list, client.MatchingFields{principalField: principalKey(p.id.ClusterName, p.id.PrincipalARN)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
+	now := time.Now()
 	for i := range list.Items {
 		o := &list.Items[i]
 		id := o.Status.Identity
-		if o.UID != p.ae.UID && id != nil && o.Status.AccessEntryARN != "" && id.PrincipalARN != p.id.PrincipalARN && strings.EqualFold(id.PrincipalARN, p.id.PrincipalARN) &&
-			id.ClusterName == p.id.ClusterName && id.Region == p.id.Region && id.Account == p.id.Account {
+		if o.UID != p.ae.UID && id != nil && id.PrincipalARN != p.id.PrincipalARN && strings.EqualFold(id.PrincipalARN, p.id.PrincipalARN) &&
+			id.ClusterName == p.id.ClusterName && id.Region == p.id.Region && id.Account == p.id.Account && r.spelledFirst(o, p, now) {
 			return &plan.Claimant{Namespace: o.Namespace, Name: o.Name}, nil
 		}
 	}
 	return nil, nil
+}
+
+// spelledFirst reports whether o, which names the pass's principal in another
+// spelling, comes first: it holds its entry and the object does not; or
+// neither holds and o is about to create its entry (its identity recorded or a
+// create sent moments ago, plan.MayStillAppear), or both hold, and o is the
+// older of the two (created first, then by namespace and name). Every object
+// of the principal orders them alike, so that of two made at once one yields.
+func (r *AccessEntryReconciler) spelledFirst(o *v1.AccessEntry, p *entryPass, now time.Time) bool {
+	mine := p.ae.Status.AccessEntryARN != "" && p.ae.Status.Identity != nil && *p.ae.Status.Identity == p.id
+	theirs := o.Status.AccessEntryARN != ""
+	switch {
+	case theirs != mine:
+		return theirs
+	case !theirs && !plan.MayStillAppear(&o.Status, *o.Status.Identity, now, r.ConsistencyWindow):
+		return false
+	case !o.CreationTimestamp.Equal(&p.ae.CreationTimestamp):
+		return o.CreationTimestamp.Before(&p.ae.CreationTimestamp)
+	}
+	return o.Namespace+"/"+o.Name < p.ae.Namespace+"/"+p.ae.Name
+}
+
+// yieldSpelling gives up the entry the object holds of a principal that an
+// object ahead of it (spelledFirst) holds in another spelling: the two created
+// their entries at once. The object's own entry is deleted, and it is in
+// Conflict.
+func (r *AccessEntryReconciler) yieldSpelling(ctx context.Context, p *entryPass, by *plan.Claimant) error {
+	removal, err := r.remove(ctx, p, p.at(), false)
+	switch {
+	case err != nil:
+		return err
+	case removal == plan.RemovalWait:
+		return waitFor(v1.ReasonWaitingForEKS, "the EKS access entry, to be given up (another AccessEntry manages the principal spelled in another letter case), is not visible yet")
+	}
+	if err := r.resetStatus(ctx, p, false); err != nil {
+		return err
+	}
+	if removal == plan.RemovalDelete {
+		p.event(corev1.EventTypeWarning, "Revoked", "deleted the EKS access entry of %s in cluster %s: another AccessEntry manages the principal, spelled in another letter case",
+			p.id.PrincipalARN, p.id.ClusterName)
+	}
+	return r.refuseSpelling(p, by)
 }
 
 // refuseSpelling words a principal another object holds under another spelling:

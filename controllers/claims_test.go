@@ -159,6 +159,51 @@ func TestOneHolderWhateverTheSpelling(t *testing.T) {
 	mustEmuEntry(t, cluster, first)
 }
 
+// TestSpellingsCreatedAtOnce: pairs of objects name one role in two letter
+// cases and are reconciled at once (their shard's manager starts after both
+// exist), so that both may create an entry before either sees the other's. Once
+// settled, in each pair one object holds the one entry and the other is in
+// Conflict, EKS holding nothing of its spelling.
+func TestSpellingsCreatedAtOnce(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	const shard, pairs = "spellings", 5
+	ctx := context.Background()
+	var objs [][2]*v1.AccessEntry
+	for i := range pairs {
+		var pair [2]*v1.AccessEntry
+		for j, name := range []string{fmt.Sprintf("Spelled-%d", i), fmt.Sprintf("spelled-%d", i)} {
+			pair[j] = entry(fmt.Sprintf("spelled-%d-%d", i, j), roleARN(name), inShard(shard))
+			if err := k8s.Create(ctx, pair[j]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		objs = append(objs, pair)
+	}
+	testManager{selector: shardLabel + "=" + shard, resync: time.Hour}.startFor(t)
+	t.Cleanup(func() { // before the manager stops, which must let the objects go
+		for _, pair := range objs {
+			for _, ae := range pair {
+				deleteAndWait(t, client.ObjectKeyFromObject(ae))
+				cleanupEntry(t, "demo", ae.Spec.PrincipalARN)
+			}
+		}
+	})
+
+	for _, pair := range objs {
+		eventually(t, 60*time.Second, pair[0].Name+" and "+pair[1].Name+" settled: one Synced, one Conflict", func() (bool, string) {
+			var reasons [2]string
+			var held [2]bool
+			for j, ae := range pair {
+				reasons[j] = readyReason(get(t, client.ObjectKeyFromObject(ae)))
+				_, held[j] = emuEntry("demo", ae.Spec.PrincipalARN)
+			}
+			settled := reasons == [2]string{v1.ReasonSynced, v1.ReasonConflict} && held == [2]bool{true, false} ||
+				reasons == [2]string{v1.ReasonConflict, v1.ReasonSynced} && held == [2]bool{false, true}
+			return settled, fmt.Sprintf("reasons %v, EKS holds the spellings %v", reasons, held)
+		})
+	}
+}
+
 // TestRetainedEntryTakenOverIsNotDeleted: a tenant's object moved away under
 // Retain, and the platform took over the entry it left (a trusted object
 // declares the principal). Moving back, switching to deletionPolicy Delete and
