@@ -75,8 +75,7 @@ func (r *AccessEntryReconciler) revokeExpired(ctx context.Context, p *entryPass,
 	}
 	// Forgotten in the pass's one status patch, not at once as a move does: a
 	// pass cut short before it deletes again, which EKS answers as gone.
-	st := &p.ae.Status
-	*st = v1.AccessEntryStatus{Conditions: st.Conditions, ObservedGeneration: st.ObservedGeneration, RetainedEntries: st.RetainedEntries}
+	p.ae.Status = cleared(p.ae.Status, p.ae.Status.RetainedEntries)
 	r.reportExpiry(ctx, p, id, removal)
 	return nil
 }

@@ -59,11 +59,13 @@ func (r *AccessEntryReconciler) resetStatus(ctx context.Context, p *entryPass, r
 		kept = append(kept, v1.RetainedEntry{ARN: st0.AccessEntryARN, ManagedTags: slices.Clone(st0.ManagedTags)})
 	}
 	kept = kept[max(0, len(kept)-maxRetained):]
-	return r.recordIntent(ctx, p, func(st *v1.AccessEntryStatus) {
-		c := make([]metav1.Condition, len(st0.Conditions))
-		copy(c, st0.Conditions)
-		*st = v1.AccessEntryStatus{Conditions: c, ObservedGeneration: st0.ObservedGeneration, RetainedEntries: slices.Clone(kept)}
-	})
+	return r.recordIntent(ctx, p, func(st *v1.AccessEntryStatus) { *st = cleared(st0, kept) })
+}
+
+// cleared is a status that records no entry: st's conditions and observed
+// generation, and the retained entries kept.
+func cleared(st v1.AccessEntryStatus, kept []v1.RetainedEntry) v1.AccessEntryStatus {
+	return v1.AccessEntryStatus{Conditions: slices.Clone(st.Conditions), ObservedGeneration: st.ObservedGeneration, RetainedEntries: slices.Clone(kept)}
 }
 
 // maxRetained bounds status.retainedEntries: the oldest retained entries are
