@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -34,6 +35,7 @@ var attacks = []struct {
 	{"deleted under Retain", 8, (*model).retainDelete},
 	{"squat: a platform principal", 8, (*model).squatPlatform},
 	{"squat: another tenant's principal", 8, (*model).squatTenant},
+	{"squat: another tenant's principal, in another letter case", 6, (*model).squatRespelled},
 	{"squat: a protected principal", 5, (*model).squatProtected},
 	{"sibling: " + tenantsZero + " reaches " + sibling, 10, (*model).reachSibling},
 	{"conflict storm", 4, (*model).storm},
@@ -240,13 +242,49 @@ func meek(s *v1.AccessEntrySpec) {
 // squatOn makes an object in a tenant namespace other than the victim's that
 // names the victim's principal on its cluster.
 func (m *model) squatOn(ctx context.Context, rng *rand.Rand, kind, victim string) (string, error) {
+	return m.squatAs(ctx, rng, kind, victim, func(p string) string { return p })
+}
+
+// squatAs names the victim's principal, spelled as spell makes it, from
+// another tenant's namespace.
+func (m *model) squatAs(ctx context.Context, rng *rand.Rand, kind, victim string, spell func(string) string) (string, error) {
 	if victim == "" {
 		return "skipped", nil
 	}
 	v := m.live[victim]
 	others := slices.DeleteFunc(slices.Clone(tenants), func(ns string) bool { return ns == v.Namespace })
-	err := m.newTenantObject(ctx, rng, kind, pick(rng, others), v.Spec.ClusterName, v.Spec.PrincipalARN, meek)
+	err := m.newTenantObject(ctx, rng, kind, pick(rng, others), v.Spec.ClusterName, spell(v.Spec.PrincipalARN), meek)
 	return answerOf(err), err
+}
+
+// squatRespelled names an object's principal, a tenant's or the platform's,
+// with its role name in another letter case: IAM takes both for one role, EKS
+// may keep an entry for each, and the operator must let one object hold it.
+func (m *model) squatRespelled(ctx context.Context, rng *rand.Rand) (string, error) {
+	cl := m.broadest(rng)
+	victim := pick(rng, m.tenantObjects(func(ae *v1.AccessEntry) bool { return ae.Spec.ClusterName == cl }))
+	if rng.IntN(3) == 0 {
+		victim = pick(rng, slices.DeleteFunc(m.names(), func(n string) bool {
+			return m.live[n].Namespace != namespace || m.live[n].Spec.ClusterName != cl
+		}))
+	}
+	return m.squatAs(ctx, rng, "squat: another tenant's principal, in another letter case", victim, respell)
+}
+
+// respell swaps the letter case of an ARN's last name (role/soak/x-1 becomes
+// role/soak/X-1, and back).
+func respell(arn string) string {
+	i := strings.LastIndex(arn, "/") + 1
+	name := []rune(arn[i:])
+	for j, r := range name {
+		switch {
+		case unicode.IsLower(r):
+			name[j] = unicode.ToUpper(r)
+		case unicode.IsUpper(r):
+			name[j] = unicode.ToLower(r)
+		}
+	}
+	return arn[:i] + string(name)
 }
 
 func (m *model) squatPlatform(ctx context.Context, rng *rand.Rand) (string, error) {

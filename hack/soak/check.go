@@ -17,6 +17,7 @@ import (
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 	"github.com/eksaccess/eks-access-operator/internal/testenv/ekscheck"
 )
 
@@ -89,6 +90,29 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 	}
 }
 
+// oneHolderPerRole: IAM names are case-insensitive, so of the entries of one
+// role in a cluster, whatever the letter case of their ARNs, at most one is a
+// live object's own (its ownership tags name it).
+func (m *model) oneHolderPerRole(held map[string]eksemulator.Entry, c *counts) []string {
+	holders := map[string][]string{}
+	for k, e := range held {
+		o, ok := ownership.Of(e.Tags)
+		if ae := m.live[o.Name]; ok && o.Instance == instance && ae != nil && ae.Namespace == o.Namespace {
+			role := strings.ToLower(k)
+			holders[role] = append(holders[role], fmt.Sprintf("%s (%s)", o.Name, e.PrincipalARN))
+		}
+	}
+	var problems []string
+	for role, names := range holders {
+		c.invariants++
+		if len(names) > 1 {
+			sort.Strings(names)
+			problems = append(problems, fmt.Sprintf("%s: EKS holds %d entries of one role, %s, each tagged as a live object's own: %v", names[0][:strings.Index(names[0], " ")], len(names), role, names))
+		}
+	}
+	return problems
+}
+
 // check compares what EKS holds with the model and the unowned snapshot.
 func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *counts) error {
 	var problems []string
@@ -100,6 +124,7 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 			}
 		}
 	}
+	problems = append(problems, m.oneHolderPerRole(held, c)...)
 	for _, u := range unowned {
 		k := ""
 		for hk, e := range held {

@@ -447,16 +447,31 @@ func (m *model) expectedReasons(ae *v1.AccessEntry) (reasons []string, any bool)
 
 // contested: another live object names the same principal on the cluster, or
 // EKS holds an entry for it that another object's tags mark, or one left behind.
+// IAM names are case-insensitive: another spelling of the principal is the
+// same one.
 func (m *model) contested(ae *v1.AccessEntry) bool {
 	for _, o := range m.live {
-		if o.Name != ae.Name && o.Spec.ClusterName == ae.Spec.ClusterName && o.Spec.PrincipalARN == ae.Spec.PrincipalARN {
+		if o.Name != ae.Name && o.Spec.ClusterName == ae.Spec.ClusterName && strings.EqualFold(o.Spec.PrincipalARN, ae.Spec.PrincipalARN) {
 			return true
 		}
 	}
 	k := key(m.accountOf(ae.Spec.ClusterName), ae.Spec.ClusterName, ae.Spec.PrincipalARN)
-	_, left := m.left[k]
-	e, held := m.eksNow[k]
-	return left || m.retained[k] || (held && !tagsName(e, ae))
+	for hk, e := range m.eksNow {
+		if strings.EqualFold(hk, k) && !tagsName(e, ae) {
+			return true
+		}
+	}
+	for lk := range m.left {
+		if strings.EqualFold(lk, k) {
+			return true
+		}
+	}
+	for rk, kept := range m.retained {
+		if kept && strings.EqualFold(rk, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // overLimit: the namespace declares more entries on the cluster than its rule's limit.
@@ -532,7 +547,7 @@ func (m *model) reserved(cluster, principal string) string {
 		return "protected"
 	}
 	for _, o := range m.live {
-		if o.Namespace == namespace && o.Spec.ClusterName == cluster && o.Spec.PrincipalARN == principal {
+		if o.Namespace == namespace && o.Spec.ClusterName == cluster && strings.EqualFold(o.Spec.PrincipalARN, principal) {
 			return "declared by " + o.Name
 		}
 	}
