@@ -235,6 +235,12 @@ func (r *AccessEntryReconciler) adopt(ctx context.Context, p *entryPass, obs *pl
 		return stall(v1.ReasonNotPermitted, r.RecheckInterval, "the existing EKS access entry of %s in cluster %s "+notAdoptable+": %s. Fix: remove the %s annotation and name another principal, or ask the platform team",
 			p.id.PrincipalARN, p.id.ClusterName, strings.Join(problems, "; "), v1.AdoptAnnotation)
 	}
+	// What it holds now is recorded first: at the object's expiry, only what
+	// the object adds to it is taken away.
+	adopted := adoptedFrom(obs)
+	if err := r.recordIntent(ctx, p, func(st *v1.AccessEntryStatus) { st.Adopted = adopted.DeepCopy() }); err != nil {
+		return err
+	}
 	// The ownership tags mark it; status recording its ARN makes it ours.
 	ours := self.Tags()
 	if err := p.eks.Tag(ctx, obs.ARN, ours); err != nil {
@@ -247,6 +253,17 @@ func (r *AccessEntryReconciler) adopt(ctx context.Context, p *entryPass, obs *pl
 	maps.Copy(obs.Tags, ours)
 	p.event(corev1.EventTypeNormal, "Adopted", "took over the existing EKS access entry of %s in cluster %s", p.id.PrincipalARN, p.id.ClusterName)
 	return nil
+}
+
+// adoptedFrom is what an entry holds, as status records it at adoption.
+func adoptedFrom(obs *plan.Observed) *v1.AdoptedEntry {
+	a := &v1.AdoptedEntry{ARN: obs.ARN, Username: obs.Username, KubernetesGroups: plan.Sorted(obs.Groups), TagKeys: slices.Sorted(maps.Keys(obs.Tags))}
+	for _, arn := range slices.Sorted(maps.Keys(obs.Policies)) {
+		s := obs.Policies[arn].Scope
+		a.AccessPolicies = append(a.AccessPolicies, v1.AssociatedAccessPolicy{PolicyARN: arn,
+			AccessScope: v1.ObservedAccessScope{Type: v1.AccessScopeType(s.Type), Namespaces: slices.Clone(s.Namespaces)}})
+	}
+	return a
 }
 
 // takeEntry makes obs the object's current entry in status.

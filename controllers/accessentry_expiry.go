@@ -44,7 +44,10 @@ func (r *AccessEntryReconciler) revokeExpired(ctx context.Context, p *entryPass,
 		return err
 	}
 	at, blind, calls := entryAt{id: id, target: t}, p.ae.Status.AccessEntryARN != "", 2
-	if blind {
+	switch {
+	case p.ae.Status.Adopted != nil:
+		calls = 4 // its reads, and the writes that take back what the object added
+	case blind:
 		calls = 1
 	}
 	p.revoking = p.ae.Status.ObservedGeneration == p.ae.Generation
@@ -57,7 +60,9 @@ func (r *AccessEntryReconciler) revokeExpired(ctx context.Context, p *entryPass,
 	}
 	p.progress(v1.ReasonExpired, "spec.expiresAt has passed: deleting the EKS access entry")
 	var removal plan.Removal
-	if blind {
+	if a := p.ae.Status.Adopted; a != nil && a.ARN != "" && a.ARN == p.ae.Status.AccessEntryARN {
+		removal, err = r.giveBack(ctx, p, at, *a)
+	} else if blind {
 		// EKS may answer a delete of an entry it created moments ago as not
 		// found: such an entry is deleted again later, never taken as gone.
 		removal, err = r.deleteEntry(ctx, at)
@@ -80,6 +85,28 @@ func (r *AccessEntryReconciler) revokeExpired(ctx context.Context, p *entryPass,
 	return nil
 }
 
+// giveBack leaves an entry the expired object adopted as the object found it
+// (status.adopted): it reads the entry and takes away what the object added,
+// and the ownership tags (plan.Relinquish). An entry gone, or no longer the
+// object's, is left as it is.
+func (r *AccessEntryReconciler) giveBack(ctx context.Context, p *entryPass, at entryAt, a v1.AdoptedEntry) (plan.Removal, error) {
+	cl := r.AWS.For(at.target)
+	obs, err := cl.Observe(ctx, at.id, true)
+	switch {
+	case err != nil:
+		return 0, r.eksOutcome(at.id, err)
+	case obs == nil:
+		return plan.RemovalGone, nil
+	case obs.ARN != a.ARN || !plan.Owns(*obs, plan.RecordOf(&p.ae.Status, at.id), r.owner(p.ae)):
+		return plan.RemovalNotOurs, nil
+	}
+	pl := plan.Relinquish(a, *obs, at.id.PrincipalARN, p.ae.Status.ManagedTags)
+	if err := cl.Apply(ctx, awsapi.Entry{ID: at.id, ARN: obs.ARN}, pl, obs); err != nil {
+		return 0, r.eksOutcome(at.id, err)
+	}
+	return plan.RemovalGiveBack, nil
+}
+
 // reportExpiry tells what an expiry removed: an event, one log line and the
 // metrics.
 func (r *AccessEntryReconciler) reportExpiry(ctx context.Context, p *entryPass, id v1.EntryIdentity, removal plan.Removal) {
@@ -92,6 +119,11 @@ func (r *AccessEntryReconciler) reportExpiry(ctx context.Context, p *entryPass, 
 		grantsExpired.Inc()
 		expiryRevocation.Observe(late.Seconds())
 		p.event(corev1.EventTypeNormal, v1.ReasonExpired, "deleted the EKS access entry of %s in cluster %s: spec.expiresAt %s passed",
+			id.PrincipalARN, id.ClusterName, at.UTC().Format(time.RFC3339))
+	case plan.RemovalGiveBack:
+		grantsExpired.Inc()
+		expiryRevocation.Observe(late.Seconds())
+		p.event(corev1.EventTypeNormal, v1.ReasonExpired, "took away what this object added to the adopted EKS access entry of %s in cluster %s, and its ownership tags: spec.expiresAt %s passed; the entry stays as it was adopted",
 			id.PrincipalARN, id.ClusterName, at.UTC().Format(time.RFC3339))
 	case plan.RemovalNotOurs:
 		p.event(corev1.EventTypeWarning, "NotRevoked", "spec.expiresAt %s passed, but the EKS access entry of %s in cluster %s is not this object's: it stays as it is",

@@ -20,6 +20,7 @@ import (
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+	"github.com/eksaccess/eks-access-operator/internal/ownership"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
@@ -190,6 +191,45 @@ func TestExpiryOfAnEntryEKSDoesNotShowYet(t *testing.T) {
 	time.Sleep(time.Until(created.Add(delay + time.Second)))
 	if e, ok := emuEntry("demo", principal); ok {
 		t.Fatalf("Expired, and EKS holds the entry now that it shows it: %+v", e)
+	}
+}
+
+// TestExpiryOfAnAdoptedEntry: an object that adopted an existing entry takes
+// away, at its expiry, only what it added: the group, the policy and the tag it
+// wrote, and its ownership tags. A scope it narrowed stays narrowed, a group it
+// dropped stays dropped (giving them back would grant), and the entry stays,
+// no longer the object's.
+func TestExpiryOfAnAdoptedEntry(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	principal := roleARN("expiry-adopted")
+	preexisting(t, principal) // groups [handmade], AdminPolicy at cluster scope, tag made-by=hand
+	ae := entry("expiry-adopted", principal, func(ae *v1.AccessEntry) {
+		ae.Annotations = map[string]string{v1.AdoptAnnotation: "true"}
+		ae.Spec.KubernetesGroups = []v1.KubernetesGroup{"handmade", "added"}
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(adminPolicy, "team-a"), policy(viewPolicy)}
+		ae.Spec.Tags = map[string]v1.TagValue{"env": "prod"}
+		ae.Spec.ExpiresAt = in(12 * time.Second)
+	})
+	create(t, ae)
+	got := waitReady(t, ae, 30*time.Second)
+	if a := got.Status.Adopted; a == nil || !slices.Equal(a.KubernetesGroups, []string{"handmade"}) || len(a.AccessPolicies) != 1 {
+		t.Fatalf("status.adopted records %+v, want what the entry held before", a)
+	}
+
+	got = waitExpired(t, ae, 40*time.Second)
+	e, ok := emuEntry("demo", principal)
+	if !ok {
+		t.Fatal("the adopted entry was deleted at expiry; want it left as it was adopted, less what the object added")
+	}
+	if !slices.Equal(e.KubernetesGroups, []string{"handmade"}) {
+		t.Errorf("groups %v, want [handmade]: the added group taken away, none given back", e.KubernetesGroups)
+	}
+	wantPolicies(t, e, map[string]string{adminPolicy: "namespace:team-a"})
+	if _, owned := ownership.Of(e.Tags); owned || e.Tags["env"] != "" || e.Tags["made-by"] != "hand" {
+		t.Errorf("tags %v: want made-by=hand only", e.Tags)
+	}
+	if got.Status.Adopted != nil || got.Status.AccessEntryARN != "" {
+		t.Errorf("status still records the entry: %+v", got.Status)
 	}
 }
 

@@ -346,6 +346,28 @@ type RetainedEntry struct {
 	ManagedTags []string `json:"managedTags,omitempty"`
 }
 
+// AdoptedEntry is what an EKS entry held when the object adopted it
+// (eksaccess.io/adopt), so that at the object's expiry the operator takes away
+// only what the object added, and leaves the entry as it found it, no longer
+// the object's.
+type AdoptedEntry struct {
+	// ARN of the adopted entry: the record holds for that entry only.
+	ARN string `json:"arn"`
+	// Username the entry had.
+	// +optional
+	Username string `json:"username,omitempty"`
+	// KubernetesGroups the entry had.
+	// +optional
+	KubernetesGroups []string `json:"kubernetesGroups,omitempty"`
+	// AccessPolicies the entry had, with their scopes; unset when EKS's type of
+	// the entry lists none.
+	// +optional
+	AccessPolicies []AssociatedAccessPolicy `json:"accessPolicies,omitempty"`
+	// TagKeys are the keys of the tags the entry had.
+	// +optional
+	TagKeys []string `json:"tagKeys,omitempty"`
+}
+
 // ObservedAccessScope is an access scope as EKS reports it. It carries no validation:
 // status shows what EKS holds, whatever that is.
 type ObservedAccessScope struct {
@@ -470,6 +492,10 @@ type AccessEntryStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
 	RetainedEntries []RetainedEntry `json:"retainedEntries,omitempty"`
+
+	// Adopted is what the EKS entry held when the object adopted it.
+	// +optional
+	Adopted *AdoptedEntry `json:"adopted,omitempty"`
 
 	// Revoked lists what the operator removed from the EKS entry because the
 	// guardrails of its ClusterAccessConfig stopped allowing it (with enforcement

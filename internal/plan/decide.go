@@ -216,9 +216,12 @@ const (
 	// RemovalWait: absent, but recorded moments ago (MayStillAppear): wait, so that
 	// an entry EKS shows late is not left behind.
 	RemovalWait
+	// RemovalGiveBack: an entry the object adopted is left as it was then, less
+	// what the object added (Relinquish), no longer the object's.
+	RemovalGiveBack
 )
 
-var removalNames = [...]string{"Gone", "Keep", "Delete", "NotOurs", "Wait"}
+var removalNames = [...]string{"Gone", "Keep", "Delete", "NotOurs", "Wait", "GiveBack"}
 
 func (r Removal) String() string { return removalNames[r] }
 
