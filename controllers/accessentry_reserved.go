@@ -32,7 +32,12 @@ func (r *AccessEntryReconciler) reservedFor(ctx context.Context, ae *v1.AccessEn
 		return "it is a service-linked role, for which only EKS makes entries", nil
 	}
 	for _, u := range cac.Status.UnmanagedEntries {
-		if strings.EqualFold(u.PrincipalARN, principal) && u.Type != "" && u.Type != string(v1.TypeStandard) {
+		// A node entry in another letter case than an entry the object holds
+		// came after it (EKS would have refused the same spelling): someone
+		// with eks:CreateAccessEntry, not EKS's nodes, and it takes nothing
+		// away from the object.
+		if strings.EqualFold(u.PrincipalARN, principal) && u.Type != "" && u.Type != string(v1.TypeStandard) &&
+			(u.PrincipalARN == principal || !holdsOwn(ae)) {
 			return "EKS holds a " + u.Type + " entry for it, which EKS makes for nodes", nil
 		}
 	}
@@ -41,6 +46,13 @@ func (r *AccessEntryReconciler) reservedFor(ctx context.Context, ae *v1.AccessEn
 		return "", err
 	}
 	return "AccessEntry " + declarers[0].String() + " in a trusted namespace declares it", nil
+}
+
+// holdsOwn reports whether the object's status records an entry of the
+// principal its spec names, as spelled there.
+func holdsOwn(ae *v1.AccessEntry) bool {
+	id := ae.Status.Identity
+	return ae.Status.AccessEntryARN != "" && id != nil && id.PrincipalARN == ae.Spec.PrincipalARN && id.ClusterName == ae.Spec.ClusterName
 }
 
 // trustedDeclarers are the AccessEntries in trusted namespaces that name the

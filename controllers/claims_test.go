@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -281,4 +282,53 @@ func TestSharedPrincipalsReported(t *testing.T) {
 	waitConfig(t, cluster, 30*time.Second, "to report nothing shared", func(c *v1.ClusterAccessConfig) bool {
 		return configReady(c) && len(c.Status.SharedPrincipals) == 0
 	})
+}
+
+// TestNodeEntryInAnotherCaseTakesNothing: someone with eks:CreateAccessEntry
+// makes a node-type entry of a tenant's held role, spelled in another letter
+// case (EKS refuses the same spelling while the tenant's entry exists). Node
+// entries reserve a principal for the platform, but this one came after the
+// tenant's grant: the grant stays.
+func TestNodeEntryInAnotherCaseTakesNothing(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	ctx := context.Background()
+	tenant := tenantClient(t)
+	const cluster = "claims-node-case"
+	tenancyConfig(t, cluster)
+	held, node := roleARN("claims-node-dev"), roleARN("claims-node-DEV")
+	ae := entry("claims-node-dev", held, func(ae *v1.AccessEntry) {
+		ae.Namespace, ae.Spec.ClusterName = tenantNS, cluster
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy, tenantNS)}
+	})
+	if err := tenant.Create(ctx, ae); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(ae)) })
+	waitReady(t, ae, 30*time.Second)
+	if _, err := admin.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(cluster), PrincipalArn: aws.String(node), Type: aws.String("EC2_LINUX")}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanupEntry(t, cluster, node) })
+
+	// The config's next pass lists the node entry; the object's next pass reads that list.
+	cur := &v1.ClusterAccessConfig{}
+	if err := k8s.Get(ctx, client.ObjectKey{Name: cluster}, cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Annotations = map[string]string{"test/nudge": "1"}
+	if err := k8s.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	waitConfig(t, cluster, 30*time.Second, "to list the node entry", func(c *v1.ClusterAccessConfig) bool {
+		return slices.ContainsFunc(c.Status.UnmanagedEntries, func(u v1.UnmanagedEntry) bool { return u.PrincipalARN == node })
+	})
+	update(t, ae, func(ae *v1.AccessEntry) { ae.Annotations = map[string]string{v1.VerifyAnnotation: "1"} })
+	eventually(t, 30*time.Second, "a verification of the tenant's object", func() (bool, string) {
+		got := get(t, client.ObjectKeyFromObject(ae))
+		return got.Status.LastHandledVerify == "1", conditions(got)
+	})
+	if got := get(t, client.ObjectKeyFromObject(ae)); readyReason(got) != v1.ReasonSynced {
+		t.Errorf("the tenant's object is %s, want Synced: a node entry made after its grant took it away", conditions(got))
+	}
+	wantPolicies(t, mustEmuEntry(t, cluster, held), map[string]string{viewPolicy: "namespace:" + tenantNS})
 }

@@ -137,6 +137,7 @@ func runSuite(m *testing.M) int {
 			{Name: "siblings-selected", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "expired-shield", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "claims-spelling", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "claims-node-case", Account: account, Region: region, AuthenticationMode: "API"},
 		}, fidelityClusters()...),
 		Roles:          fidelityRoles(),
 		UpdateDuration: time.Second,
