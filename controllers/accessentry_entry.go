@@ -332,6 +332,31 @@ func (r *AccessEntryReconciler) spelledOtherwise(ctx context.Context, p *entryPa
 			return &plan.Claimant{Namespace: o.Namespace, Name: o.Name}, nil
 		}
 	}
+	return r.retainedOtherwise(ctx, p)
+}
+
+// retainedOtherwise is the AccessEntry that retained an entry of the object's
+// principal spelled in another letter case, in its cluster and region: that
+// entry was there before any entry of the object's spelling could be (EKS
+// would have refused a create while it was held), so it comes first.
+func (r *AccessEntryReconciler) retainedOtherwise(ctx context.Context, p *entryPass) (*plan.Claimant, error) {
+	key := retainedKeyOf(p.id)
+	if key == "" {
+		return nil, nil
+	}
+	list := &v1.AccessEntryList{}
+	if err := r.List(ctx, list, client.MatchingFields{retainedField: key}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	name := p.id.PrincipalARN[strings.LastIndex(p.id.PrincipalARN, "/")+1:]
+	for i := range list.Items {
+		o := &list.Items[i]
+		for _, e := range o.Status.RetainedEntries {
+			if o.UID != p.ae.UID && retainedKey(e.ARN) == key && !strings.Contains(e.ARN, "/"+name+"/") {
+				return &plan.Claimant{Namespace: o.Namespace, Name: o.Name}, nil
+			}
+		}
+	}
 	return nil, nil
 }
 

@@ -332,3 +332,33 @@ func TestNodeEntryInAnotherCaseTakesNothing(t *testing.T) {
 	}
 	wantPolicies(t, mustEmuEntry(t, cluster, held), map[string]string{viewPolicy: "namespace:" + tenantNS})
 }
+
+// TestRetainedEntryCountsInEverySpelling: an object moved away under Retain and
+// kept its entry of a role; another object naming that role in another letter
+// case would get a second entry of it (EKS keys entries by the ARN as written).
+// The retained entry was there first: the second object is in Conflict.
+func TestRetainedEntryCountsInEverySpelling(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	const cluster = "claims-spelling"
+	kept, respelled := roleARN("claims-Kept"), roleARN("claims-kept")
+	x := entry("claims-keeper", kept, func(ae *v1.AccessEntry) {
+		ae.Spec.ClusterName, ae.Spec.DeletionPolicy = cluster, v1.DeletionPolicyRetain
+	})
+	create(t, x)
+	t.Cleanup(func() { cleanupEntry(t, cluster, kept) })
+	waitReady(t, x, 30*time.Second)
+	update(t, x, func(ae *v1.AccessEntry) { ae.Spec.PrincipalARN = roleARN("claims-keeper-next") })
+	t.Cleanup(func() { cleanupEntry(t, cluster, roleARN("claims-keeper-next")) })
+	if got := waitReady(t, x, 30*time.Second); len(got.Status.RetainedEntries) != 1 {
+		t.Fatalf("retained %v, want the first entry", got.Status.RetainedEntries)
+	}
+	mustEmuEntry(t, cluster, kept)
+
+	y := entry("claims-respelled", respelled, func(ae *v1.AccessEntry) { ae.Spec.ClusterName = cluster })
+	create(t, y)
+	t.Cleanup(func() { cleanupEntry(t, cluster, respelled) })
+	waitReason(t, y, v1.ReasonConflict, 30*time.Second)
+	if e, ok := emuEntry(cluster, respelled); ok {
+		t.Errorf("EKS holds a second entry of the retained role, spelled %s: %+v", respelled, e)
+	}
+}

@@ -13,8 +13,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 )
 
 // Deps are what every reconciler is handed: the manager's clients and recorder,
@@ -127,6 +129,45 @@ func principalKey(cluster, principal string) string {
 	return cluster + " " + strings.ToLower(principal)
 }
 
+// retainedField indexes AccessEntries by the entries they retained, as
+// retainedKey names them, to find a retained entry of a principal spelled in
+// another letter case.
+const retainedField = "status.retainedEntries"
+
+// retainedKey names an entry by its region, cluster, and its principal's
+// account, kind and name (IAM names are unique in an account whatever the
+// path, and case-insensitive), as an entry ARN spells them:
+// arn:PARTITION:eks:REGION:ACCOUNT:access-entry/CLUSTER/KIND/ACCOUNT/NAME/ID.
+// "" for anything else.
+func retainedKey(entryARN string) string {
+	a, err := arn.Parse(entryARN)
+	parts := strings.Split(a.Resource, "/")
+	if err != nil || len(parts) != 6 || parts[0] != "access-entry" {
+		return ""
+	}
+	return strings.ToLower(strings.Join([]string{a.Region, parts[1], parts[2], parts[3], parts[4]}, " "))
+}
+
+// retainedKeyOf is retainedKey for the entry of a principal in a cluster.
+func retainedKeyOf(id v1.EntryIdentity) string {
+	p, ok := awsarn.ParsePrincipal(id.PrincipalARN)
+	if !ok {
+		return ""
+	}
+	return strings.ToLower(strings.Join([]string{id.Region, id.ClusterName, p.Kind, p.Account, p.Name}, " "))
+}
+
+// retainedKeys are an AccessEntry's values in the retainedField index.
+func retainedKeys(o client.Object) []string {
+	var keys []string
+	for _, e := range o.(*v1.AccessEntry).Status.RetainedEntries {
+		if k := retainedKey(e.ARN); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
 // IndexFields registers the cache indexes both controllers and the sweeper
 // read; main.go calls it once a manager.
 func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
@@ -134,6 +175,9 @@ func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
 	if err := idx.IndexField(ctx, &v1.AccessEntry{}, clusterNameField, func(o client.Object) []string {
 		return []string{o.(*v1.AccessEntry).Spec.ClusterName}
 	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1.AccessEntry{}, retainedField, retainedKeys); err != nil {
 		return err
 	}
 	return idx.IndexField(ctx, &v1.AccessEntry{}, principalField, func(o client.Object) []string {

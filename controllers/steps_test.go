@@ -54,6 +54,7 @@ func newStepWorld(t *testing.T, objs ...client.Object) *stepWorld {
 		WithStatusSubresource(&v1.AccessEntry{}, &v1.ClusterAccessConfig{}).
 		WithIndex(&v1.AccessEntry{}, accessEntryARNField, func(o client.Object) []string { return []string{o.(*v1.AccessEntry).Status.AccessEntryARN} }).
 		WithIndex(&v1.AccessEntry{}, clusterNameField, func(o client.Object) []string { return []string{o.(*v1.AccessEntry).Spec.ClusterName} }).
+		WithIndex(&v1.AccessEntry{}, retainedField, retainedKeys).
 		WithIndex(&v1.AccessEntry{}, principalField, func(o client.Object) []string {
 			ae := o.(*v1.AccessEntry)
 			return []string{principalKey(ae.Spec.ClusterName, ae.Spec.PrincipalARN)}
