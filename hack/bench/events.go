@@ -239,8 +239,14 @@ func (b *bench) outOfBand(ctx context.Context, n int, spread time.Duration, back
 	for _, k := range changeKinds() {
 		for _, ae := range b.pick(k, n, used) {
 			delay := time.Duration(b.rng.Int64N(int64(spread)))
+			// A change whose events are lost waits for its backstop: the wait
+			// must outlast it (a verification of 10,000 entries takes 40 minutes).
+			limit := 30 * time.Minute
+			if backstop != nil {
+				limit = max(limit, backstop(k.kind)+5*time.Minute)
+			}
 			wg.Go(func() {
-				c, err := b.timeChange(ctx, eksAdmin, k, ae, delay)
+				c, err := b.timeChange(ctx, eksAdmin, k, ae, delay, limit)
 				if backstop != nil {
 					c.BackstopSeconds = backstop(k.kind).Seconds()
 				}
@@ -268,16 +274,17 @@ func (b *bench) pick(k oneChange, n int, used map[string]bool) []*v1.AccessEntry
 	return out
 }
 
-// timeChange waits delay, makes the change, and waits until it is put back;
-// its writes in the emulator's journal tell when their events were delivered.
-func (b *bench) timeChange(ctx context.Context, c *eks.Client, k oneChange, ae *v1.AccessEntry, delay time.Duration) (Change, error) {
+// timeChange waits delay, makes the change, and waits until it is put back,
+// at most limit; its writes in the emulator's journal tell when their events
+// were delivered.
+func (b *bench) timeChange(ctx context.Context, c *eks.Client, k oneChange, ae *v1.AccessEntry, delay, limit time.Duration) (Change, error) {
 	time.Sleep(delay)
 	out := Change{Kind: k.kind, Entry: ae.Name}
 	at := time.Now()
 	if err := k.make(ctx, c, ae); err != nil {
 		return out, fmt.Errorf("%s of %s: %w", k.kind, ae.Name, err)
 	}
-	for time.Since(at) < 30*time.Minute {
+	for time.Since(at) < limit {
 		if k.healed(b.emu, ae) {
 			out.RevertedAfter = time.Since(at).Seconds()
 			principal := ae.Spec.PrincipalARN
@@ -293,7 +300,7 @@ func (b *bench) timeChange(ctx context.Context, c *eks.Client, k oneChange, ae *
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	return out, fmt.Errorf("%s of %s was not put back within 30 minutes", k.kind, ae.Name)
+	return out, fmt.Errorf("%s of %s was not put back within %s", k.kind, ae.Name, limit)
 }
 
 // delivered is when the first event of the change's writes (the first n
