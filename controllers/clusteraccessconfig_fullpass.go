@@ -55,9 +55,13 @@ func (r *ClusterAccessConfigReconciler) listAll(ctx context.Context, p *clusterP
 		}
 		fp.principals = append(fp.principals, page...)
 		fp.next, fp.listed = next, next == nil
+		if fp.listed {
+			// Sorted once, by the reconcile that lists the last page: the
+			// judgement goes on by index, so the order never changes after.
+			slices.Sort(fp.principals)
+			fp.principals = slices.Compact(fp.principals)
+		}
 	}
-	slices.Sort(fp.principals)
-	fp.principals = slices.Compact(fp.principals)
 	return nil
 }
 
