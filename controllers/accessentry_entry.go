@@ -352,7 +352,8 @@ func (r *AccessEntryReconciler) retainedOtherwise(ctx context.Context, p *entryP
 	for i := range list.Items {
 		o := &list.Items[i]
 		for _, e := range o.Status.RetainedEntries {
-			if o.UID != p.ae.UID && retainedKey(e.ARN) == key && !strings.Contains(e.ARN, "/"+name+"/") {
+			// The same principal (by key) in another spelling (by name).
+			if k, n := retainedKeyAndName(e.ARN); o.UID != p.ae.UID && k == key && n != name {
 				return &plan.Claimant{Namespace: o.Namespace, Name: o.Name}, nil
 			}
 		}
@@ -361,23 +362,13 @@ func (r *AccessEntryReconciler) retainedOtherwise(ctx context.Context, p *entryP
 }
 
 // spelledFirst reports whether o, which names the pass's principal in another
-// spelling, comes first: it holds its entry and the object does not; or
-// neither holds and o is about to create its entry (its identity recorded or a
-// create sent moments ago, plan.MayStillAppear), or both hold, and o is the
-// older of the two (created first, then by namespace and name). Every object
-// of the principal orders them alike, so that of two made at once one yields.
+// spelling, comes first (plan.SpelledFirst).
 func (r *AccessEntryReconciler) spelledFirst(o *v1.AccessEntry, p *entryPass, now time.Time) bool {
-	mine := p.ae.Status.AccessEntryARN != "" && p.ae.Status.Identity != nil && *p.ae.Status.Identity == p.id
-	theirs := o.Status.AccessEntryARN != ""
-	switch {
-	case theirs != mine:
-		return theirs
-	case !theirs && !plan.MayStillAppear(&o.Status, *o.Status.Identity, now, r.ConsistencyWindow):
-		return false
-	case !o.CreationTimestamp.Equal(&p.ae.CreationTimestamp):
-		return o.CreationTimestamp.Before(&p.ae.CreationTimestamp)
-	}
-	return o.Namespace+"/"+o.Name < p.ae.Namespace+"/"+p.ae.Name
+	self := plan.Spelling{Status: &p.ae.Status, Created: p.ae.CreationTimestamp.Time, Key: p.ae.Namespace + "/" + p.ae.Name,
+		Holds: p.ae.Status.AccessEntryARN != "" && p.ae.Status.Identity != nil && *p.ae.Status.Identity == p.id}
+	other := plan.Spelling{Status: &o.Status, Created: o.CreationTimestamp.Time, Key: o.Namespace + "/" + o.Name,
+		Holds: o.Status.AccessEntryARN != ""}
+	return plan.SpelledFirst(other, self, now, r.ConsistencyWindow)
 }
 
 // yieldSpelling gives up the entry the object holds of a principal that an

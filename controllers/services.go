@@ -140,12 +140,19 @@ const retainedField = "status.retainedEntries"
 // arn:PARTITION:eks:REGION:ACCOUNT:access-entry/CLUSTER/KIND/ACCOUNT/NAME/ID.
 // "" for anything else.
 func retainedKey(entryARN string) string {
+	key, _ := retainedKeyAndName(entryARN)
+	return key
+}
+
+// retainedKeyAndName is retainedKey and the principal's name as the entry's
+// ARN spells it (letter case kept), or "" for both when it is no entry's ARN.
+func retainedKeyAndName(entryARN string) (key, name string) {
 	a, err := arn.Parse(entryARN)
 	parts := strings.Split(a.Resource, "/")
 	if err != nil || len(parts) != 6 || parts[0] != "access-entry" {
-		return ""
+		return "", ""
 	}
-	return strings.ToLower(strings.Join([]string{a.Region, parts[1], parts[2], parts[3], parts[4]}, " "))
+	return strings.ToLower(strings.Join([]string{a.Region, parts[1], parts[2], parts[3], parts[4]}, " ")), parts[4]
 }
 
 // retainedKeyOf is retainedKey for the entry of a principal in a cluster.
