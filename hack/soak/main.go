@@ -274,6 +274,7 @@ func drive(ctx context.Context, w *testenv.World, m *model, probe *probe, rng *r
 		elapsed := time.Since(start)
 		if len(killAt) > 0 && elapsed >= killAt[0] {
 			killAt = killAt[1:]
+			probe.down("operator SIGKILL")
 			w.KillOperator()
 			time.Sleep(time.Duration(rng.IntN(1500)) * time.Millisecond)
 			if err := w.StartOperator(); err != nil {
@@ -284,6 +285,7 @@ func drive(ctx context.Context, w *testenv.World, m *model, probe *probe, rng *r
 		if restartAt > 0 && elapsed >= restartAt {
 			restartAt = 0
 			say("restarting kube-apiserver")
+			probe.down("kube-apiserver restart")
 			if err := w.RestartAPIServer(); err != nil {
 				return fmt.Errorf("restarting kube-apiserver: %w", err)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,8 +29,11 @@ type probe struct {
 	// tenants.
 	interrupted map[string]bool
 	clusterOf   map[string]string
-	cancel      context.CancelFunc
-	done        chan struct{}
+	// outages are when the operator was killed or kube-apiserver restarted,
+	// named, so that a slow probe says what its wait overlapped.
+	outages []outage
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 // probeLive is how many probe objects are kept; older ones, once Ready, are deleted.
@@ -76,6 +80,37 @@ func (p *probe) interrupt(cluster string) {
 			p.interrupted[name] = true
 		}
 	}
+}
+
+// outage is a moment the soak took the operator or kube-apiserver down.
+type outage struct {
+	at   time.Time
+	what string
+}
+
+// down records an outage starting now.
+func (p *probe) down(what string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.outages = append(p.outages, outage{time.Now(), what})
+}
+
+// overlapped names the outages from d before the object's creation (the
+// operator still recovering from them) to the end of its wait.
+func (p *probe) overlapped(name string, before time.Duration) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	from, to := p.created[name], p.created[name].Add(p.ready[name])
+	var seen []string
+	for _, o := range p.outages {
+		if !o.at.Before(from.Add(-before)) && o.at.Before(to) {
+			seen = append(seen, fmt.Sprintf("%s at %+.1fs", o.what, o.at.Sub(from).Seconds()))
+		}
+	}
+	if len(seen) == 0 {
+		return "no kill or restart"
+	}
+	return strings.Join(seen, ", ")
 }
 
 func (p *probe) stop() {
@@ -146,9 +181,44 @@ func (p *probe) judge(bound time.Duration, c *counts) []finding {
 	}
 	if len(ready) > 0 && ready[len(ready)-1] > bound {
 		n := len(ready) - slices.IndexFunc(ready, func(d time.Duration) bool { return d > bound })
-		out = append(out, finding{"(v)", featLimits, fmt.Sprintf("%d probe objects waited longer than %s to be Ready, the longest %s", n, bound, ready[len(ready)-1].Round(100*time.Millisecond))})
+		out = append(out, finding{"(v)", featLimits, fmt.Sprintf("%d probe objects waited longer than %s to be Ready, the longest %s (%s)", n, bound,
+			ready[len(ready)-1].Round(100*time.Millisecond), strings.Join(p.slowest(bound), "; "))})
 	}
 	return out
+}
+
+// slowestName is the object that waited longest of those counted.
+func (p *probe) slowestName() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var name string
+	for n, d := range p.ready {
+		if !p.interrupted[n] && (name == "" || d > p.ready[name]) {
+			name = n
+		}
+	}
+	return name
+}
+
+// slowest names the objects that waited past bound, each with how long and
+// the outages its wait overlapped (from 10s before it was created).
+func (p *probe) slowest(bound time.Duration) []string {
+	p.mu.Lock()
+	var slow []string
+	for name, d := range p.ready {
+		if d > bound && !p.interrupted[name] {
+			slow = append(slow, name)
+		}
+	}
+	p.mu.Unlock()
+	slices.Sort(slow)
+	for i, name := range slow {
+		p.mu.Lock()
+		d := p.ready[name]
+		p.mu.Unlock()
+		slow[i] = fmt.Sprintf("%s %s: %s", name, d.Round(100*time.Millisecond), p.overlapped(name, 10*time.Second))
+	}
+	return slow
 }
 
 // summary is the probe's line of the report.
@@ -157,6 +227,6 @@ func (p *probe) summary(bound time.Duration) string {
 	if len(ready) == 0 {
 		return fmt.Sprintf("no probe object became Ready (%d never)", len(never))
 	}
-	return fmt.Sprintf("%d objects, time to Ready: median %s, max %s (bound %s), never Ready %d",
-		len(ready), ready[len(ready)/2].Round(100*time.Millisecond), ready[len(ready)-1].Round(100*time.Millisecond), bound, len(never))
+	return fmt.Sprintf("%d objects, time to Ready: median %s, max %s (bound %s; the slowest overlapped %s), never Ready %d",
+		len(ready), ready[len(ready)/2].Round(100*time.Millisecond), ready[len(ready)-1].Round(100*time.Millisecond), bound, p.overlapped(p.slowestName(), 10*time.Second), len(never))
 }
