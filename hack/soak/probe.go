@@ -227,6 +227,9 @@ func (p *probe) summary(bound time.Duration) string {
 	if len(ready) == 0 {
 		return fmt.Sprintf("no probe object became Ready (%d never)", len(never))
 	}
-	return fmt.Sprintf("%d objects, time to Ready: median %s, max %s (bound %s; the slowest overlapped %s), never Ready %d",
-		len(ready), ready[len(ready)/2].Round(100*time.Millisecond), ready[len(ready)-1].Round(100*time.Millisecond), bound, p.overlapped(p.slowestName(), 10*time.Second), len(never))
+	p.mu.Lock()
+	created, aside := len(p.created), len(p.interrupted)
+	p.mu.Unlock()
+	return fmt.Sprintf("%d objects (of %d created; %d set aside, waiting when their config was re-pointed or deleted), time to Ready: median %s, max %s (bound %s; the slowest overlapped %s), never Ready %d",
+		len(ready), created, aside, ready[len(ready)/2].Round(100*time.Millisecond), ready[len(ready)-1].Round(100*time.Millisecond), bound, p.overlapped(p.slowestName(), 10*time.Second), len(never))
 }
