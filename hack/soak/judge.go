@@ -252,7 +252,10 @@ func (m *model) judgeLeft(held map[string]eksemulator.Entry, c *counts) []findin
 		if extras[l.set].allowRetain || extras[m.rules[cl]].allowRetain {
 			continue
 		}
-		out = append(out, finding{"(i)", featRetain, fmt.Sprintf("%s: %s/%s was deleted or moved under Retain, which rule set %q does not allow, yet EKS keeps its entry", k, l.namespace, l.name, l.set)})
+		// What the driver did to the object and the rules, and when, for the report.
+		why := slices.Concat([]string{""}, m.history[l.name], m.rulesReport())
+		out = append(out, finding{"(i)", featRetain, fmt.Sprintf("%s: %s/%s was deleted or moved under Retain, which rule set %q does not allow, yet EKS keeps its entry%s",
+			k, l.namespace, l.name, l.set, strings.Join(why, "\n    "))})
 	}
 	return out
 }
