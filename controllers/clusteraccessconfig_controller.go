@@ -260,10 +260,11 @@ func (r *ClusterAccessConfigReconciler) requireAccessEntries(_ context.Context, 
 
 // prune judges the entries no AccessEntry declares, and keeps, reports or
 // deletes them as spec.unmanagedEntries says (pruneEntry): those events named
-// (pruneHinted), or every entry of the cluster in a full pass, which goes on
-// over as many reconciles as the budget needs (fullPass).
+// at once (pruneHinted), and every entry of the cluster in a full pass when one
+// is due or under way, which goes on over as many reconciles as the budget
+// needs (fullPass).
 func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPass) error {
-	if done, err := r.pruneHinted(ctx, p); done {
+	if pass, err := r.pruneHinted(ctx, p); !pass || err != nil {
 		return err
 	}
 	fp := r.fullPassOf(p.cac)
@@ -281,35 +282,40 @@ func (r *ClusterAccessConfigReconciler) prune(ctx context.Context, p *clusterPas
 // another: a flood of events costs at most a listing of the cluster this often.
 const hintedFullPassGap = time.Minute
 
-// pruneHinted judges the principals events named, when the config's last full
-// pass is recent (done: nothing else to do), reading each: at most hintCap a
-// hintedFullPassGap. Past that (a flood of events, forged ones say), the hints
-// overflow and call for a full pass instead, which reads only what EKS holds;
-// at most one a hintedFullPassGap, and the principals wait for it.
-func (r *ClusterAccessConfigReconciler) pruneHinted(ctx context.Context, p *clusterPass) (done bool, err error) {
+// pruneHinted judges the principals events named at once, reading each: at
+// most hintCap a hintedFullPassGap. Past that (a flood of events, forged ones
+// say), the hints overflow and call for a full pass instead, which reads only
+// what EKS holds: at most one a hintedFullPassGap, and the principals wait for
+// it. A full pass under way may have listed past a principal created since, so
+// its hints are judged too, and an overflow waits for the pass after it. pass:
+// the full pass goes on (none was hinted, one is due or under way).
+func (r *ClusterAccessConfigReconciler) pruneHinted(ctx context.Context, p *clusterPass) (pass bool, err error) {
 	hinted, overflow := r.Hints.take(p.cac.Name)
-	if hinted == nil && !overflow {
-		return false, nil
-	}
 	since := time.Duration(math.MaxInt64)
 	if last, ok := r.fullPrune.Load(p.cac.UID); ok {
 		since = time.Since(last.(time.Time))
 	}
-	if since >= r.ResyncPeriod {
-		return false, nil
-	}
+	_, underWay := r.fullPasses.Load(p.cac.UID)
+	pass = hinted == nil && !overflow || underWay || since >= r.ResyncPeriod
 	if overflow || !r.hintReads(p.cac.UID, len(hinted)) {
-		if since >= hintedFullPassGap {
-			return false, nil
+		if !underWay && since >= hintedFullPassGap {
+			return true, nil // the pass that starts now lists them
 		}
-		r.Hints.overflowed(p.cac, hintedFullPassGap-since)
-		return true, nil
+		wait := hintedFullPassGap - since
+		if underWay {
+			wait = hintedFullPassGap
+		}
+		r.Hints.overflowed(p.cac, wait)
+		return pass, nil
 	}
-	left, err := r.pruneOnly(ctx, p, hinted)
-	if err != nil {
+	if len(hinted) == 0 {
+		return pass, nil
+	}
+	if left, err := r.pruneOnly(ctx, p, hinted); err != nil {
 		r.Hints.add(p.cac, left) // judged on the pass that follows
+		return false, err
 	}
-	return true, err
+	return pass, nil
 }
 
 // hintWindow counts the principals a config judged from hints since start.
