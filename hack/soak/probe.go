@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -153,19 +154,32 @@ func (m *model) probeStep(ctx context.Context, p *probe) {
 	}
 }
 
-// latencies are the times to Ready of the probe objects, sorted, and the ones
-// never seen Ready.
-func (p *probe) latencies() (ready []time.Duration, never []string) {
+// probeLookBack is how long before a probe object was created an outage still
+// counts as overlapping its wait.
+const probeLookBack = 10 * time.Second
+
+// waited is a probe object and how long it took to be Ready.
+type waited struct {
+	name string
+	d    time.Duration
+}
+
+// counted are the probe objects the judgement counts (not set aside): those
+// seen Ready, fastest first, and those never seen Ready.
+func (p *probe) counted() (ready []waited, never []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for name := range p.created {
-		if d, ok := p.ready[name]; ok && !p.interrupted[name] {
-			ready = append(ready, d)
-		} else if !ok && !p.interrupted[name] {
+		if p.interrupted[name] {
+			continue
+		}
+		if d, ok := p.ready[name]; ok {
+			ready = append(ready, waited{name, d})
+		} else {
 			never = append(never, name)
 		}
 	}
-	slices.Sort(ready)
+	slices.SortFunc(ready, func(a, b waited) int { return cmp.Or(cmp.Compare(a.d, b.d), strings.Compare(a.name, b.name)) })
 	slices.Sort(never)
 	return ready, never
 }
@@ -173,63 +187,35 @@ func (p *probe) latencies() (ready []time.Duration, never []string) {
 // judge checks invariant v: every probe object became Ready within bound. Only
 // per-namespace fairness bounds the wait, so a miss awaits it where it is missing.
 func (p *probe) judge(bound time.Duration, c *counts) []finding {
-	ready, never := p.latencies()
+	ready, never := p.counted()
 	c.tenancy["(v) a probe object Ready within the bound"] += len(ready) + len(never)
 	var out []finding
 	for _, name := range never {
 		out = append(out, finding{"(v)", featLimits, fmt.Sprintf("probe object %s/%s was never seen Ready", probeNS, name)})
 	}
-	if len(ready) > 0 && ready[len(ready)-1] > bound {
-		n := len(ready) - slices.IndexFunc(ready, func(d time.Duration) bool { return d > bound })
-		out = append(out, finding{"(v)", featLimits, fmt.Sprintf("%d probe objects waited longer than %s to be Ready, the longest %s (%s)", n, bound,
-			ready[len(ready)-1].Round(100*time.Millisecond), strings.Join(p.slowest(bound), "; "))})
+	var slow []string
+	for _, w := range ready {
+		if w.d > bound {
+			slow = append(slow, fmt.Sprintf("%s %s: %s", w.name, w.d.Round(100*time.Millisecond), p.overlapped(w.name, probeLookBack)))
+		}
+	}
+	if len(slow) > 0 {
+		out = append(out, finding{"(v)", featLimits, fmt.Sprintf("%d probe objects waited longer than %s to be Ready, the longest %s (%s)", len(slow), bound,
+			ready[len(ready)-1].d.Round(100*time.Millisecond), strings.Join(slow, "; "))})
 	}
 	return out
 }
 
-// slowestName is the object that waited longest of those counted.
-func (p *probe) slowestName() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var name string
-	for n, d := range p.ready {
-		if !p.interrupted[n] && (name == "" || d > p.ready[name]) {
-			name = n
-		}
-	}
-	return name
-}
-
-// slowest names the objects that waited past bound, each with how long and
-// the outages its wait overlapped (from 10s before it was created).
-func (p *probe) slowest(bound time.Duration) []string {
-	p.mu.Lock()
-	var slow []string
-	for name, d := range p.ready {
-		if d > bound && !p.interrupted[name] {
-			slow = append(slow, name)
-		}
-	}
-	p.mu.Unlock()
-	slices.Sort(slow)
-	for i, name := range slow {
-		p.mu.Lock()
-		d := p.ready[name]
-		p.mu.Unlock()
-		slow[i] = fmt.Sprintf("%s %s: %s", name, d.Round(100*time.Millisecond), p.overlapped(name, 10*time.Second))
-	}
-	return slow
-}
-
 // summary is the probe's line of the report.
 func (p *probe) summary(bound time.Duration) string {
-	ready, never := p.latencies()
+	ready, never := p.counted()
 	if len(ready) == 0 {
 		return fmt.Sprintf("no probe object became Ready (%d never)", len(never))
 	}
 	p.mu.Lock()
 	created, aside := len(p.created), len(p.interrupted)
 	p.mu.Unlock()
+	slowest := ready[len(ready)-1]
 	return fmt.Sprintf("%d objects (of %d created; %d set aside, waiting when their config was re-pointed or deleted), time to Ready: median %s, max %s (bound %s; the slowest overlapped %s), never Ready %d",
-		len(ready), created, aside, ready[len(ready)/2].Round(100*time.Millisecond), ready[len(ready)-1].Round(100*time.Millisecond), bound, p.overlapped(p.slowestName(), 10*time.Second), len(never))
+		len(ready), created, aside, ready[len(ready)/2].d.Round(100*time.Millisecond), slowest.d.Round(100*time.Millisecond), bound, p.overlapped(slowest.name, probeLookBack), len(never))
 }
