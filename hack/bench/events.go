@@ -237,19 +237,18 @@ func (b *bench) outOfBand(ctx context.Context, n int, spread time.Duration, back
 		errs    []error
 	)
 	for _, k := range changeKinds() {
+		// A change whose events are lost waits for its backstop: the wait must
+		// outlast it (a verification of 10,000 entries takes 40 minutes).
+		var found time.Duration
+		if backstop != nil {
+			found = backstop(k.kind)
+		}
+		limit := max(30*time.Minute, found+5*time.Minute)
 		for _, ae := range b.pick(k, n, used) {
 			delay := time.Duration(b.rng.Int64N(int64(spread)))
-			// A change whose events are lost waits for its backstop: the wait
-			// must outlast it (a verification of 10,000 entries takes 40 minutes).
-			limit := 30 * time.Minute
-			if backstop != nil {
-				limit = max(limit, backstop(k.kind)+5*time.Minute)
-			}
 			wg.Go(func() {
 				c, err := b.timeChange(ctx, eksAdmin, k, ae, delay, limit)
-				if backstop != nil {
-					c.BackstopSeconds = backstop(k.kind).Seconds()
-				}
+				c.BackstopSeconds = found.Seconds()
 				mu.Lock()
 				defer mu.Unlock()
 				changes = append(changes, c)
