@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsapi"
@@ -78,8 +79,14 @@ func sameEntry(a, b v1.EntryIdentity) bool {
 // clusterConfig finds the one ClusterAccessConfig of a cluster and region; nil when
 // there is none, an AmbiguousClusterConfig outcome when there are several.
 func (r *AccessEntryReconciler) clusterConfig(ctx context.Context, cluster, region string) (*v1.ClusterAccessConfig, error) {
+	return r.clusterConfigFrom(ctx, r.Client, cluster, region)
+}
+
+// clusterConfigFrom is clusterConfig as reader sees the configs: the cache, or
+// the API server itself.
+func (r *AccessEntryReconciler) clusterConfigFrom(ctx context.Context, reader client.Reader, cluster, region string) (*v1.ClusterAccessConfig, error) {
 	list := &v1.ClusterAccessConfigList{}
-	if err := r.List(ctx, list); err != nil {
+	if err := reader.List(ctx, list); err != nil {
 		return nil, err
 	}
 	var found []*v1.ClusterAccessConfig

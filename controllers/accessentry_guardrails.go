@@ -313,11 +313,16 @@ func (r *AccessEntryReconciler) adoptionProblems(p *entryPass, obs *plan.Observe
 // namespaceLabels are the labels of a namespace, read when a rule of the config
 // selects namespaces by label.
 func (r *AccessEntryReconciler) namespaceLabels(ctx context.Context, name string, cac *v1.ClusterAccessConfig) (map[string]string, error) {
+	return r.namespaceLabelsFrom(ctx, r.Client, name, cac)
+}
+
+// namespaceLabelsFrom is namespaceLabels as reader sees the namespace.
+func (r *AccessEntryReconciler) namespaceLabelsFrom(ctx context.Context, reader client.Reader, name string, cac *v1.ClusterAccessConfig) (map[string]string, error) {
 	if !slices.ContainsFunc(cac.Spec.Guardrails.Rules, func(g v1.GrantRule) bool { return g.Namespaces.Selector != nil }) {
 		return nil, nil
 	}
 	ns := &corev1.Namespace{}
-	if err := r.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
+	if err := reader.Get(ctx, client.ObjectKey{Name: name}, ns); err != nil {
 		return nil, err
 	}
 	return ns.Labels, nil

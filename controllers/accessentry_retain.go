@@ -4,6 +4,7 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
@@ -32,7 +33,10 @@ func keepsAsHeld(cac *v1.ClusterAccessConfig, ae *v1.AccessEntry, labels map[str
 // entry of id: always in a trusted namespace; elsewhere only while a rule of the
 // entry's cluster allows the object all it asks, Retain included (allowRetain).
 // Otherwise the entry goes with the object: a grant never outlives the tenant's
-// right to it, and a leftover no rule allows would be nobody's to judge.
+// right to it, and a leftover no rule allows would be nobody's to judge. A keep
+// is decided on the rules as the API server holds them, not as the cache last
+// saw them: a platform that just withdrew allowRetain, or the namespace's label,
+// is obeyed even when the change has not reached the cache.
 func (r *AccessEntryReconciler) retains(ctx context.Context, p *entryPass, id v1.EntryIdentity) (bool, error) {
 	ae := p.ae
 	if ae.Spec.DeletionPolicy != v1.DeletionPolicyRetain {
@@ -41,17 +45,12 @@ func (r *AccessEntryReconciler) retains(ctx context.Context, p *entryPass, id v1
 	if guardrails.Trusted(ae.Namespace, r.TrustedNamespaces) {
 		return true, nil
 	}
-	cac, err := r.clusterConfig(ctx, id.ClusterName, id.Region)
+	keeps, err := r.retainAllowed(ctx, r.Client, ae, id)
+	if keeps && err == nil && r.APIReader != nil {
+		keeps, err = r.retainAllowed(ctx, r.APIReader, ae, id)
+	}
 	if err != nil {
 		return false, err
-	}
-	keeps := false
-	if cac != nil {
-		labels, err := r.namespaceLabels(ctx, ae.Namespace, cac)
-		if err != nil {
-			return false, err
-		}
-		keeps = guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(ae, labels)).KeepsRetain() && keepsAsHeld(cac, ae, labels, id)
 	}
 	if !keeps {
 		p.event(corev1.EventTypeWarning, "RetainNotAllowed",
@@ -59,4 +58,19 @@ func (r *AccessEntryReconciler) retains(ctx context.Context, p *entryPass, id v1
 			id.PrincipalARN)
 	}
 	return keeps, nil
+}
+
+// retainAllowed reports whether a rule of the entry's cluster, as reader sees
+// the config and the namespace, allows the object all it asks, Retain included,
+// and all its entry of id holds.
+func (r *AccessEntryReconciler) retainAllowed(ctx context.Context, reader client.Reader, ae *v1.AccessEntry, id v1.EntryIdentity) (bool, error) {
+	cac, err := r.clusterConfigFrom(ctx, reader, id.ClusterName, id.Region)
+	if err != nil || cac == nil {
+		return false, err
+	}
+	labels, err := r.namespaceLabelsFrom(ctx, reader, ae.Namespace, cac)
+	if err != nil {
+		return false, err
+	}
+	return guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(ae, labels)).KeepsRetain() && keepsAsHeld(cac, ae, labels, id), nil
 }

@@ -451,3 +451,41 @@ func TestMayOwn(t *testing.T) {
 		}
 	}
 }
+
+// TestRetainReadsTheRulesAsTheyAreNow: the platform withdraws allowRetain, and a
+// tenant deletes its object under Retain before the operator's cache has seen
+// the change. The entry is not kept: the keep is decided on the config the API
+// server holds. Deciding on the cache, as the operator once did, kept an entry
+// no rule allowed any more, and nothing judged it again until the config's
+// next full pass.
+func TestRetainReadsTheRulesAsTheyAreNow(t *testing.T) {
+	lenient, strict := tenancyRule(), tenancyRule()
+	lenient.AllowRetain, strict.AllowRetain = true, false
+	config := func(rule v1.GrantRule) *v1.ClusterAccessConfig {
+		return &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "demo"},
+			Spec: v1.ClusterAccessConfigSpec{ClusterName: "demo", Guardrails: v1.Guardrails{Rules: []v1.GrantRule{rule}}}}
+	}
+	cached := newStepWorld(t, config(lenient))
+	apiServer := newStepWorld(t, config(strict))
+	ae := entry("retained", roleARN("retained"), func(ae *v1.AccessEntry) {
+		ae.Namespace, ae.Spec.ClusterName, ae.Spec.DeletionPolicy = tenantNS, "demo", v1.DeletionPolicyRetain
+		ae.Spec.AccessPolicies = []v1.AccessPolicy{policy(viewPolicy, tenantNS)}
+	})
+	id := v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: ae.Spec.PrincipalARN, Type: v1.TypeStandard}
+	r := cached.r
+	for _, c := range []struct {
+		name   string
+		reader client.Reader
+		want   bool
+	}{
+		{"the API server agrees with the cache", cached.k8s, true},
+		{"the API server holds a newer config without allowRetain", apiServer.k8s, false},
+	} {
+		r.APIReader = c.reader
+		p := &entryPass{ae: ae, id: id}
+		got, err := r.retains(context.Background(), p, id)
+		if err != nil || got != c.want {
+			t.Errorf("%s: retains = %v, %v; want %v", c.name, got, err, c.want)
+		}
+	}
+}
