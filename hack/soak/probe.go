@@ -33,8 +33,11 @@ type probe struct {
 	// outages are when the operator was killed or kube-apiserver restarted,
 	// named, so that a slow probe says what its wait overlapped.
 	outages []outage
-	cancel  context.CancelFunc
-	done    chan struct{}
+	// states are the Ready conditions each object showed, in turn, with when
+	// (from its creation): what a slow one waited on.
+	states map[string][]string
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // probeLive is how many probe objects are kept; older ones, once Ready, are deleted.
@@ -42,7 +45,7 @@ const probeLive = 3
 
 func startProbe(ctx context.Context, k8s client.Client) *probe {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &probe{k8s: k8s, created: map[string]time.Time{}, ready: map[string]time.Duration{}, interrupted: map[string]bool{}, clusterOf: map[string]string{}, cancel: cancel, done: make(chan struct{})}
+	p := &probe{k8s: k8s, created: map[string]time.Time{}, ready: map[string]time.Duration{}, interrupted: map[string]bool{}, clusterOf: map[string]string{}, states: map[string][]string{}, cancel: cancel, done: make(chan struct{})}
 	go p.watch(ctx)
 	return p
 }
@@ -59,7 +62,11 @@ func (p *probe) watch(ctx context.Context) {
 			for _, ae := range list.Items {
 				c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady)
 				at, known := p.created[ae.Name]
-				if _, done := p.ready[ae.Name]; known && !done && c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == ae.Generation {
+				if _, done := p.ready[ae.Name]; !known || done {
+					continue
+				}
+				p.saw(ae.Name, now.Sub(at), c)
+				if c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == ae.Generation {
 					p.ready[ae.Name] = now.Sub(at)
 				}
 			}
@@ -70,6 +77,30 @@ func (p *probe) watch(ctx context.Context) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// saw records the object's Ready condition when it differs from the last one
+// recorded (at most maxStates of them). The caller holds p.mu.
+func (p *probe) saw(name string, since time.Duration, c *metav1.Condition) {
+	state := "no Ready condition"
+	if c != nil {
+		state = fmt.Sprintf("%s/%s: %.90s", c.Status, c.Reason, c.Message)
+	}
+	seen := p.states[name]
+	if len(seen) >= maxStates || len(seen) > 0 && strings.HasSuffix(seen[len(seen)-1], "s "+state) {
+		return
+	}
+	p.states[name] = append(seen, fmt.Sprintf("%+.1fs %s", since.Seconds(), state))
+}
+
+// maxStates is how many Ready conditions a probe object's record keeps.
+const maxStates = 12
+
+// statesOf are the Ready conditions the object showed, in turn.
+func (p *probe) statesOf(name string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return strings.Join(p.states[name], " | ")
 }
 
 // interrupt sets aside the objects of the cluster waiting now.
@@ -196,7 +227,7 @@ func (p *probe) judge(bound time.Duration, c *counts) []finding {
 	var slow []string
 	for _, w := range ready {
 		if w.d > bound {
-			slow = append(slow, fmt.Sprintf("%s %s: %s", w.name, w.d.Round(100*time.Millisecond), p.overlapped(w.name, probeLookBack)))
+			slow = append(slow, fmt.Sprintf("%s %s: %s; Ready was %s", w.name, w.d.Round(100*time.Millisecond), p.overlapped(w.name, probeLookBack), p.statesOf(w.name)))
 		}
 	}
 	if len(slow) > 0 {
