@@ -289,7 +289,10 @@ func (r *AccessEntryReconciler) summarize(ctx context.Context, p *entryPass, del
 	if perr := r.patchStatus(ctx, p); perr != nil {
 		err = errors.Join(err, perr)
 	}
-	return res, err
+	if err != nil {
+		return ctrl.Result{}, err // retried by the workqueue's backoff, which ignores a result
+	}
+	return res, nil
 }
 
 // ending is how an AccessEntry's pass ends: looked at again when its

@@ -478,7 +478,10 @@ func (r *ClusterAccessConfigReconciler) summarize(ctx context.Context, p *cluste
 			err = errors.Join(err, client.IgnoreNotFound(perr))
 		}
 	}
-	return res, err
+	if err != nil {
+		return ctrl.Result{}, err // retried by the workqueue's backoff, which ignores a result
+	}
+	return res, nil
 }
 
 // ending is how a ClusterAccessConfig's pass ends: read again every resync;
