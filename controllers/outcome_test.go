@@ -7,8 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsapi/awsapitest"
+	"github.com/eksaccess/eks-access-operator/internal/budget"
 )
 
 // These tests check how the AccessEntry controller words what internal/awsapi
@@ -84,6 +88,33 @@ func TestCheckPartition(t *testing.T) {
 			if !strings.Contains(o.message, s) {
 				t.Errorf("%s in %s: %q does not say %q", c.principal, c.region, o.message, s)
 			}
+		}
+	}
+}
+
+// TestThrottledRetriesSoon: a pass EKS throttled is tried again within 2 s,
+// however long its object has been reconciling (the budget, cut by the
+// throttle, paces it in its turn), while a wait for EKS to show an entry still
+// backs off with that time. Backing off throttles too put the objects that had
+// waited longest last: in the soak, a probe object waited 25 s more after each.
+func TestThrottledRetriesSoon(t *testing.T) {
+	r := &AccessEntryReconciler{Deps: Deps{AWS: testClients(awsConfig(), "http://127.0.0.1:1", &budget.Options{QPS: 10, Burst: 10})}}
+	id := v1.EntryIdentity{ClusterName: "c", Region: "us-west-2", PrincipalARN: "arn:aws:iam::111122223333:role/r"}
+	cases := []struct {
+		err      error
+		min, max time.Duration
+	}{
+		{eksErr("DescribeAccessEntry", "ThrottlingException", "Rate exceeded"), time.Second, 2 * time.Second},
+		{eksErr("DescribeAccessEntry", "ResourceNotFoundException", "No access entry found"), maxBackoff, maxBackoff},
+	}
+	for _, c := range cases {
+		ae := &v1.AccessEntry{}
+		ae.Generation = 1
+		meta.SetStatusCondition(&ae.Status.Conditions, metav1.Condition{Type: v1.ConditionReconciling, Status: metav1.ConditionTrue, Reason: v1.ReasonProgressing,
+			ObservedGeneration: 1, LastTransitionTime: metav1.NewTime(time.Now().Add(-10 * time.Minute))})
+		res, err := r.ending(ae, false).conclude(r.eksOutcome(id, c.err))
+		if err != nil || res.RequeueAfter < c.min || res.RequeueAfter > c.max {
+			t.Errorf("%v, 10 minutes reconciling: requeued after %s (%v), want %s to %s", c.err, res.RequeueAfter, err, c.min, c.max)
 		}
 	}
 }
