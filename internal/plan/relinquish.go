@@ -13,15 +13,21 @@ import (
 // ownership tags: the groups it added, the username back to the one the entry
 // had, policies it associated, scopes it widened (a scope narrowed to what both
 // cover), and the tags it wrote (written: the spec tag keys it managed). What
-// the object took away stays away: giving it back would grant. principal is
-// the entry's.
+// the object took away stays away, and so does a username the platform's rule
+// reverted to EKS's own: giving either back would grant. principal is the
+// entry's.
 func Relinquish(adopted v1.AdoptedEntry, o Observed, principal string, written []string) Plan {
 	var p Plan
 	if v1.AccessEntryType(o.Type) == v1.TypeStandard {
 		groups := slices.DeleteFunc(Sorted(o.Groups), func(g string) bool { return !slices.Contains(adopted.KubernetesGroups, g) })
-		if o.Username != adopted.Username || len(groups) != len(o.Groups) {
+		// A username the entry shows as EKS derives it (the platform's rule
+		// revoked the adopted one) stays so: sending the adopted one back would
+		// grant what was taken away.
+		derived := awsarn.DefaultUsername(principal)
+		giveBack := o.Username != adopted.Username && o.Username != derived
+		if giveBack || len(groups) != len(o.Groups) {
 			p.Update = &EntryUpdate{Groups: append([]string{}, groups...)}
-			if adopted.Username != awsarn.DefaultUsername(principal) {
+			if giveBack && adopted.Username != derived {
 				p.Update.Username = &adopted.Username
 			}
 		}

@@ -65,6 +65,14 @@ func TestRelinquish(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a custom username the platform's rule revoked is not sent back", func(t *testing.T) {
+		custom := had
+		custom.Username = "ops-team"
+		got := Relinquish(custom, Observed{Type: "STANDARD", Username: derived, Groups: []string{"ops"}}, principal, nil)
+		if got.Update != nil {
+			t.Errorf("update %+v: want none (the username stays the one EKS derives)", got.Update)
+		}
+	})
 	t.Run("a custom username the entry had is sent back", func(t *testing.T) {
 		custom := had
 		custom.Username = "ops-team"
