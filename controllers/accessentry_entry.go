@@ -302,13 +302,20 @@ func (r *AccessEntryReconciler) recordedBy(ctx context.Context, ae *v1.AccessEnt
 // principal in another letter case, ahead of this one (spelledOtherwise),
 // which EKS would not tell; an entry this object holds of it is given up. It
 // runs every pass, due or not, as two objects may have created their entries
-// at once.
+// at once. An entry another object retained in another spelling
+// (retainedOtherwise) only keeps an object that holds none from creating one:
+// a retained entry is a leftover, judged by pruning, and never costs a live
+// object the entry it holds.
 func (r *AccessEntryReconciler) checkSpelling(ctx context.Context, p *entryPass) error {
+	holds := p.ae.Status.AccessEntryARN != ""
 	by, err := r.spelledOtherwise(ctx, p)
+	if err == nil && by == nil && !holds {
+		by, err = r.retainedOtherwise(ctx, p)
+	}
 	switch {
 	case err != nil || by == nil:
 		return err
-	case p.ae.Status.AccessEntryARN != "":
+	case holds:
 		return r.yieldSpelling(ctx, p, by)
 	}
 	return r.refuseSpelling(p, by)
@@ -316,29 +323,37 @@ func (r *AccessEntryReconciler) checkSpelling(ctx context.Context, p *entryPass)
 
 // spelledOtherwise is the AccessEntry that has the object's principal, spelled
 // in another letter case, on its cluster in its account and region, ahead of the
-// object (spelledFirst). IAM names are case-insensitive, so both spellings are
+// object: a trusted one ahead of a tenant's, else as spelledFirst says. IAM names are case-insensitive, so both spellings are
 // one role, though EKS may keep an entry for each. Nil when none is ahead.
 func (r *AccessEntryReconciler) spelledOtherwise(ctx context.Context, p *entryPass) (*plan.Claimant, error) {
 	list := &v1.AccessEntryList{}
 	if err := r.List(ctx, list, client.MatchingFields{principalField: principalKey(p.id.ClusterName, p.id.PrincipalARN)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now, trusted := time.Now(), guardrails.Trusted(p.ae.Namespace, r.TrustedNamespaces)
 	for i := range list.Items {
 		o := &list.Items[i]
 		id := o.Status.Identity
-		if o.UID != p.ae.UID && id != nil && id.PrincipalARN != p.id.PrincipalARN && strings.EqualFold(id.PrincipalARN, p.id.PrincipalARN) &&
-			id.ClusterName == p.id.ClusterName && id.Region == p.id.Region && id.Account == p.id.Account && r.spelledFirst(o, p, now) {
+		if o.UID == p.ae.UID || id == nil || id.PrincipalARN == p.id.PrincipalARN || !strings.EqualFold(id.PrincipalARN, p.id.PrincipalARN) ||
+			id.ClusterName != p.id.ClusterName || id.Region != p.id.Region || id.Account != p.id.Account {
+			continue
+		}
+		// The platform's objects come before the tenants', as in every claim.
+		otherTrusted := guardrails.Trusted(o.Namespace, r.TrustedNamespaces)
+		if otherTrusted == trusted && r.spelledFirst(o, p, now) || otherTrusted && !trusted {
 			return &plan.Claimant{Namespace: o.Namespace, Name: o.Name}, nil
 		}
 	}
-	return r.retainedOtherwise(ctx, p)
+	return nil, nil
 }
 
 // retainedOtherwise is the AccessEntry that retained an entry of the object's
 // principal spelled in another letter case, in its cluster and region: that
-// entry was there before any entry of the object's spelling could be (EKS
-// would have refused a create while it was held), so it comes first.
+// entry was there before any entry of the object's spelling could be, so it
+// comes first. Only a retainer in the object's own namespace or a trusted one
+// counts: what a tenant left behind never blocks the platform or another
+// namespace (the entry ARN names no path, so a tenant's record could name any
+// role of the same name).
 func (r *AccessEntryReconciler) retainedOtherwise(ctx context.Context, p *entryPass) (*plan.Claimant, error) {
 	key := retainedKeyOf(p.id)
 	if key == "" {
@@ -353,7 +368,8 @@ func (r *AccessEntryReconciler) retainedOtherwise(ctx context.Context, p *entryP
 		o := &list.Items[i]
 		for _, e := range o.Status.RetainedEntries {
 			// The same principal (by key) in another spelling (by name).
-			if k, n := retainedKeyAndName(e.ARN); o.UID != p.ae.UID && k == key && n != name {
+			counts := o.Namespace == p.ae.Namespace || guardrails.Trusted(o.Namespace, r.TrustedNamespaces)
+			if k, n := retainedKeyAndName(e.ARN); o.UID != p.ae.UID && counts && k == key && n != name {
 				return &plan.Claimant{Namespace: o.Namespace, Name: o.Name}, nil
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
@@ -360,5 +361,80 @@ func TestRetainedEntryCountsInEverySpelling(t *testing.T) {
 	waitReason(t, y, v1.ReasonConflict, 30*time.Second)
 	if e, ok := emuEntry(cluster, respelled); ok {
 		t.Errorf("EKS holds a second entry of the retained role, spelled %s: %+v", respelled, e)
+	}
+}
+
+// TestRetainedSpellingNeverCostsAHeldEntry: the red team's finding of
+// 2026-12-06. An entry ARN names no path, so a tenant that retained
+// role/tenants/team-b/Platform-Admins had a record that matched
+// role/platform-admins: the platform's object holding its ClusterAdmin entry
+// gave it up, and another namespace's objects were refused. A retained record
+// now only keeps an object that holds no entry from creating one, and only a
+// retainer in the object's own namespace or a trusted one counts; a tenant's
+// live object never comes before a trusted one.
+func TestRetainedSpellingNeverCostsAHeldEntry(t *testing.T) {
+	const other = "tenant-c"
+	entryOf := func(name string) string {
+		return fmt.Sprintf("arn:aws:eks:%s:%s:access-entry/demo/role/%s/%s/00000000-0000-0000-0000-000000000000", region, account, account, name)
+	}
+	retainer := func(ns, name, retained string) *v1.AccessEntry {
+		return stepObject(name, func(ae *v1.AccessEntry) {
+			ae.Namespace, ae.UID = ns, k8stypes.UID("uid-"+ns+"-"+name)
+			ae.Status.RetainedEntries = []v1.RetainedEntry{{ARN: entryOf(retained)}}
+		})
+	}
+	holding := func(ae *v1.AccessEntry) {
+		id := v1.EntryIdentity{ClusterName: "demo", Region: region, Account: account, PrincipalARN: ae.Spec.PrincipalARN, Type: v1.TypeStandard}
+		ae.Status.Identity, ae.Status.AccessEntryARN = &id, entryOf(ae.Spec.PrincipalARN[strings.LastIndex(ae.Spec.PrincipalARN, "/")+1:])
+		ae.Status.CreatedAt = &metav1.Time{Time: time.Now().Add(-time.Hour)}
+	}
+	object := func(ns, name, principal string, mutate ...func(*v1.AccessEntry)) *v1.AccessEntry {
+		return stepObject(name, append([]func(*v1.AccessEntry){func(ae *v1.AccessEntry) {
+			ae.Namespace, ae.UID, ae.Spec.PrincipalARN = ns, k8stypes.UID("uid-"+ns+"-"+name), roleARN(principal)
+		}}, mutate...)...)
+	}
+	cases := []struct {
+		name     string
+		self     *v1.AccessEntry
+		others   []*v1.AccessEntry
+		conflict bool
+	}{
+		{"the platform's held entry, a tenant's record of another path and case", object(testNS, "admins", "platform-admins", holding),
+			[]*v1.AccessEntry{retainer(tenantNS, "grab", "Platform-Admins")}, false},
+		{"the platform's new object, a tenant's record", object(testNS, "admins", "platform-admins"),
+			[]*v1.AccessEntry{retainer(tenantNS, "grab", "Platform-Admins")}, false},
+		{"another namespace's new object, a tenant's record", object(other, "keep", "keep4"),
+			[]*v1.AccessEntry{retainer(tenantNS, "keeper", "KEEP4")}, false},
+		{"a held entry, a record of its own namespace", object(tenantNS, "keep", "keep4", holding),
+			[]*v1.AccessEntry{retainer(tenantNS, "keeper", "KEEP4")}, false},
+		{"a new object, a record of its own namespace", object(tenantNS, "keep", "keep4"),
+			[]*v1.AccessEntry{retainer(tenantNS, "keeper", "KEEP4")}, true},
+		{"a tenant's new object, the platform's record", object(tenantNS, "keep", "keep4"),
+			[]*v1.AccessEntry{retainer(testNS, "keeper", "KEEP4")}, true},
+		{"the platform's new object, a tenant's older live holder", object(testNS, "ops", "ops"),
+			[]*v1.AccessEntry{object(tenantNS, "ops", "OPS", holding)}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			objs := []client.Object{c.self}
+			for _, o := range c.others {
+				objs = append(objs, o)
+			}
+			w := newStepWorld(t, objs...)
+			p := w.pass(t, c.self)
+			err := w.r.checkSpelling(context.Background(), p)
+			if c.conflict {
+				if o := outcomeOf(t, err); o.reason != v1.ReasonConflict {
+					t.Errorf("%+v, want Conflict", o)
+				}
+				return
+			}
+			if err != nil {
+				t.Errorf("checkSpelling = %v, want nothing in the way", err)
+			}
+			if w.writes() != 0 {
+				t.Errorf("%d EKS writes, want none", w.writes())
+			}
+		})
 	}
 }
