@@ -65,6 +65,9 @@ type clusterPass struct {
 	// slot holds the EKS calls the pass reserved; its context carries it.
 	slot   *awsapi.Slot
 	events pendingEvents
+	// room holds a full pass's leftovers to their namespace's entry limit; nil
+	// outside one.
+	room *leftoverRoom
 	// released: the config was let go; there is nothing left to patch.
 	released bool
 }

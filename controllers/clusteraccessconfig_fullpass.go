@@ -28,6 +28,8 @@ type fullPass struct {
 	principals []string
 	judged     int
 	unmanaged  []v1.UnmanagedEntry
+	// room counts, for the namespaces' entry limits, what the pass kept.
+	room *leftoverRoom
 }
 
 // fullPassOf is the config's full pass under way, or a new one.
@@ -74,6 +76,12 @@ func (r *ClusterAccessConfigReconciler) judgeAll(ctx context.Context, p *cluster
 	if err != nil {
 		return err
 	}
+	if fp.room == nil {
+		if fp.room, err = r.roomOf(ctx, p); err != nil {
+			return err
+		}
+	}
+	p.room = fp.room
 	for ; fp.judged < len(fp.principals); fp.judged++ {
 		principal := fp.principals[fp.judged]
 		if declared[principal] == shieldsAny {

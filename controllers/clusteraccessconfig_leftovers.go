@@ -39,7 +39,13 @@ func (r *ClusterAccessConfigReconciler) judgeLeftover(ctx context.Context, p *cl
 	}
 	cac := p.cac
 	id := v1.EntryIdentity{ClusterName: cac.Spec.ClusterName, Region: p.region, Account: cac.Status.AccountID, PrincipalARN: principal, Type: v1.AccessEntryType(obs.Type)}
-	l := guardrails.JudgeLeftover(guardrailConfig(cac), owner.Namespace, ns.Labels, id, *obs)
+	cfg := guardrailConfig(cac)
+	l := guardrails.JudgeLeftover(cfg, owner.Namespace, ns.Labels, id, *obs)
+	why := l.Reason()
+	if limit := cfg.LimitOf(owner.Namespace, ns.Labels); !l.Delete && !p.room.admit(owner.Namespace, limit) {
+		l.Delete = true
+		why = fmt.Sprintf("namespace %s fills its entry limit in the cluster (%d, maxEntriesPerNamespace) with its objects' entries and the leftovers kept before this one", owner.Namespace, limit)
+	}
 	report := cac.Spec.Guardrails.Enforcement == v1.EnforcementReport
 	what, pl := "the whole entry", plan.Plan{}
 	if !l.Delete {
@@ -55,7 +61,7 @@ func (r *ClusterAccessConfigReconciler) judgeLeftover(ctx context.Context, p *cl
 	if report {
 		u.Action, done = guardrails.PruneWouldRevoke, "with enforcement Revoke the operator would remove"
 	}
-	u.Reason = fmt.Sprintf("left by AccessEntry %s/%s, which no longer records it, and %s: %s %s", owner.Namespace, owner.Name, l.Reason(), done, what)
+	u.Reason = fmt.Sprintf("left by AccessEntry %s/%s, which no longer records it, and %s: %s %s", owner.Namespace, owner.Name, why, done, what)
 	if !report {
 		if err := r.revokeLeftover(ctx, p, awsapi.Entry{ID: id, ARN: obs.ARN}, leftoverChange{delete: l.Delete, plan: pl, obs: obs}); err != nil {
 			return nil, err
@@ -179,4 +185,50 @@ func mayOwn(ae *v1.AccessEntry, v guardrails.Verdict, cluster string) shield {
 		return shieldsAny
 	}
 	return shieldsNothing
+}
+
+// leftoverRoom holds the leftovers a full pass keeps to their namespace's entry
+// limit (maxEntriesPerNamespace), so that Retain, on deletion or on a move, never
+// lets a namespace hold more entries in the cluster than its rule allows
+// objects: the namespace's objects holding their current entry come first, then
+// the leftovers in the order the pass judges them; those past the limit are
+// deleted. A pass cut short between a leftover's judgement and its write counts
+// it again when it goes on: at most one more deleted than needed, until the
+// next pass.
+type leftoverRoom struct {
+	held, kept map[string]int
+}
+
+// roomOf counts, per namespace outside the trusted ones, the objects that hold
+// their current entry in the pass's cluster.
+func (r *ClusterAccessConfigReconciler) roomOf(ctx context.Context, p *clusterPass) (*leftoverRoom, error) {
+	list := &v1.AccessEntryList{}
+	if err := r.APIReader.List(ctx, list, client.MatchingFields{clusterNameField: p.cac.Spec.ClusterName}); err != nil {
+		return nil, err
+	}
+	room := &leftoverRoom{held: map[string]int{}, kept: map[string]int{}}
+	for i := range list.Items {
+		o := &list.Items[i]
+		id := o.Status.Identity
+		if o.DeletionTimestamp.IsZero() && !guardrails.Trusted(o.Namespace, r.TrustedNamespaces) && o.Status.AccessEntryARN != "" &&
+			id != nil && id.ClusterName == p.cac.Spec.ClusterName && id.Region == p.region {
+			room.held[o.Namespace]++
+		}
+	}
+	return room, nil
+}
+
+// admit counts a leftover of namespace ns kept; false when the namespace's
+// objects and the leftovers kept before fill its limit already. Outside a
+// full pass (a hinted principal, judged alone), always true: the next full
+// pass holds the namespace to its limit.
+func (room *leftoverRoom) admit(ns string, limit int) bool {
+	if room == nil {
+		return true
+	}
+	if room.held[ns]+room.kept[ns] >= limit {
+		return false
+	}
+	room.kept[ns]++
+	return true
 }

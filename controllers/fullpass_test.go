@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsapi"
@@ -77,7 +78,7 @@ func TestFullPruningPassResumes(t *testing.T) {
 
 // pruning is a ClusterAccessConfig reconciler whose account allows burst calls
 // a second on a clock the test moves, and a config that deletes unmanaged
-// entries on cluster demo, holding n of them.
+// entries on cluster demo, holding n of them; objs are in the API server.
 type pruning struct {
 	w     *stepWorld
 	clock *fakeClock
@@ -86,8 +87,8 @@ type pruning struct {
 	cac   *v1.ClusterAccessConfig
 }
 
-func newPruning(ctx context.Context, t *testing.T, n, burst int) *pruning {
-	w := newStepWorld(t)
+func newPruning(ctx context.Context, t *testing.T, n, burst int, objs ...client.Object) *pruning {
+	w := newStepWorld(t, objs...)
 	for i := range n {
 		principal := roleARN(fmt.Sprintf("unmanaged-%03d", i))
 		if _, err := w.eks.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(principal)}); err != nil {

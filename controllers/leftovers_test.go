@@ -489,3 +489,51 @@ func TestRetainReadsTheRulesAsTheyAreNow(t *testing.T) {
 		}
 	}
 }
+
+// TestLeftoversHeldToTheEntryLimit: the red team's finding of 2026-12-06. A
+// namespace allowed 2 entries holds one through a live object and left three
+// more behind under Retain (objects deleted, or moved away). A full pass keeps
+// one of them, the first it judges, and deletes the other two: Retain no longer
+// lets a namespace fill the cluster's quota past its limit.
+func TestLeftoversHeldToTheEntryLimit(t *testing.T) {
+	ctx := context.Background()
+	rule := tenancyRule()
+	rule.AllowRetain, rule.MaxEntriesPerNamespace = true, 2
+	live := stepObject("live", func(ae *v1.AccessEntry) {
+		ae.Namespace = tenantNS
+		id := v1.EntryIdentity{ClusterName: "demo", Region: region, Account: account, PrincipalARN: ae.Spec.PrincipalARN, Type: v1.TypeStandard}
+		ae.Status.Identity, ae.Status.AccessEntryARN = &id, "arn:aws:eks:"+region+":"+account+":access-entry/demo/role/"+account+"/live/1"
+	})
+	pr := newPruning(ctx, t, 0, 100, live)
+	pr.cac.Spec.Guardrails.Rules = []v1.GrantRule{rule}
+	pr.cac.Spec.UnmanagedEntries.Policy = v1.UnmanagedKeep
+	var left []string
+	for _, name := range []string{"gone-1", "gone-2", "gone-3"} {
+		principal := roleARN(name)
+		tags := ownership.Owner{Instance: instance, Namespace: tenantNS, Name: name}.Tags()
+		if _, err := pr.w.eks.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(principal), Tags: tags}); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, principal)
+	}
+	pr.once(ctx, t)
+	if _, ended := pr.r.fullPrune.Load(pr.cac.UID); !ended {
+		t.Fatal("the full pass did not end in one reconcile")
+	}
+	var held []string
+	for _, e := range pr.w.emu.Entries(account, region, "demo") {
+		held = append(held, e.PrincipalARN)
+	}
+	if want := left[:1]; !slices.Equal(held, want) {
+		t.Errorf("EKS holds %v, want only %v: the live object's entry and one leftover fill the limit of 2", held, want)
+	}
+	revoked := 0
+	for _, u := range pr.cac.Status.UnmanagedEntries {
+		if u.Action == guardrails.PruneRevoked && strings.Contains(u.Reason, "fills its entry limit in the cluster (2, maxEntriesPerNamespace)") {
+			revoked++
+		}
+	}
+	if revoked != 2 {
+		t.Errorf("status records %d leftovers removed for the limit, want 2: %+v", revoked, pr.cac.Status.UnmanagedEntries)
+	}
+}
