@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,7 +27,13 @@ func (r *AccessEntryReconciler) checkExpiry(ctx context.Context, p *entryPass) e
 			return err
 		}
 	}
-	return done(v1.ReasonExpired, "expired at %s (spec.expiresAt): it holds nothing in EKS", spec.ExpiresAt.UTC().Format(time.RFC3339))
+	held := "it holds nothing in EKS"
+	if n := len(p.ae.Status.RetainedEntries); n > 0 {
+		// Kept under Retain before the expiry: leftovers now, not this grant, and
+		// judged as such by pruning.
+		held = fmt.Sprintf("its own entry is deleted; %d entries it retained earlier (status.retainedEntries) are left behind, judged by the ClusterAccessConfig's pruning", n)
+	}
+	return done(v1.ReasonExpired, "expired at %s (spec.expiresAt): %s", spec.ExpiresAt.UTC().Format(time.RFC3339), held)
 }
 
 // revokeExpired deletes the entry of id that an expired object holds. Expiry the
