@@ -352,3 +352,30 @@ func TestManyExpiriesOneDeleteEach(t *testing.T) {
 		t.Error("no grant waited for its turn: the test shows nothing")
 	}
 }
+
+// TestExpiredWithRetainedEntriesSaysSo: an object that moved away under Retain
+// before its expiry does not say it holds nothing: the entries it retained are
+// left behind (for pruning to judge), and its Expired message says how many.
+func TestExpiredWithRetainedEntriesSaysSo(t *testing.T) {
+	past := metav1.NewTime(time.Now().Add(-time.Minute))
+	cases := []struct {
+		retained int
+		says     string
+	}{
+		{0, "it holds nothing in EKS"},
+		{2, "2 entries it retained earlier (status.retainedEntries) are left behind"},
+	}
+	for _, c := range cases {
+		ae := stepObject("expired", func(ae *v1.AccessEntry) {
+			ae.Spec.ExpiresAt = &past
+			for i := range c.retained {
+				ae.Status.RetainedEntries = append(ae.Status.RetainedEntries, v1.RetainedEntry{ARN: fmt.Sprintf("arn:aws:eks:%s:%s:access-entry/demo/role/%s/old-%d/1", region, account, account, i)})
+			}
+		})
+		w := newStepWorld(t, ae)
+		o := outcomeOf(t, w.r.checkExpiry(context.Background(), newEntryPass(ae)))
+		if o.reason != v1.ReasonExpired || !strings.Contains(o.message, c.says) {
+			t.Errorf("%d retained: %s %q, want Expired saying %q", c.retained, o.reason, o.message, c.says)
+		}
+	}
+}
