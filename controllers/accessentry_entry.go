@@ -323,8 +323,9 @@ func (r *AccessEntryReconciler) checkSpelling(ctx context.Context, p *entryPass)
 
 // spelledOtherwise is the AccessEntry that has the object's principal, spelled
 // in another letter case, on its cluster in its account and region, ahead of the
-// object: a trusted one ahead of a tenant's, else as spelledFirst says. IAM names are case-insensitive, so both spellings are
-// one role, though EKS may keep an entry for each. Nil when none is ahead.
+// object: a trusted one ahead of a tenant's, else as spelledFirst says. IAM
+// names are case-insensitive, so both spellings are one role, though EKS may
+// keep an entry for each. Nil when none is ahead.
 func (r *AccessEntryReconciler) spelledOtherwise(ctx context.Context, p *entryPass) (*plan.Claimant, error) {
 	list := &v1.AccessEntryList{}
 	if err := r.List(ctx, list, client.MatchingFields{principalField: principalKey(p.id.ClusterName, p.id.PrincipalARN)}, client.UnsafeDisableDeepCopy); err != nil {
