@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsapi"
@@ -42,6 +44,12 @@ func (r *ClusterAccessConfigReconciler) judgeLeftover(ctx context.Context, p *cl
 	cfg := guardrailConfig(cac)
 	l := guardrails.JudgeLeftover(cfg, owner.Namespace, ns.Labels, id, *obs)
 	why := l.Reason()
+	if by, err := r.platformDeclares(ctx, p, principal); err != nil {
+		return nil, err
+	} else if by != "" && !l.Delete {
+		l.Delete = true
+		why = fmt.Sprintf("AccessEntry %s of a trusted namespace declares the principal (IAM names are case-insensitive): a tenant's leftover never stands beside the platform's entry", by)
+	}
 	if limit := cfg.LimitOf(owner.Namespace, ns.Labels); !l.Delete && !p.room.admit(owner.Namespace, limit) {
 		l.Delete = true
 		why = fmt.Sprintf("namespace %s fills its entry limit in the cluster (%d, maxEntriesPerNamespace) with its objects' entries and the leftovers kept before this one", owner.Namespace, limit)
@@ -137,9 +145,15 @@ func (r *ClusterAccessConfigReconciler) leftoverOwner(ctx context.Context, p *cl
 	case err != nil:
 		return owner, false, err
 	}
-	// An entry the object only keeps among its retained ones (it moved away under
-	// Retain) is judged too: the object judges only its current entry.
-	return owner, obs.ARN != ae.Status.AccessEntryARN, nil
+	// An object the operator let go (its finalizer removed) that another
+	// finalizer holds in deletion answers for nothing any more: the entry it
+	// kept under Retain is left behind, as if the object were gone (red team,
+	// 2026-12-06: a tenant's own finalizer kept such entries out of pruning and
+	// the entry limits). An entry the object only keeps among its retained ones
+	// (it moved away under Retain) is judged too: the object judges only its
+	// current entry.
+	letGo := !ae.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(ae, v1.Finalizer)
+	return owner, letGo || obs.ARN != ae.Status.AccessEntryARN, nil
 }
 
 // refusedClaims are the Ready reasons of an object refused the entry of its
@@ -231,4 +245,23 @@ func (room *leftoverRoom) admit(ns string, limit int) bool {
 	}
 	room.kept[ns]++
 	return true
+}
+
+// platformDeclares names the AccessEntry of a trusted namespace that declares
+// the principal in the pass's cluster, in any letter case; "" when none does.
+// A tenant's leftover of it is deleted, as the entry a tenant held of such a
+// principal is (red team, 2026-12-06: a leftover spelled Tool4 kept View at
+// cluster scope beside the platform's tool4).
+func (r *ClusterAccessConfigReconciler) platformDeclares(ctx context.Context, p *clusterPass, principal string) (string, error) {
+	list := &v1.AccessEntryList{}
+	if err := r.List(ctx, list, client.MatchingFields{principalField: principalKey(p.cac.Spec.ClusterName, principal)}, client.UnsafeDisableDeepCopy); err != nil {
+		return "", err
+	}
+	for i := range list.Items {
+		o := &list.Items[i]
+		if o.DeletionTimestamp.IsZero() && guardrails.Trusted(o.Namespace, r.TrustedNamespaces) && cmp.Or(o.Spec.Region, r.DefaultRegion) == p.region {
+			return o.Namespace + "/" + o.Name, nil
+		}
+	}
+	return "", nil
 }

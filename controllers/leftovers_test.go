@@ -537,3 +537,68 @@ func TestLeftoversHeldToTheEntryLimit(t *testing.T) {
 		t.Errorf("status records %d leftovers removed for the limit, want 2: %+v", revoked, pr.cac.Status.UnmanagedEntries)
 	}
 }
+
+// TestLingeringObjectAnswersForNothing: the red team's finding of 2026-12-06. A
+// tenant adds a finalizer of its own and deletes its object under Retain: the
+// operator keeps the entry and lets the object go, but the tenant's finalizer
+// holds it in deletion, still recording the entry. Such an object answers for
+// nothing: its entry is a leftover, judged by its namespace's rule (here none
+// allows Retain any more, so it goes). Taking the lingering object for the
+// entry's holder, as pruning once did, kept the entry Protected for as long as
+// the tenant liked.
+func TestLingeringObjectAnswersForNothing(t *testing.T) {
+	ctx := context.Background()
+	rule := tenancyRule()
+	rule.AllowRetain = false
+	pr := newPruning(ctx, t, 0, 100)
+	pr.cac.Spec.Guardrails.Rules = []v1.GrantRule{rule}
+	pr.cac.Spec.UnmanagedEntries.Policy = v1.UnmanagedKeep
+	principal := roleARN("lingering")
+	tags := ownership.Owner{Instance: instance, Namespace: tenantNS, Name: "lingering"}.Tags()
+	out, err := pr.w.eks.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(principal), Tags: tags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ae := stepObject("lingering", func(ae *v1.AccessEntry) {
+		ae.Namespace, ae.Spec.PrincipalARN, ae.Spec.DeletionPolicy = tenantNS, principal, v1.DeletionPolicyRetain
+		ae.Finalizers = []string{"example.com/hold"}
+	})
+	if err := pr.w.k8s.Create(ctx, ae); err != nil {
+		t.Fatal(err)
+	}
+	id := v1.EntryIdentity{ClusterName: "demo", Region: region, Account: account, PrincipalARN: principal, Type: v1.TypeStandard}
+	ae.Status.Identity, ae.Status.AccessEntryARN = &id, aws.ToString(out.AccessEntry.AccessEntryArn)
+	if err := pr.w.k8s.Status().Update(ctx, ae); err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.w.k8s.Delete(ctx, ae); err != nil { // held by the tenant's finalizer
+		t.Fatal(err)
+	}
+	pr.once(ctx, t)
+	if _, ok := pr.w.entry(principal); ok {
+		t.Errorf("the entry of %s, kept under Retain by an object in deletion that the operator let go, is still in EKS: %+v", principal, pr.cac.Status.UnmanagedEntries)
+	}
+}
+
+// TestLeftoverBesideThePlatformsSpelling: the red team's finding of
+// 2026-12-06. A tenant left an entry of role Tool4 behind under Retain (its
+// rule allows that); the platform then declares role tool4, the same IAM role.
+// The tenant's leftover goes, as an entry a tenant held of it would: it kept
+// its grant beside the platform's.
+func TestLeftoverBesideThePlatformsSpelling(t *testing.T) {
+	ctx := context.Background()
+	platform := stepObject("tool", func(ae *v1.AccessEntry) { ae.Spec.PrincipalARN = roleARN("tool4") })
+	pr := newPruning(ctx, t, 0, 100, platform)
+	pr.r.TrustedNamespaces = []string{testNS}
+	pr.cac.Spec.Guardrails.Rules = []v1.GrantRule{tenancyRule()} // allowRetain
+	pr.cac.Spec.UnmanagedEntries.Policy = v1.UnmanagedKeep
+	left := roleARN("Tool4")
+	tags := ownership.Owner{Instance: instance, Namespace: tenantNS, Name: "gone"}.Tags()
+	if _, err := pr.w.eks.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String("demo"), PrincipalArn: aws.String(left), Tags: tags}); err != nil {
+		t.Fatal(err)
+	}
+	pr.once(ctx, t)
+	if _, ok := pr.w.entry(left); ok {
+		t.Errorf("the tenant's leftover of %s stays beside the platform's %s: %+v", left, platform.Spec.PrincipalARN, pr.cac.Status.UnmanagedEntries)
+	}
+}
