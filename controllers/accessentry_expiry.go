@@ -10,6 +10,8 @@ import (
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
 
@@ -107,11 +109,44 @@ func (r *AccessEntryReconciler) giveBack(ctx context.Context, p *entryPass, at e
 	case obs.ARN != a.ARN || !plan.Owns(*obs, plan.RecordOf(&p.ae.Status, at.id), r.owner(p.ae)):
 		return plan.RemovalNotOurs, nil
 	}
+	a, err = r.allowedGiveBack(ctx, p, at.id, a)
+	if err != nil {
+		return 0, err
+	}
 	pl := plan.Relinquish(a, *obs, at.id.PrincipalARN, p.ae.Status.ManagedTags)
 	if err := cl.Apply(ctx, awsapi.Entry{ID: at.id, ARN: obs.ARN}, pl, obs); err != nil {
 		return 0, r.eksOutcome(at.id, err)
 	}
 	return plan.RemovalGiveBack, nil
+}
+
+// allowedGiveBack is the adopted record as a tenant's object may give it back
+// now: a username the platform's rule no longer allows the namespace goes back
+// to the one EKS derives, not to what the entry had (red team, 2026-12-06: the
+// tenant moved to another allowed username first, and the expiry sent the
+// revoked one back). The platform's objects give back what they found.
+func (r *AccessEntryReconciler) allowedGiveBack(ctx context.Context, p *entryPass, id v1.EntryIdentity, a v1.AdoptedEntry) (v1.AdoptedEntry, error) {
+	derived := awsarn.DefaultUsername(id.PrincipalARN)
+	if a.Username == "" || a.Username == derived || guardrails.Trusted(p.ae.Namespace, r.TrustedNamespaces) {
+		return a, nil
+	}
+	cac, err := r.clusterConfig(ctx, id.ClusterName, id.Region)
+	if err != nil {
+		return a, err
+	}
+	keep := false
+	if cac != nil {
+		labels, err := r.namespaceLabels(ctx, p.ae.Namespace, cac)
+		if err != nil {
+			return a, err
+		}
+		v := guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(p.ae, labels))
+		keep = v.EntryAllowed && v.Restrict(plan.Desired{Identity: id, Username: a.Username}).Username == a.Username
+	}
+	if !keep {
+		a.Username = derived
+	}
+	return a, nil
 }
 
 // reportExpiry tells what an expiry removed: an event, one log line and the

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
@@ -377,5 +378,43 @@ func TestExpiredWithRetainedEntriesSaysSo(t *testing.T) {
 		if o.reason != v1.ReasonExpired || !strings.Contains(o.message, c.says) {
 			t.Errorf("%d retained: %s %q, want Expired saying %q", c.retained, o.reason, o.message, c.says)
 		}
+	}
+}
+
+// TestGiveBackOnlyWhatTheRuleAllows: the red team's finding of 2026-12-06. A
+// tenant adopted an entry whose username the platform later revoked, moved its
+// object to another allowed username, and let it expire: the give-back sent the
+// revoked username back. The adopted username goes back only while the
+// namespace's rule allows it; otherwise the one EKS derives does.
+func TestGiveBackOnlyWhatTheRuleAllows(t *testing.T) {
+	const adopted = tenantNS + ":ops-{{SessionName}}"
+	principal := roleARN("adopted")
+	derived := awsarn.DefaultUsername(principal)
+	cases := []struct {
+		name      string
+		namespace string
+		usernames []v1.Pattern
+		want      string
+	}{
+		{"the rule allows it still", tenantNS, []v1.Pattern{"{{namespace}}:*"}, adopted},
+		{"the rule revoked it", tenantNS, []v1.Pattern{"{{namespace}}:{{SessionName}}"}, derived},
+		{"the platform's object", testNS, []v1.Pattern{"{{namespace}}:{{SessionName}}"}, adopted},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rule := tenancyRule()
+			rule.Usernames = c.usernames
+			cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "demo"},
+				Spec: v1.ClusterAccessConfigSpec{ClusterName: "demo", Guardrails: v1.Guardrails{Rules: []v1.GrantRule{rule}}}}
+			ae := stepObject("adopted", func(ae *v1.AccessEntry) {
+				ae.Namespace, ae.Spec.PrincipalARN, ae.Spec.Username = c.namespace, principal, tenantNS+":{{SessionName}}"
+			})
+			w := newStepWorld(t, cac, ae)
+			id := v1.EntryIdentity{ClusterName: "demo", Region: region, PrincipalARN: principal, Type: v1.TypeStandard}
+			got, err := w.r.allowedGiveBack(context.Background(), newEntryPass(ae), id, v1.AdoptedEntry{ARN: "arn:entry", Username: adopted})
+			if err != nil || got.Username != c.want {
+				t.Errorf("gives back username %q (%v), want %q", got.Username, err, c.want)
+			}
+		})
 	}
 }
