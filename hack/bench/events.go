@@ -166,9 +166,12 @@ func (b *bench) eventsLoss(ctx context.Context) error {
 	b.w.StopOperator()
 	// The no-events periods the same: a period shorter with events than without
 	// is refused, and until the first event arrives the no-events ones hold.
+	// An unmanaged entry whose event is lost is found by the config's next
+	// full pass (--resync-period), not by a sweep: that period is the watched
+	// sweep's here.
 	if err := b.w.StartOperator(append(slices.Clone(b.eventsArgs), "--events-sweep-period="+sweep.String(), "--events-watched-sweep-period="+watched.String(),
 		"--events-verification-period="+verify.String(), "--sweep-period="+sweep.String(), "--watched-sweep-period="+watched.String(),
-		"--verification-period="+verify.String(), "--background-qps="+strconv.FormatFloat(l.BackgroundQPS, 'f', -1, 64))...); err != nil {
+		"--verification-period="+verify.String(), "--resync-period="+watched.String(), "--background-qps="+strconv.FormatFloat(l.BackgroundQPS, 'f', -1, 64))...); err != nil {
 		return err
 	}
 	cfg := b.emu.Events()
