@@ -130,20 +130,11 @@ func (r *AccessEntryReconciler) allowedGiveBack(ctx context.Context, p *entryPas
 	if a.Username == "" || a.Username == derived || guardrails.Trusted(p.ae.Namespace, r.TrustedNamespaces) {
 		return a, nil
 	}
-	cac, err := r.clusterConfig(ctx, id.ClusterName, id.Region)
+	j, err := r.judgeAt(ctx, r.Client, p.ae, id)
 	if err != nil {
 		return a, err
 	}
-	keep := false
-	if cac != nil {
-		labels, err := r.namespaceLabels(ctx, p.ae.Namespace, cac)
-		if err != nil {
-			return a, err
-		}
-		v := guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(p.ae, labels))
-		keep = v.EntryAllowed && v.Restrict(plan.Desired{Identity: id, Username: a.Username}).Username == a.Username
-	}
-	if !keep {
+	if j == nil || !j.verdict.EntryAllowed || j.verdict.Restrict(plan.Desired{Identity: id, Username: a.Username}).Username != a.Username {
 		a.Username = derived
 	}
 	return a, nil

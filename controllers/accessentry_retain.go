@@ -64,13 +64,31 @@ func (r *AccessEntryReconciler) retains(ctx context.Context, p *entryPass, id v1
 // the config and the namespace, allows the object all it asks, Retain included,
 // and all its entry of id holds.
 func (r *AccessEntryReconciler) retainAllowed(ctx context.Context, reader client.Reader, ae *v1.AccessEntry, id v1.EntryIdentity) (bool, error) {
+	j, err := r.judgeAt(ctx, reader, ae, id)
+	if err != nil || j == nil {
+		return false, err
+	}
+	return j.verdict.KeepsRetain() && keepsAsHeld(j.cac, ae, j.labels, id), nil
+}
+
+// judgement is an object judged by the rules of its entry's cluster.
+type judgement struct {
+	cac     *v1.ClusterAccessConfig
+	labels  map[string]string
+	verdict guardrails.Verdict
+}
+
+// judgeAt judges the object by the rules of the cluster of id, as reader sees
+// the config and the namespace: the cache, or the API server itself. nil when
+// no ClusterAccessConfig governs the cluster.
+func (r *AccessEntryReconciler) judgeAt(ctx context.Context, reader client.Reader, ae *v1.AccessEntry, id v1.EntryIdentity) (*judgement, error) {
 	cac, err := r.clusterConfigFrom(ctx, reader, id.ClusterName, id.Region)
 	if err != nil || cac == nil {
-		return false, err
+		return nil, err
 	}
 	labels, err := r.namespaceLabelsFrom(ctx, reader, ae.Namespace, cac)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	return guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(ae, labels)).KeepsRetain() && keepsAsHeld(cac, ae, labels, id), nil
+	return &judgement{cac: cac, labels: labels, verdict: guardrails.Judge(guardrailConfig(cac), guardrails.RequestFor(ae, labels))}, nil
 }
