@@ -283,16 +283,16 @@ func (r *AccessEntryReconciler) summarize(ctx context.Context, p *entryPass, del
 	if at := p.ae.Spec.ExpiresAt; at != nil && !deleting && time.Now().Before(at.Time) {
 		// Looked at again at its expiry whatever the pass's outcome, a terminal
 		// one included; the workqueue keeps the earliest time asked for.
-		r.queue.addAfter(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}, time.Until(at.Time))
+		r.queue.addAs(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}, priorityRevoke, time.Until(at.Time))
 	}
 	r.recordEvents(p)
 	if perr := r.patchStatus(ctx, p); perr != nil {
 		err = errors.Join(err, perr)
 	}
 	if err != nil {
-		return ctrl.Result{}, err // retried by the workqueue's backoff, which ignores a result
+		return requeuedAs(ctrl.Result{}), err // retried by the workqueue's backoff, which ignores all but the priority
 	}
-	return res, nil
+	return requeuedAs(res), nil
 }
 
 // ending is how an AccessEntry's pass ends: looked at again when its

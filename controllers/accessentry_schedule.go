@@ -111,7 +111,7 @@ func stalledAtGeneration(ae *v1.AccessEntry) bool {
 func (r *AccessEntryReconciler) take(p *entryPass, key budget.Key, tokens int) (*budget.Grant, error) {
 	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}
 	g, w := r.AWS.Budget().Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: flowOf(p), Class: p.class(), Tokens: tokens,
-		Ready: func() { r.queue.add(req) }})
+		Ready: func() { r.queue.addAs(req, readyPriority(p.class()), 0) }})
 	if g == nil {
 		return nil, rateLimited(key, p.class(), w.For)
 	}

@@ -168,7 +168,7 @@ func (r *ClusterAccessConfigReconciler) reserve(_ context.Context, p *clusterPas
 	}
 	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.cac)}
 	g, w := s.Take(budget.Request{Key: awsapi.BudgetKey(p.target), ID: "config/" + p.cac.Name, Flow: p.cac.Spec.ClusterName, Class: budget.Foreground,
-		Tokens: math.MaxInt32, Ready: func() { r.queue.add(req) }})
+		Tokens: math.MaxInt32, Ready: func() { r.queue.addAs(req, readyPriority(budget.Foreground), 0) }})
 	if g == nil {
 		return &outcome{kind: kindDefer, quiet: true, after: w.For + 30*time.Second}
 	}
@@ -482,9 +482,9 @@ func (r *ClusterAccessConfigReconciler) summarize(ctx context.Context, p *cluste
 		}
 	}
 	if err != nil {
-		return ctrl.Result{}, err // retried by the workqueue's backoff, which ignores a result
+		return requeuedAs(ctrl.Result{}), err // retried by the workqueue's backoff, which ignores all but the priority
 	}
-	return res, nil
+	return requeuedAs(res), nil
 }
 
 // ending is how a ClusterAccessConfig's pass ends: read again every resync;

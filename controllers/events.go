@@ -492,7 +492,7 @@ func (h *PruneHints) add(cac *v1.ClusterAccessConfig, principals []string) {
 		}
 	}
 	if !waiting { // an overflowed set's full pass is queued already
-		h.queue.add(ctrl.Request{NamespacedName: client.ObjectKeyFromObject(cac)})
+		h.queue.addAs(ctrl.Request{NamespacedName: client.ObjectKeyFromObject(cac)}, prioritySuspect, 0)
 	}
 }
 

@@ -83,7 +83,7 @@ func (s *Suspects) mark(uid types.UID, key client.ObjectKey, byEvent bool) {
 			break
 		}
 	}
-	s.queue.add(reconcile.Request{NamespacedName: key})
+	s.queue.addAs(reconcile.Request{NamespacedName: key}, prioritySuspect, 0)
 }
 
 // Seen is the object's suspicion as a pass starts, for Settled: nil when none.
