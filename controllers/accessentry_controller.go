@@ -283,7 +283,7 @@ func (r *AccessEntryReconciler) summarize(ctx context.Context, p *entryPass, del
 	if at := p.ae.Spec.ExpiresAt; at != nil && !deleting && time.Now().Before(at.Time) {
 		// Looked at again at its expiry whatever the pass's outcome, a terminal
 		// one included; the workqueue keeps the earliest time asked for.
-		r.queue.addAs(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}, priorityRevoke, time.Until(at.Time))
+		r.queue.addAs(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}, expiryPriority(time.Until(at.Time), res), time.Until(at.Time))
 	}
 	r.recordEvents(p)
 	if perr := r.patchStatus(ctx, p); perr != nil {

@@ -57,6 +57,19 @@ func readyPriority(c budget.Class) int {
 	return priorityForeground
 }
 
+// expiryPriority is the priority of an object's wake-up at its expiry, until
+// from now, beside the pass's own requeue: revocation when the expiry comes
+// first (the queue keeps one entry per object, with the earlier time and the
+// higher priority of the two), normal otherwise, so that a time-bound object's
+// verifications before its expiry do not go ahead of everyone else's. The
+// last pass before the expiry asks for it at revocation priority.
+func expiryPriority(until time.Duration, res reconcile.Result) int {
+	if res.RequeueAfter == 0 || until <= res.RequeueAfter {
+		return priorityRevoke
+	}
+	return priorityNormal
+}
+
 // add puts a request in the queue at normal priority (dropped before the
 // controller started: its first list reconciles every object anyway).
 func (r *queueRef) add(req reconcile.Request) { r.addAs(req, priorityNormal, 0) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -54,5 +55,25 @@ func TestRequeuedAtNormalPriority(t *testing.T) {
 	res := requeuedAs(reconcile.Result{RequeueAfter: 5})
 	if res.Priority == nil || *res.Priority != priorityNormal || res.RequeueAfter != 5 {
 		t.Fatalf("requeuedAs gave priority %v and RequeueAfter %v, want %d and 5", res.Priority, res.RequeueAfter, priorityNormal)
+	}
+}
+
+// TestExpiryWakeUpGoesFirstOnlyWhenItIsNext: the wake-up at an object's expiry
+// is revocation work when it is the object's next look; when a requeue comes
+// before it (a verification), that requeue is not lifted to revocation
+// priority along with it.
+func TestExpiryWakeUpGoesFirstOnlyWhenItIsNext(t *testing.T) {
+	for _, tc := range []struct {
+		until, requeue time.Duration
+		want           int
+	}{
+		{time.Minute, time.Hour, priorityRevoke},
+		{time.Minute, 0, priorityRevoke},
+		{time.Hour, time.Hour, priorityRevoke},
+		{24 * time.Hour, time.Hour, priorityNormal},
+	} {
+		if got := expiryPriority(tc.until, reconcile.Result{RequeueAfter: tc.requeue}); got != tc.want {
+			t.Errorf("expiry in %s, requeue in %s: priority %d, want %d", tc.until, tc.requeue, got, tc.want)
+		}
 	}
 }
