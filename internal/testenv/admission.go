@@ -73,23 +73,26 @@ func InstallAdmission(ctx context.Context, c client.Client, operatorUser string)
 	return nil
 }
 
-// replaceUser replaces the quoted username in a policy's variables.
+// replaceUser replaces the quoted username in a policy's variables. A policy
+// with a variable named operator (one that exempts the operator) must name the
+// rendered ServiceAccount in it; a policy without one exempts nobody.
 func replaceUser(policy *unstructured.Unstructured, from, to string) error {
 	vars, _, err := unstructured.NestedSlice(policy.Object, "spec", "variables")
 	if err != nil {
 		return err
 	}
-	found := false
+	found, exempts := false, false
 	for _, v := range vars {
 		m, ok := v.(map[string]any)
 		if !ok {
 			continue
 		}
+		exempts = exempts || m["name"] == "operator"
 		if expr, ok := m["expression"].(string); ok && strings.Contains(expr, "'"+from+"'") {
 			m["expression"], found = strings.ReplaceAll(expr, "'"+from+"'", "'"+to+"'"), true
 		}
 	}
-	if !found {
+	if exempts && !found {
 		return fmt.Errorf("ValidatingAdmissionPolicy %s does not name the operator's ServiceAccount %s, which config/default installs", policy.GetName(), from)
 	}
 	return unstructured.SetNestedSlice(policy.Object, vars, "spec", "variables")

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,8 +13,9 @@ import (
 
 // TestAdmissionPolicyNamesTheOperator: the finalizer's admission policy exempts
 // the operator's own ServiceAccount, as each install names it (config/default,
-// and the chart under any release, namespace and serviceAccount.name), and the
-// chart's policy is config/admission's otherwise.
+// and the chart under any release, namespace and serviceAccount.name); the
+// request-identity policy exempts nobody; and each of the chart's policies is
+// config/admission's otherwise, with a binding of its own.
 func TestAdmissionPolicyNamesTheOperator(t *testing.T) {
 	cfg, err := testenv.RenderAdmission()
 	if err != nil {
@@ -22,30 +24,15 @@ func TestAdmissionPolicyNamesTheOperator(t *testing.T) {
 	if want := "system:serviceaccount:" + namespace + ":eks-access-operator-controller-manager"; cfg.OperatorUser != want {
 		t.Errorf("config/default's ServiceAccount is %s, want %s", cfg.OperatorUser, want)
 	}
-	byKind := func(objs []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
-		for _, o := range objs {
-			if o.GetKind() == kind {
-				return o
-			}
-		}
-		t.Fatalf("no %s", kind)
-		return nil
+	cfgPolicies := policies(t, "config/default", cfg.Objects)
+	if len(cfgPolicies) != 2 || cfgPolicies["finalizer-guard"] == nil || cfgPolicies["request-identity"] == nil {
+		t.Fatalf("config/default's policies are %v, want finalizer-guard and request-identity", keys(cfgPolicies))
 	}
-	cfgPolicy := byKind(cfg.Objects, "ValidatingAdmissionPolicy")
-	if b := byKind(cfg.Objects, "ValidatingAdmissionPolicyBinding"); b.Object["spec"].(map[string]any)["policyName"] != cfgPolicy.GetName() {
-		t.Errorf("config/default's binding names %v, the policy is %s", b.Object["spec"], cfgPolicy.GetName())
+	if want := "request.userInfo.username == '" + cfg.OperatorUser + "'"; operatorExempt(cfgPolicies["finalizer-guard"]) != want {
+		t.Errorf("config/admission exempts %q, want %q", operatorExempt(cfgPolicies["finalizer-guard"]), want)
 	}
-	operator := func(p *unstructured.Unstructured) string {
-		vars, _, _ := unstructured.NestedSlice(p.Object, "spec", "variables")
-		for _, v := range vars {
-			if m := v.(map[string]any); m["name"] == "operator" {
-				return m["expression"].(string)
-			}
-		}
-		return ""
-	}
-	if want := "request.userInfo.username == '" + cfg.OperatorUser + "'"; operator(cfgPolicy) != want {
-		t.Errorf("config/admission exempts %q, want %q", operator(cfgPolicy), want)
+	if got := operatorExempt(cfgPolicies["request-identity"]); got != "" {
+		t.Errorf("the request-identity policy exempts %q: it must exempt nobody", got)
 	}
 
 	for _, tc := range []struct {
@@ -57,18 +44,78 @@ func TestAdmissionPolicyNamesTheOperator(t *testing.T) {
 		{"access", "platform", map[string]any{"serviceAccount": map[string]any{"name": "ops"}}, "system:serviceaccount:platform:ops"},
 	} {
 		r := mustRender(t, tc.release, tc.ns, tc.values)
-		policy := byKind(r.Objects, "ValidatingAdmissionPolicy")
-		if got, want := operator(policy), "request.userInfo.username == '"+tc.user+"'"; got != want {
+		chart := policies(t, "release "+tc.release, r.Objects)
+		if got, want := operatorExempt(chart["finalizer-guard"]), "request.userInfo.username == '"+tc.user+"'"; got != want {
 			t.Errorf("release %s: the chart exempts %q, want %q", tc.release, got, want)
 		}
-		if b := byKind(r.Objects, "ValidatingAdmissionPolicyBinding"); b.Object["spec"].(map[string]any)["policyName"] != policy.GetName() {
-			t.Errorf("release %s: the binding names %v, the policy is %s", tc.release, b.Object["spec"], policy.GetName())
+		for name, want := range cfgPolicies {
+			got := chart[name]
+			if got == nil {
+				t.Errorf("release %s: the chart has no %s policy", tc.release, name)
+				continue
+			}
+			if strings.ReplaceAll(toString(got.Object["spec"]), tc.user, "USER") != strings.ReplaceAll(toString(want.Object["spec"]), cfg.OperatorUser, "USER") {
+				t.Errorf("release %s: the chart's %s policy\n%v\nconfig/admission's\n%v", tc.release, name, got.Object["spec"], want.Object["spec"])
+			}
 		}
-		got, want := policy.Object["spec"], cfgPolicy.Object["spec"]
-		if strings.ReplaceAll(toString(got), tc.user, "USER") != strings.ReplaceAll(toString(want), cfg.OperatorUser, "USER") {
-			t.Errorf("release %s: the chart's policy\n%v\nconfig/admission's\n%v", tc.release, got, want)
+		if len(chart) != len(cfgPolicies) {
+			t.Errorf("release %s: the chart's policies are %v, config/admission's %v", tc.release, keys(chart), keys(cfgPolicies))
 		}
 	}
+}
+
+// policies are the rendered ValidatingAdmissionPolicies by the name they end
+// in after the install's prefix (finalizer-guard, request-identity), each
+// checked to have a binding of its own name that binds it.
+func policies(t *testing.T, where string, objs []*unstructured.Unstructured) map[string]*unstructured.Unstructured {
+	t.Helper()
+	bound := map[string]bool{}
+	for _, o := range objs {
+		if o.GetKind() == "ValidatingAdmissionPolicyBinding" {
+			if name, _, _ := unstructured.NestedString(o.Object, "spec", "policyName"); name == o.GetName() {
+				bound[name] = true
+			}
+		}
+	}
+	out := map[string]*unstructured.Unstructured{}
+	for _, o := range objs {
+		if o.GetKind() != "ValidatingAdmissionPolicy" {
+			continue
+		}
+		if !bound[o.GetName()] {
+			t.Errorf("%s: no binding of its own name binds the policy %s", where, o.GetName())
+		}
+		for _, base := range []string{"finalizer-guard", "request-identity"} {
+			if strings.HasSuffix(o.GetName(), "-"+base) {
+				out[base] = o
+			}
+		}
+	}
+	return out
+}
+
+// operatorExempt is the expression of a policy's variable named operator, ""
+// without one.
+func operatorExempt(p *unstructured.Unstructured) string {
+	if p == nil {
+		return ""
+	}
+	vars, _, _ := unstructured.NestedSlice(p.Object, "spec", "variables")
+	for _, v := range vars {
+		if m := v.(map[string]any); m["name"] == "operator" {
+			return m["expression"].(string)
+		}
+	}
+	return ""
+}
+
+func keys(m map[string]*unstructured.Unstructured) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func toString(v any) string {
