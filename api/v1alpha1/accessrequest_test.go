@@ -30,10 +30,11 @@ func validRequest(requester string) *v1.AccessRequest {
 	}
 }
 
-func approval(request, approver string, groups ...string) *v1.AccessApproval {
+func approval(request *v1.AccessRequest, approver string, groups ...string) *v1.AccessApproval {
 	return &v1.AccessApproval{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "ok-", Namespace: ns},
-		Spec:       v1.AccessApprovalSpec{Request: request, Decision: v1.Approve, Approver: approver, ApproverGroups: groups},
+		Spec: v1.AccessApprovalSpec{Request: request.Name, RequestUID: string(request.UID), Decision: v1.Approve,
+			Approver: approver, ApproverGroups: groups},
 	}
 }
 
@@ -116,11 +117,11 @@ func TestRequesterAndApproverAreWhoTheAPIServerSays(t *testing.T) {
 	changed.Spec.Duration.Duration = 24 * time.Hour
 	mustRefuse(t, "alice's request lengthened", alice.Update(ctx, changed), "cannot be changed once made")
 
-	mustRefuse(t, "bob's approval naming alice as approver", bob.Create(ctx, approval(req.Name, "alice")),
+	mustRefuse(t, "bob's approval naming alice as approver", bob.Create(ctx, approval(req, "alice")),
 		"spec.approver must be the user making the approval", `authenticated you as "bob"`)
-	mustRefuse(t, "bob's approval claiming a group he is not in", bob.Create(ctx, approval(req.Name, "bob", "platform-oncall", "cluster-admins")),
+	mustRefuse(t, "bob's approval claiming a group he is not in", bob.Create(ctx, approval(req, "bob", "platform-oncall", "cluster-admins")),
 		"spec.approverGroups may name only groups", "remove cluster-admins.")
-	ok := approval(req.Name, "bob", "platform-oncall")
+	ok := approval(req, "bob", "platform-oncall")
 	if err := bob.Create(ctx, ok); err != nil {
 		t.Fatalf("bob's own approval: %v", err)
 	}

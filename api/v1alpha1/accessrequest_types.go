@@ -146,6 +146,13 @@ type AccessApprovalSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	Request string `json:"request"`
 
+	// RequestUID is the AccessRequest's metadata.uid: an approval counts only
+	// for the request it was made for, not for a later one made under the same
+	// name. `kubectl eksaccess approve` fills it in.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	RequestUID string `json:"requestUID"`
+
 	// Decision is Approve or Deny.
 	Decision DecisionKind `json:"decision"`
 
