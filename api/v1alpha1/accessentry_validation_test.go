@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -440,6 +441,36 @@ func TestClusterAccessConfigAdmission(t *testing.T) {
 			"spec.unmanagedEntries.protect", "list type:TYPE in spec.unmanagedEntries.deleteAlso"},
 		{"a region of no partition", func(s *v1.ClusterAccessConfigSpec) { s.Region = "mars-north-1x" },
 			"spec.region", "must be an AWS region name"},
+		{"a time-bound rule that allows Retain", func(s *v1.ClusterAccessConfigSpec) {
+			r := timeBoundRule()
+			r.AllowRetain = true
+			s.Guardrails.Rules = []v1.GrantRule{r}
+		}, "spec.guardrails.rules[0]", "a time-bound rule cannot allow Retain"},
+		{"a time-bound rule that allows adoption", func(s *v1.ClusterAccessConfigSpec) {
+			r := timeBoundRule()
+			r.AllowAdoption = true
+			s.Guardrails.Rules = []v1.GrantRule{r}
+		}, "spec.guardrails.rules[0]", "a time-bound rule cannot allow adoption"},
+		{"a time-bound rule longer than 30 days", func(s *v1.ClusterAccessConfigSpec) {
+			r := timeBoundRule()
+			r.TimeBound.MaxDuration.Duration = 800 * time.Hour
+			s.Guardrails.Rules = []v1.GrantRule{r}
+		}, "spec.guardrails.rules[0].timeBound.maxDuration", "between 1m and 720h"},
+		{"a time-bound rule nobody approves", func(s *v1.ClusterAccessConfigSpec) {
+			r := timeBoundRule()
+			r.TimeBound.Approvers = v1.Approvers{}
+			s.Guardrails.Rules = []v1.GrantRule{r}
+		}, "spec.guardrails.rules[0].timeBound.approvers", "name at least one user or group"},
+		{"approvers that are everyone", func(s *v1.ClusterAccessConfigSpec) {
+			r := timeBoundRule()
+			r.TimeBound.Approvers.Groups = []string{"platform-oncall", "system:authenticated"}
+			s.Guardrails.Rules = []v1.GrantRule{r}
+		}, "spec.guardrails.rules[0].timeBound.approvers.groups", "anyone could approve"},
+		{"six approvals", func(s *v1.ClusterAccessConfigSpec) {
+			r := timeBoundRule()
+			r.TimeBound.Approvals = 6
+			s.Guardrails.Rules = []v1.GrantRule{r}
+		}, "spec.guardrails.rules[0].timeBound.approvals", "less than or equal to 5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bad := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{GenerateName: "cac-"}, Spec: v1.ClusterAccessConfigSpec{ClusterName: "demo"}}
@@ -449,5 +480,28 @@ func TestClusterAccessConfigAdmission(t *testing.T) {
 				t.Fatalf("want a refusal naming %s with %q, got %v", tc.wantField, tc.wantMsg, err)
 			}
 		})
+	}
+}
+
+// timeBoundRule is a valid rule for time-bound ClusterAdmin: each case changes one thing.
+func timeBoundRule() v1.GrantRule {
+	return v1.GrantRule{Name: "oncall", Namespaces: v1.RuleNamespaces{Names: []string{"a"}},
+		AccessPolicies: []v1.PolicyGrant{{PolicyARN: "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", ClusterScope: true}},
+		TimeBound: &v1.TimeBoundGrants{MaxDuration: metav1.Duration{Duration: 4 * time.Hour},
+			Approvers: v1.Approvers{Groups: []string{"platform-oncall"}}}}
+}
+
+// TestTimeBoundRuleDefaults: a time-bound rule as written, with the defaults the
+// API server fills in: one approval, a day to get it.
+func TestTimeBoundRuleDefaults(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	cac := &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{GenerateName: "cac-"},
+		Spec: v1.ClusterAccessConfigSpec{ClusterName: "demo", Guardrails: v1.Guardrails{Rules: []v1.GrantRule{timeBoundRule()}}}}
+	if err := k8s.Create(context.Background(), cac); err != nil {
+		t.Fatal(err)
+	}
+	tb := cac.Spec.Guardrails.Rules[0].TimeBound
+	if tb.Approvals != 1 || tb.PendingFor == nil || tb.PendingFor.Duration != 24*time.Hour {
+		t.Fatalf("defaults: %d approvals, pending for %v; want 1 and 24h", tb.Approvals, tb.PendingFor)
 	}
 }

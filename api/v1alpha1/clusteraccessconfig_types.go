@@ -176,6 +176,8 @@ type PolicyGrant struct {
 // does not mention it does not allow, beyond a safe default: STANDARD entries, the
 // username EKS derives; no principals, Kubernetes groups, access policies or
 // adoption.
+// +kubebuilder:validation:XValidation:rule="!has(self.timeBound) || !has(self.allowRetain) || !self.allowRetain",message="a time-bound rule cannot allow Retain: its grants are deleted when they expire. Remove allowRetain, or timeBound"
+// +kubebuilder:validation:XValidation:rule="!has(self.timeBound) || !has(self.allowAdoption) || !self.allowAdoption",message="a time-bound rule cannot allow adoption: a grant makes its own entry and deletes it at expiry. Remove allowAdoption, or timeBound"
 type GrantRule struct {
 	// Name of the rule, for messages and review.
 	// +required
@@ -247,6 +249,70 @@ type GrantRule struct {
 	// Default false: an AccessEntry's entry goes with it.
 	// +optional
 	AllowRetain bool `json:"allowRetain,omitempty"`
+
+	// TimeBound makes the rule one for time-bound grants only: it allows no
+	// standing AccessEntry. An AccessEntry fits it only as the grant of an
+	// AccessRequest of its namespace, approved by people the rule names, for no
+	// longer than maxDuration. A namespace may have a standing rule and a
+	// time-bound one: list ClusterAdmin, say, only in the latter, and nobody
+	// holds it for longer than a grant.
+	// +optional
+	TimeBound *TimeBoundGrants `json:"timeBound,omitempty"`
+}
+
+// TimeBoundGrants say how a rule's time-bound grants are asked for and given.
+type TimeBoundGrants struct {
+	// MaxDuration is the longest grant the rule allows, such as 4h.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('720h')",message="maxDuration must be between 1m and 720h (30 days), such as 4h"
+	MaxDuration metav1.Duration `json:"maxDuration"`
+
+	// Approvers are the people who may approve the rule's requests, never their
+	// own.
+	// +required
+	Approvers Approvers `json:"approvers"`
+
+	// Approvals is how many different approvers must approve a request.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=5
+	Approvals int32 `json:"approvals,omitempty"`
+
+	// PendingFor is how long a request waits for its approvals; after it, the
+	// request has expired and an approval grants nothing.
+	// +optional
+	// +kubebuilder:default="24h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m') && duration(self) <= duration('168h')",message="pendingFor must be between 1m and 168h (7 days)"
+	PendingFor *metav1.Duration `json:"pendingFor,omitempty"`
+
+	// BreakGlass are the people who may grant themselves the rule's access with
+	// no approval, for an emergency. Each use is loud: a Warning event, a metric
+	// and an alert.
+	// +optional
+	BreakGlass *Approvers `json:"breakGlass,omitempty"`
+}
+
+// Approvers are people, by Kubernetes username or group, as the API server
+// authenticates them.
+// +kubebuilder:validation:XValidation:rule="(has(self.users) && size(self.users) > 0) || (has(self.groups) && size(self.groups) > 0)",message="name at least one user or group"
+type Approvers struct {
+	// Users by username.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=512
+	Users []string `json:"users,omitempty"`
+
+	// Groups by name.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="self.all(g, !(g in ['system:authenticated', 'system:unauthenticated', 'system:serviceaccounts']))",message="groups must not be system:authenticated, system:unauthenticated or system:serviceaccounts: every user (or every ServiceAccount) is in them, so anyone could approve"
+	Groups []string `json:"groups,omitempty"`
 }
 
 // UnmanagedEntries says what to do with entries of the cluster no AccessEntry

@@ -105,11 +105,22 @@ func (v Verdict) Message() string {
 
 // Judge holds a request to the rules. Each rule is judged on its own: the request
 // is allowed when one rule admits its namespace and allows everything it asks for.
+//
+// A time-bound rule (timeBound) allows no standing AccessEntry: it is never the
+// rule that allows one, and it is the closest only when no standing rule admits
+// the namespace, to say that the access is there to be asked for.
 func Judge(cfg Config, req Request) Verdict {
 	var closest *Verdict
 	for i := range cfg.Rules {
 		rule := &cfg.Rules[i]
 		if !admits(rule, req.Namespace, req.NamespaceLabels) {
+			continue
+		}
+		if rule.TimeBound != nil {
+			if closest == nil {
+				closest = &Verdict{Config: cfg.Name, Rule: rule.Name, rule: rule, ns: req.Namespace, principal: req.Principal,
+					Violations: []string{fmt.Sprintf("rule %s allows only time-bound grants (timeBound): an AccessEntry cannot hold its access standing; ask for it with an AccessRequest (kubectl eksaccess request)", rule.Name)}}
+			}
 			continue
 		}
 		v := judgeRule(cfg, rule, req)

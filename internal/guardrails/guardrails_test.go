@@ -301,3 +301,30 @@ func TestProtectedAndCreator(t *testing.T) {
 		t.Error("an entry made later, one without cluster admin, or one of a cluster of unknown age is taken for the creator's")
 	}
 }
+
+// TestTimeBoundRuleAllowsNothingStanding: a time-bound rule allows no standing
+// AccessEntry, even one that fits everything else it lists, and says so when no
+// standing rule admits the namespace; a standing rule beside it is judged as
+// before.
+func TestTimeBoundRuleAllowsNothingStanding(t *testing.T) {
+	oncall := teamRule
+	oncall.Name = "oncall"
+	oncall.AccessPolicies = []v1.PolicyGrant{{PolicyARN: admin, ClusterScope: true}, {PolicyARN: edit, Namespaces: []v1.NamespacePattern{"{{namespace}}"}}}
+	oncall.TimeBound = &v1.TimeBoundGrants{MaxDuration: metav1.Duration{Duration: 4 * time.Hour}, Approvers: v1.Approvers{Groups: []string{"platform-oncall"}}}
+	adminReq := req(func(r *Request) { r.Policies = map[string]plan.Scope{admin: {Type: "cluster"}} })
+
+	v := Judge(cfg(oncall), adminReq)
+	if v.Allowed() || v.EntryAllowed || v.Rule != "oncall" || !strings.Contains(v.Message(), "allows only time-bound grants") {
+		t.Fatalf("a standing ClusterAdmin entry under the time-bound rule only: allowed %v, entry allowed %v, rule %q, message %q",
+			v.Allowed(), v.EntryAllowed, v.Rule, v.Message())
+	}
+	if v := Judge(cfg(oncall), req()); v.Allowed() {
+		t.Fatalf("a standing Edit entry that fits the time-bound rule's list was allowed by %s", v.Rule)
+	}
+	if v := Judge(cfg(oncall, teamRule), req()); !v.Allowed() || v.Rule != "teams" {
+		t.Fatalf("the standing rule beside it: allowed %v by %q (%s)", v.Allowed(), v.Rule, v.Message())
+	}
+	if v := Judge(cfg(oncall, teamRule), adminReq); v.Allowed() || v.Rule != "teams" {
+		t.Fatalf("ClusterAdmin standing beside both rules: allowed %v, closest %q (%s)", v.Allowed(), v.Rule, v.Message())
+	}
+}
