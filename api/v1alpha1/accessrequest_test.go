@@ -106,7 +106,13 @@ func TestRequesterAndApproverAreWhoTheAPIServerSays(t *testing.T) {
 	mustRefuse(t, "alice's request naming bob", forged, `spec.requester must be the user making the request`, `authenticated you as "alice"`)
 	mustRefuse(t, "the administrator's request naming alice", k8s.Create(ctx, validRequest("alice")), `spec.requester must be the user making the request`)
 
+	claims := validRequest("alice")
+	claims.Spec.RequesterGroups = []string{"developers", "break-glass"}
+	mustRefuse(t, "alice's request claiming a group she is not in", alice.Create(ctx, claims),
+		"spec.requesterGroups may name only groups", "remove break-glass.")
+
 	req := validRequest("alice")
+	req.Spec.RequesterGroups = []string{"developers"}
 	if err := alice.Create(ctx, req); err != nil {
 		t.Fatalf("alice's own request: %v", err)
 	}

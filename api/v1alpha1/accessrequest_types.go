@@ -18,6 +18,15 @@ type AccessRequestSpec struct {
 	// +kubebuilder:validation:MaxLength=512
 	Requester string `json:"requester"`
 
+	// RequesterGroups are groups of the requester that a rule's breakGlass may
+	// name. Admission refuses a group the API server did not authenticate the
+	// user in.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=set
+	RequesterGroups []string `json:"requesterGroups,omitempty"`
+
 	// Grant is the access entry asked for, as an AccessEntry's spec: cluster,
 	// principal, username, groups and policies. Approved, it becomes an
 	// AccessEntry of this namespace that expires spec.duration after the
