@@ -85,6 +85,7 @@ type Verdict struct {
 	Overlaps []Overlap
 
 	rule      *v1.GrantRule
+	grant     bool
 	siblings  *siblings
 	ns        string
 	principal string
@@ -95,6 +96,10 @@ func (v Verdict) Allowed() bool { return v.rule != nil && len(v.Violations) == 0
 
 // Message says why the request is refused and how to fix it.
 func (v Verdict) Message() string {
+	if v.rule == nil && v.grant {
+		return fmt.Sprintf("no time-bound rule of ClusterAccessConfig %s admits namespace %s (spec.guardrails.rules[].timeBound). Fix: ask the platform team for a time-bound rule for namespace %s",
+			v.Config, v.ns, v.ns)
+	}
 	if v.rule == nil {
 		return fmt.Sprintf("no rule of ClusterAccessConfig %s admits namespace %s (spec.guardrails.rules). Fix: ask the platform team to add a rule for namespace %s to ClusterAccessConfig %s",
 			v.Config, v.ns, v.ns, v.Config)
@@ -109,15 +114,36 @@ func (v Verdict) Message() string {
 // A time-bound rule (timeBound) allows no standing AccessEntry: it is never the
 // rule that allows one, and it is the closest only when no standing rule admits
 // the namespace, to say that the access is there to be asked for.
-func Judge(cfg Config, req Request) Verdict {
+func Judge(cfg Config, req Request) Verdict { return judge(cfg, req, false) }
+
+// JudgeGrant holds the grant an AccessRequest asks for to the time-bound rules
+// only: allowed when one admits the request's namespace and allows everything
+// the grant holds. Its verdict's TimeBound says how the grant is approved.
+func JudgeGrant(cfg Config, req Request) Verdict {
+	v := judge(cfg, req, true)
+	if v.rule == nil {
+		return Verdict{Config: cfg.Name, ns: req.Namespace, grant: true}
+	}
+	return v
+}
+
+// TimeBound is the time-bound part of the verdict's rule; nil for a standing rule.
+func (v Verdict) TimeBound() *v1.TimeBoundGrants {
+	if v.rule == nil {
+		return nil
+	}
+	return v.rule.TimeBound
+}
+
+func judge(cfg Config, req Request, grant bool) Verdict {
 	var closest *Verdict
 	for i := range cfg.Rules {
 		rule := &cfg.Rules[i]
 		if !admits(rule, req.Namespace, req.NamespaceLabels) {
 			continue
 		}
-		if rule.TimeBound != nil {
-			if closest == nil {
+		if timeBound := rule.TimeBound != nil; timeBound != grant {
+			if timeBound && closest == nil {
 				closest = &Verdict{Config: cfg.Name, Rule: rule.Name, rule: rule, ns: req.Namespace, principal: req.Principal,
 					Violations: []string{fmt.Sprintf("rule %s allows only time-bound grants (timeBound): an AccessEntry cannot hold its access standing; ask for it with an AccessRequest (kubectl eksaccess request)", rule.Name)}}
 			}

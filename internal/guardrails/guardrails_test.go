@@ -328,3 +328,30 @@ func TestTimeBoundRuleAllowsNothingStanding(t *testing.T) {
 		t.Fatalf("ClusterAdmin standing beside both rules: allowed %v, closest %q (%s)", v.Allowed(), v.Rule, v.Message())
 	}
 }
+
+// TestJudgeGrant: a request's grant is held to the time-bound rules only, with
+// the same allow-lists as any rule; a standing rule allows no grant.
+func TestJudgeGrant(t *testing.T) {
+	oncall := teamRule
+	oncall.Name = "oncall"
+	oncall.AccessPolicies = []v1.PolicyGrant{{PolicyARN: admin, ClusterScope: true}}
+	oncall.TimeBound = &v1.TimeBoundGrants{MaxDuration: metav1.Duration{Duration: 4 * time.Hour}, Approvers: v1.Approvers{Groups: []string{"platform-oncall"}}}
+	adminReq := req(func(r *Request) { r.Policies = map[string]plan.Scope{admin: {Type: "cluster"}} })
+
+	if v := JudgeGrant(cfg(teamRule, oncall), adminReq); !v.Allowed() || v.Rule != "oncall" || v.TimeBound() != oncall.TimeBound {
+		t.Fatalf("ClusterAdmin asked for under the time-bound rule: allowed %v by %q (%s)", v.Allowed(), v.Rule, v.Message())
+	}
+	if v := JudgeGrant(cfg(teamRule, oncall), req()); v.Allowed() {
+		t.Fatalf("Edit, which only the standing rule lists, was granted by %s", v.Rule)
+	}
+	foreignAdmin := req(func(r *Request) {
+		r.Principal = role(foreign, "x")
+		r.Policies = map[string]plan.Scope{admin: {Type: "cluster"}}
+	})
+	if v := JudgeGrant(cfg(oncall), foreignAdmin); v.Allowed() || !strings.Contains(v.Message(), "spec.principalARN") {
+		t.Fatalf("a principal the time-bound rule does not allow: allowed %v (%s)", v.Allowed(), v.Message())
+	}
+	if v := JudgeGrant(cfg(teamRule), adminReq); v.Allowed() || !strings.Contains(v.Message(), "no time-bound rule") {
+		t.Fatalf("no time-bound rule: allowed %v (%s)", v.Allowed(), v.Message())
+	}
+}
