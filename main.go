@@ -239,6 +239,9 @@ func main() {
 		{"the sweeps", func() error { return mgr.Add(sweeper) }},
 		{"the AccessEntry controller", func() error { return entryReconciler.SetupWithManager(mgr) }},
 		{"the ClusterAccessConfig controller", func() error { return configReconciler.SetupWithManager(mgr) }},
+		{"the AccessRequest controller", func() error {
+			return (&controllers.AccessRequestReconciler{Deps: deps, DefaultRegion: entries.DefaultRegion}).SetupWithManager(mgr)
+		}},
 		{"the event reader", func() error {
 			if reader == nil {
 				return nil

@@ -85,15 +85,9 @@ func (r *AccessEntryReconciler) clusterConfig(ctx context.Context, cluster, regi
 // clusterConfigFrom is clusterConfig as reader sees the configs: the cache, or
 // the API server itself.
 func (r *AccessEntryReconciler) clusterConfigFrom(ctx context.Context, reader client.Reader, cluster, region string) (*v1.ClusterAccessConfig, error) {
-	list := &v1.ClusterAccessConfigList{}
-	if err := reader.List(ctx, list); err != nil {
+	found, err := configsOf(ctx, reader, clusterKey{name: cluster, region: region, defaultRegion: r.DefaultRegion})
+	if err != nil {
 		return nil, err
-	}
-	var found []*v1.ClusterAccessConfig
-	for i, c := range list.Items {
-		if c.Spec.ClusterName == cluster && cmp.Or(c.Spec.Region, r.DefaultRegion) == region {
-			found = append(found, &list.Items[i])
-		}
 	}
 	switch len(found) {
 	case 0:
@@ -174,4 +168,24 @@ func describeTarget(t awsapi.Target) string {
 		return "the operator's own credentials"
 	}
 	return "role " + t.RoleARN
+}
+
+// clusterKey names a cluster in a region; a ClusterAccessConfig that names no
+// region is in defaultRegion.
+type clusterKey struct{ name, region, defaultRegion string }
+
+// configsOf are the ClusterAccessConfigs naming a cluster in a region: one, or
+// none, when all is well.
+func configsOf(ctx context.Context, reader client.Reader, k clusterKey) ([]*v1.ClusterAccessConfig, error) {
+	list := &v1.ClusterAccessConfigList{}
+	if err := reader.List(ctx, list); err != nil {
+		return nil, err
+	}
+	var found []*v1.ClusterAccessConfig
+	for i, c := range list.Items {
+		if c.Spec.ClusterName == k.name && cmp.Or(c.Spec.Region, k.defaultRegion) == k.region {
+			found = append(found, &list.Items[i])
+		}
+	}
+	return found, nil
 }

@@ -137,6 +137,9 @@ func (r *AccessEntryReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// the objects naming it in another letter case: of two that created their
 		// entries at once, one yields (spelledFirst).
 		Watches(&v1.AccessEntry{}, handler.EnqueueRequestsFromMapFunc(r.otherSpellings), builder.WithPredicates(entryRecorded)).
+		// A request's grant is judged by the request's status: the object is
+		// judged again when that changes.
+		Watches(&v1.AccessRequest{}, handler.EnqueueRequestsFromMapFunc(grantedEntry)).
 		// The budget's scheduler and the sweeps put objects back in the queue.
 		WatchesRawSource(r.queue.source()).
 		WatchesRawSource(r.Suspects.queue.source()).
@@ -308,4 +311,13 @@ func (r *AccessEntryReconciler) ending(ae *v1.AccessEntry, deleting bool) ending
 	}
 	return ending{conds: accessEntryConditions(ae), ready: "the EKS access entry matches the spec", readyAfter: readyAfter,
 		retryAfter: jitter(backoff, 0.5), waitAfter: backoff, stallAfter: r.StallAfter, waited: reconcilingFor(ae), stalledFor: stalledFor(ae), deleting: deleting}
+}
+
+// grantedEntry is the AccessEntry a request's status names as its grant.
+func grantedEntry(_ context.Context, o client.Object) []reconcile.Request {
+	ar := o.(*v1.AccessRequest)
+	if ar.Status.Entry == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: ar.Namespace, Name: ar.Status.Entry}}}
 }

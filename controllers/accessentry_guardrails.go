@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -69,7 +70,10 @@ func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPas
 	if req.Places, err = r.places(ctx, p.ae, cfg); err != nil {
 		return err
 	}
-	v := guardrails.Judge(cfg, req)
+	v, err := r.judge(ctx, p.ae, cfg, req)
+	if err != nil {
+		return err
+	}
 	if v.Allowed() {
 		p.verdict = &v
 		p.ae.Status.Revoked = nil
@@ -338,4 +342,40 @@ func policyName(arn string) string {
 		return p.Name
 	}
 	return arn
+}
+
+// judge holds a tenant object to the rules: a request's grant to the
+// time-bound ones (grantOf), any other object to the standing ones.
+func (r *AccessEntryReconciler) judge(ctx context.Context, ae *v1.AccessEntry, cfg guardrails.Config, req guardrails.Request) (guardrails.Verdict, error) {
+	ar, err := r.grantOf(ctx, ae)
+	if err != nil || ar == nil {
+		return guardrails.Judge(cfg, req), err
+	}
+	return guardrails.JudgeGrant(cfg, req, ar.Spec.Duration.Duration), nil
+}
+
+// grantOf is the AccessRequest whose grant the object is, nil when it is not
+// one. Only the operator writes a request's status (tenants get no RBAC on
+// accessrequests/status), so the object is a grant only when it is what that
+// status says was granted: controlled by the request (same UID), named in its
+// status.entry while it is Granted, and with the spec of its grant, expiry
+// included. A copy, an object that points at a request it was not made for,
+// or a grant someone edited (a later expiresAt, one more policy) is judged as
+// any standing AccessEntry, which no time-bound rule allows.
+func (r *AccessEntryReconciler) grantOf(ctx context.Context, ae *v1.AccessEntry) (*v1.AccessRequest, error) {
+	owner := metav1.GetControllerOf(ae)
+	if owner == nil || owner.Kind != "AccessRequest" || owner.APIVersion != v1.GroupVersion.String() {
+		return nil, nil
+	}
+	ar := &v1.AccessRequest{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: ae.Namespace, Name: owner.Name}, ar); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	if ar.UID != owner.UID || ar.Status.Phase != v1.RequestGranted || ar.Status.Entry != ae.Name || ar.Status.ExpiresAt == nil {
+		return nil, nil
+	}
+	if !equality.Semantic.DeepEqual(grantEntry(ar, time.Time{}).Spec, ae.Spec) {
+		return nil, nil
+	}
+	return ar, nil
 }

@@ -108,9 +108,18 @@ func TestManagerRunsWithItsRBACOnly(t *testing.T) {
 		{"watch", "", "namespaces", "", "", true},
 		{"create", "events.k8s.io", "events", "", testNS, true},
 		{"patch", "", "events", "", testNS, true},
-		// What they must not: AccessEntries and ClusterAccessConfigs are written by
-		// people (and GitOps), guardrails by the platform team.
-		{"create", "eksaccess.io", "accessentries", "", testNS, false},
+		// The AccessRequest controller: it reads requests and approvals, writes
+		// the requests' status, and creates the grant of an approved request.
+		{"watch", "eksaccess.io", "accessrequests", "", "", true},
+		{"patch", "eksaccess.io", "accessrequests", "status", testNS, true},
+		{"watch", "eksaccess.io", "accessapprovals", "", "", true},
+		{"create", "eksaccess.io", "accessentries", "", testNS, true},
+		// What they must not: AccessEntries other than grants, ClusterAccessConfigs,
+		// requests and approvals are written by people (and GitOps), guardrails by
+		// the platform team; a grant goes with its request (garbage collection).
+		{"create", "eksaccess.io", "accessrequests", "", testNS, false},
+		{"patch", "eksaccess.io", "accessrequests", "", testNS, false},
+		{"create", "eksaccess.io", "accessapprovals", "", testNS, false},
 		{"delete", "eksaccess.io", "accessentries", "", testNS, false},
 		{"create", "eksaccess.io", "clusteraccessconfigs", "", "", false},
 		{"delete", "eksaccess.io", "clusteraccessconfigs", "", "", false},
@@ -156,7 +165,8 @@ func TestManagerRunsWithItsRBACOnly(t *testing.T) {
 		"list Secrets":                 mc.List(ctx, &corev1.SecretList{}, client.InNamespace(testNS)),
 		"get the aws-auth ConfigMap":   mc.Get(ctx, client.ObjectKey{Namespace: "kube-system", Name: "aws-auth"}, &corev1.ConfigMap{}),
 		"delete a ClusterAccessConfig": mc.Delete(ctx, &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "demo"}}),
-		"create an AccessEntry":        mc.Create(ctx, entry("forbidden", roleARN("forbidden"))),
+		"delete an AccessEntry":        mc.Delete(ctx, entry("forbidden", roleARN("forbidden"))),
+		"create an AccessRequest":      mc.Create(ctx, &v1.AccessRequest{ObjectMeta: metav1.ObjectMeta{Name: "forbidden", Namespace: testNS}}),
 	} {
 		if !apierrors.IsForbidden(err) {
 			t.Errorf("the manager's client may %s: %v, want Forbidden", what, err)

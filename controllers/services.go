@@ -134,6 +134,9 @@ func principalKey(cluster, principal string) string {
 // another letter case.
 const retainedField = "status.retainedEntries"
 
+// approvalRequestIndex indexes AccessApprovals by the request they name.
+const approvalRequestIndex = "spec.request"
+
 // retainedKey names an entry by its region, cluster, and its principal's
 // account, kind and name (IAM names are unique in an account whatever the
 // path, and case-insensitive), as an entry ARN spells them:
@@ -185,6 +188,11 @@ func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
 		return err
 	}
 	if err := idx.IndexField(ctx, &v1.AccessEntry{}, retainedField, retainedKeys); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1.AccessApproval{}, approvalRequestIndex, func(o client.Object) []string {
+		return []string{o.(*v1.AccessApproval).Spec.Request}
+	}); err != nil {
 		return err
 	}
 	return idx.IndexField(ctx, &v1.AccessEntry{}, principalField, func(o client.Object) []string {

@@ -123,6 +123,7 @@ func runSuite(m *testing.M) int {
 			{Name: "prod", Account: remoteAccount, Region: region, AuthenticationMode: "API"},
 			{Name: "prod", Account: account, Region: "eu-west-1", AuthenticationMode: "API"},
 			{Name: "sharded", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "requests", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "fanout", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "claims-first", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "claims-leftover", Account: account, Region: region, AuthenticationMode: "API"},
@@ -165,7 +166,7 @@ func runSuite(m *testing.M) int {
 	}
 
 	// The suite's own manager takes the objects no test gave a shard of its own.
-	stop, err := startManager("!"+shardLabel, 10*time.Minute, true)
+	stop, err := testManager{selector: "!" + shardLabel, resync: 10 * time.Minute, clusterConfigs: true, requests: true}.start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -227,6 +228,8 @@ type testManager struct {
 	sweep        time.Duration
 	watchedSweep time.Duration
 	watched      []string
+	// requests runs the AccessRequest controller.
+	requests bool
 	// events, with a QueueURL, runs the event reader on that queue, as
 	// --events-queue-url does.
 	events EventOptions
@@ -325,6 +328,10 @@ func (tm testManager) build() (*testOperator, error) {
 		d.Recorder = mgr.GetEventRecorder(tm.recorder())
 		op.configs = &ClusterAccessConfigReconciler{Deps: d, ConfigOptions: configs}
 		steps = append(steps, func() error { return op.configs.SetupWithManager(mgr) })
+	}
+	if tm.requests {
+		requests := &AccessRequestReconciler{Deps: r.Deps, DefaultRegion: region}
+		steps = append(steps, func() error { return requests.SetupWithManager(mgr) })
 	}
 	if tm.events.QueueURL != "" {
 		queue, err := r.AWS.Queue(tm.events.QueueURL, region)

@@ -48,6 +48,10 @@ type AccessRequestSpec struct {
 	Reason string `json:"reason"`
 }
 
+// RequestLabel marks an AccessEntry granted by an AccessRequest: its value is
+// the request's name.
+const RequestLabel = "eksaccess.io/request"
+
 // RequestPhase is where a request stands.
 // +kubebuilder:validation:Enum=Pending;Granted;Denied;Expired;Refused
 type RequestPhase string

@@ -56,6 +56,8 @@ type Request struct {
 	// Places says where the object stands among the AccessEntries of the
 	// cluster, for the entry limits (limits.go); zero: not counted.
 	Places Places
+	// grantFor is how long a grant asked for lasts (JudgeGrant).
+	grantFor time.Duration
 }
 
 // RequestFor is what an AccessEntry asks for.
@@ -119,7 +121,8 @@ func Judge(cfg Config, req Request) Verdict { return judge(cfg, req, false) }
 // JudgeGrant holds the grant an AccessRequest asks for to the time-bound rules
 // only: allowed when one admits the request's namespace and allows everything
 // the grant holds. Its verdict's TimeBound says how the grant is approved.
-func JudgeGrant(cfg Config, req Request) Verdict {
+func JudgeGrant(cfg Config, req Request, duration time.Duration) Verdict {
+	req.grantFor = duration
 	v := judge(cfg, req, true)
 	if v.rule == nil {
 		return Verdict{Config: cfg.Name, ns: req.Namespace, grant: true}
@@ -202,6 +205,9 @@ func judgeRule(cfg Config, rule *v1.GrantRule, req Request) Verdict {
 	}
 	if req.DeletionPolicy == v1.DeletionPolicyRetain && !rule.AllowRetain {
 		bad("%s", retainProblem(rule.Name))
+	}
+	if tb := rule.TimeBound; tb != nil && req.grantFor > tb.MaxDuration.Duration {
+		bad("spec.duration %s is longer than the rule allows (timeBound.maxDuration %s)", req.grantFor, tb.MaxDuration.Duration)
 	}
 	return v
 }

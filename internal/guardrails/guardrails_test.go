@@ -338,20 +338,23 @@ func TestJudgeGrant(t *testing.T) {
 	oncall.TimeBound = &v1.TimeBoundGrants{MaxDuration: metav1.Duration{Duration: 4 * time.Hour}, Approvers: v1.Approvers{Groups: []string{"platform-oncall"}}}
 	adminReq := req(func(r *Request) { r.Policies = map[string]plan.Scope{admin: {Type: "cluster"}} })
 
-	if v := JudgeGrant(cfg(teamRule, oncall), adminReq); !v.Allowed() || v.Rule != "oncall" || v.TimeBound() != oncall.TimeBound {
+	if v := JudgeGrant(cfg(teamRule, oncall), adminReq, time.Hour); !v.Allowed() || v.Rule != "oncall" || v.TimeBound() != oncall.TimeBound {
 		t.Fatalf("ClusterAdmin asked for under the time-bound rule: allowed %v by %q (%s)", v.Allowed(), v.Rule, v.Message())
 	}
-	if v := JudgeGrant(cfg(teamRule, oncall), req()); v.Allowed() {
+	if v := JudgeGrant(cfg(teamRule, oncall), req(), time.Hour); v.Allowed() {
 		t.Fatalf("Edit, which only the standing rule lists, was granted by %s", v.Rule)
 	}
 	foreignAdmin := req(func(r *Request) {
 		r.Principal = role(foreign, "x")
 		r.Policies = map[string]plan.Scope{admin: {Type: "cluster"}}
 	})
-	if v := JudgeGrant(cfg(oncall), foreignAdmin); v.Allowed() || !strings.Contains(v.Message(), "spec.principalARN") {
+	if v := JudgeGrant(cfg(oncall), foreignAdmin, time.Hour); v.Allowed() || !strings.Contains(v.Message(), "spec.principalARN") {
 		t.Fatalf("a principal the time-bound rule does not allow: allowed %v (%s)", v.Allowed(), v.Message())
 	}
-	if v := JudgeGrant(cfg(teamRule), adminReq); v.Allowed() || !strings.Contains(v.Message(), "no time-bound rule") {
+	if v := JudgeGrant(cfg(teamRule, oncall), adminReq, 5*time.Hour); v.Allowed() || !strings.Contains(v.Message(), "maxDuration 4h0m0s") {
+		t.Fatalf("5 hours under a rule of at most 4: allowed %v (%s)", v.Allowed(), v.Message())
+	}
+	if v := JudgeGrant(cfg(teamRule), adminReq, time.Hour); v.Allowed() || !strings.Contains(v.Message(), "no time-bound rule") {
 		t.Fatalf("no time-bound rule: allowed %v (%s)", v.Allowed(), v.Message())
 	}
 }
