@@ -18,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/onboard"
 )
 
@@ -35,10 +36,11 @@ const (
 	exitUsage = 2
 )
 
-const intro = `kubectl eksaccess brings the access an Amazon EKS cluster already has under the
-eks-access-operator. Each command prints AccessEntry manifests (YAML) on standard
-output and what a person should know about them on standard error; none of them
-changes anything in AWS or in Kubernetes.`
+const intro = `kubectl eksaccess works with the eks-access-operator. import and
+migrate-aws-auth bring the access an Amazon EKS cluster already has under it: they
+print AccessEntry manifests (YAML) on standard output and what a person should know
+about them on standard error, and change nothing in AWS or in Kubernetes. request,
+approve, deny and requests ask for time-bound access and decide on it, as you.`
 
 // command is one subcommand: its flags, its help and what it does.
 type command struct {
@@ -50,6 +52,10 @@ type command struct {
 	// short maps a one-letter alias to the flag it stands for.
 	short map[string]string
 	run   func(ctx context.Context, stdout, stderr io.Writer) error
+	// args is how many arguments the command takes before or among its flags,
+	// given to runArgs instead of run.
+	args    int
+	runArgs func(ctx context.Context, args []string, stdout io.Writer) error
 }
 
 // usageError is a mistake on the command line: exit 2 and point at the help.
@@ -78,7 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	c.flags.SetOutput(io.Discard)
-	if err := c.flags.Parse(args[1:]); err != nil {
+	positional, err := parse(c, args[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			writeHelp(stdout, c)
 			return exitOK
@@ -86,11 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kubectl eksaccess %s: %v; run 'kubectl eksaccess %s --help'\n", c.name, err, c.name)
 		return exitUsage
 	}
-	if c.flags.NArg() > 0 {
-		fmt.Fprintf(stderr, "kubectl eksaccess %s: unexpected argument %q; run 'kubectl eksaccess %s --help'\n", c.name, c.flags.Arg(0), c.name)
-		return exitUsage
-	}
-	if err := c.run(ctx, stdout, stderr); err != nil {
+	if err := c.start(ctx, positional, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "kubectl eksaccess %s: %v\n", c.name, err)
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -100,6 +103,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	return exitOK
+}
+
+// parse reads a command's flags, and its arguments wherever they stand among
+// them (the flag package stops at the first argument).
+func parse(c *command, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := c.flags.Parse(args); err != nil {
+			return nil, err
+		}
+		if c.flags.NArg() == 0 {
+			break
+		}
+		if len(positional) == c.args {
+			return nil, fmt.Errorf("unexpected argument %q", c.flags.Arg(0))
+		}
+		positional = append(positional, c.flags.Arg(0))
+		args = c.flags.Args()[1:]
+	}
+	if len(positional) < c.args {
+		return nil, fmt.Errorf("%s takes %d argument(s), such as the request's name", c.name, c.args)
+	}
+	return positional, nil
+}
+
+// start runs the command, with its arguments when it takes some.
+func (c *command) start(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if c.runArgs != nil {
+		return c.runArgs(ctx, args, stdout)
+	}
+	return c.run(ctx, stdout, stderr)
 }
 
 func find(cmds []*command, name string) *command {
@@ -112,7 +146,8 @@ func find(cmds []*command, name string) *command {
 }
 
 func commands(stdout, stderr io.Writer) []*command {
-	return []*command{importCommand(stdout, stderr), migrateCommand(stdout, stderr)}
+	return []*command{importCommand(stdout, stderr), migrateCommand(stdout, stderr),
+		requestCommand(stdout, stderr), decideCommand("approve", v1.Approve), decideCommand("deny", v1.Deny), requestsCommand()}
 }
 
 // operatorNamespace is where config/default installs the operator, the namespace it

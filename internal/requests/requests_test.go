@@ -1,6 +1,7 @@
 package requests
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,34 @@ func TestDecide(t *testing.T) {
 				t.Fatalf("phase %s, %d counted, %q (ignored %v); want %s, %d counted, saying %q", d.Phase, len(d.Counted), d.Message, d.Ignored, tc.want, tc.counted, tc.say)
 			}
 		})
+	}
+}
+
+func TestNewRequestPolicies(t *testing.T) {
+	who := Who{User: "alice@example.com", Groups: []string{"developers"}}
+	ar, err := NewRequest(Ask{Namespace: "team", Cluster: "prod", Principal: "arn:aws:iam::111122223333:role/alice", Duration: time.Hour, Reason: "INC-1",
+		Policies: []string{"AmazonEKSClusterAdminPolicy", "AmazonEKSEditPolicy:team-a,team-b",
+			"arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy:dev"}}, who)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range ar.Spec.Grant.AccessPolicies {
+		got = append(got, p.PolicyARN+" "+string(p.AccessScope.Type)+" "+fmt.Sprint(p.AccessScope.Namespaces))
+	}
+	want := []string{
+		"arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy cluster []",
+		"arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy namespace [team-a team-b]",
+		"arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSViewPolicy cluster []",
+		"arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminPolicy namespace [dev]",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("policies:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if ar.Spec.Requester != "alice@example.com" || ar.GenerateName != "alice-" || ar.Spec.RequesterGroups[0] != "developers" {
+		t.Fatalf("requester %q, groups %v, generateName %q", ar.Spec.Requester, ar.Spec.RequesterGroups, ar.GenerateName)
+	}
+	if _, err := NewRequest(Ask{Cluster: "prod", Principal: "p", Duration: time.Hour, Reason: "r", Policies: []string{"no such/policy"}}, who); err == nil {
+		t.Fatal("a policy that is neither a name nor an ARN was taken")
 	}
 }
