@@ -159,8 +159,10 @@ func (r *AccessRequestReconciler) record(ctx context.Context, ar *v1.AccessReque
 // for what on which cluster, why, what became of it and until when.
 func (r *AccessRequestReconciler) audit(ctx context.Context, ar *v1.AccessRequest, d requests.Decision) {
 	kind, reason := corev1.EventTypeNormal, "Request"+string(d.Phase)
+	requestsDecided.WithLabelValues(string(d.Phase)).Inc()
 	if d.BreakGlass {
 		kind, reason = corev1.EventTypeWarning, "BreakGlass"
+		breakGlass.Inc()
 	}
 	r.Recorder.Eventf(ar, nil, kind, reason, reason, "%s", d.Message)
 	var until string

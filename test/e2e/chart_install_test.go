@@ -99,7 +99,10 @@ func TestChartInstall(t *testing.T) {
 			{&authorizationv1.ResourceAttributes{Verb: "create", Group: "authentication.k8s.io", Resource: "tokenreviews"}, true},
 			{&authorizationv1.ResourceAttributes{Verb: "create", Group: "authorization.k8s.io", Resource: "subjectaccessreviews"}, true},
 			{&authorizationv1.ResourceAttributes{Verb: "get", Resource: "secrets", Namespace: ns}, false},
-			{&authorizationv1.ResourceAttributes{Verb: "create", Group: "eksaccess.io", Resource: "accessentries", Namespace: ns}, false},
+			// It creates the grants of approved AccessRequests; it deletes none.
+			{&authorizationv1.ResourceAttributes{Verb: "create", Group: "eksaccess.io", Resource: "accessentries", Namespace: ns}, true},
+			{&authorizationv1.ResourceAttributes{Verb: "delete", Group: "eksaccess.io", Resource: "accessentries", Namespace: ns}, false},
+			{&authorizationv1.ResourceAttributes{Verb: "create", Group: "eksaccess.io", Resource: "accessrequests", Namespace: ns}, false},
 		} {
 			eventually(t, func() (bool, string) {
 				got, err := testenv.Allowed(ctx, c, sa, saGroups, tc.attrs)
@@ -177,7 +180,7 @@ func TestChartInstall(t *testing.T) {
 				alerts = append(alerts, r.(map[string]any)["alert"].(string))
 			}
 		}
-		for _, want := range []string{"EKSAccessEntriesStalled", "EKSAccessOperatorEKSErrors", "EKSAccessOperatorThrottled", "EKSAccessDriftCorrected", "EKSAccessGrantNotRevokedAtExpiry", "EKSAccessOperatorNoLeader"} {
+		for _, want := range []string{"EKSAccessEntriesStalled", "EKSAccessOperatorEKSErrors", "EKSAccessOperatorThrottled", "EKSAccessDriftCorrected", "EKSAccessGrantNotRevokedAtExpiry", "EKSAccessOperatorNoLeader", "EKSAccessBreakGlass"} {
 			if !slices.Contains(alerts, want) {
 				t.Errorf("PrometheusRule alerts %v lack %s", alerts, want)
 			}
