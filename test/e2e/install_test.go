@@ -122,7 +122,8 @@ func TestDefaultInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	allowed := map[string]bool{"accessentries": true, "accessentries/status": true, "accessentries/finalizers": true,
-		"clusteraccessconfigs": true, "clusteraccessconfigs/status": true, "clusteraccessconfigs/finalizers": true, "events": true, "namespaces": true}
+		"clusteraccessconfigs": true, "clusteraccessconfigs/status": true, "clusteraccessconfigs/finalizers": true, "events": true, "namespaces": true,
+		"accessrequests": true, "accessrequests/status": true, "accessrequests/finalizers": true, "accessapprovals": true}
 	for _, rule := range role.Rules {
 		for _, r := range rule.Resources {
 			if !allowed[r] {
