@@ -162,7 +162,7 @@ func (r *AccessRequestReconciler) audit(ctx context.Context, ar *v1.AccessReques
 	requestsDecided.WithLabelValues(string(d.Phase)).Inc()
 	if d.BreakGlass {
 		kind, reason = corev1.EventTypeWarning, "BreakGlass"
-		breakGlass.Inc()
+		breakGlassGrants.Inc()
 	}
 	r.Recorder.Eventf(ar, nil, kind, reason, reason, "%s", d.Message)
 	var until string

@@ -81,14 +81,14 @@ var (
 		Name: "eks_access_operator_access_requests_total",
 		Help: "AccessRequests that reached a phase: Pending, Granted, Denied, Expired or Refused.",
 	}, []string{"phase"})
-	breakGlass = prometheus.NewCounter(prometheus.CounterOpts{
+	breakGlassGrants = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "eks_access_operator_break_glass_total",
 		Help: "AccessRequests granted with no approval, by a requester a rule's timeBound.breakGlass names.",
 	})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(requestsDecided, breakGlass)
+	ctrlmetrics.Registry.MustRegister(requestsDecided, breakGlassGrants)
 	ctrlmetrics.Registry.MustRegister(grantsExpired, expiryRevocation)
 	ctrlmetrics.Registry.MustRegister(eventsReceived, eventsHandled, eventsQueueUp, eventsFlowing, eventsProbes, eventRepair)
 	ctrlmetrics.Registry.MustRegister(driftCorrections, budgetWaiting, driftFound, oldestVerification)
