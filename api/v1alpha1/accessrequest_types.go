@@ -85,9 +85,13 @@ type AccessRequestStatus struct {
 	// +optional
 	Entry string `json:"entry,omitempty"`
 
-	// GrantedAt is when the grant started; ExpiresAt, when it ends.
+	// GrantedAt is when the grant started: when the operator saw the request
+	// approved, never before.
 	// +optional
 	GrantedAt *metav1.Time `json:"grantedAt,omitempty"`
+
+	// ExpiresAt is when the grant ends: grantedAt plus spec.duration. The
+	// AccessEntry's spec.expiresAt is this time.
 	// +optional
 	ExpiresAt *metav1.Time `json:"expiresAt,omitempty"`
 
