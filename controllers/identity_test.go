@@ -174,9 +174,9 @@ func TestIdentityAcrossAccounts(t *testing.T) {
 			"in cluster prod (region " + region + ", account " + remoteAccount + ", through role " + remoteRole + "); creating it in cluster prod (region " + region + ", account " + account + ")",
 			"in cluster prod (region " + region + ", account " + account + "); creating it in cluster prod (region " + region + ", account " + remoteAccount,
 		} {
-			if !hasEvent(testNS, ae.Name, "Recreating", move) {
-				t.Errorf("no Recreating event saying %q", move)
-			}
+			eventually(t, 10*time.Second, "a Recreating event saying "+move, func() (bool, string) {
+				return hasEvent(testNS, ae.Name, "Recreating", move), "none yet"
+			})
 		}
 	})
 

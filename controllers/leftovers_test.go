@@ -195,9 +195,10 @@ func TestRetainOnlyWhereARuleAllowsIt(t *testing.T) {
 		if e, ok := emuEntry(cluster, gone.Spec.PrincipalARN); ok {
 			t.Fatalf("the entry %s outlived its object, whose rule does not allow Retain: %+v", goneARN, e)
 		}
-		if !hasEvent(tenantNS, gone.Name, "RetainNotAllowed", "deletionPolicy Retain is not honoured") {
-			t.Error("no RetainNotAllowed event")
-		}
+		// The recorder writes events in the background: the object may be gone first.
+		eventually(t, 10*time.Second, "a RetainNotAllowed event", func() (bool, string) {
+			return hasEvent(tenantNS, gone.Name, "RetainNotAllowed", "deletionPolicy Retain is not honoured"), "none yet"
+		})
 	})
 
 	t.Run("moved to another principal: the old entry goes", func(t *testing.T) {
@@ -307,9 +308,9 @@ func TestLeftoversAreJudged(t *testing.T) {
 				return u.PrincipalARN == principal && u.Action == "Revoked" && containsAll(u.Reason, fragments...)
 			})
 		})
-		if !hasEvent("default", got.Name, "Revoked", fragments[0]) {
-			t.Errorf("no Revoked event on the ClusterAccessConfig saying %q", fragments[0])
-		}
+		eventually(t, 10*time.Second, "a Revoked event on the ClusterAccessConfig saying "+fragments[0], func() (bool, string) {
+			return hasEvent("default", got.Name, "Revoked", fragments[0]), "none yet"
+		})
 	}
 	revoked := func(what string, fragments ...string) { t.Helper(); revokedFrom(principal, what, fragments...) }
 
