@@ -110,10 +110,13 @@ func stalledAtGeneration(ae *v1.AccessEntry) bool {
 // of objects holds up another namespace's change by a turn, not by the backlog.
 func (r *AccessEntryReconciler) take(p *entryPass, key budget.Key, tokens int) (*budget.Grant, error) {
 	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p.ae)}
-	g, w := r.AWS.Budget().Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: flowOf(p), Class: p.class(), Tokens: tokens,
-		Ready: func() { r.queue.addAs(req, readyPriority(p.class()), 0) }})
+	// The class is read here, once: Ready runs on the budget's goroutine,
+	// perhaps while this pass is still running.
+	c := p.class()
+	g, w := r.AWS.Budget().Take(budget.Request{Key: key, ID: string(p.ae.UID), Flow: flowOf(p), Class: c, Tokens: tokens,
+		Ready: func() { r.queue.addAs(req, readyPriority(c), 0) }})
 	if g == nil {
-		return nil, rateLimited(key, p.class(), w.For)
+		return nil, rateLimited(key, c, w.For)
 	}
 	return g, nil
 }

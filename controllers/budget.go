@@ -39,11 +39,11 @@ func (r *queueRef) source() source.Source {
 // object woken for its tokens or marked by an event waits only for those of
 // its own rank.
 const (
-	priorityNormal     = 0
-	prioritySuspect    = 10
 	priorityRevoke     = 40
 	priorityForeground = 30
 	priorityBackground = 20
+	prioritySuspect    = 10
+	priorityNormal     = 0
 )
 
 // readyPriority is the priority of an object woken by the budget for work of a class.
