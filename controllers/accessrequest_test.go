@@ -7,13 +7,10 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
@@ -37,18 +34,7 @@ func oncallRule() v1.GrantRule {
 func requestPerson(t *testing.T, user string, groups ...string) client.Client {
 	t.Helper()
 	ctx := context.Background()
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: requestNS}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{"eksaccess.io"}, Resources: []string{"accessrequests", "accessapprovals"}, Verbs: []string{"get", "list", "watch", "create", "delete"}},
-		{APIGroups: []string{"eksaccess.io"}, Resources: []string{"accessentries"}, Verbs: testenv.TenantVerbs}}}
-	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: requestNS},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}}
-	for _, o := range []client.Object{role, binding} {
-		if err := k8s.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-	}
-	authn, err := suiteEnv.AddUser(envtest.User{Name: user, Groups: groups}, &rest.Config{})
+	authn, err := testenv.Person{Name: user, Groups: groups, Rules: testenv.RequesterRules, Namespaces: []string{requestNS}}.Add(ctx, suiteEnv, restCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

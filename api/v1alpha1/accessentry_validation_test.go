@@ -25,8 +25,12 @@ import (
 // the ones users get.
 var k8s client.Client
 
-// env is the control plane, kept for its kubectl.
-var env *envtest.Environment
+// env is the control plane, kept for its kubectl and its users; adminCfg
+// authenticates as its administrator.
+var (
+	env      *envtest.Environment
+	adminCfg *rest.Config
+)
 
 const ns = "validation"
 
@@ -34,11 +38,8 @@ func TestMain(m *testing.M) {
 	if testenv.UnitOnly() {
 		os.Exit(m.Run())
 	}
-	var (
-		cfg *rest.Config
-		err error
-	)
-	env, cfg, err = testenv.Start()
+	var err error
+	env, adminCfg, err = testenv.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -48,7 +49,7 @@ func TestMain(m *testing.M) {
 		scheme := runtime.NewScheme()
 		_ = clientgoscheme.AddToScheme(scheme)
 		_ = v1.AddToScheme(scheme)
-		k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+		k8s, err = client.New(adminCfg, client.Options{Scheme: scheme})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1

@@ -9,9 +9,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
@@ -170,18 +168,10 @@ var (
 func person(t *testing.T, user string, groups ...string) client.Client {
 	t.Helper()
 	ctx := context.Background()
-	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user + "-requests", Namespace: ns},
-		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"eksaccess.io"}, Resources: []string{"accessrequests", "accessapprovals"},
-			Verbs: []string{"get", "list", "create", "update", "delete"}}}}
-	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user + "-requests", Namespace: ns},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}}
-	for _, o := range []client.Object{role, binding} {
-		if err := k8s.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	authn, err := env.AddUser(envtest.User{Name: user, Groups: groups}, &rest.Config{})
+	// update too: edits after creation are for the kinds' immutability to refuse, not RBAC.
+	rules := []rbacv1.PolicyRule{{APIGroups: []string{"eksaccess.io"}, Resources: []string{"accessrequests", "accessapprovals"},
+		Verbs: []string{"get", "list", "create", "update", "delete"}}}
+	authn, err := testenv.Person{Name: user, Groups: groups, Rules: rules, Namespaces: []string{ns}}.Add(ctx, env, adminCfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,12 +9,10 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
@@ -47,17 +45,7 @@ func TestRequestApproveDenyList(t *testing.T) {
 	}
 	dir := t.TempDir()
 	kubeconfig := func(user string, groups ...string) string {
-		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: "team"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"eksaccess.io"}, Resources: []string{"accessrequests", "accessapprovals"}, Verbs: []string{"get", "list", "create"}}}}
-		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user, Namespace: "team"},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: user},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}}
-		for _, o := range []client.Object{role, binding} {
-			if err := admin.Create(ctx, o); err != nil {
-				t.Fatal(err)
-			}
-		}
-		authn, err := env.AddUser(envtest.User{Name: user, Groups: groups}, nil)
+		authn, err := testenv.Person{Name: user, Groups: groups, Rules: testenv.RequesterRules, Namespaces: []string{"team"}}.Add(ctx, env, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

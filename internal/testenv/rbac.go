@@ -9,6 +9,7 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -130,41 +131,75 @@ func Allowed(ctx context.Context, c client.Client, user string, groups []string,
 // multi-tenant install: everything but write status, which is the operator's.
 var TenantVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete"}
 
-// TenantConfig makes a user who may manage the AccessEntries of the given
-// namespaces and nothing else (a Role and a RoleBinding in each), and returns a
-// rest.Config that authenticates as that user.
-func TenantConfig(ctx context.Context, env *envtest.Environment, admin *rest.Config, user string, namespaces ...string) (*rest.Config, error) {
+// TenantRules are a tenant's in its namespaces: its AccessEntries, all but status.
+var TenantRules = []rbacv1.PolicyRule{{APIGroups: []string{"eksaccess.io"}, Resources: []string{"accessentries"}, Verbs: TenantVerbs}}
+
+// RequesterRules are those of a namespace's people who ask for and approve
+// time-bound access: AccessRequests and AccessApprovals to read, make and
+// withdraw (both kinds are immutable), and the namespace's AccessEntries as a tenant.
+var RequesterRules = append([]rbacv1.PolicyRule{{APIGroups: []string{"eksaccess.io"},
+	Resources: []string{"accessrequests", "accessapprovals"}, Verbs: []string{"get", "list", "watch", "create", "delete"}}}, TenantRules...)
+
+// Person is a user of the API server: who the API server authenticates (a name
+// and groups), and what a Role grants the user in each of Namespaces.
+type Person struct {
+	Name       string
+	Groups     []string
+	Rules      []rbacv1.PolicyRule
+	Namespaces []string
+}
+
+// Add creates the person's Role and RoleBinding in each namespace (both named
+// after the person; ones already there are kept), waits until the API server
+// grants the first rule, and returns the user, whose Config has the admin
+// config's rate limits.
+func (p Person) Add(ctx context.Context, env *envtest.Environment, admin *rest.Config) (*envtest.AuthenticatedUser, error) {
 	c, err := client.New(admin, client.Options{})
 	if err != nil {
 		return nil, err
 	}
-	for _, ns := range namespaces {
-		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: user + "-accessentries", Namespace: ns},
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{"eksaccess.io"}, Resources: []string{"accessentries"}, Verbs: TenantVerbs}}}
-		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: user + "-accessentries", Namespace: ns},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}}
-		for _, obj := range []client.Object{role, binding} {
-			if err := c.Create(ctx, obj); err != nil {
-				return nil, fmt.Errorf("creating %T %s/%s: %w", obj, ns, obj.GetName(), err)
-			}
-		}
-		attrs := &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "create", Group: "eksaccess.io", Resource: "accessentries"}
-		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			if ok, err := Allowed(ctx, c, user, nil, attrs); err != nil || ok {
-				if err != nil {
-					return nil, err
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("the API server does not grant %s %+v after 30s", user, attrs)
-			}
+	for _, ns := range p.Namespaces {
+		if err := p.bind(ctx, c, ns); err != nil {
+			return nil, err
 		}
 	}
-	authn, err := env.AddUser(envtest.User{Name: user}, &rest.Config{QPS: admin.QPS, Burst: admin.Burst})
+	return env.AddUser(envtest.User{Name: p.Name, Groups: p.Groups}, &rest.Config{QPS: admin.QPS, Burst: admin.Burst})
+}
+
+// bind grants the person its rules in ns, and waits until the authorizer, which
+// learns of RBAC objects through a watch, grants the first of them.
+func (p Person) bind(ctx context.Context, c client.Client, ns string) error {
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: ns}, Rules: p.Rules}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: ns},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: p.Name}}}
+	for _, obj := range []client.Object{role, binding} {
+		if err := c.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating %T %s/%s: %w", obj, ns, obj.GetName(), err)
+		}
+	}
+	if len(p.Rules) == 0 {
+		return nil
+	}
+	r := p.Rules[0]
+	attrs := &authorizationv1.ResourceAttributes{Namespace: ns, Verb: r.Verbs[0], Group: r.APIGroups[0], Resource: r.Resources[0]}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if ok, err := Allowed(ctx, c, p.Name, p.Groups, attrs); err != nil || ok {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the API server does not grant %s %+v after 30s", p.Name, attrs)
+		}
+	}
+}
+
+// TenantConfig makes a user who may manage the AccessEntries of the given
+// namespaces and nothing else, and returns a rest.Config that authenticates as
+// that user.
+func TenantConfig(ctx context.Context, env *envtest.Environment, admin *rest.Config, user string, namespaces ...string) (*rest.Config, error) {
+	u, err := Person{Name: user, Rules: TenantRules, Namespaces: namespaces}.Add(ctx, env, admin)
 	if err != nil {
 		return nil, err
 	}
-	return authn.Config(), nil
+	return u.Config(), nil
 }

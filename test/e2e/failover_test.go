@@ -245,6 +245,16 @@ func TestExpiryAcrossFailover(t *testing.T) {
 // the first leads, with the first and the second's log.
 func twoReplicas(t *testing.T, latency time.Duration, args ...string) (*testenv.World, *testenv.Operator, string) {
 	t.Helper()
+	w := replicaWorld(t, latency, args...)
+	first, _, secondLog := twoLeading(t, w)
+	return w, first, secondLog
+}
+
+// replicaWorld starts the control plane, the operator's namespace and the EKS
+// emulator, whose calls take latency; the replicas' flags are args with
+// --leader-elect. Nothing runs the operator yet.
+func replicaWorld(t *testing.T, latency time.Duration, args ...string) *testenv.World {
+	t.Helper()
 	w, err := testenv.NewWorld(testenv.WorldOptions{
 		Emulator: eksemulator.Config{
 			Clusters: []eksemulator.ClusterConfig{{Name: emuCluster, Account: emuAccount, Region: emuRegion, AuthenticationMode: eksemulator.ModeAPI}},
@@ -261,16 +271,23 @@ func twoReplicas(t *testing.T, latency time.Duration, args ...string) (*testenv.
 	if err := w.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
 		t.Fatal(err)
 	}
+	return w
+}
+
+// twoLeading starts replicas a and b, and returns once a leads, with both and
+// b's log.
+func twoLeading(t *testing.T, w *testenv.World) (first, second *testenv.Operator, secondLog string) {
+	t.Helper()
 	first, firstLog, err := w.StartReplica("a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(first.Stop)
 	waitLog(t, firstLog, acquired, 30*time.Second)
-	second, secondLog, err := w.StartReplica("b")
+	second, secondLog, err = w.StartReplica("b")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(second.Stop)
-	return w, first, secondLog
+	return first, second, secondLog
 }
