@@ -240,7 +240,7 @@ func main() {
 		{"the AccessEntry controller", func() error { return entryReconciler.SetupWithManager(mgr) }},
 		{"the ClusterAccessConfig controller", func() error { return configReconciler.SetupWithManager(mgr) }},
 		{"the AccessRequest controller", func() error {
-			return (&controllers.AccessRequestReconciler{Deps: deps, DefaultRegion: entries.DefaultRegion}).SetupWithManager(mgr)
+			return (&controllers.AccessRequestReconciler{Deps: deps, DefaultRegion: entries.DefaultRegion, TrustedNamespaces: entries.TrustedNamespaces}).SetupWithManager(mgr)
 		}},
 		{"the event reader", func() error {
 			if reader == nil {

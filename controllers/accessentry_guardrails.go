@@ -99,7 +99,7 @@ func (r *AccessEntryReconciler) tenantRequest(ctx context.Context, p *entryPass)
 		return guardrails.Request{}, err
 	}
 	req := guardrails.RequestFor(p.ae, nsLabels)
-	why, err := r.reservedFor(ctx, p.ae, p.cac)
+	why, err := r.claims().reservedFor(ctx, p.ae, p.cac)
 	if err != nil {
 		return guardrails.Request{}, err
 	}

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"strings"
 
@@ -16,6 +17,20 @@ import (
 // platform declares the principal, say), which goes to the operator's log.
 const reservedToTenants = "the platform team protects it, declares it, or EKS made an entry for it"
 
+// claims finds the platform's claims on a principal: its config's protected
+// and EKS-made entries, and the AccessEntries of trusted namespaces. The
+// AccessEntry controller judges a tenant's object by them, the AccessRequest
+// controller a request's grant.
+type claims struct {
+	reader        client.Reader
+	trusted       []string
+	defaultRegion string
+}
+
+func (r *AccessEntryReconciler) claims() claims {
+	return claims{reader: r.Client, trusted: r.TrustedNamespaces, defaultRegion: r.DefaultRegion}
+}
+
 // reservedFor says why a principal is the platform's and no tenant's to name,
 // whatever a rule allows: spec.unmanagedEntries.protect names it, an AccessEntry
 // in a trusted namespace declares it on the same cluster, or EKS made an entry
@@ -23,7 +38,7 @@ const reservedToTenants = "the platform team protects it, declares it, or EKS ma
 // lists). "" when none of these holds. Claims are then decided by rule, not by
 // who applied first: a tenant that names the platform's break-glass role or a
 // node role before their owners do is refused, and what it holds is revoked.
-func (r *AccessEntryReconciler) reservedFor(ctx context.Context, ae *v1.AccessEntry, cac *v1.ClusterAccessConfig) (string, error) {
+func (r claims) reservedFor(ctx context.Context, ae *v1.AccessEntry, cac *v1.ClusterAccessConfig) (string, error) {
 	principal := ae.Spec.PrincipalARN
 	switch {
 	case guardrails.Protected(cac.Spec.UnmanagedEntries.Protect, principal):
@@ -57,15 +72,15 @@ func holdsOwn(ae *v1.AccessEntry) bool {
 
 // trustedDeclarers are the AccessEntries in trusted namespaces that name the
 // object's principal on its cluster and region (other than the object itself).
-func (r *AccessEntryReconciler) trustedDeclarers(ctx context.Context, ae *v1.AccessEntry) ([]client.ObjectKey, error) {
-	return r.rivals(ctx, ae, func(o *v1.AccessEntry) bool { return guardrails.Trusted(o.Namespace, r.TrustedNamespaces) })
+func (r claims) trustedDeclarers(ctx context.Context, ae *v1.AccessEntry) ([]client.ObjectKey, error) {
+	return r.rivals(ctx, ae, func(o *v1.AccessEntry) bool { return guardrails.Trusted(o.Namespace, r.trusted) })
 }
 
 // rivals are the other AccessEntries naming the object's principal on its
 // cluster and region, not being deleted, that keep says to count.
-func (r *AccessEntryReconciler) rivals(ctx context.Context, ae *v1.AccessEntry, keep func(*v1.AccessEntry) bool) ([]client.ObjectKey, error) {
+func (r claims) rivals(ctx context.Context, ae *v1.AccessEntry, keep func(*v1.AccessEntry) bool) ([]client.ObjectKey, error) {
 	list := &v1.AccessEntryList{}
-	if err := r.List(ctx, list, client.MatchingFields{principalField: principalKey(ae.Spec.ClusterName, ae.Spec.PrincipalARN)},
+	if err := r.reader.List(ctx, list, client.MatchingFields{principalField: principalKey(ae.Spec.ClusterName, ae.Spec.PrincipalARN)},
 		client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
@@ -81,11 +96,13 @@ func (r *AccessEntryReconciler) rivals(ctx context.Context, ae *v1.AccessEntry, 
 }
 
 // regionOf is the region an AccessEntry's cluster is in.
+func (r claims) regionOf(ae *v1.AccessEntry) string {
+	return cmp.Or(ae.Spec.Region, r.defaultRegion)
+}
+
+// regionOf is the region an AccessEntry's cluster is in.
 func (r *AccessEntryReconciler) regionOf(ae *v1.AccessEntry) string {
-	if ae.Spec.Region != "" {
-		return ae.Spec.Region
-	}
-	return r.DefaultRegion
+	return r.claims().regionOf(ae)
 }
 
 // tenantRivals maps a change of an AccessEntry in a trusted namespace to the
@@ -97,7 +114,7 @@ func (r *AccessEntryReconciler) tenantRivals(ctx context.Context, o client.Objec
 	if !ok || !guardrails.Trusted(ae.Namespace, r.TrustedNamespaces) {
 		return nil
 	}
-	keys, err := r.rivals(ctx, ae, func(o *v1.AccessEntry) bool { return !guardrails.Trusted(o.Namespace, r.TrustedNamespaces) })
+	keys, err := r.claims().rivals(ctx, ae, func(o *v1.AccessEntry) bool { return !guardrails.Trusted(o.Namespace, r.TrustedNamespaces) })
 	if err != nil {
 		return nil
 	}
@@ -108,7 +125,7 @@ func (r *AccessEntryReconciler) tenantRivals(ctx context.Context, o client.Objec
 // queue once a tenant object has let go of its entry, so that the platform's
 // object creates it now rather than at its next recheck.
 func (r *AccessEntryReconciler) wakeDeclarers(ctx context.Context, ae *v1.AccessEntry) {
-	keys, err := r.trustedDeclarers(ctx, ae)
+	keys, err := r.claims().trustedDeclarers(ctx, ae)
 	if err != nil {
 		return
 	}

@@ -36,6 +36,9 @@ type AccessRequestReconciler struct {
 	Deps
 	// DefaultRegion is the region of a grant that names none.
 	DefaultRegion string
+	// TrustedNamespaces are the platform's (--trusted-namespaces): a principal
+	// one of their AccessEntries declares is reserved, and no request may have it.
+	TrustedNamespaces []string
 	// Now is the clock (time.Now by default).
 	Now func() time.Time
 }
@@ -95,7 +98,7 @@ func (r *AccessRequestReconciler) decide(ctx context.Context, ar *v1.AccessReque
 			"%d ClusterAccessConfigs govern cluster %s in region %s: a request needs exactly one, with a time-bound rule (spec.guardrails.rules[].timeBound) that allows it",
 			len(configs), grant.Spec.ClusterName, region)}, nil
 	}
-	v, err := judgeGrant(ctx, r.Client, configs[0], ar)
+	v, err := r.judgeGrant(ctx, configs[0], ar)
 	if err != nil {
 		return requests.Decision{}, err
 	}
@@ -115,18 +118,29 @@ func (r *AccessRequestReconciler) decide(ctx context.Context, ar *v1.AccessReque
 }
 
 // judgeGrant holds what a request's grant would hold, for as long as it asks, to
-// the cluster's time-bound rules.
-func judgeGrant(ctx context.Context, c client.Reader, cac *v1.ClusterAccessConfig, ar *v1.AccessRequest) (guardrails.Verdict, error) {
+// the cluster's time-bound rules. A principal reserved for the platform (the
+// config protects it, EKS made its entry, a trusted namespace declares it) is
+// refused here, before anyone approves, as the grant's AccessEntry would be.
+func (r *AccessRequestReconciler) judgeGrant(ctx context.Context, cac *v1.ClusterAccessConfig, ar *v1.AccessRequest) (guardrails.Verdict, error) {
 	grant := grantEntry(ar, time.Time{})
-	cfg, err := clusterGuardrails(ctx, c, cac)
+	cfg, err := clusterGuardrails(ctx, r.Client, cac)
 	if err != nil {
 		return guardrails.Verdict{}, err
 	}
 	ns := &corev1.Namespace{}
-	if err := c.Get(ctx, client.ObjectKey{Name: grant.Namespace}, ns); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.Get(ctx, client.ObjectKey{Name: grant.Namespace}, ns); err != nil && !apierrors.IsNotFound(err) {
 		return guardrails.Verdict{}, err
 	}
-	return guardrails.JudgeGrant(cfg, guardrails.RequestFor(grant, ns.Labels), ar.Spec.Duration.Duration), nil
+	req := guardrails.RequestFor(grant, ns.Labels)
+	why, err := claims{reader: r.Client, trusted: r.TrustedNamespaces, defaultRegion: r.DefaultRegion}.reservedFor(ctx, grant, cac)
+	if err != nil {
+		return guardrails.Verdict{}, err
+	}
+	if why != "" {
+		req.Reserved = reservedToTenants
+		ctrl.LoggerFrom(ctx).Info("a request names a principal reserved for the platform", "principal", grant.Spec.PrincipalARN, "why", why)
+	}
+	return guardrails.JudgeGrant(cfg, req, ar.Spec.Duration.Duration), nil
 }
 
 // record writes the decision into the request's status, with an event and one

@@ -78,7 +78,8 @@ func TestAccessRequestGrantedAndRevoked(t *testing.T) {
 		t.Fatal(err)
 	}
 	createConfig(t, &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "requests"}, Spec: v1.ClusterAccessConfigSpec{
-		ClusterName: "requests", Guardrails: v1.Guardrails{Rules: []v1.GrantRule{oncallRule()}}}})
+		ClusterName: "requests", Guardrails: v1.Guardrails{Rules: []v1.GrantRule{oncallRule()}},
+		UnmanagedEntries: v1.UnmanagedEntries{Protect: []string{roleARN("break-glass")}}}})
 	waitConfig(t, "requests", 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) && c.Status.AccountID != "" })
 	// Alice is on call herself: only the rule against self-approval keeps her
 	// own approval from counting.
@@ -136,6 +137,29 @@ func TestAccessRequestGrantedAndRevoked(t *testing.T) {
 		}
 		if _, ok := emuEntry("requests", roleARN("alice-standing")); ok {
 			t.Fatal("EKS holds the standing ClusterAdmin entry")
+		}
+	})
+
+	t.Run("a principal reserved for the platform is refused before anyone approves", func(t *testing.T) {
+		declared := &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: "platform-admin", Namespace: testNS}, Spec: v1.AccessEntrySpec{
+			ClusterName: "requests", PrincipalARN: roleARN("platform-admin"), AccessPolicies: []v1.AccessPolicy{policy(adminPolicy)}}}
+		if err := k8s.Create(ctx, declared); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(declared)) })
+		waitReady(t, declared, 30*time.Second)
+		for _, p := range []string{"break-glass", "platform-admin"} {
+			r := &v1.AccessRequest{ObjectMeta: metav1.ObjectMeta{Name: "claim-" + p, Namespace: requestNS}, Spec: v1.AccessRequestSpec{
+				Requester: "alice", Duration: metav1.Duration{Duration: time.Hour}, Reason: "INC-1235",
+				Grant: v1.AccessEntrySpec{ClusterName: "requests", PrincipalARN: roleARN(p), AccessPolicies: []v1.AccessPolicy{policy(adminPolicy)}}}}
+			if err := alice.Create(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = k8s.Delete(context.Background(), r) })
+			got := waitRequest(t, alice, r, 30*time.Second, v1.RequestRefused)
+			if msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message; !strings.Contains(msg, "reserved for the platform team") {
+				t.Errorf("%s: refused with %q", p, msg)
+			}
 		}
 	})
 

@@ -330,7 +330,7 @@ func (tm testManager) build() (*testOperator, error) {
 		steps = append(steps, func() error { return op.configs.SetupWithManager(mgr) })
 	}
 	if tm.requests {
-		requests := &AccessRequestReconciler{Deps: r.Deps, DefaultRegion: region}
+		requests := &AccessRequestReconciler{Deps: r.Deps, DefaultRegion: region, TrustedNamespaces: r.TrustedNamespaces}
 		steps = append(steps, func() error { return requests.SetupWithManager(mgr) })
 	}
 	if tm.events.QueueURL != "" {
