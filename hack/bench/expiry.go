@@ -23,11 +23,13 @@ import (
 // account expiring within one minute, and the changes of another account made
 // alone and while the grants expire.
 type ExpiryResult struct {
-	Machine string  `json:"machine"`
-	Date    string  `json:"date"`
-	Grants  int     `json:"grants"`
-	Rate    float64 `json:"rate"`
-	Burst   int     `json:"burst"`
+	Machine string `json:"machine"`
+	Date    string `json:"date"`
+	Grants  int    `json:"grants"`
+	// Requested: the grants were made through approved AccessRequests (--requests).
+	Requested bool    `json:"requested"`
+	Rate      float64 `json:"rate"`
+	Burst     int     `json:"burst"`
 	// SpreadSeconds is the time from the first grant's expiry to the last's.
 	SpreadSeconds float64 `json:"spreadSeconds"`
 	// FloorSeconds is, from the first expiry, when the last delete could be made
@@ -88,12 +90,11 @@ func runExpiry(o options) (ExpiryResult, error) {
 		return res, err
 	}
 
-	grants := generate(o.entries, o.seed, clusterOf(0), accountOf(0), "grant-")
-	first := expiries(grants, o, rand.New(rand.NewPCG(o.seed, o.seed+2)))
-	say("%d grants, expiring from %s to a minute later", len(grants), first.Format(time.TimeOnly))
-	if _, err := convergeAll(ctx, k8s, grants, time.Until(first)); err != nil {
-		return res, fmt.Errorf("the grants were not all Ready before the first expiry: %w", err)
+	grants, first, err := makeGrants(ctx, w, o)
+	if err != nil {
+		return res, err
 	}
+	res.Requested = o.requests
 	say("the other account's changes, alone")
 	if res.OtherAlone, err = otherAccountChanges(ctx, w, o, "alone-", 0); err != nil {
 		return res, err
@@ -119,7 +120,34 @@ func runExpiry(o options) (ExpiryResult, error) {
 	}
 	res.Targets = expiryTargets(res)
 	reportExpiry(res)
-	return res, save(o.out, fmt.Sprintf("bench-expiry-%d", o.entries), res)
+	name := fmt.Sprintf("bench-expiry-%d", o.entries)
+	if o.requests {
+		name = fmt.Sprintf("bench-expiry-requests-%d", o.entries)
+	}
+	return res, save(o.out, name, res)
+}
+
+// makeGrants makes the grants, as AccessEntries with an expiry or, with
+// --requests, through approved AccessRequests, and waits until they are all
+// Ready; it returns them and the first expiry.
+func makeGrants(ctx context.Context, w *testenv.World, o options) ([]*v1.AccessEntry, time.Time, error) {
+	if o.requests {
+		grants, first, err := requestedGrants(ctx, w, o)
+		if err == nil && time.Now().After(first) {
+			err = fmt.Errorf("the grants were Ready only after the first expiry (%s)", first.Format(time.TimeOnly))
+		}
+		if err == nil {
+			say("%d grants, expiring from %s on", len(grants), first.Format(time.TimeOnly))
+		}
+		return grants, first, err
+	}
+	grants := generate(o.entries, o.seed, clusterOf(0), accountOf(0), "grant-")
+	first := expiries(grants, o, rand.New(rand.NewPCG(o.seed, o.seed+2)))
+	say("%d grants, expiring from %s to a minute later", len(grants), first.Format(time.TimeOnly))
+	if _, err := convergeAll(ctx, w.Client, grants, time.Until(first)); err != nil {
+		return nil, first, fmt.Errorf("the grants were not all Ready before the first expiry: %w", err)
+	}
+	return grants, first, nil
 }
 
 // expiries gives every grant an expiry within one minute, the first after the
@@ -246,7 +274,11 @@ func expiryTargets(r ExpiryResult) []Target {
 
 func reportExpiry(r ExpiryResult) {
 	fmt.Printf("\nEKS access operator expiry benchmark, %s, %s\n", r.Machine, r.Date)
-	fmt.Printf("%d grants expiring over %.0fs, EKS limit %.0f/s burst %d per account\n\n", r.Grants, r.SpreadSeconds, r.Rate, r.Burst)
+	how := "AccessEntries with spec.expiresAt"
+	if r.Requested {
+		how = "made through approved AccessRequests"
+	}
+	fmt.Printf("%d grants (%s) expiring over %.0fs, EKS limit %.0f/s burst %d per account\n\n", r.Grants, how, r.SpreadSeconds, r.Rate, r.Burst)
 	fmt.Printf("revoked: the last %.1fs after the first expiry (floor %.1fs, %.2fx); at most %.1fs after its own expiry\n", r.RevokedSeconds, r.FloorSeconds, r.Ratio, r.LatestSeconds)
 	fmt.Printf("calls of the expiring account from the first expiry: %d %v\n", total(r.Calls), r.Calls)
 	fmt.Printf("the other account's changes, seconds to Ready: alone %v, during %v\n\n", rounded(r.OtherAlone), rounded(r.OtherDuring))

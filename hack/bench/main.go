@@ -69,7 +69,8 @@ type options struct {
 	eventsVerify  time.Duration
 	lossChanges   int
 
-	expiry bool
+	expiry   bool
+	requests bool
 }
 
 func main() {
@@ -103,6 +104,7 @@ func main() {
 	flag.DurationVar(&o.eventsVerify, "events-verification-period", 0, "with --events: the operator's --events-verification-period (default: the operator's, 24h)")
 	flag.IntVar(&o.lossChanges, "loss-changes", 10, "with --events: changes of each kind made while events are lost (0: no loss run)")
 	flag.BoolVar(&o.expiry, "expiry", false, "the expiry benchmark: --entries time-bound grants of one account expiring within a minute, revoked against the floor of one delete each, while another account makes changes")
+	flag.BoolVar(&o.requests, "requests", false, "with --expiry: the grants are made through AccessRequests, each approved, in a tenant's namespace under a time-bound rule")
 	flag.Parse()
 	listPoll = max(time.Second, time.Duration(o.entries/2000)*time.Second)
 	if o.expiry {

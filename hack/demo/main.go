@@ -43,16 +43,20 @@ const (
 func main() {
 	check := flag.Bool("check", false, "verify the result and exit instead of running until Ctrl-C")
 	operator := flag.String("operator", "bin/eks-access-operator", "the operator binary to run")
+	plugin := flag.String("plugin", "bin/kubectl-eksaccess", "the kubectl plugin binary, which the time-bound access part runs as its users")
 	timeout := flag.Duration("timeout", 2*time.Minute, "how long to wait for every sample to be Ready")
 	flag.Parse()
-	if err := run(*check, *operator, *timeout); err != nil {
+	if err := run(*check, *operator, *plugin, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(check bool, operatorBin string, timeout time.Duration) error {
+func run(check bool, operatorBin, plugin string, timeout time.Duration) error {
 	root := testenv.RepoRoot()
+	if !filepath.IsAbs(plugin) {
+		plugin = filepath.Join(root, plugin)
+	}
 	work := filepath.Join(root, "tmp", "demo")
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return err
@@ -139,6 +143,9 @@ func run(check bool, operatorBin string, timeout time.Duration) error {
 		return err
 	}
 	if err := showRevert(ctx, emu, developersPrincipal(samples), 30*time.Second); err != nil {
+		return err
+	}
+	if err := showRequest(ctx, w, plugin, work); err != nil {
 		return err
 	}
 

@@ -30,6 +30,8 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 		list := &v1.AccessEntryList{}
 		err := k8s.List(ctx, list)
 		if err == nil {
+			// The requests' grants are the requests' check's (requests.go).
+			list.Items = slices.DeleteFunc(list.Items, func(ae v1.AccessEntry) bool { return ae.Namespace == requestNS })
 			var notReady []string
 			m.eksNow = m.entries()
 			for _, ae := range list.Items {

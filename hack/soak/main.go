@@ -10,14 +10,17 @@
 // Retain, squats on the platform's, protected and other tenants' principals,
 // reaches for a prefix-named sibling namespace's values, fills its quota and
 // storms principals another object holds; a probe tenant times how long an
-// allowed object waits meanwhile.
+// allowed object waits meanwhile. A requester asks for time-bound ClusterAdmin
+// grants and an approver approves, denies or ignores them (requests.go), so
+// that grants expire at random moments amid all of it.
 //
 // After quiescence it checks that EKS holds exactly what the allowed objects
 // declare, in the account their cluster resolves to and in no other, and, for the
 // refused ones, nothing the rules forbid; that nothing is left of deleted objects
 // or old identities (but what Retain keeps); that entries no operator owns were
 // not touched; that every object is Ready or NotPermitted as the rules say; that
-// the operator never panicked; and the tenancy invariants of judge.go, judged
+// the operator never panicked; that nothing a request granted remains once its
+// expiry passed, and nothing unapproved ever reached EKS; and the tenancy invariants of judge.go, judged
 // from EKS's state and the rules as the platform wrote them. An invariant only a
 // guard this build lacks keeps (features.go) is reported as awaiting it.
 //
@@ -79,6 +82,10 @@ type options struct {
 	probeEvery, probeBound time.Duration
 	// strict fails the run on invariants that only a missing guard breaks.
 	strict bool
+	// requestEvery is how often the requester asks for a grant (and the approver
+	// decides one), for the first requestsFor of the drive, each for a
+	// duration between shortest and longest.
+	requestEvery, requestsFor, shortest, longest time.Duration
 }
 
 func main() {
@@ -95,10 +102,15 @@ func main() {
 	flag.IntVar(&o.flood, "flood", 30, "objects a tenant creates at once to fill its quota (the default limit is 25)")
 	flag.DurationVar(&o.probeEvery, "probe-every", 5*time.Second, "how often the probe tenant creates an allowed object")
 	flag.DurationVar(&o.probeBound, "probe-bound", 60*time.Second, "how long a probe object may wait to be Ready")
+	flag.DurationVar(&o.requestEvery, "request-every", 6*time.Second, "how often a time-bound grant is asked for (and one decided)")
+	flag.DurationVar(&o.requestsFor, "requests-for", 3*time.Minute, "how long into the drive grants are asked for")
+	flag.DurationVar(&o.shortest, "shortest-grant", time.Minute, "the shortest duration asked for (the API's minimum is 1m)")
+	flag.DurationVar(&o.longest, "longest-grant", 2*time.Minute, "the longest duration asked for")
 	flag.BoolVar(&o.strict, "strict", true, "fail on invariants that only a guard this build lacks keeps (--strict=false reports them as awaited)")
 	flag.Parse()
 	if *short {
 		o.objects, o.duration, o.kills, o.floods, o.probeEvery = 40, 60*time.Second, 4, 1, 3*time.Second
+		o.requestEvery, o.requestsFor, o.longest = 3*time.Second, 30*time.Second, 70*time.Second
 	}
 	ctrl.SetLogger(logr.Discard())
 	if err := run(o); err != nil {
@@ -170,6 +182,9 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	if m.reqs, err = newRequests(ctx, w, o.shortest, o.longest); err != nil {
+		return err
+	}
 	say("guards of issue 25 in this build: %s", m.feat.present())
 	for _, g := range m.feat.gaps() {
 		say("missing: %s; the invariants it keeps are reported as awaiting it", g)
@@ -189,6 +204,9 @@ func run(o options) error {
 		say("waiting %s for the last grant's expiry", time.Until(last).Round(time.Second))
 		time.Sleep(time.Until(last))
 	}
+	if err := m.reqs.awaitExpiries(ctx, w.Client, 3*time.Minute); err != nil {
+		return err
+	}
 	say("quiescence: faults off, waiting for every object to be Ready (Synced or Expired) or NotPermitted and every deletion to finish")
 	emu.SetFaults(eksemulator.Faults{})
 	k8s := w.Client
@@ -204,6 +222,11 @@ func run(o options) error {
 		}
 		broken = append(b.problems, eventsOf(ctx, k8s, b.names)...)
 	}
+	reqProblems, reqSummary, err := m.reqs.check(ctx, k8s, emu, &c)
+	if err != nil {
+		return err
+	}
+	broken = append(broken, reqProblems...)
 	judged := m.judgeTenancy(&c)
 	judged = append(judged, probe.judge(o.probeBound, &c)...)
 	hard, awaiting := split(judged, m.feat, o.strict)
@@ -218,6 +241,7 @@ func run(o options) error {
 	}
 	m.finalAttacks(&c)
 	report(c, emu, m, probe.summary(o.probeBound), awaiting)
+	fmt.Printf("  time-bound grants: %s\n", reqSummary)
 	if len(broken) > 0 {
 		return fmt.Errorf("%d invariants broken:\n  %s", len(broken), strings.Join(broken, "\n  "))
 	}
@@ -228,7 +252,7 @@ func run(o options) error {
 // ClusterAccessConfigs, and finds out which guards the build has.
 func newModel(ctx context.Context, w *testenv.World) (*model, error) {
 	k8s := w.Client
-	for _, ns := range append([]string{namespace, probeNS}, tenants...) {
+	for _, ns := range append([]string{namespace, probeNS, requestNS}, tenants...) {
 		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return nil, err
 		}
@@ -269,7 +293,7 @@ func drive(ctx context.Context, w *testenv.World, m *model, probe *probe, rng *r
 		floodAt[i] = o.duration * time.Duration(i+1) / time.Duration(o.floods+1)
 	}
 	restartAt := o.duration / 2
-	nextProbe := time.Duration(0)
+	nextProbe, nextRequest := time.Duration(0), time.Duration(0)
 	for time.Since(start) < o.duration || len(killAt) > 0 {
 		elapsed := time.Since(start)
 		if len(killAt) > 0 && elapsed >= killAt[0] {
@@ -294,6 +318,14 @@ func drive(ctx context.Context, w *testenv.World, m *model, probe *probe, rng *r
 		if elapsed >= nextProbe && elapsed < o.duration {
 			nextProbe = elapsed + o.probeEvery
 			m.probeStep(ctx, probe)
+		}
+		if elapsed >= nextRequest && elapsed < o.requestsFor {
+			nextRequest = elapsed + o.requestEvery
+			kind, err := m.reqs.step(ctx, rng)
+			if err != nil {
+				kind = "failed (" + kind + ")"
+			}
+			c.ops[kind]++
 		}
 		var kind string
 		var err error

@@ -68,6 +68,8 @@ type model struct {
 	probe *probe
 	// eksNow is what EKS held at settle's last look, by key.
 	eksNow map[string]eksemulator.Entry
+	// reqs asks for and decides time-bound grants (requests.go).
+	reqs *requests
 }
 
 // leftEntry is an entry a tenant object left behind in EKS.

@@ -41,12 +41,13 @@ var (
 // soak-t1 and its sibling have a rule, and broad, whose principal pattern admits
 // every role under role/soak/ (the platform's and the other tenants' included),
 // so that only the reservation and first-come rules stand between a squatter and
-// a principal. Every set has the same rule for the probe namespace.
+// a principal. Every set has the same rules for the probe namespace and for
+// the requests' time-bound grants.
 var ruleSets = map[string][]v1.GrantRule{
-	"loose": {tenantRule(tenants, "{{namespace}}-*", []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy", "AmazonEKSAdminPolicy"}, true, []string{"group-*", "{{namespace}}-*"}, "user-*:*"), probeRule()},
-	"tight": {tenantRule(tenants, "{{namespace}}-*", []string{"AmazonEKSViewPolicy"}, false, []string{"group-0"}, ""), probeRule()},
-	"t1":    {tenantRule([]string{tenants[0], sibling}, "{{namespace}}-*", []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy"}, true, []string{"group-*", "{{namespace}}-*"}, "user-*:*"), probeRule()},
-	"broad": {broadRule(), probeRule()},
+	"loose": {tenantRule(tenants, "{{namespace}}-*", []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy", "AmazonEKSAdminPolicy"}, true, []string{"group-*", "{{namespace}}-*"}, "user-*:*"), probeRule(), oncallRule()},
+	"tight": {tenantRule(tenants, "{{namespace}}-*", []string{"AmazonEKSViewPolicy"}, false, []string{"group-0"}, ""), probeRule(), oncallRule()},
+	"t1":    {tenantRule([]string{tenants[0], sibling}, "{{namespace}}-*", []string{"AmazonEKSViewPolicy", "AmazonEKSEditPolicy"}, true, []string{"group-*", "{{namespace}}-*"}, "user-*:*"), probeRule(), oncallRule()},
+	"broad": {broadRule(), probeRule(), oncallRule()},
 }
 
 // broadRule admits every role under role/soak/ and lets the tenants adopt
