@@ -169,7 +169,12 @@ The demo is running. In another terminal:
 
   export KUBECONFIG=%s
   %s get accessentries -A
-  %s edit accessentry developers -n default     # change groups or policies, watch EKS follow
+  %s edit accessentry developers -n team-a      # change groups or policies, watch EKS follow
+
+  # time-bound access, as alice (asks) and bob (approves); the plugin is bin/kubectl-eksaccess
+  %s request -n team-a --kubeconfig %s --cluster %s \
+      --principal arn:aws:iam::%s:role/oncall-alice --policy AmazonEKSClusterAdminPolicy --duration 5m --reason test
+  %s approve NAME -n team-a --kubeconfig %s
 
   export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=%s
   aws eks list-access-entries --cluster-name %s --endpoint-url %s
@@ -179,6 +184,7 @@ The demo is running. In another terminal:
 
 Press Ctrl-C to stop everything.
 `, kubeconfig, rel(root, filepath.Join(testenv.AssetsDir(), "kubectl")), rel(root, filepath.Join(testenv.AssetsDir(), "kubectl")),
+		rel(root, plugin), rel(root, filepath.Join(work, "kubeconfig-alice")), cluster, account, rel(root, plugin), rel(root, filepath.Join(work, "kubeconfig-bob")),
 		region, cluster, emu.URL(), cluster, account, emu.URL())
 	<-ctx.Done()
 	fmt.Println()
