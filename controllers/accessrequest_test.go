@@ -69,8 +69,9 @@ func waitRequest(t *testing.T, c client.Client, ar *v1.AccessRequest, timeout ti
 // API server. Alice asks for ClusterAdmin; her own approval, and one by a user
 // the rule does not name, count for nothing; Bob of platform-oncall approves,
 // and the grant is made in EKS until the request's duration has passed, then
-// revoked. Meanwhile a standing AccessEntry asking for the same is refused,
-// and the grant, edited by a tenant, is put back.
+// revoked. Meanwhile a standing AccessEntry asking for the same is refused, so
+// are requests for a principal the platform holds and for longer than the
+// rule's maximum, and the grant, edited by a tenant, is put back.
 func TestAccessRequestGrantedAndRevoked(t *testing.T) {
 	testenv.RequireControlPlane(t)
 	ctx := context.Background()
@@ -160,6 +161,20 @@ func TestAccessRequestGrantedAndRevoked(t *testing.T) {
 			if msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message; !strings.Contains(msg, "reserved for the platform team") {
 				t.Errorf("%s: refused with %q", p, msg)
 			}
+		}
+	})
+
+	t.Run("a request longer than the rule's maximum is refused", func(t *testing.T) {
+		long := &v1.AccessRequest{ObjectMeta: metav1.ObjectMeta{Name: "too-long", Namespace: requestNS}, Spec: v1.AccessRequestSpec{
+			Requester: "alice", Duration: metav1.Duration{Duration: 3 * time.Hour}, Reason: "INC-1236",
+			Grant: v1.AccessEntrySpec{ClusterName: "requests", PrincipalARN: roleARN("alice-long"), AccessPolicies: []v1.AccessPolicy{policy(adminPolicy)}}}}
+		if err := alice.Create(ctx, long); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = k8s.Delete(context.Background(), long) })
+		got := waitRequest(t, alice, long, 30*time.Second, v1.RequestRefused)
+		if msg := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message; !strings.Contains(msg, "spec.duration 3h0m0s") || !strings.Contains(msg, "maxDuration 2h0m0s") {
+			t.Errorf("refused with %q", msg)
 		}
 	})
 
