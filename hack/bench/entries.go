@@ -104,12 +104,17 @@ var listPoll = time.Second
 
 // waitForEvery is waitFor, listing every poll.
 func waitForEvery(ctx context.Context, k8s client.Client, timeout, poll time.Duration, done func([]v1.AccessEntry) (int, bool)) (int, error) {
+	return waitForEveryIn(ctx, k8s, namespace, timeout, poll, done)
+}
+
+// waitForEveryIn is waitForEvery in namespace ns.
+func waitForEveryIn(ctx context.Context, k8s client.Client, ns string, timeout, poll time.Duration, done func([]v1.AccessEntry) (int, bool)) (int, error) {
 	deadline := time.Now().Add(timeout)
 	stalled := map[string]bool{}
 	last := time.Now()
 	for {
 		list := &v1.AccessEntryList{}
-		if err := k8s.List(ctx, list, client.InNamespace(namespace)); err != nil {
+		if err := k8s.List(ctx, list, client.InNamespace(ns)); err != nil {
 			return len(stalled), err
 		}
 		for _, ae := range list.Items {

@@ -67,7 +67,7 @@ func requestedGrants(ctx context.Context, w *testenv.World, o options) ([]*v1.Ac
 	for _, ae := range asked {
 		only[ae.Name] = true
 	}
-	if _, err := waitForEvery(ctx, k8s, base, 500*time.Millisecond, func(list []v1.AccessEntry) (int, bool) {
+	if _, err := waitForEveryIn(ctx, k8s, requestNS, base, 500*time.Millisecond, func(list []v1.AccessEntry) (int, bool) {
 		n := countReady(list, only)
 		return n, n == len(asked)
 	}); err != nil {
