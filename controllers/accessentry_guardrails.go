@@ -358,8 +358,8 @@ func (r *AccessEntryReconciler) judge(ctx context.Context, ae *v1.AccessEntry, c
 // one. Only the operator writes a request's status (tenants get no RBAC on
 // accessrequests/status), so the object is a grant only when it is what that
 // status says was granted: controlled by the request (same UID), named in its
-// status.entry while it is Granted, and with the spec of its grant, expiry
-// included. A copy, an object that points at a request it was not made for,
+// status.entry while it is Granted and not being deleted (withdrawn), and with
+// the spec of its grant, expiry included. A copy, an object that points at a request it was not made for,
 // or a grant someone edited (a later expiresAt, one more policy) is judged as
 // any standing AccessEntry, which no time-bound rule allows.
 func (r *AccessEntryReconciler) grantOf(ctx context.Context, ae *v1.AccessEntry) (*v1.AccessRequest, error) {
@@ -371,7 +371,7 @@ func (r *AccessEntryReconciler) grantOf(ctx context.Context, ae *v1.AccessEntry)
 	if err := r.Get(ctx, client.ObjectKey{Namespace: ae.Namespace, Name: owner.Name}, ar); err != nil {
 		return nil, client.IgnoreNotFound(err)
 	}
-	if ar.UID != owner.UID || ar.Status.Phase != v1.RequestGranted || ar.Status.Entry != ae.Name || ar.Status.ExpiresAt == nil {
+	if ar.UID != owner.UID || !ar.DeletionTimestamp.IsZero() || ar.Status.Phase != v1.RequestGranted || ar.Status.Entry != ae.Name || ar.Status.ExpiresAt == nil {
 		return nil, nil
 	}
 	if !equality.Semantic.DeepEqual(grantEntry(ar, time.Time{}).Spec, ae.Spec) {

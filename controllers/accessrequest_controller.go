@@ -45,19 +45,22 @@ type AccessRequestReconciler struct {
 
 // Reconcile decides the request (requests.Decide) under its cluster's
 // time-bound rule, records the decision in status, and makes the grant once it
-// is approved. A decided request stays decided: a grant is revoked by its
-// AccessEntry's expiry, or by deleting the request (its AccessEntry goes with
-// it, as its owner).
+// is approved. A grant ends at its AccessEntry's expiry, at a denial by one of
+// the rule's approvers, or when the request is deleted (Withdrawn: the
+// AccessEntry is no grant from then on, and goes with the request, its owner);
+// the other outcomes are final.
 func (r *AccessRequestReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ar := &v1.AccessRequest{}
-	if err := r.Get(ctx, req.NamespacedName, ar); err != nil || !ar.DeletionTimestamp.IsZero() {
+	if err := r.Get(ctx, req.NamespacedName, ar); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.now()
-	switch ar.Status.Phase {
-	case v1.RequestGranted:
-		return r.keepGrant(ctx, ar, now)
-	case v1.RequestDenied, v1.RequestExpired, v1.RequestRefused:
+	switch {
+	case !ar.DeletionTimestamp.IsZero():
+		return ctrl.Result{}, r.withdraw(ctx, ar, now)
+	case ar.Status.Phase == v1.RequestGranted:
+		return r.holdGrant(ctx, ar, now)
+	case ar.Status.Phase != "" && ar.Status.Phase != v1.RequestPending:
 		return ctrl.Result{}, nil
 	}
 	d, err := r.decide(ctx, ar, now)
@@ -76,6 +79,34 @@ func (r *AccessRequestReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return ctrl.Result{}, nil
 }
 
+// withdraw records a request being deleted as Withdrawn while it is pending or
+// granted. Whatever keeps it from going (a finalizer of the requester's, an
+// orphaning delete), its AccessEntry is no grant from now on (grantOf), so
+// the access is revoked at once.
+func (r *AccessRequestReconciler) withdraw(ctx context.Context, ar *v1.AccessRequest, now time.Time) error {
+	if ar.Status.Phase != "" && ar.Status.Phase != v1.RequestPending && ar.Status.Phase != v1.RequestGranted {
+		return nil
+	}
+	return r.record(ctx, ar, requests.Decision{Phase: v1.RequestWithdrawn, Counted: ar.Status.Approvals,
+		Message: "withdrawn: the request is being deleted, and anything it granted is revoked"}, now)
+}
+
+// holdGrant ends a granted request that one of its rule's approvers denied
+// since (requests.DeniedWhileGranted), and otherwise keeps its grant.
+func (r *AccessRequestReconciler) holdGrant(ctx context.Context, ar *v1.AccessRequest, now time.Time) (ctrl.Result, error) {
+	h, err := r.holdTo(ctx, ar, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	// A grant its rule no longer allows is revoked by its AccessEntry's judge.
+	if h.refused == nil {
+		if d, ok := requests.DeniedWhileGranted(ar, h.verdict.TimeBound(), h.approvals); ok {
+			return ctrl.Result{}, r.record(ctx, ar, d, now)
+		}
+	}
+	return r.keepGrant(ctx, ar, now)
+}
+
 func (r *AccessRequestReconciler) now() time.Time {
 	if r.Now != nil {
 		return r.Now()
@@ -83,38 +114,62 @@ func (r *AccessRequestReconciler) now() time.Time {
 	return time.Now()
 }
 
-// decide finds the time-bound rule of the request's cluster that allows its
-// grant, and holds the request's approvals to it. No config, or no rule: the
-// request is Refused, saying which.
+// decide holds the request and its approvals to the time-bound rule of its
+// cluster that allows its grant (holdTo).
 func (r *AccessRequestReconciler) decide(ctx context.Context, ar *v1.AccessRequest, now time.Time) (requests.Decision, error) {
+	h, err := r.holdTo(ctx, ar, now)
+	if err != nil || h.refused != nil {
+		return ptrOr(h.refused), err
+	}
+	return requests.Decide(ar, h.verdict.Rule, h.verdict.TimeBound(), h.approvals, now), nil
+}
+
+// hold is what a request is held to: the verdict of its cluster's time-bound
+// rules on its grant and the approvals made for it, or why it is refused.
+type hold struct {
+	verdict   guardrails.Verdict
+	approvals []requests.Approval
+	refused   *requests.Decision
+}
+
+// holdTo finds the time-bound rule of the request's cluster that allows its
+// grant, and the approvals made for it. No config, or no rule: refused, saying
+// which.
+func (r *AccessRequestReconciler) holdTo(ctx context.Context, ar *v1.AccessRequest, now time.Time) (hold, error) {
 	grant := grantEntry(ar, now)
 	region := cmp.Or(grant.Spec.Region, r.DefaultRegion)
 	configs, err := configsOf(ctx, r.Client, clusterKey{name: grant.Spec.ClusterName, region: region, defaultRegion: r.DefaultRegion})
 	if err != nil {
-		return requests.Decision{}, err
+		return hold{}, err
 	}
 	if len(configs) != 1 {
-		return requests.Decision{Phase: v1.RequestRefused, Message: fmt.Sprintf(
+		return hold{refused: &requests.Decision{Phase: v1.RequestRefused, Message: fmt.Sprintf(
 			"%d ClusterAccessConfigs govern cluster %s in region %s: a request needs exactly one, with a time-bound rule (spec.guardrails.rules[].timeBound) that allows it",
-			len(configs), grant.Spec.ClusterName, region)}, nil
+			len(configs), grant.Spec.ClusterName, region)}}, nil
 	}
-	v, err := r.judgeGrant(ctx, configs[0], ar)
-	if err != nil {
-		return requests.Decision{}, err
+	h := hold{}
+	if h.verdict, err = r.judgeGrant(ctx, configs[0], ar); err != nil {
+		return hold{}, err
 	}
-	if !v.Allowed() {
-		return requests.Decision{Phase: v1.RequestRefused, Message: v.Message()}, nil
+	if !h.verdict.Allowed() {
+		return hold{refused: &requests.Decision{Phase: v1.RequestRefused, Message: h.verdict.Message()}}, nil
 	}
 	list := &v1.AccessApprovalList{}
 	if err := r.List(ctx, list, client.InNamespace(ar.Namespace), client.MatchingFields{approvalRequestIndex: ar.Name}); err != nil {
-		return requests.Decision{}, err
+		return hold{}, err
 	}
-	approvals := make([]requests.Approval, 0, len(list.Items))
 	for _, a := range list.Items {
-		approvals = append(approvals, requests.Approval{Name: a.Name, RequestUID: a.Spec.RequestUID, Decision: a.Spec.Decision,
+		h.approvals = append(h.approvals, requests.Approval{Name: a.Name, RequestUID: a.Spec.RequestUID, Decision: a.Spec.Decision,
 			Approver: a.Spec.Approver, Groups: a.Spec.ApproverGroups, At: a.CreationTimestamp.Time})
 	}
-	return requests.Decide(ar, v.Rule, v.TimeBound(), approvals, now), nil
+	return h, nil
+}
+
+func ptrOr(d *requests.Decision) requests.Decision {
+	if d == nil {
+		return requests.Decision{}
+	}
+	return *d
 }
 
 // judgeGrant holds what a request's grant would hold, for as long as it asks, to
@@ -149,7 +204,7 @@ func (r *AccessRequestReconciler) record(ctx context.Context, ar *v1.AccessReque
 	base := ar.DeepCopy()
 	changed := ar.Status.Phase != d.Phase
 	ar.Status.Phase, ar.Status.Approvals = d.Phase, d.Counted
-	if d.Phase == v1.RequestGranted {
+	if d.Phase == v1.RequestGranted && ar.Status.GrantedAt == nil {
 		ar.Status.Entry = ar.Name
 		ar.Status.GrantedAt = &metav1.Time{Time: now.Truncate(time.Second)}
 		ar.Status.ExpiresAt = &metav1.Time{Time: ar.Status.GrantedAt.Add(ar.Spec.Duration.Duration)}
@@ -160,7 +215,9 @@ func (r *AccessRequestReconciler) record(ctx context.Context, ar *v1.AccessReque
 	}
 	meta.SetStatusCondition(&ar.Status.Conditions, metav1.Condition{Type: v1.ConditionReady, Status: status, Reason: reason,
 		Message: d.Message, ObservedGeneration: ar.Generation})
-	if err := r.Status().Patch(ctx, ar, client.MergeFrom(base)); err != nil {
+	// Optimistic: a decision made from a stale cache (a grant recorded again,
+	// later) conflicts, and is made again from the request as it is.
+	if err := r.Status().Patch(ctx, ar, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return err
 	}
 	if changed {
@@ -221,9 +278,11 @@ func (r *AccessRequestReconciler) keepGrant(ctx context.Context, ar *v1.AccessRe
 	case !metav1.IsControlledBy(got, ar):
 		return ctrl.Result{}, r.record(ctx, ar, requests.Decision{Phase: v1.RequestRefused, Counted: ar.Status.Approvals, Message: fmt.Sprintf(
 			"AccessEntry %s exists and is not this request's: delete it, or make the request again under another name", want.Name)}, now)
-	case !equality.Semantic.DeepEqual(got.Spec, want.Spec):
+	case !equality.Semantic.DeepEqual(got.Spec, want.Spec) || got.Annotations[v1.AdoptAnnotation] != "":
+		// A grant makes its own entry: it adopts none (no time-bound rule allows it).
 		base := got.DeepCopy()
 		got.Spec = want.Spec
+		delete(got.Annotations, v1.AdoptAnnotation)
 		if err := r.Patch(ctx, got, client.MergeFrom(base)); err != nil {
 			return ctrl.Result{}, err
 		}

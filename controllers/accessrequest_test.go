@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
@@ -191,6 +192,69 @@ func TestAccessRequestGrantedAndRevoked(t *testing.T) {
 			got := get(t, client.ObjectKeyFromObject(grant))
 			return got.Spec.ExpiresAt.Equal(granted.Status.ExpiresAt), got.Spec.ExpiresAt.String()
 		})
+	})
+
+	t.Run("a grant ends at once when its request is withdrawn, or denied by an approver", func(t *testing.T) {
+		grantNow := func(name string, finalizers ...string) *v1.AccessRequest {
+			t.Helper()
+			r := &v1.AccessRequest{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: requestNS, Finalizers: finalizers}, Spec: v1.AccessRequestSpec{
+				Requester: "alice", Duration: metav1.Duration{Duration: time.Hour}, Reason: "INC-1237",
+				Grant: v1.AccessEntrySpec{ClusterName: "requests", PrincipalARN: roleARN("alice-" + name), AccessPolicies: []v1.AccessPolicy{policy(adminPolicy)}}}}
+			if err := alice.Create(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				_ = k8s.Patch(context.Background(), r, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
+				_ = k8s.Delete(context.Background(), r)
+				deleteAndWait(t, client.ObjectKey{Namespace: requestNS, Name: name})
+			})
+			waitRequest(t, alice, r, 30*time.Second, v1.RequestPending)
+			if err := bob.Create(ctx, &v1.AccessApproval{ObjectMeta: metav1.ObjectMeta{Name: name + "-yes", Namespace: requestNS}, Spec: v1.AccessApprovalSpec{
+				Request: r.Name, RequestUID: string(r.UID), Decision: v1.Approve, Approver: "bob", ApproverGroups: []string{"platform-oncall"}}}); err != nil {
+				t.Fatal(err)
+			}
+			waitRequest(t, alice, r, 30*time.Second, v1.RequestGranted)
+			eventually(t, 30*time.Second, name+"'s grant in EKS", func() (bool, string) {
+				_, ok := emuEntry("requests", roleARN("alice-"+name))
+				return ok, "EKS holds no entry yet"
+			})
+			return r
+		}
+		gone := func(name string) {
+			t.Helper()
+			eventually(t, 30*time.Second, name+"'s grant revoked in EKS", func() (bool, string) {
+				_, ok := emuEntry("requests", roleARN("alice-"+name))
+				return !ok, "EKS still holds it"
+			})
+		}
+
+		// A finalizer of the requester's keeps the request from going: its grant goes all the same.
+		held := grantNow("held", "example.com/hold")
+		if err := alice.Delete(ctx, held); err != nil {
+			t.Fatal(err)
+		}
+		waitRequest(t, alice, held, 30*time.Second, v1.RequestWithdrawn)
+		gone("held")
+
+		denied := grantNow("denied")
+		for _, d := range []struct {
+			c   client.Client
+			who string
+			in  string
+		}{{mallory, "mallory", "developers"}, {alice, "alice", "platform-oncall"}, {bob, "bob", "platform-oncall"}} {
+			if err := d.c.Create(ctx, &v1.AccessApproval{ObjectMeta: metav1.ObjectMeta{Name: "denied-no-" + d.who, Namespace: requestNS}, Spec: v1.AccessApprovalSpec{
+				Request: denied.Name, RequestUID: string(denied.UID), Decision: v1.Deny, Approver: d.who, ApproverGroups: []string{d.in}}}); err != nil {
+				t.Fatal(err)
+			}
+			if d.who != "bob" {
+				time.Sleep(2 * time.Second)
+				waitRequest(t, alice, denied, time.Second, v1.RequestGranted) // a denial that does not count changes nothing
+			}
+		}
+		if got := waitRequest(t, alice, denied, 30*time.Second, v1.RequestDenied); !strings.Contains(meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message, "denied by bob after the grant") {
+			t.Errorf("denied with %q", meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady).Message)
+		}
+		gone("denied")
 	})
 
 	expired := waitRequest(t, alice, ar, 90*time.Second, v1.RequestExpired)

@@ -53,7 +53,7 @@ type AccessRequestSpec struct {
 const RequestLabel = "eksaccess.io/request"
 
 // RequestPhase is where a request stands.
-// +kubebuilder:validation:Enum=Pending;Granted;Denied;Expired;Refused
+// +kubebuilder:validation:Enum=Pending;Granted;Denied;Expired;Refused;Withdrawn
 type RequestPhase string
 
 // The phases of an AccessRequest.
@@ -62,12 +62,16 @@ const (
 	RequestPending RequestPhase = "Pending"
 	// RequestGranted is approved: its AccessEntry holds the access until status.expiresAt.
 	RequestGranted RequestPhase = "Granted"
-	// RequestDenied was denied by an approver.
+	// RequestDenied was denied by an approver, before or during the grant: a
+	// grant is revoked at once.
 	RequestDenied RequestPhase = "Denied"
 	// RequestExpired ended: its grant was revoked, or it was never approved in time.
 	RequestExpired RequestPhase = "Expired"
 	// RequestRefused asks for what no rule allows.
 	RequestRefused RequestPhase = "Refused"
+	// RequestWithdrawn is being deleted: a grant is revoked at once, whatever
+	// keeps the request from going (a finalizer, an orphaning delete).
+	RequestWithdrawn RequestPhase = "Withdrawn"
 )
 
 // AccessRequestStatus is what became of a request.

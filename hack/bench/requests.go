@@ -22,9 +22,9 @@ const requestNS = "oncall"
 // requestedGrants makes the expiry benchmark's grants through AccessRequests
 // (--requests): a time-bound rule on the expiring cluster, and per grant a
 // request for ClusterAdmin and an approval by the rule's approver. Each asks
-// for a duration that ends it within the minute after the grants can converge
-// (the operator starts a grant when it sees the approval, so the expiries
-// spread a little more). It waits until every grant's AccessEntry is Ready,
+// for a duration that ends it within 30 seconds of the others after the grants
+// can converge; the operator starts each grant when it sees the approval, over
+// about 30 seconds more, so that they expire within about a minute. It waits until every grant's AccessEntry is Ready,
 // and returns the grants as the operator made them and the first expiry.
 // Admission is not installed here: who asks and who approves is tested elsewhere.
 func requestedGrants(ctx context.Context, w *testenv.World, o options) ([]*v1.AccessEntry, time.Time, error) {
@@ -46,7 +46,7 @@ func requestedGrants(ctx context.Context, w *testenv.World, o options) ([]*v1.Ac
 	requests := map[string]*v1.AccessRequest{}
 	for i := range asked {
 		ar := &v1.AccessRequest{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("grant-%05d", i), Namespace: requestNS}, Spec: v1.AccessRequestSpec{
-			Requester: "requester", Reason: "bench", Duration: metav1.Duration{Duration: base + time.Duration(rng.IntN(45))*time.Second},
+			Requester: "requester", Reason: "bench", Duration: metav1.Duration{Duration: base + time.Duration(rng.IntN(30))*time.Second},
 			Grant: v1.AccessEntrySpec{ClusterName: clusterOf(0), PrincipalARN: fmt.Sprintf("arn:aws:iam::%s:role/bench/oncall-%05d", accountOf(0), i),
 				AccessPolicies: []v1.AccessPolicy{{PolicyARN: clusterAdmin, AccessScope: v1.AccessScope{Type: v1.AccessScopeCluster}}}}}}
 		requests[ar.Name], asked[i] = ar, &v1.AccessEntry{ObjectMeta: ar.ObjectMeta}

@@ -91,6 +91,26 @@ func Decide(r *v1.AccessRequest, rule string, tb *v1.TimeBoundGrants, approvals 
 	return d
 }
 
+// DeniedWhileGranted is the denial that ends a granted request: one that would
+// have counted before the grant (made for this request, not by its requester,
+// by an approver the rule names), made at any time until the grant expires.
+// The grant is then revoked. ok is false when there is none.
+func DeniedWhileGranted(r *v1.AccessRequest, tb *v1.TimeBoundGrants, approvals []Approval) (d Decision, ok bool) {
+	if r.Status.ExpiresAt == nil {
+		return Decision{}, false
+	}
+	end := r.Status.ExpiresAt.Time
+	sorted := slices.Clone(approvals)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
+	for _, a := range sorted {
+		if a.Decision == v1.Deny && notCounted(r, tb, a, end) == "" {
+			return Decision{Phase: v1.RequestDenied, Counted: append(slices.Clone(r.Status.Approvals), decision(a)),
+				Message: fmt.Sprintf("denied by %s after the grant (AccessApproval %s): the grant is revoked", a.Approver, a.Name)}, true
+		}
+	}
+	return Decision{}, false
+}
+
 // notCounted says why an approval does not count for the request; "" when it does.
 func notCounted(r *v1.AccessRequest, tb *v1.TimeBoundGrants, a Approval, deadline time.Time) string {
 	switch {

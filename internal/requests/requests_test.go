@@ -92,6 +92,50 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// TestDeniedWhileGranted: a grant ends at a denial by one of the rule's
+// approvers, made for it before it expires; pendingFor does not bound a
+// grant's denials, and nobody else's denial ends it.
+func TestDeniedWhileGranted(t *testing.T) {
+	deny := func(name, approver string, after time.Duration, groups ...string) Approval {
+		a := ok(name, approver, after, groups...)
+		a.Decision = v1.Deny
+		return a
+	}
+	granted := func() *v1.AccessRequest {
+		r := request()
+		r.Status.Phase, r.Status.GrantedAt = v1.RequestGranted, &metav1.Time{Time: t0.Add(time.Minute)}
+		r.Status.ExpiresAt = &metav1.Time{Time: t0.Add(time.Minute + r.Spec.Duration.Duration)}
+		r.Status.Approvals = []v1.Decision{{Approval: "a1", Approver: "bob"}}
+		return r
+	}
+	// pendingFor of ten minutes: a denial an hour into the grant still ends it.
+	tb := rule(1)
+	tb.PendingFor = &metav1.Duration{Duration: 10 * time.Minute}
+	cases := []struct {
+		name  string
+		given []Approval
+		ends  bool
+	}{
+		{name: "no denial", given: []Approval{ok("a1", "bob", time.Minute, "platform-oncall")}},
+		{name: "an approver denies during the grant", given: []Approval{ok("a1", "bob", time.Minute, "platform-oncall"), deny("d1", "carol", time.Hour)}, ends: true},
+		{name: "the requester denies", given: []Approval{deny("d1", "alice", time.Hour, "platform-oncall")}},
+		{name: "someone the rule does not name denies", given: []Approval{deny("d1", "mallory", time.Hour, "developers")}},
+		{name: "a denial of an earlier request of the same name", given: []Approval{func() Approval { a := deny("d1", "carol", time.Hour); a.RequestUID = "uid-0"; return a }()}},
+		{name: "a denial after the grant expired", given: []Approval{deny("d1", "carol", 3*time.Hour)}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, ends := DeniedWhileGranted(granted(), tb, tc.given)
+			if ends != tc.ends {
+				t.Fatalf("ends %v (%s: %q), want %v", ends, d.Phase, d.Message, tc.ends)
+			}
+			if ends && (d.Phase != v1.RequestDenied || !strings.Contains(d.Message, "denied by carol after the grant") || len(d.Counted) != 2) {
+				t.Fatalf("%s %q, counted %+v", d.Phase, d.Message, d.Counted)
+			}
+		})
+	}
+}
+
 func TestNewRequestPolicies(t *testing.T) {
 	who := Who{User: "alice@example.com", Groups: []string{"developers"}}
 	ar, err := NewRequest(Ask{Namespace: "team", Cluster: "prod", Principal: "arn:aws:iam::111122223333:role/alice", Duration: time.Hour, Reason: "INC-1",
