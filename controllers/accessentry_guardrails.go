@@ -374,7 +374,9 @@ func (r *AccessEntryReconciler) grantOf(ctx context.Context, ae *v1.AccessEntry)
 	if ar.UID != owner.UID || !ar.DeletionTimestamp.IsZero() || ar.Status.Phase != v1.RequestGranted || ar.Status.Entry != ae.Name || ar.Status.ExpiresAt == nil {
 		return nil, nil
 	}
-	if !equality.Semantic.DeepEqual(grantEntry(ar, time.Time{}).Spec, ae.Spec) {
+	// A grant adopts nothing: with eksaccess.io/adopt it is no grant until the
+	// request's controller has taken the annotation off again.
+	if !equality.Semantic.DeepEqual(grantEntry(ar, time.Time{}).Spec, ae.Spec) || ae.Annotations[v1.AdoptAnnotation] != "" {
 		return nil, nil
 	}
 	return ar, nil

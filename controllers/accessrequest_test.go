@@ -179,18 +179,20 @@ func TestAccessRequestGrantedAndRevoked(t *testing.T) {
 		}
 	})
 
-	t.Run("a tenant's later expiresAt on the grant is put back", func(t *testing.T) {
+	t.Run("a tenant's later expiresAt and adopt annotation on the grant are put back", func(t *testing.T) {
 		cur := &v1.AccessEntry{}
 		if err := alice.Get(ctx, client.ObjectKeyFromObject(grant), cur); err != nil {
 			t.Fatal(err)
 		}
 		cur.Spec.ExpiresAt = &metav1.Time{Time: cur.Spec.ExpiresAt.Add(24 * time.Hour)}
+		metav1.SetMetaDataAnnotation(&cur.ObjectMeta, v1.AdoptAnnotation, "true")
 		if err := alice.Update(ctx, cur); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 20*time.Second, "the grant's expiry put back", func() (bool, string) {
+		eventually(t, 20*time.Second, "the grant's expiry put back, and adopt taken off", func() (bool, string) {
 			got := get(t, client.ObjectKeyFromObject(grant))
-			return got.Spec.ExpiresAt.Equal(granted.Status.ExpiresAt), got.Spec.ExpiresAt.String()
+			return got.Spec.ExpiresAt.Equal(granted.Status.ExpiresAt) && got.Annotations[v1.AdoptAnnotation] == "",
+				got.Spec.ExpiresAt.String() + " adopt=" + got.Annotations[v1.AdoptAnnotation]
 		})
 	})
 
