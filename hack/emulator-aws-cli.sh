@@ -278,6 +278,33 @@ expect_eq "get-caller-identity with the role's credentials" \
 	"$(AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret AWS_SESSION_TOKEN=$token aws sts get-caller-identity --endpoint-url "$url" --query Arn --output text)" \
 	"arn:aws:sts::$acct:assumed-role/cross-account-operator/cli"
 
+echo "== IAM Identity Center's roles (iam list-roles --path-prefix)"
+sso_path=/aws-reserved/sso.amazonaws.com/
+debug() { # path json: POST to the emulator's debug API, print its answer
+	python3 -c 'import sys, urllib.request
+req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), headers={"Content-Type": "application/json"}, method="POST")
+print(urllib.request.urlopen(req).read().decode())' "$url/_emulator/$1" "$2"
+}
+for role in "role${sso_path}AWSReservedSSO_Developers_0123456789abcdef" "role${sso_path}AWSReservedSSO_Admins_1111222233334444" \
+	"role${sso_path}us-east-1/AWSReservedSSO_Auditors_5555666677778888" "role/deployer"; do
+	debug principals "{\"arn\": \"arn:aws:iam::$acct:$role\"}" >/dev/null
+done
+# --page-size 1: the CLI asks for one role a page and follows the markers.
+# The CLI prints a line per page: one name a line.
+sso_roles() { aws iam list-roles --endpoint-url "$url" --path-prefix "$1" --page-size 1 --query 'Roles[].RoleName' --output text | tr '\t' '\n'; }
+for _ in $(seq 50); do [[ "$(sso_roles $sso_path)" == *Developers* ]] && break; sleep 0.2; done
+expect_eq "list-roles under the reserved path, both path forms, one page a role" "$(sso_roles $sso_path)" \
+	"$(printf 'AWSReservedSSO_Admins_1111222233334444\nAWSReservedSSO_Auditors_5555666677778888\nAWSReservedSSO_Developers_0123456789abcdef')"
+expect_eq "list-roles under the regional path" "$(sso_roles ${sso_path}us-east-1/)" AWSReservedSSO_Auditors_5555666677778888
+moved=$(debug permission-sets/reprovision "{\"account\": \"$acct\", \"permissionSet\": \"Developers\"}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["arn"].rsplit("/", 1)[1])')
+[[ "$moved" =~ ^AWSReservedSSO_Developers_[0-9a-f]{16}$ && "$moved" != AWSReservedSSO_Developers_0123456789abcdef ]] ||
+	fail "a re-provisioned permission set's role is named '$moved'"
+for _ in $(seq 50); do [[ "$(sso_roles $sso_path)" == *"$moved"* ]] && break; sleep 0.2; done
+expect_eq "list-roles after the permission set was provisioned again" "$(sso_roles $sso_path)" \
+	"$(printf 'AWSReservedSSO_Admins_1111222233334444\nAWSReservedSSO_Auditors_5555666677778888\n%s' "$moved")"
+expect_refused "list-roles with a path prefix that is not a path" "(ValidationError)" \
+	aws iam list-roles --endpoint-url "$url" --path-prefix aws-reserved
+
 echo "== EKS's CloudTrail events in SQS"
 awssqs() { aws sqs --endpoint-url "$url" "$@"; }
 # event_fields <receive-message output> <python expressions over m (the message),

@@ -26,6 +26,7 @@ type faultsJSON struct {
 //	DELETE /_emulator/calls       reset the counts
 //	GET    /_emulator/state       clusters, entries, policies, tags, principals
 //	POST   /_emulator/principals  {"arn": "...", "recreate": false}
+//	POST   /_emulator/permission-sets/reprovision  {"account": "...", "permissionSet": "..."}: the set's role gets a new suffix and ID
 //	GET    /_emulator/faults      current fault settings
 //	PUT    /_emulator/faults      replace fault settings (durations like "250ms")
 //	GET    /_emulator/events      event settings, and events published and dropped
@@ -71,6 +72,25 @@ func (s *Server) serveDebug(w http.ResponseWriter, r *http.Request) {
 			s.AddPrincipal(req.ARN)
 		}
 		writePlainJSON(w, http.StatusOK, map[string]string{"arn": req.ARN, "id": s.PrincipalID(req.ARN)})
+	case "/_emulator/permission-sets/reprovision":
+		if r.Method != http.MethodPost {
+			debugError(w, http.StatusMethodNotAllowed, "use POST")
+			return
+		}
+		var req struct {
+			Account       string `json:"account"`
+			PermissionSet string `json:"permissionSet"`
+		}
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil {
+			debugError(w, http.StatusBadRequest, "body must be {\"account\": \"...\", \"permissionSet\": \"...\"}: "+err.Error())
+			return
+		}
+		arn, err := s.ReprovisionPermissionSet(req.Account, req.PermissionSet)
+		if err != nil {
+			debugError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		writePlainJSON(w, http.StatusOK, map[string]string{"arn": arn, "id": s.PrincipalID(arn)})
 	case "/_emulator/faults":
 		switch r.Method {
 		case http.MethodGet:

@@ -28,6 +28,7 @@ type Server struct {
 	clusters       map[clusterKey]*cluster
 	clusterOrder   []clusterKey
 	principals     map[string]*principal
+	listRolesPage  int                 // most roles a ListRoles page holds; 0 is IAM's 100
 	sessions       map[string]*session // by access key ID issued by AssumeRole
 	faults         Faults
 	buckets        map[string]*bucket // per account

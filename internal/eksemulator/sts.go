@@ -82,7 +82,7 @@ func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request) {
 	}
 	action := r.PostForm.Get("Action")
 	op := action
-	if op != "GetCallerIdentity" && op != "AssumeRole" && op != "GetRole" && op != "GetUser" {
+	if op != "GetCallerIdentity" && op != "AssumeRole" && op != "GetRole" && op != "GetUser" && op != "ListRoles" {
 		op = "STS"
 	}
 	status, code, msg, out := s.stsAction(r, action)
@@ -123,8 +123,10 @@ func (s *Server) stsAction(r *http.Request, action string) (status int, code, ms
 		return s.iamGet(r, who, "role")
 	case "GetUser":
 		return s.iamGet(r, who, "user")
+	case "ListRoles":
+		return s.iamListRoles(r, who, now)
 	}
-	return http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %q (the EKS emulator implements STS GetCallerIdentity and AssumeRole, IAM GetRole and GetUser, and SQS in its JSON protocol only).", action), nil
+	return http.StatusBadRequest, "InvalidAction", fmt.Sprintf("Could not find operation %q (the EKS emulator implements STS GetCallerIdentity and AssumeRole, IAM GetRole, GetUser and ListRoles, and SQS in its JSON protocol only).", action), nil
 }
 
 // callerIdentity is the ARN and user ID GetCallerIdentity reports. Callers with
