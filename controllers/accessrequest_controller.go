@@ -118,8 +118,11 @@ func (r *AccessRequestReconciler) now() time.Time {
 // cluster that allows its grant (holdTo).
 func (r *AccessRequestReconciler) decide(ctx context.Context, ar *v1.AccessRequest, now time.Time) (requests.Decision, error) {
 	h, err := r.holdTo(ctx, ar, now)
-	if err != nil || h.refused != nil {
-		return ptrOr(h.refused), err
+	switch {
+	case err != nil:
+		return requests.Decision{}, err
+	case h.refused != nil:
+		return *h.refused, nil
 	}
 	return requests.Decide(ar, h.verdict.Rule, h.verdict.TimeBound(), h.approvals, now), nil
 }
@@ -163,13 +166,6 @@ func (r *AccessRequestReconciler) holdTo(ctx context.Context, ar *v1.AccessReque
 			Approver: a.Spec.Approver, Groups: a.Spec.ApproverGroups, At: a.CreationTimestamp.Time})
 	}
 	return h, nil
-}
-
-func ptrOr(d *requests.Decision) requests.Decision {
-	if d == nil {
-		return requests.Decision{}
-	}
-	return *d
 }
 
 // judgeGrant holds what a request's grant would hold, for as long as it asks, to

@@ -79,7 +79,7 @@ var (
 var (
 	requestsDecided = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "eks_access_operator_access_requests_total",
-		Help: "AccessRequests that reached a phase: Pending, Granted, Denied, Expired or Refused.",
+		Help: "AccessRequests that reached a phase: Pending, Granted, Denied, Expired, Refused or Withdrawn.",
 	}, []string{"phase"})
 	breakGlassGrants = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "eks_access_operator_break_glass_total",

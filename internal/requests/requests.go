@@ -60,9 +60,7 @@ func Decide(r *v1.AccessRequest, rule string, tb *v1.TimeBoundGrants, approvals 
 	deadline := r.CreationTimestamp.Add(pendingFor(tb))
 	d := Decision{}
 	seen := map[string]bool{}
-	sorted := slices.Clone(approvals)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
-	for _, a := range sorted {
+	for _, a := range oldestFirst(approvals) {
 		why := notCounted(r, tb, a, deadline)
 		if why != "" {
 			d.Ignored = append(d.Ignored, fmt.Sprintf("AccessApproval %s by %s does not count: %s", a.Name, a.Approver, why))
@@ -100,15 +98,20 @@ func DeniedWhileGranted(r *v1.AccessRequest, tb *v1.TimeBoundGrants, approvals [
 		return Decision{}, false
 	}
 	end := r.Status.ExpiresAt.Time
-	sorted := slices.Clone(approvals)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
-	for _, a := range sorted {
+	for _, a := range oldestFirst(approvals) {
 		if a.Decision == v1.Deny && notCounted(r, tb, a, end) == "" {
 			return Decision{Phase: v1.RequestDenied, Counted: append(slices.Clone(r.Status.Approvals), decision(a)),
 				Message: fmt.Sprintf("denied by %s after the grant (AccessApproval %s): the grant is revoked", a.Approver, a.Name)}, true
 		}
 	}
 	return Decision{}, false
+}
+
+// oldestFirst is a copy of the approvals in the order they were made.
+func oldestFirst(approvals []Approval) []Approval {
+	sorted := slices.Clone(approvals)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].At.Before(sorted[j].At) })
+	return sorted
 }
 
 // notCounted says why an approval does not count for the request; "" when it does.
