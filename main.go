@@ -214,7 +214,7 @@ func main() {
 	deps := controllers.Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("eks-access-operator"), AWS: clients}
 	suspects := controllers.NewSuspects()
 	sweeper := &controllers.Sweeper{SweepOptions: sweeps, Client: mgr.GetClient(), AWS: clients, Suspects: suspects}
-	entryReconciler := &controllers.AccessEntryReconciler{Deps: deps, EntryOptions: entries, Suspects: suspects, Sweeper: sweeper}
+	entryReconciler := &controllers.AccessEntryReconciler{Deps: deps, EntryOptions: entries, Suspects: suspects, Sweeper: sweeper, PermissionSets: clients}
 	configReconciler := &controllers.ClusterAccessConfigReconciler{Deps: deps, ConfigOptions: configs}
 	if principalCheck > 0 {
 		entryReconciler.Principals = clients

@@ -37,7 +37,7 @@ func (r *AccessEntryReconciler) resolveConfig(ctx context.Context, p *entryPass)
 	}
 	p.cac, p.target, p.eks = cac, t, r.AWS.For(t)
 	p.id = v1.EntryIdentity{ClusterName: p.ae.Spec.ClusterName, Region: region, Account: account, Partition: partition,
-		PrincipalARN: p.ae.Spec.PrincipalARN, Type: p.ae.Spec.EntryType()}
+		PrincipalARN: p.ae.Principal(), Type: p.ae.Spec.EntryType()}
 	if old := p.ae.Status.Identity; old != nil && old.Account == "" && sameEntry(*old, p.id) {
 		// Recorded before identities named their account: the entry is where the
 		// spec resolves now, as it was then.

@@ -33,6 +33,9 @@ type AccessEntryReconciler struct {
 	EntryOptions
 	// Principals reads principals' unique IDs from IAM; nil turns the check off.
 	Principals Principals
+	// PermissionSets finds the roles of Identity Center's permission sets; nil:
+	// AccessEntries naming one wait, unresolved.
+	PermissionSets PermissionSets
 	// Suspects are the objects a sweep found changed out of band.
 	Suspects *Suspects
 	// Sweeper is told the clusters the objects' entries live in.
@@ -91,6 +94,10 @@ type entryPass struct {
 	// principal is what an IAM lookup of the principal found, when the pass made
 	// one (checkPrincipalBetween, checkPrincipal).
 	principal *principalLookup
+	// reprovisioned: the permission set spec.identityCenter names resolves to
+	// another role than the one status records: the old entry is deleted,
+	// whatever deletionPolicy says (it is bound to a role IAM no longer holds).
+	reprovisioned bool
 
 	// obs is the entry as EKS shows it, set by ensureEntry.
 	obs *plan.Observed
@@ -175,12 +182,12 @@ var entryRecorded = predicate.Funcs{
 func (r *AccessEntryReconciler) otherSpellings(ctx context.Context, o client.Object) []reconcile.Request {
 	ae := o.(*v1.AccessEntry)
 	list := &v1.AccessEntryList{}
-	if err := r.List(ctx, list, client.MatchingFields{principalField: principalKey(ae.Spec.ClusterName, ae.Spec.PrincipalARN)}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := r.List(ctx, list, client.MatchingFields{principalField: principalKey(ae.Spec.ClusterName, ae.Principal())}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	var reqs []reconcile.Request
 	for i := range list.Items {
-		if w := &list.Items[i]; w.UID != ae.UID && w.Spec.PrincipalARN != ae.Spec.PrincipalARN {
+		if w := &list.Items[i]; w.UID != ae.UID && w.Principal() != ae.Principal() {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(w)})
 		}
 	}
@@ -244,17 +251,18 @@ func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		)
 	}
 	return ctrl.Result{}, run(ctx, p,
-		r.checkExpiry,       // past spec.expiresAt: delete the entry it holds, and stop Expired
-		r.resolveConfig,     // the ClusterAccessConfig, region and role; wait while the cluster updates
-		r.retireOldIdentity, // an identity change: delete the old entry first
-		r.checkGuardrails,   // trusted, or allowed by a rule; else revoke what it holds and stop
-		r.checkPartition,    // the spec's ARNs are of the cluster's partition
-		r.checkSpelling,     // no other object has the principal in another letter case
-		r.schedule,          // nothing due: stop here; else reserve the calls, or wait for them
-		r.ensureEntry,       // the entry exists and is ours: create, adopt or refuse
-		r.checkPrincipal,    // the IAM principal is the one the entry was made for
-		r.applyPlan,         // write what differs from the spec
-		r.confirm,           // Ready when EKS's answers (or a read) show the spec
+		r.checkExpiry,          // past spec.expiresAt: delete the entry it holds, and stop Expired
+		r.resolveConfig,        // the ClusterAccessConfig, region and role; wait while the cluster updates
+		r.resolvePermissionSet, // spec.identityCenter: the role IAM holds for the set now
+		r.retireOldIdentity,    // an identity change: delete the old entry first
+		r.checkGuardrails,      // trusted, or allowed by a rule; else revoke what it holds and stop
+		r.checkPartition,       // the spec's ARNs are of the cluster's partition
+		r.checkSpelling,        // no other object has the principal in another letter case
+		r.schedule,             // nothing due: stop here; else reserve the calls, or wait for them
+		r.ensureEntry,          // the entry exists and is ours: create, adopt or refuse
+		r.checkPrincipal,       // the IAM principal is the one the entry was made for
+		r.applyPlan,            // write what differs from the spec
+		r.confirm,              // Ready when EKS's answers (or a read) show the spec
 	)
 }
 

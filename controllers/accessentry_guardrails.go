@@ -109,7 +109,7 @@ func (r *AccessEntryReconciler) tenantRequest(ctx context.Context, p *entryPass)
 		if p.readyBefore == string(metav1.ConditionFalse)+"/"+v1.ReasonNotPermitted {
 			log = log.V(1) // said when the object was first refused: rechecks add nothing
 		}
-		log.Info("a tenant names a principal reserved for the platform", "principal", p.ae.Spec.PrincipalARN, "why", why)
+		log.Info("a tenant names a principal reserved for the platform", "principal", p.ae.Principal(), "why", why)
 	}
 	return req, nil
 }
@@ -229,7 +229,7 @@ func revokedBy(pl plan.Plan, obs plan.Observed, principal string) []string {
 func (r *AccessEntryReconciler) ownedEntry(ctx context.Context, p *entryPass, refusal string) (*plan.Observed, error) {
 	st := &p.ae.Status
 	current := st.Identity != nil && *st.Identity == p.id
-	if !current && (st.Identity != nil || len(st.RetainedEntries) == 0) {
+	if p.id.PrincipalARN == "" || !current && (st.Identity != nil || len(st.RetainedEntries) == 0) {
 		return nil, nil
 	}
 	if err := r.takeRevocationTurn(p, refusal); err != nil {
@@ -334,7 +334,7 @@ func (r *AccessEntryReconciler) namespaceLabelsFrom(ctx context.Context, reader 
 
 // guardrailConfig is what the guardrails know of a ClusterAccessConfig.
 func guardrailConfig(cac *v1.ClusterAccessConfig) guardrails.Config {
-	return guardrails.Config{Name: cac.Name, Rules: cac.Spec.Guardrails.Rules, MaxTenantEntries: int(cac.Spec.Guardrails.MaxTenantEntries)}
+	return guardrails.Config{Name: cac.Name, Rules: cac.Spec.Guardrails.Rules, MaxTenantEntries: int(cac.Spec.Guardrails.MaxTenantEntries), Account: cac.Status.AccountID}
 }
 
 func policyName(arn string) string {

@@ -24,7 +24,7 @@ func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryP
 	// One principal has one entry per cluster: a type change cannot keep the old one.
 	sameSlot := old.ClusterName == p.id.ClusterName && old.Region == p.id.Region && old.Account == p.id.Account && old.PrincipalARN == p.id.PrincipalARN
 	retain := false
-	if !sameSlot {
+	if !sameSlot && !p.reprovisioned {
 		var err error
 		if retain, err = r.retains(ctx, p, *old); err != nil {
 			return err

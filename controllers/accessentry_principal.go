@@ -38,16 +38,17 @@ type principalLookup struct {
 // the next lookup and the verification; changed, the pass goes on as
 // foreground work, and checkPrincipal acts on what the lookup found.
 func (r *AccessEntryReconciler) checkPrincipalBetween(ctx context.Context, p *entryPass, left time.Duration) error {
-	if r.principalCheckDue(p.ae) {
+	if p.principal == nil && r.principalCheckDue(p.ae) {
 		if p.principal = r.lookupPrincipal(ctx, p); p.principal == nil {
 			left = min(left, jitter(iamBusyRetry, 1)) // put off by the IAM rate: ask again soon
-		} else {
-			switch r.decidePrincipal(p, metaTimeOrZero(p.ae.Status.CreatedAt)) {
-			case plan.PrincipalSame:
-				p.ae.Status.PrincipalID = p.principal.id
-			case plan.PrincipalRecreated, plan.PrincipalDeleted:
-				return nil
-			}
+		}
+	}
+	if p.principal != nil { // looked up now, or found by resolvePermissionSet
+		switch r.decidePrincipal(p, metaTimeOrZero(p.ae.Status.CreatedAt)) {
+		case plan.PrincipalSame:
+			p.ae.Status.PrincipalID = p.principal.id
+		case plan.PrincipalRecreated, plan.PrincipalDeleted:
+			return nil
 		}
 	}
 	if next := r.principalCheckLeft(p.ae); next > 0 {

@@ -39,7 +39,7 @@ func (r *AccessEntryReconciler) claims() claims {
 // who applied first: a tenant that names the platform's break-glass role or a
 // node role before their owners do is refused, and what it holds is revoked.
 func (r claims) reservedFor(ctx context.Context, ae *v1.AccessEntry, cac *v1.ClusterAccessConfig) (string, error) {
-	principal := ae.Spec.PrincipalARN
+	principal := ae.Principal()
 	switch {
 	case guardrails.Protected(cac.Spec.UnmanagedEntries.Protect, principal):
 		return "spec.unmanagedEntries.protect of ClusterAccessConfig " + cac.Name + " names it", nil
@@ -67,7 +67,7 @@ func (r claims) reservedFor(ctx context.Context, ae *v1.AccessEntry, cac *v1.Clu
 // principal its spec names, as spelled there.
 func holdsOwn(ae *v1.AccessEntry) bool {
 	id := ae.Status.Identity
-	return ae.Status.AccessEntryARN != "" && id != nil && id.PrincipalARN == ae.Spec.PrincipalARN && id.ClusterName == ae.Spec.ClusterName
+	return ae.Status.AccessEntryARN != "" && id != nil && id.PrincipalARN == ae.Principal() && id.ClusterName == ae.Spec.ClusterName
 }
 
 // trustedDeclarers are the AccessEntries in trusted namespaces that name the
@@ -80,7 +80,7 @@ func (r claims) trustedDeclarers(ctx context.Context, ae *v1.AccessEntry) ([]cli
 // cluster and region, not being deleted, that keep says to count.
 func (r claims) rivals(ctx context.Context, ae *v1.AccessEntry, keep func(*v1.AccessEntry) bool) ([]client.ObjectKey, error) {
 	list := &v1.AccessEntryList{}
-	if err := r.reader.List(ctx, list, client.MatchingFields{principalField: principalKey(ae.Spec.ClusterName, ae.Spec.PrincipalARN)},
+	if err := r.reader.List(ctx, list, client.MatchingFields{principalField: principalKey(ae.Spec.ClusterName, ae.Principal())},
 		client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}

@@ -63,9 +63,11 @@ func (r *AccessEntryReconciler) resetStatus(ctx context.Context, p *entryPass, r
 }
 
 // cleared is a status that records no entry: st's conditions and observed
-// generation, and the retained entries kept.
+// generation, the role its permission set resolved to, and the retained
+// entries kept.
 func cleared(st v1.AccessEntryStatus, kept []v1.RetainedEntry) v1.AccessEntryStatus {
-	return v1.AccessEntryStatus{Conditions: slices.Clone(st.Conditions), ObservedGeneration: st.ObservedGeneration, RetainedEntries: slices.Clone(kept)}
+	return v1.AccessEntryStatus{Conditions: slices.Clone(st.Conditions), ObservedGeneration: st.ObservedGeneration, RetainedEntries: slices.Clone(kept),
+		IdentityCenter: st.IdentityCenter.DeepCopy()}
 }
 
 // maxRetained bounds status.retainedEntries: the oldest retained entries are

@@ -189,7 +189,7 @@ func (r *AccessRequestReconciler) judgeGrant(ctx context.Context, cac *v1.Cluste
 	}
 	if why != "" {
 		req.Reserved = reservedToTenants
-		ctrl.LoggerFrom(ctx).Info("a request names a principal reserved for the platform", "principal", grant.Spec.PrincipalARN, "why", why)
+		ctrl.LoggerFrom(ctx).Info("a request names a principal reserved for the platform", "principal", grant.Principal(), "why", why)
 	}
 	return guardrails.JudgeGrant(cfg, req, ar.Spec.Duration.Duration), nil
 }

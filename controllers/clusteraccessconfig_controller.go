@@ -446,10 +446,11 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 	declared := map[string]shield{}
 	for i := range list.Items {
 		ae := &list.Items[i]
-		if cmp.Or(ae.Spec.Region, r.DefaultRegion) != region || !ae.DeletionTimestamp.IsZero() || ae.Spec.Expired(time.Now()) {
+		if cmp.Or(ae.Spec.Region, r.DefaultRegion) != region || !ae.DeletionTimestamp.IsZero() || ae.Spec.Expired(time.Now()) || ae.Principal() == "" {
 			// An object being deleted shields nothing: its entry is deleted with it,
 			// or left behind and judged as such, however long another finalizer
-			// holds the object. Nor does an expired one: it asks for no entry.
+			// holds the object. Nor does an expired one: it asks for no entry;
+			// nor one whose permission set is not resolved: it holds none.
 			continue
 		}
 		if !guardrails.Trusted(ae.Namespace, r.TrustedNamespaces) {
@@ -458,11 +459,11 @@ func (r *ClusterAccessConfigReconciler) declared(ctx context.Context, cac *v1.Cl
 				return nil, err
 			}
 			if v := guardrails.Judge(cfg, guardrails.RequestFor(ae, ns.Labels)); v.Allowed() {
-				declared[ae.Spec.PrincipalARN] = max(declared[ae.Spec.PrincipalARN], mayOwn(ae, v, cac.Spec.ClusterName))
+				declared[ae.Principal()] = max(declared[ae.Principal()], mayOwn(ae, v, cac.Spec.ClusterName))
 			}
 			continue
 		}
-		declared[ae.Spec.PrincipalARN] = shieldsAny
+		declared[ae.Principal()] = shieldsAny
 	}
 	return declared, nil
 }

@@ -186,7 +186,7 @@ const (
 // entry", before EKS refuses it again), and must not shield meanwhile an entry
 // it can never have.
 func mayOwn(ae *v1.AccessEntry, v guardrails.Verdict, cluster string) shield {
-	if id := ae.Status.Identity; id != nil && id.PrincipalARN == ae.Spec.PrincipalARN && id.ClusterName == cluster && ae.Status.AccessEntryARN != "" {
+	if id := ae.Status.Identity; id != nil && id.PrincipalARN == ae.Principal() && id.ClusterName == cluster && ae.Status.AccessEntryARN != "" {
 		return shieldsAny
 	}
 	if c := meta.FindStatusCondition(ae.Status.Conditions, v1.ConditionReady); c != nil && slices.Contains(refusedClaims, c.Reason) {

@@ -302,7 +302,7 @@ func (r *EventReader) names(ctx context.Context, ae *v1.AccessEntry, ev awsapi.E
 	if region == "" {
 		region = r.DefaultRegion
 	}
-	return ev.Resource == "" && ae.Spec.ClusterName == ev.Cluster && region == ev.Region && strings.EqualFold(ae.Spec.PrincipalARN, ev.Principal)
+	return ev.Resource == "" && ae.Spec.ClusterName == ev.Cluster && region == ev.Region && strings.EqualFold(ae.Principal(), ev.Principal)
 }
 
 // accountOf is the account a role reaches, or the operator's own in region.

@@ -42,6 +42,16 @@ type Principals interface {
 
 var _ Principals = (*awsapi.Clients)(nil)
 
+// PermissionSets tells which roles IAM Identity Center provisioned for a
+// permission set.
+type PermissionSets interface {
+	// PermissionSetRoles lists the roles of the set in account, read with the
+	// target's credentials (which act in that account).
+	PermissionSetRoles(ctx context.Context, t awsapi.Target, account, set string) ([]awsapi.Role, error)
+}
+
+var _ PermissionSets = (*awsapi.Clients)(nil)
+
 // Suspects are the AccessEntries a sweep found changed out of band: their next
 // pass reads their entry in full, as foreground work, and puts it back. The
 // sweeper marks them, the AccessEntry controller reads and clears them.
@@ -119,7 +129,8 @@ func (s *Suspects) Has(uid types.UID) bool {
 const clusterNameField = "spec.clusterName"
 
 // principalField indexes AccessEntries by cluster and principal, to find the
-// objects that name the same principal as another.
+// objects that name the same principal as another: spec.principalARN, or the
+// role status records for spec.identityCenter's permission set.
 const principalField = "spec.clusterName+principalARN"
 
 // principalKey is an AccessEntry's value in the principalField index. IAM
@@ -197,6 +208,9 @@ func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
 	}
 	return idx.IndexField(ctx, &v1.AccessEntry{}, principalField, func(o client.Object) []string {
 		ae := o.(*v1.AccessEntry)
-		return []string{principalKey(ae.Spec.ClusterName, ae.Spec.PrincipalARN)}
+		if ae.Principal() == "" {
+			return nil // a permission set not resolved yet
+		}
+		return []string{principalKey(ae.Spec.ClusterName, ae.Principal())}
 	})
 }

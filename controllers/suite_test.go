@@ -139,6 +139,8 @@ func runSuite(m *testing.M) int {
 			{Name: "expired-shield", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "claims-spelling", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "claims-node-case", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "sso", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "sso-tenants", Account: account, Region: region, AuthenticationMode: "API"},
 		}, fidelityClusters()...),
 		Roles:          fidelityRoles(),
 		UpdateDuration: time.Second,

@@ -98,6 +98,14 @@ const (
 	ReasonExpired = "Expired"
 	// ReasonDeleting: the EKS entry is being deleted.
 	ReasonDeleting = "Deleting"
+	// ReasonPermissionSetNotAssigned: IAM holds no role for spec.identityCenter's
+	// permission set in the account (the set is not assigned to it, or not yet
+	// provisioned); checked again every --principal-check-interval.
+	ReasonPermissionSetNotAssigned = "PermissionSetNotAssigned"
+	// ReasonPermissionSetAmbiguous: two roles match the permission set.
+	ReasonPermissionSetAmbiguous = "PermissionSetAmbiguous"
+	// ReasonPermissionSetUnresolved: the operator cannot list the account's roles.
+	ReasonPermissionSetUnresolved = "PermissionSetUnresolved"
 )
 
 // AccessEntryType is the kind of IAM principal an access entry is for.
@@ -190,9 +198,48 @@ type AccessPolicy struct {
 	AccessScope AccessScope `json:"accessScope"`
 }
 
+// IdentityCenterPrincipal names the IAM role IAM Identity Center provisions for
+// a permission set in an account.
+type IdentityCenterPrincipal struct {
+	// PermissionSet is the name of the permission set, such as Developers (1 to
+	// 32 letters, digits and + = , . @ _ -, as Identity Center allows). The
+	// name is matched exactly, in its letter case.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z0-9_+=,.@-]+$')",message="identityCenter.permissionSet must be a permission set name: 1 to 32 letters, digits and + = , . @ _ -"
+	PermissionSet string `json:"permissionSet"`
+
+	// Account whose role for the set gets access (12 digits). Empty: the
+	// cluster's account. The operator reads that account's roles with the
+	// credentials it uses for the cluster, or through a ClusterAccessConfig of a
+	// cluster in that account.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{12}$')",message="identityCenter.account must be a 12-digit AWS account ID"
+	Account string `json:"account,omitempty"`
+}
+
+// ResolvedPermissionSet is the role a permission set was found to be.
+type ResolvedPermissionSet struct {
+	// PermissionSet is the name of the set resolved.
+	PermissionSet string `json:"permissionSet"`
+	// Account is the account whose roles were listed.
+	Account string `json:"account"`
+	// RoleARN is the role IAM held for the set then.
+	RoleARN string `json:"roleARN"`
+	// RoleID is that role's unique ID (AROA...).
+	// +optional
+	RoleID string `json:"roleID,omitempty"`
+	// ResolvedAt is when IAM was last asked.
+	// +optional
+	ResolvedAt *metav1.Time `json:"resolvedAt,omitempty"`
+}
+
 // AccessEntrySpec declares one EKS access entry: which IAM principal may reach which
 // cluster, and with what Kubernetes identity and permissions.
-// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || self.principalARN.matches('^arn:[^:]+:iam::[0-9]{12}:role/')",messageExpression="'type ' + self.type + ' is for node roles: principalARN must be an IAM role (arn:aws:iam::ACCOUNT:role/NAME), not a user'"
+// +kubebuilder:validation:XValidation:rule="has(self.principalARN) != has(self.identityCenter)",message="name the principal once: set spec.principalARN (an IAM role or user ARN) or spec.identityCenter.permissionSet (an IAM Identity Center permission set), not both and not neither"
+// +kubebuilder:validation:XValidation:rule="!has(self.identityCenter) || !has(self.type) || self.type == 'STANDARD'",messageExpression="'spec.identityCenter names people (the role of a permission set), and type ' + self.type + ' is for node roles: use type STANDARD, or name the node role in spec.principalARN'"
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || !has(self.principalARN) || self.principalARN.matches('^arn:[^:]+:iam::[0-9]{12}:role/')",messageExpression="'type ' + self.type + ' is for node roles: principalARN must be an IAM role (arn:aws:iam::ACCOUNT:role/NAME), not a user'"
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || !has(self.username)",messageExpression="'username is only allowed for type STANDARD; EKS names ' + self.type + ' principals itself: remove spec.username'"
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type == 'STANDARD' || !has(self.kubernetesGroups) || size(self.kubernetesGroups) == 0",messageExpression="'kubernetesGroups are only allowed for type STANDARD; EKS gives ' + self.type + ' principals their node groups itself: remove spec.kubernetesGroups'"
 // +kubebuilder:validation:XValidation:rule="!has(self.type) || !(self.type in ['EC2_LINUX', 'EC2_WINDOWS']) || !has(self.accessPolicies) || size(self.accessPolicies) == 0",messageExpression="'accessPolicies cannot be associated with ' + self.type + ' entries: EKS gives self-managed nodes their permissions itself. Remove spec.accessPolicies (an EKS Auto Mode node role is type EC2, which takes AmazonEKSAutoNodePolicy)'"
@@ -215,13 +262,22 @@ type AccessEntrySpec struct {
 
 	// PrincipalARN is the IAM role or user that gets access, such as
 	// arn:aws:iam::111122223333:role/my-role. Role paths are allowed
-	// (role/development/apps/my-role). Changing it moves the entry.
-	// +required
+	// (role/development/apps/my-role). Changing it moves the entry. Set it or
+	// identityCenter, not both.
+	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^arn:[^:]+:sts::')",message="principalARN must be an IAM role or user, not an STS session: use arn:aws:iam::ACCOUNT:role/NAME instead of arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION"
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^arn:[^:]+:iam::[0-9]{12}:role/aws-service-role/')",message="principalARN is a service-linked role (role/aws-service-role/...); EKS does not allow access entries for service-linked roles"
 	// +kubebuilder:validation:XValidation:rule="self.matches('^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::[0-9]{12}:(role|user)/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}$')",message="principalARN must be an IAM role or user ARN such as arn:aws:iam::111122223333:role/my-role (a path such as role/team/my-role is allowed)"
-	PrincipalARN string `json:"principalARN"`
+	PrincipalARN string `json:"principalARN,omitempty"`
+
+	// IdentityCenter names the principal by its IAM Identity Center permission
+	// set instead of by ARN: the operator finds the role Identity Center made for
+	// the set in the account (AWSReservedSSO_<set>_<suffix>), whose suffix differs
+	// per account and changes when the set is provisioned again, and moves the
+	// entry to the new role when it does. Set it or principalARN, not both.
+	// +optional
+	IdentityCenter *IdentityCenterPrincipal `json:"identityCenter,omitempty"`
 
 	// Type is the kind of principal: STANDARD for people and workloads, or one of
 	// the node types (EC2, EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX, HYBRID_LINUX,
@@ -232,13 +288,16 @@ type AccessEntrySpec struct {
 	Type AccessEntryType `json:"type,omitempty"`
 
 	// Username is the Kubernetes username of the principal (STANDARD only). When
-	// empty EKS derives one from the ARN. If it contains {{SessionName}}, a colon
-	// must come before it, as in "dev:{{SessionName}}".
+	// empty EKS derives one from the ARN. If it contains {{SessionName}} (the
+	// session name with @ written as -) or {{SessionNameRaw}} (the session name
+	// as it is, such as an email address), a colon must come before it, as in
+	// "dev:{{SessionName}}".
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:XValidation:rule="!['system:', 'eks:', 'aws:', 'amazon:', 'iam:'].exists(p, self.startsWith(p))",message="username must not start with system:, eks:, aws:, amazon: or iam:; those prefixes are reserved by Kubernetes and AWS"
 	// +kubebuilder:validation:XValidation:rule="!self.contains('{{SessionName}}') || self.substring(0, self.indexOf('{{SessionName}}')).contains(':')",message="username with {{SessionName}} needs a colon before it, as in 'dev:{{SessionName}}'"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('{{SessionNameRaw}}') || self.substring(0, self.indexOf('{{SessionNameRaw}}')).contains(':')",message="username with {{SessionNameRaw}} needs a colon before it, as in 'dev:{{SessionNameRaw}}'"
 	Username string `json:"username,omitempty"`
 
 	// KubernetesGroups are the Kubernetes RBAC groups of the principal (STANDARD
@@ -289,6 +348,33 @@ type AccessEntrySpec struct {
 // Expired reports whether the object's grant has ended at now.
 func (s *AccessEntrySpec) Expired(now time.Time) bool {
 	return s.ExpiresAt != nil && !now.Before(s.ExpiresAt.Time)
+}
+
+// Principal is the ARN of the principal the object grants access to:
+// spec.principalARN, or the role spec.identityCenter was last resolved to ("" until
+// it is resolved, or when status resolved another set or account).
+func (ae *AccessEntry) Principal() string {
+	ic := ae.Spec.IdentityCenter
+	if ic == nil {
+		return ae.Spec.PrincipalARN
+	}
+	if r := ae.Status.IdentityCenter; r != nil && r.PermissionSet == ic.PermissionSet && (ic.Account == "" || ic.Account == r.Account) {
+		return r.RoleARN
+	}
+	return ""
+}
+
+// PrincipalField names, for messages, the field that names the principal and
+// its value: spec.principalARN ARN, or spec.identityCenter permission set NAME.
+func (s *AccessEntrySpec) PrincipalField() string {
+	if ic := s.IdentityCenter; ic != nil {
+		out := "spec.identityCenter.permissionSet " + ic.PermissionSet
+		if ic.Account != "" {
+			out += " (account " + ic.Account + ")"
+		}
+		return out
+	}
+	return "spec.principalARN " + s.PrincipalARN
 }
 
 // TakesPolicies reports whether entries of the type may carry access policies:
@@ -423,6 +509,10 @@ type AccessEntryStatus struct {
 	// +optional
 	RoleARN string `json:"roleARN,omitempty"`
 
+	// IdentityCenter is the role spec.identityCenter was last resolved to.
+	// +optional
+	IdentityCenter *ResolvedPermissionSet `json:"identityCenter,omitempty"`
+
 	// PrincipalID is the unique ID IAM gives the principal (AROA... for a role,
 	// AIDA... for a user) that the EKS entry was made for. EKS binds an entry to
 	// this ID, not to the ARN: when the role or user is deleted and created again
@@ -511,6 +601,7 @@ type AccessEntryStatus struct {
 // +kubebuilder:resource:shortName=ae,categories=eks
 // +kubebuilder:printcolumn:name="Cluster",type=string,JSONPath=`.spec.clusterName`
 // +kubebuilder:printcolumn:name="Principal",type=string,JSONPath=`.spec.principalARN`
+// +kubebuilder:printcolumn:name="Permission Set",type=string,JSONPath=`.spec.identityCenter.permissionSet`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`

@@ -126,6 +126,35 @@ func TestAdmission(t *testing.T) {
 	}{
 		// principalARN
 		{name: "role", mutate: func(s *v1.AccessEntrySpec) {}},
+		// {{SessionNameRaw}}
+		{name: "username with SessionNameRaw after a colon", mutate: func(s *v1.AccessEntrySpec) { s.Username = "dev:{{SessionNameRaw}}" }},
+		{name: "username with SessionNameRaw and no colon", mutate: func(s *v1.AccessEntrySpec) { s.Username = "dev-{{SessionNameRaw}}" },
+			wantField: "spec.username", wantMsg: "{{SessionNameRaw}} needs a colon before it"},
+		{name: "username with SessionNameRaw, the colon after it", mutate: func(s *v1.AccessEntrySpec) { s.Username = "{{SessionNameRaw}}:dev" },
+			wantField: "spec.username", wantMsg: "{{SessionNameRaw}} needs a colon before it"},
+		// identityCenter
+		{name: "permission set", mutate: func(s *v1.AccessEntrySpec) {
+			s.PrincipalARN, s.IdentityCenter = "", &v1.IdentityCenterPrincipal{PermissionSet: "Developers"}
+		}},
+		{name: "permission set in an account", mutate: func(s *v1.AccessEntrySpec) {
+			s.PrincipalARN, s.IdentityCenter = "", &v1.IdentityCenterPrincipal{PermissionSet: "team-a_readers+1", Account: "444455556666"}
+		}},
+		{name: "permission set and principalARN", mutate: func(s *v1.AccessEntrySpec) {
+			s.IdentityCenter = &v1.IdentityCenterPrincipal{PermissionSet: "Developers"}
+		}, wantField: "spec", wantMsg: "name the principal once: set spec.principalARN"},
+		{name: "permission set name with a space", mutate: func(s *v1.AccessEntrySpec) {
+			s.PrincipalARN, s.IdentityCenter = "", &v1.IdentityCenterPrincipal{PermissionSet: "Power Users"}
+		}, wantField: "spec.identityCenter.permissionSet", wantMsg: "must be a permission set name"},
+		{name: "permission set name of 33 characters", mutate: func(s *v1.AccessEntrySpec) {
+			s.PrincipalARN, s.IdentityCenter = "", &v1.IdentityCenterPrincipal{PermissionSet: strings.Repeat("a", 33)}
+		}, wantField: "spec.identityCenter.permissionSet", wantMsg: "32"},
+		{name: "permission set account of 11 digits", mutate: func(s *v1.AccessEntrySpec) {
+			s.PrincipalARN, s.IdentityCenter = "", &v1.IdentityCenterPrincipal{PermissionSet: "Developers", Account: "11112222333"}
+		}, wantField: "spec.identityCenter.account", wantMsg: "12-digit"},
+		{name: "permission set for a node type", mutate: func(s *v1.AccessEntrySpec) {
+			s.PrincipalARN, s.IdentityCenter = "", &v1.IdentityCenterPrincipal{PermissionSet: "Nodes"}
+			s.Type, s.Username, s.KubernetesGroups, s.AccessPolicies = v1.TypeEC2Linux, "", nil, nil
+		}, wantField: "spec", wantMsg: "use type STANDARD"},
 		{name: "role with path", mutate: func(s *v1.AccessEntrySpec) {
 			s.PrincipalARN = "arn:aws:iam::111122223333:role/development/apps/my-role"
 		}},
@@ -141,7 +170,7 @@ func TestAdmission(t *testing.T) {
 			s.AccessPolicies[0].PolicyARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSArgoCDClusterPolicy"
 		}},
 		{name: "missing principal", mutate: func(s *v1.AccessEntrySpec) { s.PrincipalARN = "" },
-			wantField: "spec.principalARN", wantMsg: "must be an IAM role or user ARN"},
+			wantField: "spec", wantMsg: "not both and not neither"},
 		{name: "sts session", mutate: func(s *v1.AccessEntrySpec) {
 			s.PrincipalARN = "arn:aws:sts::111122223333:assumed-role/my-role/alice"
 		}, wantField: "spec.principalARN", wantMsg: "not an STS session"},

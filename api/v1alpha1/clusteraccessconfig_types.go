@@ -148,6 +148,18 @@ type RulePrincipals struct {
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=64
 	ARNs []Pattern `json:"arns,omitempty"`
+
+	// PermissionSets are the IAM Identity Center permission sets AccessEntries
+	// may name (spec.identityCenter), as name patterns such as "Developers" or
+	// "{{namespace}}-*", in the cluster's account; a set in another account
+	// needs that account in accounts as well. The role a set resolves to is
+	// still judged as a principal: one the platform reserves is refused
+	// whatever this says, and arns or accounts that allow the role allow the
+	// set too.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	PermissionSets []Pattern `json:"permissionSets,omitempty"`
 }
 
 // PolicyGrant is an access policy a rule allows, and where.

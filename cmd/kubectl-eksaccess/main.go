@@ -167,9 +167,10 @@ func importCommand(stdout, stderr io.Writer) *command {
 	fs.StringVar(&opts.Namespace, "n", operatorNamespace, "")
 	fs.BoolVar(&opts.IncludeNodeTypes, "include-node-types", false, "Import node entries too (EC2_LINUX, EC2_WINDOWS, FARGATE_LINUX, HYBRID_LINUX, EC2, HYPERPOD_LINUX); by default they are left out and listed on standard error.")
 	fs.StringVar(&endpoint, "endpoint-url", "", "`URL` of the EKS endpoint to call instead of the regional one (a VPC endpoint, or the EKS emulator of this project).")
+	fs.BoolVar(&opts.KeepARNs, "keep-arns", false, "Write the role ARN of IAM Identity Center roles' entries (spec.principalARN) instead of their permission set (spec.identityCenter).")
 	return &command{
 		name:    "import",
-		usage:   "import --cluster NAME [--region REGION] [--namespace NAMESPACE] [--include-node-types] [--endpoint-url URL]",
+		usage:   "import --cluster NAME [--region REGION] [--namespace NAMESPACE] [--include-node-types] [--keep-arns] [--endpoint-url URL]",
 		summary: "print AccessEntry manifests that adopt a cluster's existing access entries",
 		help: `Reads every access entry of the cluster (ListAccessEntries, DescribeAccessEntry, and
 ListAssociatedAccessPolicies for STANDARD entries: read calls only) and prints one
@@ -178,7 +179,10 @@ EKS holds, without the values EKS fills in itself (the derived username, the use
 and groups of node entries, the default type and deletionPolicy). Applied, each
 object makes the operator write its three ownership tags onto the entry, and nothing
 else. Entries an operator owns already, and node entries unless
---include-node-types, are left out and listed on standard error.
+--include-node-types, are left out and listed on standard error. An entry of an IAM
+Identity Center role (AWSReservedSSO_<set>_<suffix>) becomes an object that names
+the permission set (spec.identityCenter), whose role the operator finds in IAM also
+after the set is provisioned again with a new suffix; --keep-arns writes the ARN.
 
 Object names are <cluster>-<IAM name> (the permission set for IAM Identity Center
 roles), with the account appended for principals of other accounts.
@@ -225,9 +229,10 @@ func migrateCommand(stdout, stderr io.Writer) *command {
 	fs.StringVar(&reportFile, "report", "", "Write the report to this `FILE` instead of standard error.")
 	fs.StringVar(&opts.SSORegion, "sso-region", "", "`REGION` of your IAM Identity Center instance: the path of its AWSReservedSSO_ roles holds the region unless it is us-east-1 (default: us-east-1).")
 	fs.BoolVar(&opts.Adopt, "adopt", false, "Annotate every object with eksaccess.io/adopt: \"true\", so that an access entry that already exists for its principal is taken over and brought to the spec.")
+	fs.BoolVar(&opts.KeepARNs, "keep-arns", false, "Write the role ARN of IAM Identity Center roles (spec.principalARN, with the path --sso-region implies) instead of their permission set (spec.identityCenter); sso matchers are then not converted.")
 	return &command{
 		name:    "migrate-aws-auth",
-		usage:   "migrate-aws-auth --cluster NAME [--region REGION] [--namespace NAMESPACE] (--file FILE | [--kubeconfig PATH] [--context CONTEXT]) [--report FILE] [--sso-region REGION] [--adopt]",
+		usage:   "migrate-aws-auth --cluster NAME [--region REGION] [--namespace NAMESPACE] (--file FILE | [--kubeconfig PATH] [--context CONTEXT]) [--report FILE] [--adopt] [--keep-arns [--sso-region REGION]]",
 		summary: "print AccessEntry manifests for the mappings of the aws-auth ConfigMap, and a report",
 		help: `Converts each mapping of aws-auth (mapRoles, mapUsers) into an AccessEntry:
   - node roles (username system:node:{{EC2PrivateDNSName}}, groups system:bootstrappers
@@ -238,7 +243,11 @@ func migrateCommand(stdout, stderr io.Writer) *command {
     other system: groups are dropped; the rest become kubernetesGroups;
   - usernames are kept when an access entry allows them ({{AccountID}} is replaced by
     the principal's account), otherwise dropped so that EKS derives one;
-  - IAM Identity Center roles get their path back (aws-auth cannot hold paths).
+  - IAM Identity Center roles (rolearn AWSReservedSSO_<set>_<suffix>, or the sso
+    matcher) become objects that name the permission set (spec.identityCenter): the
+    operator finds the set's role in IAM, whatever its path and suffix; with
+    --keep-arns they keep the role ARN, with the path back (aws-auth cannot hold
+    paths) as --sso-region says.
 Everything that does not convert (mapAccounts, STS sessions, service-linked roles,
 placeholders access entries do not know), and everything to check before applying,
 is in the report. It reads the ConfigMap and nothing else, and changes nothing.`,

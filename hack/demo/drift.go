@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 
-	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
 )
 
@@ -85,14 +84,4 @@ func writeOf(emu *eksemulator.Server, principal string, at time.Time) eksemulato
 		}
 	}
 	return eksemulator.Write{}
-}
-
-// developersPrincipal is the principal of the samples' developers entry.
-func developersPrincipal(samples []*v1.AccessEntry) string {
-	for _, ae := range samples {
-		if ae.Name == "developers" {
-			return ae.Spec.PrincipalARN
-		}
-	}
-	return ""
 }

@@ -72,7 +72,8 @@ func run(check bool, operatorBin, plugin string, timeout time.Duration) error {
 	w, err := testenv.NewWorld(testenv.WorldOptions{
 		Emulator: eksemulator.Config{Clusters: []eksemulator.ClusterConfig{
 			{Name: cluster, Account: account, Region: region, AuthenticationMode: "API_AND_CONFIG_MAP"},
-		}, Events: eksemulator.EventsConfig{Queue: eventsQueue, Delay: eventsDelay}},
+		}, PermissionSets: []eksemulator.PermissionSetConfig{{Name: "Developers", Account: account}},
+			Events: eksemulator.EventsConfig{Queue: eventsQueue, Delay: eventsDelay}},
 		Operator:     operatorBin,
 		WorkDir:      work,
 		Region:       region,
@@ -142,7 +143,11 @@ func run(check bool, operatorBin, plugin string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	if err := showRevert(ctx, emu, developersPrincipal(samples), 30*time.Second); err != nil {
+	principals, err := principalsOf(ctx, w.Client, emu, samples)
+	if err != nil {
+		return err
+	}
+	if err := showRevert(ctx, emu, principals["developers"], 30*time.Second); err != nil {
 		return err
 	}
 	if err := showRequest(ctx, w, plugin, work); err != nil {
@@ -157,7 +162,7 @@ func run(check bool, operatorBin, plugin string, timeout time.Duration) error {
 		if err := w.Client.Get(ctx, client.ObjectKey{Name: "kube-system"}, kubeSystem); err != nil {
 			return err
 		}
-		if problems := compare(samples, entries, string(kubeSystem.UID)); len(problems) > 0 {
+		if problems := compare(samples, principals, entries, string(kubeSystem.UID)); len(problems) > 0 {
 			return fmt.Errorf("the emulator does not hold what the samples declare:\n  %s", strings.Join(problems, "\n  "))
 		}
 		step("check passed: %d samples Ready, and EKS holds exactly the %d entries they declare", len(samples), len(entries))
@@ -195,19 +200,20 @@ Press Ctrl-C to stop everything.
 // one entry per sample, as ekscheck judges it (type, username, groups, policies
 // and tags, the ownership tags of the operator instance among them), and no other
 // entry.
-func compare(samples []*v1.AccessEntry, entries []eksemulator.Entry, instance string) []string {
+func compare(samples []*v1.AccessEntry, principals map[string]string, entries []eksemulator.Entry, instance string) []string {
 	var problems []string
 	held := map[string]eksemulator.Entry{}
 	for _, e := range entries {
 		held[e.PrincipalARN] = e
 	}
 	for _, s := range samples {
-		e, ok := held[s.Spec.PrincipalARN]
+		principal := principals[s.Name]
+		e, ok := held[principal]
 		if !ok {
-			problems = append(problems, fmt.Sprintf("%s: no entry for %s", s.Name, s.Spec.PrincipalARN))
+			problems = append(problems, fmt.Sprintf("%s: no entry for %s", s.Name, principal))
 			continue
 		}
-		delete(held, s.Spec.PrincipalARN)
+		delete(held, principal)
 		problems = append(problems, ekscheck.Differences(s, e, instance)...)
 	}
 	for arn := range held {

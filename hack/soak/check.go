@@ -30,8 +30,9 @@ func settle(ctx context.Context, k8s client.Client, m *model, emu *eksemulator.S
 		list := &v1.AccessEntryList{}
 		err := k8s.List(ctx, list)
 		if err == nil {
-			// The requests' grants are the requests' check's (requests.go).
-			list.Items = slices.DeleteFunc(list.Items, func(ae v1.AccessEntry) bool { return ae.Namespace == requestNS })
+			// The requests' grants are the requests' check's (requests.go), the
+			// permission sets' objects the sets' (permissionsets.go).
+			list.Items = slices.DeleteFunc(list.Items, func(ae v1.AccessEntry) bool { return ae.Namespace == requestNS || ae.Namespace == ssoNS })
 			var notReady []string
 			m.eksNow = m.entries()
 			for _, ae := range list.Items {
@@ -204,8 +205,11 @@ func (m *model) check(emu *eksemulator.Server, unowned []eksemulator.Entry, c *c
 		delete(m.retained, k)
 		problems = append(problems, m.matches(ae, e, v, c)...)
 	}
-	for k := range held {
+	for k, e := range held {
 		c.invariants++
+		if o, ok := ownership.Of(e.Tags); ok && o.Namespace == ssoNS {
+			continue // the permission sets' (permissionsets.go)
+		}
 		if _, left := m.left[k]; left {
 			continue // judged by the tenancy invariants
 		}

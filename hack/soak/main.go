@@ -86,6 +86,9 @@ type options struct {
 	// decides one), for the first requestsFor of the drive, each for a
 	// duration between shortest and longest.
 	requestEvery, requestsFor, shortest, longest time.Duration
+	// reprovisionEvery is how often, on average, a permission set is
+	// provisioned again.
+	reprovisionEvery time.Duration
 }
 
 func main() {
@@ -106,11 +109,13 @@ func main() {
 	flag.DurationVar(&o.requestsFor, "requests-for", 3*time.Minute, "how long into the drive grants are asked for")
 	flag.DurationVar(&o.shortest, "shortest-grant", time.Minute, "the shortest duration asked for (the API's minimum is 1m)")
 	flag.DurationVar(&o.longest, "longest-grant", 2*time.Minute, "the longest duration asked for")
+	flag.DurationVar(&o.reprovisionEvery, "reprovision-every", 15*time.Second, "how often, on average, a permission set is provisioned again (a new role)")
 	flag.BoolVar(&o.strict, "strict", true, "fail on invariants that only a guard this build lacks keeps (--strict=false reports them as awaited)")
 	flag.Parse()
 	if *short {
 		o.objects, o.duration, o.kills, o.floods, o.probeEvery = 40, 60*time.Second, 4, 1, 3*time.Second
 		o.requestEvery, o.requestsFor, o.longest = 3*time.Second, 30*time.Second, 70*time.Second
+		o.reprovisionEvery = 8 * time.Second
 	}
 	ctrl.SetLogger(logr.Discard())
 	if err := run(o); err != nil {
@@ -150,11 +155,11 @@ func run(o options) error {
 			{Name: clusters[0], Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: clusters[1], Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: clusters[0], Account: otherAccount, Region: region, AuthenticationMode: "API"},
-		}},
+		}, PermissionSets: permissionSets},
 		Operator: o.operator,
 		WorkDir:  work,
 		Region:   region,
-		OperatorArgs: []string{"--principal-check-interval=5s", "--iam-qps=50", "--verification-period=20s", "--sweep-period=5s", "--background-qps=10", "--trusted-namespaces=" + namespace,
+		OperatorArgs: []string{"--principal-check-interval=5s", "--iam-qps=50", "--verification-period=20s", "--sweep-period=5s", "--background-qps=10", "--trusted-namespaces=" + namespace + "," + ssoNS,
 			"--eks-qps=50", "--eks-burst=50", // above EKS's rate: throttling happens
 			"--instance-id=" + instance},
 		// A request in flight while kube-apiserver restarts must fail, not hang the driver.
@@ -183,6 +188,9 @@ func run(o options) error {
 		return err
 	}
 	if m.reqs, err = newRequests(ctx, w, o.shortest, o.longest); err != nil {
+		return err
+	}
+	if m.sso, err = newSSOSets(ctx, w.Client, emu); err != nil {
 		return err
 	}
 	say("guards of issue 25 in this build: %s", m.feat.present())
@@ -227,6 +235,10 @@ func run(o options) error {
 		return err
 	}
 	broken = append(broken, reqProblems...)
+	// The sets were last provisioned again within the drive: each object has
+	// had a principal check (5s) and a listing (15s) since quiescence began.
+	c.invariants++
+	broken = append(broken, m.sso.await(ctx, k8s, m, 2*time.Minute)...)
 	judged := m.judgeTenancy(&c)
 	judged = append(judged, probe.judge(o.probeBound, &c)...)
 	hard, awaiting := split(judged, m.feat, o.strict)
@@ -242,6 +254,7 @@ func run(o options) error {
 	m.finalAttacks(&c)
 	report(c, emu, m, probe.summary(o.probeBound), awaiting)
 	fmt.Printf("  time-bound grants: %s\n", reqSummary)
+	fmt.Printf("  permission sets: %s\n", m.sso.summary())
 	if len(broken) > 0 {
 		return fmt.Errorf("%d invariants broken:\n  %s", len(broken), strings.Join(broken, "\n  "))
 	}
@@ -252,7 +265,7 @@ func run(o options) error {
 // ClusterAccessConfigs, and finds out which guards the build has.
 func newModel(ctx context.Context, w *testenv.World) (*model, error) {
 	k8s := w.Client
-	for _, ns := range append([]string{namespace, probeNS, requestNS}, tenants...) {
+	for _, ns := range append([]string{namespace, probeNS, requestNS, ssoNS}, tenants...) {
 		if err := k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return nil, err
 		}
@@ -293,7 +306,8 @@ func drive(ctx context.Context, w *testenv.World, m *model, probe *probe, rng *r
 		floodAt[i] = o.duration * time.Duration(i+1) / time.Duration(o.floods+1)
 	}
 	restartAt := o.duration / 2
-	nextProbe, nextRequest := time.Duration(0), time.Duration(0)
+	nextProbe, nextRequest, nextReprovision := time.Duration(0), time.Duration(0), o.reprovisionEvery
+
 	for time.Since(start) < o.duration || len(killAt) > 0 {
 		elapsed := time.Since(start)
 		if len(killAt) > 0 && elapsed >= killAt[0] {
@@ -318,6 +332,15 @@ func drive(ctx context.Context, w *testenv.World, m *model, probe *probe, rng *r
 		if elapsed >= nextProbe && elapsed < o.duration {
 			nextProbe = elapsed + o.probeEvery
 			m.probeStep(ctx, probe)
+		}
+		if elapsed >= nextReprovision && elapsed < o.duration {
+			// At random moments: sometimes twice within a principal check (5s).
+			nextReprovision = elapsed + time.Duration(rng.Int64N(int64(2*o.reprovisionEvery)))
+			kind, err := m.sso.step(rng)
+			if err != nil {
+				kind = "failed (" + kind + ")"
+			}
+			c.ops[kind]++
 		}
 		if elapsed >= nextRequest && elapsed < o.requestsFor {
 			nextRequest = elapsed + o.requestEvery

@@ -70,6 +70,8 @@ type model struct {
 	eksNow map[string]eksemulator.Entry
 	// reqs asks for and decides time-bound grants (requests.go).
 	reqs *requests
+	// sso are the permission sets' objects (permissionsets.go).
+	sso *ssoSets
 }
 
 // leftEntry is an entry a tenant object left behind in EKS.
@@ -487,12 +489,16 @@ func (m *model) overLimit(ns, cluster string) bool {
 	return n > maxEntries(m.rules[cluster])
 }
 
-// entries are the entries EKS holds in every account and cluster, by key.
+// entries are the entries EKS holds in every account and cluster, by key, but
+// those of the permission sets' objects, which permissionsets.go judges.
 func (m *model) entries() map[string]eksemulator.Entry {
 	out := map[string]eksemulator.Entry{}
 	for _, cl := range clusters {
 		for _, acct := range []string{account, otherAccount} {
 			for _, e := range m.emu.Entries(acct, region, cl) {
+				if o, ok := ownership.Of(e.Tags); ok && o.Namespace == ssoNS {
+					continue // the permission sets' (permissionsets.go)
+				}
 				out[key(acct, cl, e.PrincipalARN)] = e
 			}
 		}

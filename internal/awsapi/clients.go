@@ -102,6 +102,7 @@ type Clients struct {
 	configs map[Target]aws.Config
 	clients map[Target]EKSAPI
 	iam     iamState
+	sso     ssoState
 	// lookups makes concurrent asks for the same account one STS call.
 	lookups singleflight.Group
 	// own remembers the operator's writes, to know their events (OwnWrite).

@@ -35,6 +35,10 @@ type Config struct {
 	// Principals lists the IAM roles and users that exist. Nil means permissive
 	// mode (any well-formed ARN exists); an empty, non-nil list means none does.
 	Principals []string `json:"principals,omitempty"`
+	// PermissionSets are IAM Identity Center permission sets assigned to
+	// accounts: each is a role AWSReservedSSO_<name>_<random suffix> under
+	// SSORolePath, existing from the start (in permissive mode too).
+	PermissionSets []PermissionSetConfig `json:"permissionSets,omitempty"`
 	// DefaultAccount is the account of callers that did not assume a role through
 	// the emulator; the first cluster's account when empty.
 	DefaultAccount string `json:"defaultAccount,omitempty"`
@@ -153,23 +157,42 @@ type RoleTrust struct {
 	ExternalID string `json:"externalId,omitempty"`
 }
 
+var (
+	permissionSetNameRE = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]{1,32}$`)
+	suffixRE            = regexp.MustCompile(`^[0-9a-f]{16}$`)
+)
+
+// PermissionSetConfig is a permission set assigned to an account.
+type PermissionSetConfig struct {
+	// Name of the set, such as Developers.
+	Name string `json:"name"`
+	// Account it is assigned to; DefaultAccount when empty.
+	Account string `json:"account,omitempty"`
+	// Region, when set, puts the role under SSORolePath/<region>/, as
+	// Identity Center does in some accounts.
+	Region string `json:"region,omitempty"`
+	// Suffix of the role's name (16 hex digits); random when empty.
+	Suffix string `json:"suffix,omitempty"`
+}
+
 // fileConfig is the YAML file format: Config plus the fault settings, with
 // durations written as Go duration strings ("2s", "150ms").
 type fileConfig struct {
-	Clusters          []ClusterConfig `json:"clusters"`
-	Principals        []string        `json:"principals"`
-	DefaultAccount    string          `json:"defaultAccount"`
-	Roles             []RoleTrust     `json:"roles"`
-	ConsistencyDelay  string          `json:"consistencyDelay"`
-	ConsistencyRandom bool            `json:"consistencyRandom"`
-	Seed              int64           `json:"seed"`
-	RateLimit         float64         `json:"rateLimit"`
-	Burst             int             `json:"burst"`
-	Latency           string          `json:"latency"`
-	MaxJitter         string          `json:"maxJitter"`
-	FaultRate         float64         `json:"faultRate"`
-	UpdateDuration    string          `json:"updateDuration"`
-	Events            eventsFile      `json:"events"`
+	Clusters          []ClusterConfig       `json:"clusters"`
+	Principals        []string              `json:"principals"`
+	PermissionSets    []PermissionSetConfig `json:"permissionSets"`
+	DefaultAccount    string                `json:"defaultAccount"`
+	Roles             []RoleTrust           `json:"roles"`
+	ConsistencyDelay  string                `json:"consistencyDelay"`
+	ConsistencyRandom bool                  `json:"consistencyRandom"`
+	Seed              int64                 `json:"seed"`
+	RateLimit         float64               `json:"rateLimit"`
+	Burst             int                   `json:"burst"`
+	Latency           string                `json:"latency"`
+	MaxJitter         string                `json:"maxJitter"`
+	FaultRate         float64               `json:"faultRate"`
+	UpdateDuration    string                `json:"updateDuration"`
+	Events            eventsFile            `json:"events"`
 }
 
 // eventsFile is EventsConfig in the file: events: {queue: eks-access-events,
@@ -196,6 +219,7 @@ func LoadConfig(path string) (Config, error) {
 	cfg := Config{
 		Clusters:          fc.Clusters,
 		Principals:        fc.Principals,
+		PermissionSets:    fc.PermissionSets,
 		DefaultAccount:    fc.DefaultAccount,
 		Roles:             fc.Roles,
 		ConsistencyRandom: fc.ConsistencyRandom,
@@ -297,6 +321,19 @@ func normalizeConfig(cfg Config) (Config, error) {
 	for i, p := range cfg.Principals {
 		if _, err := parsePrincipalARN(p); err != nil {
 			return cfg, fmt.Errorf("principals[%d]: %s", i, err.message)
+		}
+	}
+	for i, ps := range cfg.PermissionSets {
+		switch {
+		case !permissionSetNameRE.MatchString(ps.Name):
+			return cfg, fmt.Errorf("permissionSets[%d]: name %q is not a permission set name (1 to 32 letters, digits and + = , . @ _ -)", i, ps.Name)
+		case ps.Account != "" && !accountRE.MatchString(ps.Account):
+			return cfg, fmt.Errorf("permissionSets[%d]: account %q is not a 12-digit account ID", i, ps.Account)
+		case ps.Suffix != "" && !suffixRE.MatchString(ps.Suffix):
+			return cfg, fmt.Errorf("permissionSets[%d]: suffix %q is not 16 lowercase hex digits", i, ps.Suffix)
+		}
+		if ps.Account == "" {
+			cfg.PermissionSets[i].Account = cfg.DefaultAccount
 		}
 	}
 	if cfg.UpdateDuration <= 0 {

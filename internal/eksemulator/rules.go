@@ -134,8 +134,12 @@ func validateUsername(u string) *apiError {
 			return invalidParameter("The username must not begin with %s", p)
 		}
 	}
-	if i := strings.Index(u, "{{SessionName}}"); i >= 0 && !strings.Contains(u[:i], ":") {
-		return invalidParameter("The username %q is invalid: a colon must appear before {{SessionName}} (for example my-user:{{SessionName}}).", u)
+	// EKS documents the colon for {{SessionName}}; the emulator assumes the
+	// same of {{SessionNameRaw}}, which the operator holds to it too.
+	for _, s := range []string{"{{SessionName}}", "{{SessionNameRaw}}"} {
+		if i := strings.Index(u, s); i >= 0 && !strings.Contains(u[:i], ":") {
+			return invalidParameter("The username %q is invalid: a colon must appear before %s (for example my-user:%s).", u, s, s)
+		}
 	}
 	return nil
 }

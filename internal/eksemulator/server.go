@@ -2,6 +2,7 @@ package eksemulator
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,6 +97,10 @@ func New(cfg Config) (*Server, error) {
 		if s.principals[p] == nil {
 			s.principals[p] = &principal{arn: p, id: s.newPrincipalID(principalKind(p)), createdAt: now, visibleAt: now}
 		}
+	}
+	for _, ps := range cfg.PermissionSets {
+		arn := SSORoleARN(ps.Account, ps.Name, ps.Region, cmp.Or(ps.Suffix, s.randomString(16, "0123456789abcdef")))
+		s.principals[arn] = &principal{arn: arn, id: s.newPrincipalID("role"), createdAt: now, visibleAt: now}
 	}
 	for _, cc := range cfg.Clusters {
 		k := clusterKey{cc.Account, cc.Region, cc.Name}

@@ -33,6 +33,9 @@ type Config struct {
 	Namespaces map[string]map[string]string
 	// MaxTenantEntries is spec.guardrails.maxTenantEntries; 0: no limit.
 	MaxTenantEntries int
+	// Account holds the cluster ("" when not known yet): a permission set
+	// named without an account is in it.
+	Account string
 
 	siblings *siblings
 }
@@ -41,8 +44,13 @@ type Config struct {
 type Request struct {
 	Namespace       string
 	NamespaceLabels map[string]string
-	Principal       string
-	Type            v1.AccessEntryType
+	// Principal is the ARN of the principal: spec.principalARN, or the role
+	// the permission set resolved to ("" until it is resolved).
+	Principal string
+	// PermissionSet and SetAccount are spec.identityCenter's set and account
+	// ("" for the cluster's); "" when the object names its principal by ARN.
+	PermissionSet, SetAccount string
+	Type                      v1.AccessEntryType
 	// Username is "" when EKS derives it.
 	Username string
 	Groups   []string
@@ -62,9 +70,13 @@ type Request struct {
 
 // RequestFor is what an AccessEntry asks for.
 func RequestFor(ae *v1.AccessEntry, nsLabels map[string]string) Request {
-	d := plan.DesiredFor(ae, v1.EntryIdentity{PrincipalARN: ae.Spec.PrincipalARN, Type: ae.Spec.EntryType()}, "")
-	return Request{Namespace: ae.Namespace, NamespaceLabels: nsLabels, Principal: ae.Spec.PrincipalARN, Type: ae.Spec.EntryType(),
+	d := plan.DesiredFor(ae, v1.EntryIdentity{PrincipalARN: ae.Principal(), Type: ae.Spec.EntryType()}, "")
+	req := Request{Namespace: ae.Namespace, NamespaceLabels: nsLabels, Principal: ae.Principal(), Type: ae.Spec.EntryType(),
 		Username: d.Username, Groups: d.Groups, Policies: d.Policies, DeletionPolicy: ae.Spec.DeletionPolicy}
+	if ic := ae.Spec.IdentityCenter; ic != nil {
+		req.PermissionSet, req.SetAccount = ic.PermissionSet, ic.Account
+	}
+	return req
 }
 
 // Verdict is the guardrails' answer about one request.
@@ -177,12 +189,15 @@ func judgeRule(cfg Config, rule *v1.GrantRule, req Request) Verdict {
 	// Outside the rule's principals the answer is the same whether or not the
 	// platform reserves the principal: a tenant cannot probe what it declares.
 	switch {
-	case !principalAllowed(rule, req.Principal, expand):
+	case req.PermissionSet != "" && !permissionSetAllowed(cfg, rule, req, expand):
+		principalOK = false
+		bad("%s is not allowed (allowed: %s)", req.subject(), describePermissionSets(rule, expand))
+	case req.PermissionSet == "" && !principalAllowed(rule, req.Principal, expand):
 		principalOK = false
 		bad("spec.principalARN %s is not allowed (allowed: %s)", req.Principal, describePrincipals(rule, expand))
 	case req.Reserved != "":
 		principalOK = false
-		bad("spec.principalARN %s is reserved for the platform team (%s), whatever a rule allows: name another principal", req.Principal, req.Reserved)
+		bad("%s is reserved for the platform team (%s), whatever a rule allows: name another principal", req.subject(), req.Reserved)
 	}
 	typeOK := slices.Contains(allowedTypes(rule), req.Type)
 	if !typeOK {
@@ -291,6 +306,57 @@ func admits(rule *v1.GrantRule, ns string, nsLabels map[string]string) bool {
 func principalAllowed(rule *v1.GrantRule, principal string, expand func(string) string) bool {
 	account, _ := awsarn.AccountOf(principal)
 	return slices.Contains(rule.Principals.Accounts, account) || matchesAny(rule.Principals.ARNs, principal, expand)
+}
+
+// MayName reports whether some rule admitting the request's namespace allows
+// its principal, a permission set or an ARN, whatever else the request asks for.
+func MayName(cfg Config, req Request) bool {
+	for i := range cfg.Rules {
+		rule := &cfg.Rules[i]
+		if !admits(rule, req.Namespace, req.NamespaceLabels) {
+			continue
+		}
+		expand := func(p string) string { return strings.ReplaceAll(p, namespaceToken, req.Namespace) }
+		if req.PermissionSet != "" && permissionSetAllowed(cfg, rule, req, expand) || req.PermissionSet == "" && principalAllowed(rule, req.Principal, expand) {
+			return true
+		}
+	}
+	return false
+}
+
+// permissionSetAllowed: a set the rule's permissionSets patterns name, in the
+// cluster's account or one the rule's accounts list; or a set whose resolved
+// role the rule allows as a principal.
+func permissionSetAllowed(cfg Config, rule *v1.GrantRule, req Request, expand func(string) string) bool {
+	if req.Principal != "" && principalAllowed(rule, req.Principal, expand) {
+		return true
+	}
+	inAccount := req.SetAccount == "" || req.SetAccount == cfg.Account || slices.Contains(rule.Principals.Accounts, req.SetAccount)
+	return inAccount && matchesAny(rule.Principals.PermissionSets, req.PermissionSet, expand)
+}
+
+func describePermissionSets(rule *v1.GrantRule, expand func(string) string) string {
+	if len(rule.Principals.PermissionSets) == 0 {
+		return "none: rule " + rule.Name + " names no permission sets; the platform team lists them in principals.permissionSets"
+	}
+	out := "permission sets " + describePatterns(rule.Principals.PermissionSets, expand, "") + " in the cluster's account"
+	if len(rule.Principals.Accounts) > 0 {
+		out += " or account " + strings.Join(rule.Principals.Accounts, ", ")
+	}
+	return out
+}
+
+// subject names the request's principal for messages: the permission set
+// (and the role it resolved to), or the ARN.
+func (req Request) subject() string {
+	if req.PermissionSet == "" {
+		return "spec.principalARN " + req.Principal
+	}
+	out := "spec.identityCenter.permissionSet " + req.PermissionSet
+	if req.SetAccount != "" {
+		out += " (account " + req.SetAccount + ")"
+	}
+	return out
 }
 
 func describePrincipals(rule *v1.GrantRule, expand func(string) string) string {

@@ -358,3 +358,55 @@ func TestJudgeGrant(t *testing.T) {
 		t.Fatalf("no time-bound rule: allowed %v (%s)", v.Allowed(), v.Message())
 	}
 }
+
+// TestPermissionSets: a set named by spec.identityCenter is allowed by the
+// rule's permissionSets patterns in the cluster's account (another account
+// needs listing in accounts), or by the rule allowing its resolved role; its
+// role is still judged as a principal (reserved), and a {{namespace}} pattern
+// does not reach a sibling namespace's sets.
+func TestPermissionSets(t *testing.T) {
+	people := v1.GrantRule{Name: "people", Namespaces: v1.RuleNamespaces{Names: []string{"team-a", "team-a-admin"}},
+		Principals: v1.RulePrincipals{PermissionSets: []v1.Pattern{"{{namespace}}-*", "Viewers"}}}
+	c := cfg(people)
+	c.Account = home
+	set := func(ns, name, account, resolved string) Request {
+		return Request{Namespace: ns, Type: v1.TypeStandard, PermissionSet: name, SetAccount: account, Principal: resolved}
+	}
+	ssoRole := func(account, name string) string {
+		return "arn:aws:iam::" + account + ":role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_" + name + "_0123456789abcdef"
+	}
+	cases := []struct {
+		name    string
+		cfg     Config
+		req     Request
+		allowed bool
+		says    string
+	}{
+		{name: "its own set, before it is resolved", cfg: c, req: set("team-a", "team-a-readers", "", ""), allowed: true},
+		{name: "its own set, resolved", cfg: c, req: set("team-a", "team-a-readers", "", ssoRole(home, "team-a-readers")), allowed: true},
+		{name: "a shared set", cfg: c, req: set("team-a", "Viewers", home, ""), allowed: true},
+		{name: "a set no pattern names", cfg: c, req: set("team-a", "PlatformAdmins", "", ""),
+			says: "spec.identityCenter.permissionSet PlatformAdmins is not allowed (allowed: permission sets"},
+		{name: "a set in another account", cfg: c, req: set("team-a", "team-a-readers", foreign, ""),
+			says: "spec.identityCenter.permissionSet team-a-readers (account " + foreign + ") is not allowed"},
+		{name: "a sibling's set through {{namespace}}-*", cfg: c, req: set("team-a", "team-a-admin-ops", "", ""),
+			says: "spec.identityCenter.permissionSet team-a-admin-ops is not allowed: rule people allows it here through \"team-a-*\""},
+		{name: "the sibling's own set", cfg: c, req: set("team-a-admin", "team-a-admin-ops", "", ""), allowed: true},
+		{name: "a reserved role behind an allowed set", cfg: c, req: func() Request {
+			r := set("team-a", "team-a-readers", "", ssoRole(home, "team-a-readers"))
+			r.Reserved = "spec.unmanagedEntries.protect names it"
+			return r
+		}(), says: "is reserved for the platform team"},
+		{name: "a rule that allows the resolved role by ARN", cfg: cfg(v1.GrantRule{Name: "arns", Namespaces: v1.RuleNamespaces{Names: []string{"team-a"}},
+			Principals: v1.RulePrincipals{ARNs: []v1.Pattern{"arn:aws:iam::" + home + ":role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Ops_*"}}}),
+			req: set("team-a", "Ops", "", ssoRole(home, "Ops")), allowed: true},
+		{name: "a rule with principals but no permission sets", cfg: cfg(teamRule), req: set("team-a", "team-a-readers", "", ""),
+			says: "names no permission sets"},
+	}
+	for _, tc := range cases {
+		v := Judge(tc.cfg, tc.req)
+		if v.Allowed() != tc.allowed || !strings.Contains(v.Message(), tc.says) {
+			t.Errorf("%s: allowed %v, want %v; message %q, want it to say %q", tc.name, v.Allowed(), tc.allowed, v.Message(), tc.says)
+		}
+	}
+}

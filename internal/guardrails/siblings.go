@@ -30,10 +30,11 @@ const (
 	fieldGroup
 	fieldUsername
 	fieldScope
+	fieldPermissionSet
 	numFields
 )
 
-var fieldNames = [numFields]string{"principals.arns", "kubernetesGroups", "usernames", "accessPolicies[].namespaces"}
+var fieldNames = [numFields]string{"principals.arns", "kubernetesGroups", "usernames", "accessPolicies[].namespaces", "principals.permissionSets"}
 
 // ownName is the specificity of a namespace's claim to its own name as a scope:
 // it beats every pattern.
@@ -143,6 +144,7 @@ func fieldPatterns(rule *v1.GrantRule) [numFields][]string {
 	out[fieldPrincipal] = patternStrings(rule.Principals.ARNs)
 	out[fieldGroup] = patternStrings(rule.KubernetesGroups)
 	out[fieldUsername] = patternStrings(rule.Usernames)
+	out[fieldPermissionSet] = patternStrings(rule.Principals.PermissionSets)
 	for _, g := range rule.AccessPolicies {
 		out[fieldScope] = append(out[fieldScope], grantScopes(g)...)
 	}
@@ -265,6 +267,10 @@ func judgeSiblings(cfg *Config, v *Verdict, req Request) {
 	account, _ := awsarn.AccountOf(req.Principal)
 	if c, p := k.value(fieldPrincipal, req.Principal); c != nil && !slices.Contains(v.rule.Principals.Accounts, account) {
 		refuse(fieldPrincipal, "spec.principalARN "+req.Principal, req.Principal, c, p)
+		v.EntryAllowed = false
+	}
+	if c, p := k.value(fieldPermissionSet, req.PermissionSet); req.PermissionSet != "" && c != nil {
+		refuse(fieldPermissionSet, "spec.identityCenter.permissionSet "+req.PermissionSet, req.PermissionSet, c, p)
 		v.EntryAllowed = false
 	}
 	if c, p := k.value(fieldUsername, req.Username); req.Username != "" && c != nil {

@@ -259,8 +259,12 @@ func FuzzMigrate(f *testing.F) {
 				t.Fatalf("object name %q: %s (given twice: %v)", o.Name, err, names[o.Name])
 			}
 			names[o.Name] = true
-			if k := strings.ToLower(o.Spec.PrincipalARN); principals[k] {
-				t.Fatalf("two objects for %s", o.Spec.PrincipalARN)
+			k := strings.ToLower(o.Spec.PrincipalARN)
+			if ic := o.Spec.IdentityCenter; ic != nil {
+				k = "permission set " + ic.Account + "/" + ic.PermissionSet
+			}
+			if principals[k] {
+				t.Fatalf("two objects for %s", k)
 			} else {
 				principals[k] = true
 			}

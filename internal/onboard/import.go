@@ -37,6 +37,9 @@ type ImportOptions struct {
 	IncludeNodeTypes bool
 	// PageSize is the maxResults of the list calls (1-100); 0 means 100.
 	PageSize int32
+	// KeepARNs writes the role ARN of IAM Identity Center roles' entries, not
+	// their permission set (spec.identityCenter).
+	KeepARNs bool
 }
 
 // Import reads every access entry of a cluster and returns AccessEntry objects
@@ -99,6 +102,14 @@ func Import(ctx context.Context, cl EKSReader, opts ImportOptions) (Result, erro
 	}
 
 	assignNames(objs, opts.Cluster, home)
+	var sets []string
+	for _, o := range objs {
+		if !opts.KeepARNs {
+			if set := permissionSetForm(&o.Spec, home); set != "" {
+				sets = append(sets, set)
+			}
+		}
+	}
 	r := Report{
 		Title: fmt.Sprintf("kubectl eksaccess import: cluster %s (%s): %d of %d access entries imported, %d left out",
 			opts.Cluster, opts.Region, len(objs), len(principals), len(principals)-len(objs)),
@@ -110,6 +121,11 @@ func Import(ctx context.Context, cl EKSReader, opts ImportOptions) (Result, erro
 				"with its three eksaccess.io/ ownership tags (one TagResource call) and changes nothing else.",
 			"deletionPolicy is left at its default, Delete: deleting an object deletes its access entry. Set deletionPolicy: Retain on the "+
 				"entries that must outlive their object (node roles, the break-glass administrator).")
+	}
+	if len(sets) > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d entries are for IAM Identity Center roles (permission sets %s): their objects name the permission set (spec.identityCenter), "+
+			"and the operator finds the role in IAM (iam:ListRoles), also after the set is provisioned again with a new role; --keep-arns writes the role ARNs instead.",
+			len(sets), strings.Join(slices.Compact(slices.Sorted(slices.Values(sets))), ", ")))
 	}
 	if awsTags {
 		r.Notes = append(r.Notes, "Tags starting with aws: are left out of spec.tags (the schema reserves them); they stay on the entries untouched.")

@@ -80,6 +80,10 @@ func seed(t *testing.T, cl *eks.Client, cluster string, entries []seedEntry) {
 }
 
 // The entries of cluster demo: what a cluster looks like before onboarding.
+// developersRole is the role IAM Identity Center made for permission set
+// Developers (the suite's emulator holds it).
+var developersRole = roleARN("aws-reserved/sso.amazonaws.com/AWSReservedSSO_Developers_0123456789abcdef")
+
 var demoEntries = []seedEntry{
 	{principal: roleARN("platform-admins"), tags: map[string]string{"team": "platform"}, policies: map[string][]string{adminPolicy: nil}},
 	{
@@ -87,7 +91,7 @@ var demoEntries = []seedEntry{
 		policies: map[string][]string{viewPolicy: {"team-*", "apps"}, editPolicy: {"apps"}},
 	},
 	{
-		principal: roleARN("aws-reserved/sso.amazonaws.com/AWSReservedSSO_Developers_0123456789abcdef"), username: "developer:{{SessionName}}",
+		principal: developersRole, username: "developer:{{SessionName}}",
 		groups: []string{"developers"}, tags: map[string]string{"cost-center": "1234", "owner": "dev team"},
 		policies: map[string][]string{editPolicy: {"team-a", "team-a-*"}, viewPolicy: nil},
 	},
@@ -136,8 +140,8 @@ func wantImported() []Object {
 			},
 		}),
 		obj("demo-developers", v1.AccessEntrySpec{
-			PrincipalARN: roleARN("aws-reserved/sso.amazonaws.com/AWSReservedSSO_Developers_0123456789abcdef"),
-			Username:     "developer:{{SessionName}}", KubernetesGroups: []v1.KubernetesGroup{"developers"},
+			IdentityCenter: &v1.IdentityCenterPrincipal{PermissionSet: "Developers"},
+			Username:       "developer:{{SessionName}}", KubernetesGroups: []v1.KubernetesGroup{"developers"},
 			AccessPolicies: []v1.AccessPolicy{
 				{PolicyARN: editPolicy, AccessScope: ns("team-a", "team-a-*")},
 				{PolicyARN: viewPolicy, AccessScope: cluster},
@@ -165,6 +169,7 @@ arn:aws:iam::111122223333:role/owned-elsewhere (STANDARD)
 Before applying:
   - Every object carries eksaccess.io/adopt: "true" and holds what EKS holds. Applied, each costs one write: the operator tags the entry with its three eksaccess.io/ ownership tags (one TagResource call) and changes nothing else.
   - deletionPolicy is left at its default, Delete: deleting an object deletes its access entry. Set deletionPolicy: Retain on the entries that must outlive their object (node roles, the break-glass administrator).
+  - 1 entries are for IAM Identity Center roles (permission sets Developers): their objects name the permission set (spec.identityCenter), and the operator finds the role in IAM (iam:ListRoles), also after the set is provisioned again with a new role; --keep-arns writes the role ARNs instead.
 `
 
 // readOps are the only EKS operations an import may call.
@@ -203,6 +208,15 @@ func TestImportThenAdoptWritesOnlyOwnershipTags(t *testing.T) {
 	if report.String() != wantImportReport {
 		t.Fatalf("report:\n%s\nwant:\n%s", report.String(), wantImportReport)
 	}
+	// --keep-arns: the role's ARN, as EKS holds it.
+	kept, err := Import(ctx, emuClient(), ImportOptions{Cluster: "demo", Region: region, Namespace: importNS, IncludeNodeTypes: true, KeepARNs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(kept.Objects, func(o Object) bool { return o.Name == "demo-developers" }); i < 0 ||
+		kept.Objects[i].Spec.PrincipalARN != developersRole || kept.Objects[i].Spec.IdentityCenter != nil {
+		t.Fatalf("with KeepARNs: %s", yamlOf(t, kept.Objects))
+	}
 
 	// Apply what was printed, with the real manager running.
 	objs := parseDocuments(t, yamlOf(t, res.Objects))
@@ -240,7 +254,11 @@ func TestImportThenAdoptWritesOnlyOwnershipTags(t *testing.T) {
 	// The entries are unchanged but for the ownership tags of their object.
 	names := map[string]string{}
 	for _, ae := range objs {
-		names[ae.Spec.PrincipalARN] = ae.Name
+		principal := ae.Spec.PrincipalARN
+		if ae.Spec.IdentityCenter != nil {
+			principal = developersRole
+		}
+		names[principal] = ae.Name
 	}
 	after := emu.Entries(account, region, "demo")
 	if len(after) != len(before) {
@@ -348,7 +366,7 @@ func startManager(t *testing.T) func() {
 		t.Fatal(err)
 	}
 	awsOpts := awsapi.DefaultOptions()
-	awsOpts.Endpoint, awsOpts.STSEndpoint = emu.URL(), emu.URL()
+	awsOpts.Endpoint, awsOpts.STSEndpoint, awsOpts.IAMEndpoint = emu.URL(), emu.URL(), emu.URL()
 	sched := budget.New(budget.Options{QPS: 20, Burst: 20}.WithDefaults())
 	clients, err := awsapi.NewClients(awsConfig(), awsOpts, sched)
 	if err != nil {
@@ -359,10 +377,11 @@ func startManager(t *testing.T) func() {
 	opts.VerifyPeriod, opts.StallAfter, opts.RecheckInterval, opts.MaxConcurrentReconciles = 10*time.Minute, time.Minute, 2*time.Second, 2
 	suspects := controllers.NewSuspects()
 	r := &controllers.AccessEntryReconciler{
-		Deps:         controllers.Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("eks-access-operator"), AWS: clients},
-		EntryOptions: opts,
-		Suspects:     suspects,
-		Sweeper:      &controllers.Sweeper{Client: mgr.GetClient(), AWS: clients, Suspects: suspects},
+		Deps:           controllers.Deps{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("eks-access-operator"), AWS: clients},
+		EntryOptions:   opts,
+		Suspects:       suspects,
+		Sweeper:        &controllers.Sweeper{Client: mgr.GetClient(), AWS: clients, Suspects: suspects},
+		PermissionSets: clients,
 	}
 	if err := controllers.IndexFields(context.Background(), mgr); err != nil {
 		t.Fatal(err)

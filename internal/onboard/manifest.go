@@ -71,7 +71,15 @@ func writeObject(b *strings.Builder, o Object) {
 	if s.Region != "" {
 		field(b, 1, "region", s.Region)
 	}
-	field(b, 1, "principalARN", s.PrincipalARN)
+	if ic := s.IdentityCenter; ic != nil {
+		b.WriteString("  identityCenter:\n")
+		field(b, 2, "permissionSet", ic.PermissionSet)
+		if ic.Account != "" {
+			field(b, 2, "account", ic.Account)
+		}
+	} else {
+		field(b, 1, "principalARN", s.PrincipalARN)
+	}
 	if s.Type != "" {
 		field(b, 1, "type", string(s.Type))
 	}

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 )
 
@@ -27,6 +28,10 @@ type MigrateOptions struct {
 	SSORegion string
 	// Adopt annotates every object with eksaccess.io/adopt: "true".
 	Adopt bool
+	// KeepARNs writes the role ARN of IAM Identity Center roles, with the path
+	// SSORegion implies, not their permission set (spec.identityCenter); the
+	// sso matcher is then not converted.
+	KeepARNs bool
 }
 
 // Placeholders aws-iam-authenticator fills into usernames and groups.
@@ -47,7 +52,10 @@ const (
 	groupMasters        = "system:masters"
 )
 
-var placeholderRE = regexp.MustCompile(`\{\{[^{}]*\}\}`)
+var (
+	placeholderRE = regexp.MustCompile(`\{\{[^{}]*\}\}`)
+	accountIDRE   = regexp.MustCompile(`^[0-9]{12}$`)
+)
 
 // mapping is one entry of mapRoles or mapUsers.
 type mapping struct {
@@ -260,6 +268,17 @@ func (c *converter) convert(m mapping) {
 	}
 	if m.sso != nil {
 		it.Subject = fmt.Sprintf("sso{permissionSetName: %s, accountID: %s}", m.sso.PermissionSetName, m.sso.AccountID)
+		if !c.opts.KeepARNs && permissionSetRE.MatchString(m.sso.PermissionSetName) && accountIDRE.MatchString(m.sso.AccountID) {
+			// The set's role, with a placeholder suffix, stands for the set
+			// until finish writes the permission-set form.
+			subject := it.Subject
+			c.items = slices.DeleteFunc(c.items, func(x *Item) bool { return x == it })
+			m.arn = fmt.Sprintf("arn:%s:iam::%s:role/%s%s_%s", cmp.Or(m.sso.Partition, "aws"), m.sso.AccountID, ssoPrefix, m.sso.PermissionSetName, strings.Repeat("0", 16))
+			m.sso = nil
+			c.convert(m)
+			c.items[len(c.items)-1].Subject = subject
+			return
+		}
 		it.add(NotConverted, "the sso matcher matches the Identity Center role of permission set %s by its name prefix; an access entry needs that role's ARN: "+
 			"find it with 'aws iam list-roles --path-prefix /aws-reserved/sso.amazonaws.com/ --query \"Roles[?starts_with(RoleName, `%s%s_`)].Arn\" --output text' "+
 			"in account %s, and write an AccessEntry for it", m.sso.PermissionSetName, ssoPrefix, m.sso.PermissionSetName, m.sso.AccountID)
@@ -325,6 +344,11 @@ func (c *converter) principalOf(it *Item, arn string) (p principal, live, ok boo
 		it.add(Check, "this ARN has a path, so aws-auth never matched it and the role had no access through this mapping; "+
 			"the AccessEntry uses the ARN as written and grants the access aws-auth did not: keep it only if that is intended")
 		return p, false, true
+	case strings.HasPrefix(p.Name, ssoPrefix) && !c.opts.KeepARNs:
+		// Named by permission set (finish): whichever path the role has,
+		// the operator finds it.
+		p.Path = strings.TrimPrefix(awsapi.SSORolePath, "/")
+		p.ARN = fmt.Sprintf("arn:%s:iam::%s:role/%s%s", p.Partition, p.Account, p.Path, p.Name)
 	case strings.HasPrefix(p.Name, ssoPrefix):
 		path := "aws-reserved/sso.amazonaws.com/"
 		if r := c.opts.SSORegion; r != "" && r != "us-east-1" {
@@ -465,10 +489,6 @@ func (c *converter) username(it *Item, u string, p principal) string {
 	if why := usernameProblem(u); why != "" {
 		return drop("not valid for an access entry: " + why)
 	}
-	if i := strings.Index(u, phSessionNameRaw); i >= 0 && !strings.Contains(u[:i], ":") {
-		it.add(Check, "username %q: EKS documents %s for access entries, and may require a colon before it as it does for %s; if it refuses, the object reports InvalidSpec",
-			u, phSessionNameRaw, sessionName)
-	}
 	if u == derived {
 		return ""
 	}
@@ -486,7 +506,7 @@ func (c *converter) finish(origin string) Result {
 	byPrincipal := map[string][]*candidate{}
 	var keys []string
 	for _, cand := range c.candidates {
-		k := strings.ToLower(cand.obj.Spec.PrincipalARN)
+		k := c.principalKey(cand.obj.Spec)
 		if _, ok := byPrincipal[k]; !ok {
 			keys = append(keys, k)
 		}
@@ -539,6 +559,15 @@ func (c *converter) finish(origin string) Result {
 	}
 	assignNames(objs, c.opts.Cluster, homeAccount(winners))
 	for _, w := range winners {
+		if c.opts.KeepARNs {
+			continue
+		}
+		if set := permissionSetForm(&w.obj.Spec, ""); set != "" {
+			w.item.add(Note, "an IAM Identity Center role: the AccessEntry names its permission set %s in account %s (spec.identityCenter), and the operator finds the role in IAM, "+
+				"whatever its path and suffix, also after the set is provisioned again; --keep-arns writes the role ARN instead", set, w.obj.Spec.IdentityCenter.Account)
+		}
+	}
+	for _, w := range winners {
 		w.item.Object = fmt.Sprintf("%s/%s (%s)", w.obj.Namespace, w.obj.Name, cmp.Or(w.obj.Spec.Type, v1.TypeStandard))
 	}
 
@@ -555,6 +584,20 @@ func (c *converter) finish(origin string) Result {
 		out[i] = *o
 	}
 	return Result{Objects: out, Report: r}
+}
+
+// principalKey says which candidates are for one principal: its ARN in any
+// letter case, or, for an Identity Center role named by permission set, the
+// set and account (whatever suffix the mapping gives).
+func (c *converter) principalKey(s v1.AccessEntrySpec) string {
+	if !c.opts.KeepARNs {
+		if p, ok := parsePrincipal(s.PrincipalARN); ok && p.Kind == "role" {
+			if set, ok := ssoPermissionSet(p.Name); ok && strings.HasPrefix(p.Name, ssoPrefix) {
+				return "permission set " + p.Account + "/" + set
+			}
+		}
+	}
+	return strings.ToLower(s.PrincipalARN)
 }
 
 func sectionRank(section string) int {

@@ -27,7 +27,7 @@ var migrateCases = []struct {
 }{
 	{"nodes", "nodes.yaml", MigrateOptions{Cluster: "demo", Region: region, Namespace: "platform"}},
 	{"people", "people.yaml", MigrateOptions{Cluster: "demo", Region: region, Namespace: "platform"}},
-	{"people-sso-region-adopt", "people.yaml", MigrateOptions{Cluster: "demo", Region: region, Namespace: "platform", SSORegion: "eu-west-1", Adopt: true}},
+	{"people-keep-arns-sso-region-adopt", "people.yaml", MigrateOptions{Cluster: "demo", Region: region, Namespace: "platform", SSORegion: "eu-west-1", Adopt: true, KeepARNs: true}},
 	{"eksctl-json", "eksctl.json", MigrateOptions{Cluster: "prod", Namespace: "default"}},
 	{"broken", "broken.yaml", MigrateOptions{Cluster: "demo", Region: "eu-central-1", Namespace: "default"}},
 }

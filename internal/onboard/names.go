@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
+	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 )
 
@@ -29,6 +32,33 @@ func ssoPermissionSet(roleName string) (string, bool) {
 		return "", false
 	}
 	return rest[:i], true
+}
+
+// permissionSetRE is what Identity Center allows in a permission set's name.
+var permissionSetRE = regexp.MustCompile(`^[A-Za-z0-9_+=,.@-]{1,32}$`)
+
+// permissionSetForm rewrites the spec of an entry for an Identity Center role
+// to name the role's permission set (spec.identityCenter) instead of the role,
+// whose suffix differs per account and changes when the set is provisioned
+// again; the operator finds the role in IAM. The account is written unless it
+// is home (the cluster's, when known for sure; "" otherwise). It returns the
+// set, or "" when the spec is not for such a role (a node type, a role
+// elsewhere than Identity Center's path, a name Identity Center would not give).
+func permissionSetForm(s *v1.AccessEntrySpec, home string) string {
+	p, ok := parsePrincipal(s.PrincipalARN)
+	if !ok || p.Kind != "role" || s.EntryType() != v1.TypeStandard {
+		return ""
+	}
+	set, ok := ssoPermissionSet(p.Name)
+	if !ok || !permissionSetRE.MatchString(set) || !awsapi.IsPermissionSetRole(s.PrincipalARN, set) {
+		return ""
+	}
+	s.IdentityCenter = &v1.IdentityCenterPrincipal{PermissionSet: set}
+	if p.Account != home {
+		s.IdentityCenter.Account = p.Account
+	}
+	s.PrincipalARN = ""
+	return set
 }
 
 // baseName is the object name of a principal's AccessEntry: the cluster name, then

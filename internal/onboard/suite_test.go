@@ -76,7 +76,9 @@ func runSuite(m *testing.M) int {
 			{Name: "edge", Account: account, Region: region, AuthenticationMode: eksemulator.ModeAPI},
 			{Name: "legacy", Account: account, Region: region, AuthenticationMode: eksemulator.ModeConfigMap},
 		},
-		Seed: 1,
+		// The role demoEntries' developers entry is for.
+		PermissionSets: []eksemulator.PermissionSetConfig{{Name: "Developers", Account: account, Suffix: "0123456789abcdef"}},
+		Seed:           1,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -30,6 +30,11 @@ var (
 
 var reservedUsernamePrefixes = []string{"system:", "eks:", "aws:", "amazon:", "iam:"}
 
+// The session templates of a username: a colon must come before them. EKS
+// documents the rule for {{SessionName}}; the operator holds
+// {{SessionNameRaw}} to it too.
+var sessionNames = []string{sessionName, phSessionNameRaw}
+
 const sessionName = "{{SessionName}}"
 
 // usernameProblem says why EKS (and the CRD) refuse a username, or "".
@@ -39,8 +44,10 @@ func usernameProblem(u string) string {
 			return "it starts with " + p + ", which is reserved"
 		}
 	}
-	if i := strings.Index(u, sessionName); i >= 0 && !strings.Contains(u[:i], ":") {
-		return sessionName + " needs a colon before it"
+	for _, s := range sessionNames {
+		if i := strings.Index(u, s); i >= 0 && !strings.Contains(u[:i], ":") {
+			return s + " needs a colon before it"
+		}
 	}
 	if n := utf8.RuneCountInString(u); n > 512 {
 		return fmt.Sprintf("it is %d characters long; at most 512 are allowed", n)
@@ -75,7 +82,16 @@ func validateSpec(s v1.AccessEntrySpec) []string {
 	if s.Region != "" && (utf8.RuneCountInString(s.Region) > 32 || !regionRE.MatchString(s.Region)) {
 		bad("region %q is not an AWS region name", s.Region)
 	}
-	switch {
+	switch ic := s.IdentityCenter; {
+	case ic != nil && s.PrincipalARN != "":
+		bad("principalARN and identityCenter are both set")
+	case ic != nil && !permissionSetRE.MatchString(ic.PermissionSet):
+		bad("identityCenter.permissionSet %q is not a permission set name", ic.PermissionSet)
+	case ic != nil && ic.Account != "" && !accountIDRE.MatchString(ic.Account):
+		bad("identityCenter.account %q is not a 12-digit account ID", ic.Account)
+	case ic != nil && isNodeType(s.Type):
+		bad("identityCenter names people: type %s is for node roles", s.Type)
+	case ic != nil:
 	case utf8.RuneCountInString(s.PrincipalARN) > 2048:
 		bad("principalARN is longer than 2048 characters")
 	case stsARNRE.MatchString(s.PrincipalARN):
