@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -77,7 +78,7 @@ func run(check bool, operatorBin, plugin string, timeout time.Duration) error {
 		Operator:     operatorBin,
 		WorkDir:      work,
 		Region:       region,
-		OperatorArgs: []string{"--verification-period=30s", "--sweep-period=10s"},
+		OperatorArgs: []string{"--verification-period=30s", "--sweep-period=10s", "--principal-check-interval=30s"},
 		Stopping:     func(part string) { step("stopping %s", part) },
 	})
 	if err != nil {
@@ -149,6 +150,11 @@ func run(check bool, operatorBin, plugin string, timeout time.Duration) error {
 	}
 	if err := showRevert(ctx, emu, principals["developers"], 30*time.Second); err != nil {
 		return err
+	}
+	if i := slices.IndexFunc(samples, func(s *v1.AccessEntry) bool { return s.Name == "developers" && s.Spec.IdentityCenter != nil }); i >= 0 {
+		if principals["developers"], err = showReprovision(ctx, w.Client, emu, samples[i], principals["developers"], 2*time.Minute); err != nil {
+			return err
+		}
 	}
 	if err := showRequest(ctx, w, plugin, work); err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -41,4 +42,32 @@ func principalsOf(ctx context.Context, c client.Client, emu *eksemulator.Server,
 		out[s.Name] = rec.RoleARN
 	}
 	return out, nil
+}
+
+// showReprovision has IAM Identity Center provision the developers' permission
+// set again (a new role, as after reassigning the set) and waits for the
+// operator to move the developers' entry to it: found at its next principal
+// check (--principal-check-interval, 30s in the demo). It returns the new role.
+func showReprovision(ctx context.Context, c client.Client, emu *eksemulator.Server, ae *v1.AccessEntry, old string, within time.Duration) (string, error) {
+	set := ae.Spec.IdentityCenter.PermissionSet
+	moved, err := emu.ReprovisionPermissionSet(account, set)
+	if err != nil {
+		return "", err
+	}
+	step("IAM Identity Center provisions permission set %s again: its role is now %s", set, moved)
+	at := time.Now()
+	for time.Since(at) < within {
+		live := &v1.AccessEntry{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(ae), live); err != nil {
+			return "", err
+		}
+		_, oldHeld := emu.Entry(account, region, cluster, old)
+		_, newHeld := emu.Entry(account, region, cluster, moved)
+		if rec := live.Status.IdentityCenter; rec != nil && rec.RoleARN == moved && newHeld && !oldHeld {
+			step("the operator moved %s's entry to the new role %.0fs later (its next principal check), and deleted the old role's", ae.Name, time.Since(at).Seconds())
+			return moved, nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return "", fmt.Errorf("%s's entry was not on the new role %s %s after the set was provisioned again", ae.Name, moved, within)
 }
