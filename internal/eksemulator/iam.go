@@ -103,6 +103,7 @@ func (s *Server) DeletePrincipal(arn string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.principals, arn)
+	s.deleted[arn] = true
 }
 
 // listRolesPage is the most roles one ListRoles page holds, whatever MaxItems

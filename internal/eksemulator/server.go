@@ -29,6 +29,9 @@ type Server struct {
 	clusters       map[clusterKey]*cluster
 	clusterOrder   []clusterKey
 	principals     map[string]*principal
+	// deleted are principals deleted in IAM (DeletePrincipal, a set provisioned
+	// again): unknown even in permissive mode, until added again.
+	deleted map[string]bool
 	listRolesPage  int                 // most roles a ListRoles page holds; 0 is IAM's 100
 	sessions       map[string]*session // by access key ID issued by AssumeRole
 	faults         Faults
@@ -72,6 +75,7 @@ func New(cfg Config) (*Server, error) {
 		permissive:     cfg.Principals == nil,
 		clusters:       map[clusterKey]*cluster{},
 		principals:     map[string]*principal{},
+		deleted:        map[string]bool{},
 		sessions:       map[string]*session{},
 		faults:         faultsOf(cfg),
 		buckets:        map[string]*bucket{},

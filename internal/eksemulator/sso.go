@@ -48,6 +48,7 @@ func (s *Server) ReprovisionPermissionSet(account, permissionSet string) (string
 		return "", fmt.Errorf("account %s holds no role of permission set %s", account, permissionSet)
 	}
 	delete(s.principals, old.ARN)
+	s.deleted[old.ARN] = true
 	arn := strings.TrimSuffix(old.ARN, old.Name) + prefix + s.randomString(16, "0123456789abcdef")
 	s.addPrincipalLocked(arn, time.Now())
 	return arn, nil

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	"github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/smithy-go"
 )
@@ -86,5 +88,29 @@ func TestListRolesAndPermissionSets(t *testing.T) {
 	}
 	if _, err := s.ReprovisionPermissionSet(testAccount, "Nobody"); err == nil {
 		t.Fatal("re-provisioned a permission set the account does not hold")
+	}
+}
+
+// A role deleted in IAM (a set provisioned again) is unknown to EKS from then
+// on, in permissive mode too: an entry for it is refused, and the refusal
+// does not bring the role back into IAM's lists.
+func TestDeletedRoleStaysDeleted(t *testing.T) {
+	s := startServer(t, Config{Clusters: []ClusterConfig{{Name: testCluster}}, PermissionSets: []PermissionSetConfig{{Name: "Developers", Suffix: "0123456789abcdef"}}})
+	old := SSORoleARN(testAccount, "Developers", "", "0123456789abcdef")
+	if s.PrincipalID(old) == "" {
+		t.Fatalf("the configured permission set has no role %s", old)
+	}
+	moved, err := s.ReprovisionPermissionSet(testAccount, "Developers")
+	mustOK(t, err, "ReprovisionPermissionSet")
+	_, err = eksClient(s).CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(testCluster), PrincipalArn: aws.String(old)})
+	wantErr[*types.InvalidParameterException](t, err, "principal")
+	_, err = eksClient(s).CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(testCluster), PrincipalArn: aws.String(moved)})
+	mustOK(t, err, "CreateAccessEntry for the new role")
+	if s.PrincipalID(old) != "" {
+		t.Fatal("the refused create brought the deleted role back")
+	}
+	s.AddPrincipal(old)
+	if s.PrincipalID(old) == "" {
+		t.Fatal("a role added again is not known")
 	}
 }

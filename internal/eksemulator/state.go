@@ -151,12 +151,13 @@ func (s *Server) newEntry(c *cluster, p principalRef, typ string, now time.Time)
 }
 
 // principalUsable reports whether IAM would resolve the principal now: a
-// known principal once it has propagated, an unknown one only in permissive mode.
+// known principal once it has propagated, an unknown one only in permissive
+// mode and when it was not deleted.
 func (s *Server) principalUsable(arn string, now time.Time) bool {
 	if p := s.principals[arn]; p != nil {
 		return !now.Before(p.visibleAt)
 	}
-	return s.permissive
+	return s.permissive && !s.deleted[arn]
 }
 
 // principalID returns the unique ID of a principal, minting one on first use
@@ -197,6 +198,7 @@ func (s *Server) addPrincipalLocked(arn string, now time.Time) {
 		kind = p.Kind
 	}
 	s.principals[arn] = &principal{arn: arn, id: s.newPrincipalID(kind), createdAt: now, visibleAt: now.Add(s.consistencyDelay())}
+	delete(s.deleted, arn)
 }
 
 // PrincipalID returns the current unique ID (AROA.../AIDA...) of a principal
