@@ -206,6 +206,27 @@ func TestTenantPermissionSets(t *testing.T) {
 		t.Fatalf("status of a set no rule allows: %+v", ic)
 	}
 
+	// A set the platform declares (an AccessEntry of a trusted namespace) is
+	// the platform's: the tenant's object naming it is refused, though its
+	// rule's pattern allows it, and holds nothing.
+	oncall := eksemulator.SSORoleARN(account, tenantNS+"-oncall", region, "5678567856785678")
+	emu.AddPrincipal(oncall)
+	platform := entry("sso-platform-oncall", "", func(ae *v1.AccessEntry) {
+		ae.Labels = map[string]string{shardLabel: "sso-tenants"}
+		ae.Spec.ClusterName = "sso-tenants"
+		ae.Spec.IdentityCenter = &v1.IdentityCenterPrincipal{PermissionSet: tenantNS + "-oncall"}
+	})
+	create(t, platform)
+	waitReady(t, platform, 60*time.Second)
+	squat := tenantEntry("sso-squat", tenantNS+"-oncall")
+	cur = waitReason(t, squat, v1.ReasonNotPermitted, 60*time.Second)
+	if msg := meta.FindStatusCondition(cur.Status.Conditions, v1.ConditionReady).Message; !strings.Contains(msg, "reserved for the platform team") {
+		t.Fatalf("the tenant's claim on the platform's set: %q", msg)
+	}
+	if e, _ := emuEntry("sso-tenants", oncall); e.Tags["eksaccess.io/name"] != platform.Name {
+		t.Fatalf("the set's entry is not the platform's: %+v", e)
+	}
+
 	// The rule tightened: the set the tenant held is refused, its entry deleted.
 	narrowed := rule
 	narrowed.Principals.PermissionSets = []v1.Pattern{"{{namespace}}-admins"}
