@@ -190,8 +190,18 @@ func (r *AccessEntryReconciler) permissionSetUnassigned(ctx context.Context, p *
 		"IAM holds no role for permission set %s in account %s (AWSReservedSSO_%s_* under %s): the set is not assigned to that account, or its assignment is being provisioned. "+
 			"Assign the permission set to the account in IAM Identity Center; the operator checks again every %s", set, account, set, awsapi.SSORolePath, r.RecheckInterval)
 	old := p.ae.Status.Identity
-	if old == nil || !awsapi.IsPermissionSetRole(old.PrincipalARN, set) {
+	switch {
+	case old == nil:
 		p.ae.Status.IdentityCenter = nil
+		return wait
+	case !awsapi.IsPermissionSetRole(old.PrincipalARN, set):
+		// The spec moved away from the principal whose entry the object holds:
+		// that entry goes now, as on any identity change (Retain honoured).
+		p.ae.Status.IdentityCenter = nil
+		p.id.PrincipalARN = ""
+		if err := r.retireOldIdentity(ctx, p); err != nil {
+			return err
+		}
 		return wait
 	}
 	t, err := r.recordedTarget(ctx, p, *old)

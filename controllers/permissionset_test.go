@@ -145,6 +145,16 @@ func TestPermissionSetPrincipals(t *testing.T) {
 		emu.DeletePrincipal(second)
 		resolved(t, auditors, first)
 	})
+
+	t.Run("moved to a set not assigned: the old set's entry goes at once", func(t *testing.T) {
+		first := sso("Auditors", region, "5555666677778888")
+		update(t, auditors, func(ae *v1.AccessEntry) { ae.Spec.IdentityCenter.PermissionSet = "Nobody" })
+		waitReason(t, auditors, v1.ReasonPermissionSetNotAssigned, 30*time.Second)
+		eventually(t, 30*time.Second, "the entry of the set the spec left deleted", func() (bool, string) {
+			e, held := emuEntry("sso", first)
+			return !held, fmt.Sprintf("%+v", e)
+		})
+	})
 }
 
 // A tenant names only the permission sets its rule allows: by the rule's

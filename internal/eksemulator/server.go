@@ -31,14 +31,14 @@ type Server struct {
 	principals     map[string]*principal
 	// deleted are principals deleted in IAM (DeletePrincipal, a set provisioned
 	// again): unknown even in permissive mode, until added again.
-	deleted map[string]bool
-	listRolesPage  int                 // most roles a ListRoles page holds; 0 is IAM's 100
-	sessions       map[string]*session // by access key ID issued by AssumeRole
-	faults         Faults
-	buckets        map[string]*bucket // per account
-	calls          map[string]map[string]int
-	accountCalls   map[string]map[string]int // account -> operation -> calls answered OK
-	writes         []Write                   // the writes answered OK, oldest first (journal)
+	deleted       map[string]bool
+	listRolesPage int                 // most roles a ListRoles page holds; 0 is IAM's 100
+	sessions      map[string]*session // by access key ID issued by AssumeRole
+	faults        Faults
+	buckets       map[string]*bucket // per account
+	calls         map[string]map[string]int
+	accountCalls  map[string]map[string]int // account -> operation -> calls answered OK
+	writes        []Write                   // the writes answered OK, oldest first (journal)
 
 	// SQS (sqs.go) and the events published to it (events.go).
 	queues          map[queueKey]*queue

@@ -309,15 +309,17 @@ func principalAllowed(rule *v1.GrantRule, principal string, expand func(string) 
 }
 
 // MayName reports whether some rule admitting the request's namespace allows
-// its principal, a permission set or an ARN, whatever else the request asks for.
+// the entry itself, its principal (a permission set or an ARN) and type, no
+// other admitted namespace claiming it, whatever else the request asks for.
 func MayName(cfg Config, req Request) bool {
 	for i := range cfg.Rules {
 		rule := &cfg.Rules[i]
 		if !admits(rule, req.Namespace, req.NamespaceLabels) {
 			continue
 		}
-		expand := func(p string) string { return strings.ReplaceAll(p, namespaceToken, req.Namespace) }
-		if req.PermissionSet != "" && permissionSetAllowed(cfg, rule, req, expand) || req.PermissionSet == "" && principalAllowed(rule, req.Principal, expand) {
+		v := judgeRule(cfg, rule, req)
+		judgeSiblings(&cfg, &v, req)
+		if v.EntryAllowed {
 			return true
 		}
 	}

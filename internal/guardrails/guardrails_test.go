@@ -408,5 +408,10 @@ func TestPermissionSets(t *testing.T) {
 		if v.Allowed() != tc.allowed || !strings.Contains(v.Message(), tc.says) {
 			t.Errorf("%s: allowed %v, want %v; message %q, want it to say %q", tc.name, v.Allowed(), tc.allowed, v.Message(), tc.says)
 		}
+		// Whether the operator may look the set up: the same answer, for
+		// requests that ask for nothing else.
+		if got := MayName(tc.cfg, tc.req); got != tc.allowed && tc.req.Reserved == "" {
+			t.Errorf("%s: MayName = %v, want %v", tc.name, got, tc.allowed)
+		}
 	}
 }
