@@ -16,14 +16,11 @@ import (
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
-// An AccessEntry naming its principal by IAM Identity Center permission set is
-// resolved through IAM's ListRoles (the real SDK, every page, both of Identity
-// Center's path forms) and follows the set's role: re-provisioned, not yet
-// assigned, unassigned, matched twice; and a tenant may name only the sets its
-// rule allows.
-func TestPermissionSetPrincipals(t *testing.T) {
-	testenv.RequireControlPlane(t)
-	stop, err := startManager(shardLabel+"=permission-sets", time.Second, false, func(r *AccessEntryReconciler) {
+// iamManager runs a manager for the AccessEntries of shard, with IAM lookups
+// (principals and permission sets) every 2 seconds, until the test ends.
+func iamManager(t *testing.T, shard string) {
+	t.Helper()
+	stop, err := startManager(shardLabel+"="+shard, time.Second, false, func(r *AccessEntryReconciler) {
 		r.Principals, r.PermissionSets = r.AWS, r.AWS
 		r.PrincipalCheckInterval = 2 * time.Second
 	})
@@ -31,6 +28,16 @@ func TestPermissionSetPrincipals(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
+}
+
+// An AccessEntry naming its principal by IAM Identity Center permission set is
+// resolved through IAM's ListRoles (the real SDK, every page, both of Identity
+// Center's path forms) and follows the set's role: re-provisioned, not yet
+// assigned, unassigned, matched twice; and a tenant may name only the sets its
+// rule allows.
+func TestPermissionSetPrincipals(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	iamManager(t, "permission-sets")
 	// Pages of two roles: a lookup that does not follow Marker misses sets.
 	emu.SetListRolesPage(2)
 	t.Cleanup(func() { emu.SetListRolesPage(0) })
@@ -162,14 +169,7 @@ func TestPermissionSetPrincipals(t *testing.T) {
 func TestTenantPermissionSets(t *testing.T) {
 	testenv.RequireControlPlane(t)
 	tenant := tenantClient(t)
-	stop, err := startManager(shardLabel+"=sso-tenants", time.Second, false, func(r *AccessEntryReconciler) {
-		r.Principals, r.PermissionSets = r.AWS, r.AWS
-		r.PrincipalCheckInterval = 2 * time.Second
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stop)
+	iamManager(t, "sso-tenants")
 	allowed, refused := eksemulator.SSORoleARN(account, tenantNS+"-readers", "", "1234123412341234"), eksemulator.SSORoleARN(account, "PlatformAdmins", "", "4321432143214321")
 	emu.AddPrincipal(allowed)
 	emu.AddPrincipal(refused)
