@@ -94,10 +94,6 @@ type entryPass struct {
 	// principal is what an IAM lookup of the principal found, when the pass made
 	// one (checkPrincipalBetween, checkPrincipal).
 	principal *principalLookup
-	// reprovisioned: the permission set spec.identityCenter names resolves to
-	// another role than the one status records: the old entry is deleted,
-	// whatever deletionPolicy says (it is bound to a role IAM no longer holds).
-	reprovisioned bool
 
 	// obs is the entry as EKS shows it, set by ensureEntry.
 	obs *plan.Observed

@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
 
@@ -24,7 +25,7 @@ func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryP
 	// One principal has one entry per cluster: a type change cannot keep the old one.
 	sameSlot := old.ClusterName == p.id.ClusterName && old.Region == p.id.Region && old.Account == p.id.Account && old.PrincipalARN == p.id.PrincipalARN
 	retain := false
-	if !sameSlot && !p.reprovisioned {
+	if !sameSlot && !supersededRole(p, *old) {
 		var err error
 		if retain, err = r.retains(ctx, p, *old); err != nil {
 			return err
@@ -53,6 +54,23 @@ func (r *AccessEntryReconciler) retireOldIdentity(ctx context.Context, p *entryP
 	p.event(corev1.EventTypeNormal, "Recreating", "the identity changed: %s the EKS access entry of %s in %s; creating it in %s",
 		what, old.PrincipalARN, where(*old, t), where(p.id, p.target))
 	return r.resetStatus(ctx, p, retain)
+}
+
+// supersededRole reports whether the old identity's principal is a role the
+// permission set spec.identityCenter names had before, in the account it
+// resolves in now: IAM holds one role per set and account, so that role is
+// gone (the set was provisioned again), and its entry, bound to it, grants
+// nothing. Such an entry is deleted whatever deletionPolicy says: Retain keeps
+// what the object moved away from, not a dead role's. Read from status, not
+// from the lookup, so that a pass resumed after a crash decides the same.
+func supersededRole(p *entryPass, old v1.EntryIdentity) bool {
+	ic := p.ae.Spec.IdentityCenter
+	if ic == nil || old.PrincipalARN == p.id.PrincipalARN || !awsapi.IsPermissionSetRole(old.PrincipalARN, ic.PermissionSet) {
+		return false
+	}
+	was, _ := awsarn.AccountOf(old.PrincipalARN)
+	now, ok := awsarn.AccountOf(p.id.PrincipalARN)
+	return ok && was == now
 }
 
 // remove acts on plan.DecideRemoval for the entry of id, reached through t: it

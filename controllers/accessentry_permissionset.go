@@ -170,7 +170,6 @@ func (r *AccessEntryReconciler) targetInAccount(ctx context.Context, p *entryPas
 func (r *AccessEntryReconciler) resolvedTo(p *entryPass, account string, role awsapi.Role, rec *v1.ResolvedPermissionSet) {
 	set := p.ae.Spec.IdentityCenter.PermissionSet
 	if rec != nil && rec.RoleARN != role.ARN {
-		p.reprovisioned = true
 		p.event(corev1.EventTypeNormal, "PermissionSetReprovisioned",
 			"permission set %s in account %s is now role %s (was %s): moving the EKS access entry to it", set, account, role.ARN, rec.RoleARN)
 	}

@@ -112,6 +112,28 @@ func TestPermissionSetPrincipals(t *testing.T) {
 		}
 	})
 
+	t.Run("re-provisioned while EKS refuses every call: the old role's entry still goes", func(t *testing.T) {
+		// The lookup finds the new role while the old entry cannot be deleted;
+		// the pass that deletes it later must still know it for a dead role's,
+		// not one deletionPolicy Retain keeps.
+		old := get(t, client.ObjectKeyFromObject(developers)).Status.IdentityCenter.RoleARN
+		emu.SetFaults(eksemulator.Faults{Throttled: []string{account}})
+		t.Cleanup(func() { emu.SetFaults(eksemulator.Faults{}) })
+		moved, err := emu.ReprovisionPermissionSet(account, "Developers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "the new role recorded while EKS refuses", func() (bool, string) {
+			ic := get(t, client.ObjectKeyFromObject(developers)).Status.IdentityCenter
+			return ic != nil && ic.RoleARN == moved, fmt.Sprintf("%+v", ic)
+		})
+		emu.SetFaults(eksemulator.Faults{})
+		resolved(t, developers, moved)
+		if e, held := emuEntry("sso", old); held {
+			t.Fatalf("the old role's entry is still in EKS: %+v", e)
+		}
+	})
+
 	oncall := named("sso-oncall", "Oncall")
 	create(t, oncall)
 	oncallRole := sso("Oncall", "", "feedfacecafebeef")
