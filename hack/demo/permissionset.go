@@ -64,7 +64,7 @@ func showReprovision(ctx context.Context, c client.Client, emu *eksemulator.Serv
 		_, oldHeld := emu.Entry(account, region, cluster, old)
 		_, newHeld := emu.Entry(account, region, cluster, moved)
 		if rec := live.Status.IdentityCenter; rec != nil && rec.RoleARN == moved && newHeld && !oldHeld {
-			step("the operator moved %s's entry to the new role %.0fs later (its next principal check), and deleted the old role's", ae.Name, time.Since(at).Seconds())
+			step("the operator moved the entry of %s to the new role %.0fs later (at its next principal check), and deleted the old role's", ae.Name, time.Since(at).Seconds())
 			return moved, nil
 		}
 		time.Sleep(500 * time.Millisecond)
