@@ -254,6 +254,7 @@ func (r *AccessEntryReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.checkGuardrails,      // trusted, or allowed by a rule; else revoke what it holds and stop
 		r.checkPartition,       // the spec's ARNs are of the cluster's partition
 		r.checkSpelling,        // no other object has the principal in another letter case
+		r.yieldToSetHolder,     // no other object holds the role of its permission set
 		r.schedule,             // nothing due: stop here; else reserve the calls, or wait for them
 		r.ensureEntry,          // the entry exists and is ours: create, adopt or refuse
 		r.checkPrincipal,       // the IAM principal is the one the entry was made for

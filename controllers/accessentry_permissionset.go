@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
 	"github.com/eksaccess/eks-access-operator/internal/awsapi"
+	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
@@ -228,4 +229,45 @@ func (r *AccessEntryReconciler) permissionSetUnassigned(ctx context.Context, p *
 		return err
 	}
 	return wait
+}
+
+// yieldToSetHolder keeps an object from taking the role of a permission set
+// another object holds an entry for: of the objects naming a set (by
+// spec.identityCenter, or one of its roles by ARN), the one that holds its
+// role keeps it, also after Identity Center provisions the set again and
+// before that object has moved to the new role. An object holding none of the
+// set's roles, in the account it resolves in, is in Conflict while another
+// does. A trusted object yields only to a trusted holder: the platform's claim
+// comes first, and tenants naming its set are refused as reserved.
+func (r *AccessEntryReconciler) yieldToSetHolder(ctx context.Context, p *entryPass) error {
+	set := permissionSetOf(p.ae)
+	account, ok := awsarn.AccountOf(p.id.PrincipalARN)
+	if set == "" || !ok || holdsSetRole(p.ae, set, p.id.ClusterName, account) {
+		return nil
+	}
+	trusted := guardrails.Trusted(p.ae.Namespace, r.TrustedNamespaces)
+	holders, err := r.claims().rivals(ctx, p.ae, func(o *v1.AccessEntry) bool {
+		return holdsSetRole(o, set, p.id.ClusterName, account) && (!trusted || guardrails.Trusted(o.Namespace, r.TrustedNamespaces))
+	})
+	if err != nil || len(holders) == 0 {
+		return err
+	}
+	if trusted {
+		return stall(v1.ReasonConflict, r.RecheckInterval, "AccessEntry %s manages the role of permission set %s in cluster %s; only one object may manage a principal. Fix: delete one of the two objects",
+			holders[0], set, p.id.ClusterName)
+	}
+	ctrl.LoggerFrom(ctx).Info("a tenant object names a permission set another AccessEntry manages", "permissionSet", set, "managedBy", holders[0].String())
+	return stall(v1.ReasonConflict, r.RecheckInterval, "the role of permission set %s in cluster %s is managed by another AccessEntry; only one object may manage a principal. "+
+		"Fix: name another principal, or ask the platform team", set, p.id.ClusterName)
+}
+
+// holdsSetRole reports whether the object's status records an entry, in the
+// cluster, of a role of the set in the account.
+func holdsSetRole(o *v1.AccessEntry, set, cluster, account string) bool {
+	id := o.Status.Identity
+	if id == nil || o.Status.AccessEntryARN == "" || id.ClusterName != cluster || !awsapi.IsPermissionSetRole(id.PrincipalARN, set) {
+		return false
+	}
+	a, _ := awsarn.AccountOf(id.PrincipalARN)
+	return a == account
 }

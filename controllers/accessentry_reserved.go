@@ -3,6 +3,7 @@ package controllers
 import (
 	"cmp"
 	"context"
+	"k8s.io/apimachinery/pkg/types"
 	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -84,13 +85,25 @@ func (r claims) rivals(ctx context.Context, ae *v1.AccessEntry, keep func(*v1.Ac
 		client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
+	if set := permissionSetOf(ae); set != "" {
+		// Objects naming the same permission set claim whatever role it
+		// resolves to, before their status records it (a set just provisioned
+		// again).
+		same := &v1.AccessEntryList{}
+		if err := r.reader.List(ctx, same, client.MatchingFields{permissionSetField: permissionSetKey(ae.Spec.ClusterName, set)}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		list.Items = append(list.Items, same.Items...)
+	}
 	region := r.regionOf(ae)
 	var out []client.ObjectKey
+	seen := map[types.UID]bool{ae.UID: true}
 	for i := range list.Items {
 		o := &list.Items[i]
-		if o.UID != ae.UID && o.DeletionTimestamp.IsZero() && r.regionOf(o) == region && keep(o) {
+		if !seen[o.UID] && o.DeletionTimestamp.IsZero() && r.regionOf(o) == region && keep(o) {
 			out = append(out, client.ObjectKeyFromObject(o))
 		}
+		seen[o.UID] = true
 	}
 	return out, nil
 }

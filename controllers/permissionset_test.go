@@ -17,12 +17,13 @@ import (
 )
 
 // iamManager runs a manager for the AccessEntries of shard, with IAM lookups
-// (principals and permission sets) every 2 seconds, until the test ends.
-func iamManager(t *testing.T, shard string) {
+// (principals and permission sets) every 2 seconds (or every, when given),
+// until the test ends.
+func iamManager(t *testing.T, shard string, every ...time.Duration) {
 	t.Helper()
 	stop, err := startManager(shardLabel+"="+shard, time.Second, false, func(r *AccessEntryReconciler) {
 		r.Principals, r.PermissionSets = r.AWS, r.AWS
-		r.PrincipalCheckInterval = 2 * time.Second
+		r.PrincipalCheckInterval = append(every, 2*time.Second)[0]
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -267,5 +268,99 @@ func TestTenantPermissionSets(t *testing.T) {
 	eventually(t, 30*time.Second, "the refused set's entry deleted", func() (bool, string) {
 		e, held := emuEntry("sso-tenants", allowed)
 		return !held, fmt.Sprintf("%+v", e)
+	})
+}
+
+// After Identity Center provisions a set again, the object that held its role
+// keeps it: an object created between the re-provisioning and the holder's
+// next lookup (30 seconds here), which finds the new role first, neither takes
+// the shared set's new role from another namespace's object (invariant 7) nor
+// holds, for a moment, the role of a set the platform declares (invariants 4
+// and 13). Found by the red team (2026-12-06), whose tests these are.
+func TestReprovisionedSetStaysWithItsHolder(t *testing.T) {
+	testenv.RequireControlPlane(t)
+	tenant := tenantClient(t)
+	iamManager(t, "sso-race", 30*time.Second)
+	config := func(cluster string, rule v1.GrantRule) {
+		createConfig(t, &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{
+			ClusterName: cluster, Guardrails: v1.Guardrails{Rules: []v1.GrantRule{rule}}}})
+		waitConfig(t, cluster, 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) && c.Status.AccountID != "" })
+	}
+	tenantObject := func(ns, name, cluster, set string) *v1.AccessEntry {
+		ae := &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{shardLabel: "sso-race"}},
+			Spec: v1.AccessEntrySpec{ClusterName: cluster, IdentityCenter: &v1.IdentityCenterPrincipal{PermissionSet: set},
+				AccessPolicies: []v1.AccessPolicy{policy(viewPolicy, v1.ScopeNamespace(ns))}}}
+		if err := tenant.Create(context.Background(), ae); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(ae)) })
+		return ae
+	}
+	// race re-provisions the set right after the holder's lookup, creates the
+	// rival once the shared listing shows the new role (15 s), and returns
+	// every object that held an entry of the new role in the 45 s after.
+	race := func(holder *v1.AccessEntry, cluster, set string, rival func() *v1.AccessEntry) map[string]bool {
+		key := client.ObjectKeyFromObject(holder)
+		before := get(t, key).Status.IdentityCenter.ResolvedAt
+		eventually(t, 60*time.Second, "the holder's next lookup", func() (bool, string) {
+			at := get(t, key).Status.IdentityCenter.ResolvedAt
+			return at != nil && !at.Equal(before), fmt.Sprint(at)
+		})
+		moved, err := emu.ReprovisionPermissionSet(account, set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(15500 * time.Millisecond)
+		rival()
+		held := map[string]bool{}
+		for end := time.Now().Add(45 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+			if e, ok := emuEntry(cluster, moved); ok {
+				held[e.Tags["eksaccess.io/namespace"]+"/"+e.Tags["eksaccess.io/name"]] = true
+			}
+		}
+		if !held[holder.Namespace+"/"+holder.Name] {
+			t.Errorf("the holder never moved to the new role %s: %v", moved, held)
+		}
+		return held
+	}
+
+	t.Run("a shared set stays with the object that applied first", func(t *testing.T) {
+		emu.AddPrincipal(eksemulator.SSORoleARN(account, "Shared", "", "1111222233334444"))
+		config("sso-shared", v1.GrantRule{Name: "teams", Namespaces: v1.RuleNamespaces{Names: []string{tenantNS, strangerNS}},
+			Principals: v1.RulePrincipals{PermissionSets: []v1.Pattern{"Shared"}}, AccessPolicies: []v1.PolicyGrant{{PolicyARN: viewPolicy}}})
+		first := tenantObject(tenantNS, "sso-first", "sso-shared", "Shared")
+		waitReady(t, first, 60*time.Second)
+		var second *v1.AccessEntry
+		held := race(first, "sso-shared", "Shared", func() *v1.AccessEntry {
+			second = tenantObject(strangerNS, "sso-second", "sso-shared", "Shared")
+			return second
+		})
+		if held[strangerNS+"/sso-second"] {
+			t.Fatalf("the later object took the shared set's new role: %v", held)
+		}
+		waitReason(t, second, v1.ReasonConflict, 30*time.Second)
+	})
+
+	t.Run("a tenant never holds the role of a set the platform declares", func(t *testing.T) {
+		set := tenantNS + "-oncall-" + "race"
+		emu.AddPrincipal(eksemulator.SSORoleARN(account, set, "", "5555666677778888"))
+		config("sso-platform", v1.GrantRule{Name: "people", Namespaces: v1.RuleNamespaces{Names: []string{tenantNS}},
+			Principals: v1.RulePrincipals{PermissionSets: []v1.Pattern{"{{namespace}}-*"}}, AccessPolicies: []v1.PolicyGrant{{PolicyARN: viewPolicy}}})
+		platform := entry("sso-platform-race", "", func(ae *v1.AccessEntry) {
+			ae.Labels = map[string]string{shardLabel: "sso-race"}
+			ae.Spec.ClusterName = "sso-platform"
+			ae.Spec.IdentityCenter = &v1.IdentityCenterPrincipal{PermissionSet: set}
+		})
+		create(t, platform)
+		waitReady(t, platform, 60*time.Second)
+		var squat *v1.AccessEntry
+		held := race(platform, "sso-platform", set, func() *v1.AccessEntry {
+			squat = tenantObject(tenantNS, "sso-squat-race", "sso-platform", set)
+			return squat
+		})
+		if held[tenantNS+"/sso-squat-race"] {
+			t.Fatalf("the tenant held the role of the platform's set: %v", held)
+		}
+		waitReason(t, squat, v1.ReasonNotPermitted, 30*time.Second)
 	})
 }

@@ -140,6 +140,32 @@ func principalKey(cluster, principal string) string {
 	return cluster + " " + strings.ToLower(principal)
 }
 
+// permissionSetField indexes AccessEntries by cluster and the IAM Identity
+// Center permission set their principal belongs to (permissionSetOf), to find
+// the objects that claim a set's role whatever role their status records.
+const permissionSetField = "spec.clusterName+permissionSet"
+
+// permissionSetKey is an AccessEntry's value in the permissionSetField index.
+func permissionSetKey(cluster, set string) string { return cluster + " " + set }
+
+// permissionSetOf is the permission set an object's principal belongs to:
+// spec.identityCenter's, or the one whose Identity Center role
+// spec.principalARN names; "" for any other principal. The account is left
+// out: an object naming a set claims it in every account, which errs toward
+// refusing.
+func permissionSetOf(ae *v1.AccessEntry) string {
+	if ic := ae.Spec.IdentityCenter; ic != nil {
+		return ic.PermissionSet
+	}
+	p, ok := awsarn.ParsePrincipal(ae.Spec.PrincipalARN)
+	rest, sso := strings.CutPrefix(p.Name, "AWSReservedSSO_")
+	i := strings.LastIndex(rest, "_")
+	if !ok || !sso || i <= 0 || !awsapi.IsPermissionSetRole(ae.Spec.PrincipalARN, rest[:i]) {
+		return ""
+	}
+	return rest[:i]
+}
+
 // retainedField indexes AccessEntries by the entries they retained, as
 // retainedKey names them, to find a retained entry of a principal spelled in
 // another letter case.
@@ -203,6 +229,15 @@ func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
 	}
 	if err := idx.IndexField(ctx, &v1.AccessApproval{}, approvalRequestIndex, func(o client.Object) []string {
 		return []string{o.(*v1.AccessApproval).Spec.Request}
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1.AccessEntry{}, permissionSetField, func(o client.Object) []string {
+		ae := o.(*v1.AccessEntry)
+		if set := permissionSetOf(ae); set != "" {
+			return []string{permissionSetKey(ae.Spec.ClusterName, set)}
+		}
+		return nil
 	}); err != nil {
 		return err
 	}

@@ -141,6 +141,8 @@ func runSuite(m *testing.M) int {
 			{Name: "claims-node-case", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "sso", Account: account, Region: region, AuthenticationMode: "API"},
 			{Name: "sso-tenants", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "sso-shared", Account: account, Region: region, AuthenticationMode: "API"},
+			{Name: "sso-platform", Account: account, Region: region, AuthenticationMode: "API"},
 		}, fidelityClusters()...),
 		Roles:          fidelityRoles(),
 		UpdateDuration: time.Second,
