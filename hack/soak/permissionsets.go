@@ -143,12 +143,23 @@ func (s *ssoSets) problems(ctx context.Context, k8s client.Client, m *model) []s
 	return out
 }
 
-// summary says how many times the sets were provisioned again.
+// summary says how many times the sets were provisioned again, and how many
+// of the old roles EKS still holds an entry of.
 func (s *ssoSets) summary() string {
 	total := 0
 	for _, n := range s.reprovisioned {
 		total += n
 	}
-	return fmt.Sprintf("%d objects on %d sets; %d re-provisionings (%s), %d old roles, none holding an entry",
-		len(s.objects), len(permissionSets), total, counted(s.reprovisioned), len(slices.Compact(slices.Sorted(slices.Values(s.old)))))
+	old := slices.Compact(slices.Sorted(slices.Values(s.old)))
+	held := 0
+	for _, arn := range old {
+		acct, _ := awsarn.AccountOf(arn)
+		for _, cl := range clusters {
+			if _, ok := s.emu.Entry(acct, region, cl, arn); ok {
+				held++
+			}
+		}
+	}
+	return fmt.Sprintf("%d objects on %d sets; %d re-provisionings (%s), %d old roles, %d entries of them left in EKS",
+		len(s.objects), len(permissionSets), total, counted(s.reprovisioned), len(old), held)
 }
