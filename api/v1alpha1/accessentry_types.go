@@ -364,19 +364,6 @@ func (ae *AccessEntry) Principal() string {
 	return ""
 }
 
-// PrincipalField names, for messages, the field that names the principal and
-// its value: spec.principalARN ARN, or spec.identityCenter permission set NAME.
-func (s *AccessEntrySpec) PrincipalField() string {
-	if ic := s.IdentityCenter; ic != nil {
-		out := "spec.identityCenter.permissionSet " + ic.PermissionSet
-		if ic.Account != "" {
-			out += " (account " + ic.Account + ")"
-		}
-		return out
-	}
-	return "spec.principalARN " + s.PrincipalARN
-}
-
 // TakesPolicies reports whether entries of the type may carry access policies:
 // EKS documents that EC2_LINUX and EC2_WINDOWS take none, and that EC2 (EKS Auto
 // Mode) node roles take AmazonEKSAutoNodePolicy. The other node types are not
