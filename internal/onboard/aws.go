@@ -41,6 +41,12 @@ func ResolveRegion(ctx context.Context, region string) (string, error) {
 	return region, err
 }
 
+// LoadAWSConfig is the SDK's default configuration (for region, or the
+// configuration's when region is empty) and the region it resolved ("" when none).
+func LoadAWSConfig(ctx context.Context, region string) (string, aws.Config, error) {
+	return loadConfig(ctx, region)
+}
+
 func loadConfig(ctx context.Context, region string) (string, aws.Config, error) {
 	var opts []func(*awsconfig.LoadOptions) error
 	if region != "" {
