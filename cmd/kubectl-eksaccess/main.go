@@ -40,7 +40,8 @@ const intro = `kubectl eksaccess works with the eks-access-operator. import and
 migrate-aws-auth bring the access an Amazon EKS cluster already has under it: they
 print AccessEntry manifests (YAML) on standard output and what a person should know
 about them on standard error, and change nothing in AWS or in Kubernetes. request,
-approve, deny and requests ask for time-bound access and decide on it, as you.`
+approve, deny and requests ask for time-bound access and decide on it, as you.
+report lists who can do what on every cluster, for auditors and CI gates.`
 
 // command is one subcommand: its flags, its help and what it does.
 type command struct {
@@ -100,6 +101,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "run 'kubectl eksaccess %s --help'\n", c.name)
 			return exitUsage
 		}
+		if errors.As(err, new(findingsError)) {
+			return exitFindings
+		}
 		return exitError
 	}
 	return exitOK
@@ -147,7 +151,8 @@ func find(cmds []*command, name string) *command {
 
 func commands(stdout, stderr io.Writer) []*command {
 	return []*command{importCommand(stdout, stderr), migrateCommand(stdout, stderr),
-		requestCommand(stdout, stderr), decideCommand("approve", v1.Approve), decideCommand("deny", v1.Deny), requestsCommand()}
+		requestCommand(stdout, stderr), decideCommand("approve", v1.Approve), decideCommand("deny", v1.Deny), requestsCommand(),
+		reportCommand(stdout, stderr)}
 }
 
 // operatorNamespace is where config/default installs the operator, the namespace it
