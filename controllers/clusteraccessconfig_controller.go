@@ -23,11 +23,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/accesspolicy"
 	"github.com/eksaccess/eks-access-operator/internal/awsapi"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/budget"
 	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/ownership"
+	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
 
 // +kubebuilder:rbac:groups=eksaccess.io,resources=clusteraccessconfigs,verbs=get;list;watch
@@ -389,8 +391,9 @@ func (r *ClusterAccessConfigReconciler) pruneEntry(ctx context.Context, p *clust
 			return nil, nil
 		}
 	}
-	if err == nil && cac.Spec.UnmanagedEntries.Policy == v1.UnmanagedDelete && v1.AccessEntryType(obs.Type).ListsPolicies() {
-		// What the entry carries tells whether EKS made it for a component.
+	if err == nil && v1.AccessEntryType(obs.Type).ListsPolicies() {
+		// What the entry carries tells whether EKS made it for a component, and
+		// whether it is admin-equivalent (the admin holders gauge).
 		obs.Policies, err = cl.Policies(ctx, cac.Spec.ClusterName, principal)
 	}
 	switch {
@@ -402,13 +405,9 @@ func (r *ClusterAccessConfigReconciler) pruneEntry(ctx context.Context, p *clust
 	if u, err := r.judgeLeftover(ctx, p, principal, obs); u != nil || err != nil {
 		return u, err
 	}
-	u := v1.UnmanagedEntry{PrincipalARN: principal, Type: obs.Type}
+	u := unmanagedEntry(cac, principal, obs)
 	_, owned := ownership.Of(obs.Tags)
-	var clusterCreated time.Time
-	if c := cac.Status.ClusterCreatedAt; c != nil {
-		clusterCreated = c.Time
-	}
-	u.Action, u.Reason = guardrails.DecidePrune(cac.Spec.UnmanagedEntries, guardrails.PruneInput{PrincipalARN: principal, Observed: *obs, Owned: owned}, clusterCreated)
+	u.Action, u.Reason = guardrails.DecidePrune(cac.Spec.UnmanagedEntries, guardrails.PruneInput{PrincipalARN: principal, Observed: *obs, Owned: owned}, clusterCreatedAt(cac))
 	if u.Action != guardrails.PruneDelete {
 		return &u, nil
 	}
@@ -422,6 +421,24 @@ func (r *ClusterAccessConfigReconciler) pruneEntry(ctx context.Context, p *clust
 		cac.Status.UnmanagedEntries = append(cac.Status.UnmanagedEntries, u)
 	}
 	return &u, nil
+}
+
+// unmanagedEntry is the record of an entry no AccessEntry declares, with what it
+// reaches and what shows EKS made it; the action is the caller's to decide.
+func unmanagedEntry(cac *v1.ClusterAccessConfig, principal string, obs *plan.Observed) v1.UnmanagedEntry {
+	u := v1.UnmanagedEntry{PrincipalARN: principal, Type: obs.Type, MadeByEKS: guardrails.MadeByEKS(principal, *obs, clusterCreatedAt(cac))}
+	for arn := range obs.Policies {
+		u.AdminEquivalent = u.AdminEquivalent || accesspolicy.IsAdminEquivalentARN(arn)
+	}
+	return u
+}
+
+// clusterCreatedAt is when EKS made the config's cluster; zero when not read yet.
+func clusterCreatedAt(cac *v1.ClusterAccessConfig) time.Time {
+	if c := cac.Status.ClusterCreatedAt; c != nil {
+		return c.Time
+	}
+	return time.Time{}
 }
 
 // declared are the principals the cluster's AccessEntries declare and may declare,

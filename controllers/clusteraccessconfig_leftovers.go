@@ -64,7 +64,8 @@ func (r *ClusterAccessConfigReconciler) judgeLeftover(ctx context.Context, p *cl
 		}
 		what = strings.Join(revoked, ", ")
 	}
-	u := v1.UnmanagedEntry{PrincipalARN: principal, Type: obs.Type, Action: guardrails.PruneRevoked}
+	u := unmanagedEntry(cac, principal, obs)
+	u.Action = guardrails.PruneRevoked
 	done := "removed"
 	if report {
 		u.Action, done = guardrails.PruneWouldRevoke, "with enforcement Revoke the operator would remove"

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +13,8 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/accesspolicy"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 )
 
 // accessEntriesDesc is the gauge that alerts are written on: a count of objects,
@@ -28,6 +31,60 @@ var timeBoundDesc = prometheus.NewDesc("eks_access_operator_time_bound_grants",
 	"AccessEntries with spec.expiresAt that hold an EKS access entry, by cluster, region and state: active (before their expiry) or overdue (expired, the entry not deleted yet). Served by the leader only.",
 	[]string{"cluster", "region", "state"}, nil,
 )
+
+// adminHoldersDesc counts who holds an admin-equivalent access policy, by where
+// the entry comes from: an alert on origin Unmanaged finds admin access nobody
+// declared.
+var adminHoldersDesc = prometheus.NewDesc("eks_access_operator_admin_holders",
+	"EKS access entries holding an admin-equivalent access policy (one that reaches Secrets or RBAC), by cluster, region and origin: AccessEntry (declared), EKS (made by EKS itself, such as the cluster creator's) or Unmanaged (nothing declares it). Declared ones from the AccessEntries' status, the others from each ClusterAccessConfig's last look at its cluster. Served by the leader only.",
+	[]string{"cluster", "region", "origin"}, nil,
+)
+
+// Origins of the admin holders gauge (the access report's words).
+const (
+	OriginDeclared  = "AccessEntry"
+	OriginEKS       = "EKS"
+	OriginUnmanaged = "Unmanaged"
+)
+
+// HolderKey is one series of the admin holders gauge.
+type HolderKey struct {
+	Cluster, Region, Origin string
+}
+
+// CountAdminHolders counts the entries that hold an admin-equivalent policy: the
+// AccessEntries whose status records one on the entry they hold, and the
+// unmanaged entries the ClusterAccessConfigs list (not those deleted or revoked).
+func CountAdminHolders(entries []v1.AccessEntry, configs []v1.ClusterAccessConfig) map[HolderKey]int {
+	out := map[HolderKey]int{}
+	for i := range entries {
+		st := &entries[i].Status
+		if st.Identity == nil || st.AccessEntryARN == "" {
+			continue
+		}
+		if slices.ContainsFunc(st.AccessPolicies, func(p v1.AssociatedAccessPolicy) bool { return accesspolicy.IsAdminEquivalentARN(p.PolicyARN) }) {
+			out[HolderKey{Cluster: st.Identity.ClusterName, Region: st.Identity.Region, Origin: OriginDeclared}]++
+		}
+	}
+	for i := range configs {
+		cac := &configs[i]
+		region := cac.Spec.Region
+		if t := cac.Status.Target; region == "" && t != nil {
+			region = t.Region
+		}
+		for _, u := range cac.Status.UnmanagedEntries {
+			if !u.AdminEquivalent || u.Action == guardrails.PruneDelete || u.Action == guardrails.PruneRevoked {
+				continue
+			}
+			origin := OriginUnmanaged
+			if u.MadeByEKS != "" {
+				origin = OriginEKS
+			}
+			out[HolderKey{Cluster: cac.Spec.ClusterName, Region: region, Origin: origin}]++
+		}
+	}
+	return out
+}
 
 // GrantKey is one series of the time-bound grants gauge.
 type GrantKey struct {
@@ -95,6 +152,7 @@ func RegisterAccessEntryGauge(mgr ctrl.Manager, defaultRegion string) error {
 func (c *entryCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- accessEntriesDesc
 	ch <- timeBoundDesc
+	ch <- adminHoldersDesc
 }
 
 func (c *entryCollector) Collect(ch chan<- prometheus.Metric) {
@@ -125,5 +183,13 @@ func (c *entryCollector) Collect(ch chan<- prometheus.Metric) {
 			state = "overdue"
 		}
 		ch <- prometheus.MustNewConstMetric(timeBoundDesc, prometheus.GaugeValue, float64(n), k.Cluster, k.Region, state)
+	}
+	configs := &v1.ClusterAccessConfigList{}
+	if err := c.reader.List(ctx, configs); err != nil {
+		ctrl.Log.WithName("metrics").V(1).Info("admin holders gauge skipped", "error", err.Error())
+		return
+	}
+	for k, n := range CountAdminHolders(list.Items, configs.Items) {
+		ch <- prometheus.MustNewConstMetric(adminHoldersDesc, prometheus.GaugeValue, float64(n), k.Cluster, k.Region, k.Origin)
 	}
 }

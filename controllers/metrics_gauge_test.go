@@ -83,3 +83,41 @@ eks_access_operator_access_entries{cluster="demo",ready="False",reason="AccessDe
 		t.Fatal(err)
 	}
 }
+
+func TestCountAdminHolders(t *testing.T) {
+	const admin, view = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSSecretReaderPolicy", "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
+	holding := func(name string, policies ...string) v1.AccessEntry {
+		ae := entryWith(name, "demo", "")
+		ae.Status.Identity = &v1.EntryIdentity{ClusterName: "demo", Region: "eu-west-1"}
+		ae.Status.AccessEntryARN = "arn:aws:eks:eu-west-1:111122223333:access-entry/demo/role/111122223333/" + name + "/x"
+		for _, p := range policies {
+			ae.Status.AccessPolicies = append(ae.Status.AccessPolicies, v1.AssociatedAccessPolicy{PolicyARN: p})
+		}
+		return ae
+	}
+	notHeld := holding("refused", admin)
+	notHeld.Status.AccessEntryARN = ""
+	cac := v1.ClusterAccessConfig{Spec: v1.ClusterAccessConfigSpec{ClusterName: "demo"}}
+	cac.Status.Target = &v1.ClusterTarget{Region: "eu-west-1"}
+	cac.Status.UnmanagedEntries = []v1.UnmanagedEntry{
+		{PrincipalARN: "creator", Action: "Kept", AdminEquivalent: true, MadeByEKS: "it is the cluster-admin entry EKS made for the cluster's creator"},
+		{PrincipalARN: "by-hand", Action: "Kept", AdminEquivalent: true},
+		{PrincipalARN: "by-hand-2", Action: "WouldDelete", AdminEquivalent: true},
+		{PrincipalARN: "viewer", Action: "Kept"},
+		{PrincipalARN: "gone", Action: "Deleted", AdminEquivalent: true},
+	}
+	got := CountAdminHolders([]v1.AccessEntry{holding("admins", view, admin), holding("viewers", view), notHeld}, []v1.ClusterAccessConfig{cac})
+	want := map[HolderKey]int{
+		{Cluster: "demo", Region: "eu-west-1", Origin: OriginDeclared}:  1,
+		{Cluster: "demo", Region: "eu-west-1", Origin: OriginEKS}:       1,
+		{Cluster: "demo", Region: "eu-west-1", Origin: OriginUnmanaged}: 2,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for k, n := range want {
+		if got[k] != n {
+			t.Errorf("%+v: got %d, want %d", k, got[k], n)
+		}
+	}
+}

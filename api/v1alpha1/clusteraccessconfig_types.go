@@ -424,6 +424,14 @@ type UnmanagedEntry struct {
 	// judged against and what was removed.
 	// +optional
 	Reason string `json:"reason,omitempty"`
+	// AdminEquivalent says the entry holds an admin-equivalent access policy: one
+	// that reaches Secrets or RBAC (docs/access-report.md lists them).
+	// +optional
+	AdminEquivalent bool `json:"adminEquivalent,omitempty"`
+	// MadeByEKS says what shows that EKS made the entry itself (a node type, the
+	// cluster creator's entry, a policy EKS associates for its components).
+	// +optional
+	MadeByEKS string `json:"madeByEKS,omitempty"`
 }
 
 // ClusterTarget is how the operator reaches a cluster.

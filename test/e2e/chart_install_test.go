@@ -180,7 +180,7 @@ func TestChartInstall(t *testing.T) {
 				alerts = append(alerts, r.(map[string]any)["alert"].(string))
 			}
 		}
-		for _, want := range []string{"EKSAccessEntriesStalled", "EKSAccessOperatorEKSErrors", "EKSAccessOperatorThrottled", "EKSAccessDriftCorrected", "EKSAccessGrantNotRevokedAtExpiry", "EKSAccessOperatorNoLeader", "EKSAccessBreakGlass"} {
+		for _, want := range []string{"EKSAccessEntriesStalled", "EKSAccessOperatorEKSErrors", "EKSAccessOperatorThrottled", "EKSAccessDriftCorrected", "EKSAccessGrantNotRevokedAtExpiry", "EKSAccessOperatorNoLeader", "EKSAccessBreakGlass", "EKSAccessUnmanagedAdmin"} {
 			if !slices.Contains(alerts, want) {
 				t.Errorf("PrometheusRule alerts %v lack %s", alerts, want)
 			}
