@@ -72,12 +72,17 @@ func CountAdminHolders(entries []v1.AccessEntry, configs []v1.ClusterAccessConfi
 		if t := cac.Status.Target; region == "" && t != nil {
 			region = t.Region
 		}
+		creators := 0
 		for _, u := range cac.Status.UnmanagedEntries {
 			if !u.AdminEquivalent || u.Action == guardrails.PruneDelete || u.Action == guardrails.PruneRevoked {
 				continue
 			}
 			origin := OriginUnmanaged
-			if u.MadeByEKS != "" {
+			if u.MadeByEKS == guardrails.CreatorEntry {
+				// EKS makes one entry for the creator: others like it were made by hand.
+				creators++
+			}
+			if u.MadeByEKS != "" && (u.MadeByEKS != guardrails.CreatorEntry || creators == 1) {
 				origin = OriginEKS
 			}
 			out[HolderKey{Cluster: cac.Spec.ClusterName, Region: region, Origin: origin}]++

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 )
 
 func entryWith(name, cluster, region string, conds ...metav1.Condition) v1.AccessEntry {
@@ -100,7 +101,10 @@ func TestCountAdminHolders(t *testing.T) {
 	cac := v1.ClusterAccessConfig{Spec: v1.ClusterAccessConfigSpec{ClusterName: "demo"}}
 	cac.Status.Target = &v1.ClusterTarget{Region: "eu-west-1"}
 	cac.Status.UnmanagedEntries = []v1.UnmanagedEntry{
-		{PrincipalARN: "creator", Action: "Kept", AdminEquivalent: true, MadeByEKS: "it is the cluster-admin entry EKS made for the cluster's creator"},
+		{PrincipalARN: "creator", Action: "Kept", AdminEquivalent: true, MadeByEKS: guardrails.CreatorEntry},
+		// Made by hand along with the cluster, it looks like the creator's too: one of the two is not.
+		{PrincipalARN: "terraform", Action: "Kept", AdminEquivalent: true, MadeByEKS: guardrails.CreatorEntry},
+		{PrincipalARN: "node", Action: "Kept", AdminEquivalent: true, MadeByEKS: "its type is EC2"},
 		{PrincipalARN: "by-hand", Action: "Kept", AdminEquivalent: true},
 		{PrincipalARN: "by-hand-2", Action: "WouldDelete", AdminEquivalent: true},
 		{PrincipalARN: "viewer", Action: "Kept"},
@@ -109,8 +113,8 @@ func TestCountAdminHolders(t *testing.T) {
 	got := CountAdminHolders([]v1.AccessEntry{holding("admins", view, admin), holding("viewers", view), notHeld}, []v1.ClusterAccessConfig{cac})
 	want := map[HolderKey]int{
 		{Cluster: "demo", Region: "eu-west-1", Origin: OriginDeclared}:  1,
-		{Cluster: "demo", Region: "eu-west-1", Origin: OriginEKS}:       1,
-		{Cluster: "demo", Region: "eu-west-1", Origin: OriginUnmanaged}: 2,
+		{Cluster: "demo", Region: "eu-west-1", Origin: OriginEKS}:       2,
+		{Cluster: "demo", Region: "eu-west-1", Origin: OriginUnmanaged}: 3,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)

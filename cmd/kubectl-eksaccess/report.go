@@ -238,9 +238,6 @@ func configCluster(ctx context.Context, reader *awsapi.Reader, cac *v1.ClusterAc
 	}
 	c := report.Cluster{Name: cac.Spec.ClusterName, Region: r, Account: cac.Status.AccountID, Config: cac,
 		Target: awsapi.Target{Region: r, RoleARN: cac.Spec.RoleARN, ExternalID: cac.Spec.ExternalID}}
-	if t := cac.Status.ClusterCreatedAt; t != nil {
-		c.CreatedAt = t.Time
-	}
 	if c.Account == "" {
 		if a, ok := awsarn.AccountOf(cac.Spec.RoleARN); ok {
 			c.Account = a

@@ -86,6 +86,9 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 	api := emulatorEKS(w.Emulator.URL())
 	outOfBand(t, api, role("hand-made-admin"), "AmazonEKSAdminPolicy")
 	outOfBand(t, api, role("hand-made-viewer"), "AmazonEKSViewPolicy")
+	// Cluster-admin made by hand minutes after the cluster, as a Terraform apply
+	// does: it looks like the creator's entry, and is not.
+	outOfBand(t, api, role("terraform-admin"), "AmazonEKSClusterAdminPolicy")
 	for _, ae := range objects {
 		testenv.Eventually(t, 60*time.Second, ae.Name+" Ready", func() (bool, string) {
 			got := &v1.AccessEntry{}
@@ -100,7 +103,7 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 		if err := w.Client.Get(ctx, client.ObjectKeyFromObject(cac), got); err != nil {
 			return false, err.Error()
 		}
-		return len(got.Status.UnmanagedEntries) == 4, fmt.Sprint(got.Status.UnmanagedEntries)
+		return len(got.Status.UnmanagedEntries) == 5, fmt.Sprint(got.Status.UnmanagedEntries)
 	})
 	w.StopOperator()
 	if _, err := api.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(rCluster), PrincipalArn: aws.String(role("drifter")),
@@ -172,11 +175,11 @@ func TestReport(t *testing.T) {
 	t.Run("rows", func(t *testing.T) { checkRows(t, rows) })
 	t.Run("cheap", func(t *testing.T) {
 		// Described: the escalated entry (its status no longer agrees with the
-		// listings), the creator's and the hand-made admin's. Never the declared
-		// entries whose status stands, nor the unmanaged viewer.
+		// listings), the creator's and the two hand-made admins'. Never the
+		// declared entries whose status stands, nor the unmanaged viewer.
 		calls := w.Emulator.CallsOf(rAccount)
-		if calls["DescribeAccessEntry"] != 3 || calls["ListAccessEntries"] != 8 {
-			t.Errorf("calls: %v; want 3 DescribeAccessEntry and one ListAccessEntries per admin-equivalent policy (8)", calls)
+		if calls["DescribeAccessEntry"] != 4 || calls["ListAccessEntries"] != 8 || calls["DescribeCluster"] != 1 {
+			t.Errorf("calls: %v; want 4 DescribeAccessEntry, one ListAccessEntries per admin-equivalent policy (8) and one DescribeCluster", calls)
 		}
 	})
 	t.Run("formats", func(t *testing.T) { checkFormats(t, args, len(rows)) })
@@ -184,7 +187,7 @@ func TestReport(t *testing.T) {
 	t.Run("fail-on", func(t *testing.T) { checkFailOn(t, args) })
 	t.Run("operator's gauge", func(t *testing.T) {
 		// What the operator recorded before it stopped: the declared admins, the
-		// creator's entry (EKS's) and the hand-made admin's.
+		// creator's entry (EKS's) and the two hand-made admins'.
 		var entries v1.AccessEntryList
 		var configs v1.ClusterAccessConfigList
 		if err := w.Client.List(context.Background(), &entries); err != nil {
@@ -195,7 +198,7 @@ func TestReport(t *testing.T) {
 		}
 		got := controllers.CountAdminHolders(entries.Items, configs.Items)
 		want := map[controllers.HolderKey]int{{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginDeclared}: 1,
-			{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginEKS}: 1, {Cluster: rCluster, Region: rRegion, Origin: controllers.OriginUnmanaged}: 1}
+			{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginEKS}: 1, {Cluster: rCluster, Region: rRegion, Origin: controllers.OriginUnmanaged}: 2}
 		if !maps.Equal(got, want) {
 			t.Errorf("admin holders %v, want %v; unmanaged entries %+v", got, want, configs.Items[0].Status.UnmanagedEntries)
 		}
@@ -227,6 +230,7 @@ func checkRows(t *testing.T, rows []report.Row) {
 		{role("drifter"), "AmazonEKSViewPolicy", report.Declared, false, report.Drifted, report.FromEKS, ""},
 		{role("cluster-creator"), "AmazonEKSClusterAdminPolicy", report.MadeByEKS, true, "", report.FromEKS, "creator"},
 		{role("hand-made-admin"), "AmazonEKSAdminPolicy", report.Unmanaged, true, "", report.FromEKS, "no AccessEntry declares it"},
+		{role("terraform-admin"), "AmazonEKSClusterAdminPolicy", report.Unmanaged, true, "", report.FromEKS, "the creator's entry is " + role("cluster-creator")},
 		{role("hand-made-viewer"), "", report.Unmanaged, false, "", report.FromConfigStatus, "Kept"},
 		{role("workers"), "", report.MadeByEKS, false, "", report.FromConfigStatus, "EC2_LINUX"},
 	} {
@@ -246,8 +250,8 @@ func checkRows(t *testing.T, rows []report.Row) {
 	if r := rowOf(rows, role("viewers"), "AmazonEKSViewPolicy"); r == nil || r.Scope != "namespace:team-a" || r.Username == "" {
 		t.Errorf("the viewers' row: %+v", r)
 	}
-	if len(rows) != 9 {
-		t.Errorf("%d rows, want 9: %+v", len(rows), rows)
+	if len(rows) != 10 {
+		t.Errorf("%d rows, want 10: %+v", len(rows), rows)
 	}
 }
 
@@ -282,11 +286,11 @@ func countPrefix(s, prefix string) int {
 
 func checkFilters(t *testing.T, args []string, all []report.Row) {
 	_, admin, _ := reportJSON(t, append(args, "--admin")...)
-	if len(admin) != 4 || slices.ContainsFunc(admin, func(r report.Row) bool { return !r.Admin }) {
+	if len(admin) != 5 || slices.ContainsFunc(admin, func(r report.Row) bool { return !r.Admin }) {
 		t.Errorf("--admin: %+v", admin)
 	}
 	_, unmanaged, _ := reportJSON(t, append(args, "--unmanaged")...)
-	if len(unmanaged) != 2 || slices.ContainsFunc(unmanaged, func(r report.Row) bool { return r.Origin != report.Unmanaged }) {
+	if len(unmanaged) != 3 || slices.ContainsFunc(unmanaged, func(r report.Row) bool { return r.Origin != report.Unmanaged }) {
 		t.Errorf("--unmanaged: %+v", unmanaged)
 	}
 	if _, rows, _ := reportJSON(t, append(args, "--cluster", rCluster, "--account", rAccount)...); len(rows) != len(all) {
@@ -303,7 +307,7 @@ func checkFailOn(t *testing.T, args []string) {
 		code      int
 		want, not []string
 	}{
-		{"unmanaged-admin", exitFindings, []string{"hand-made-admin"}, []string{"cluster-creator", "drifter"}},
+		{"unmanaged-admin", exitFindings, []string{"hand-made-admin", "terraform-admin"}, []string{"cluster-creator holds", "drifter"}},
 		{"undeclared-admin", exitFindings, []string{"hand-made-admin", "cluster-creator"}, []string{"drifter"}},
 		{"drift", exitFindings, []string{"drifter"}, []string{"hand-made-admin"}},
 		{"no-such-thing", exitUsage, []string{"unmanaged-admin, undeclared-admin, drift"}, nil},

@@ -169,14 +169,24 @@ func (e EKS) ListHolders(ctx context.Context, cluster, policyARN string) ([]stri
 	return out, nil
 }
 
-// ClusterCreatedAt is when EKS created the cluster (DescribeCluster).
-func (e EKS) ClusterCreatedAt(ctx context.Context, cluster string) (time.Time, error) {
+// ClusterFacts are what DescribeCluster says about who EKS gave access.
+type ClusterFacts struct {
+	CreatedAt time.Time
+	// CreatorAdmin: EKS made a cluster-admin entry for the cluster's creator
+	// (accessConfig.bootstrapClusterCreatorAdminPermissions).
+	CreatorAdmin bool
+}
+
+// ClusterFacts reads when EKS created the cluster and whether it gave its creator
+// an entry (DescribeCluster).
+func (e EKS) ClusterFacts(ctx context.Context, cluster string) (ClusterFacts, error) {
 	out, err := e.api.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(cluster)})
-	if err != nil {
-		return time.Time{}, err
+	if err != nil || out.Cluster == nil {
+		return ClusterFacts{}, err
 	}
-	if out.Cluster == nil {
-		return time.Time{}, nil
+	f := ClusterFacts{CreatedAt: aws.ToTime(out.Cluster.CreatedAt)}
+	if ac := out.Cluster.AccessConfig; ac != nil {
+		f.CreatorAdmin = aws.ToBool(ac.BootstrapClusterCreatorAdminPermissions)
 	}
-	return aws.ToTime(out.Cluster.CreatedAt), nil
+	return f, nil
 }

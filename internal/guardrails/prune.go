@@ -60,10 +60,15 @@ func MadeByEKS(principal string, o plan.Observed, clusterCreated time.Time) stri
 		}
 	}
 	if MadeForCreator(o, clusterCreated) {
-		return "it is the cluster-admin entry EKS made for the cluster's creator along with the cluster"
+		return CreatorEntry
 	}
 	return ""
 }
+
+// CreatorEntry is what MadeByEKS says of an entry that looks like the one EKS
+// made for the cluster's creator. EKS makes one: when several look like it, the
+// others were made by hand soon after the cluster.
+const CreatorEntry = "it is the cluster-admin entry EKS made for the cluster's creator along with the cluster"
 
 // PruneInput is what pruning knows about one entry no AccessEntry declares.
 type PruneInput struct {

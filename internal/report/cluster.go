@@ -26,8 +26,12 @@ type clusterRead struct {
 	now time.Time
 	// holding are the objects whose status says they hold the principal's entry.
 	holding map[string]*v1.AccessEntry
-	rows    []Row
-	notes   []string
+	// facts is DescribeCluster's answer, read when first needed.
+	facts *awsapi.ClusterFacts
+	// creators are the entries that look like the one EKS made for the creator.
+	creators []creatorCandidate
+	rows     []Row
+	notes    []string
 }
 
 func readCluster(ctx context.Context, r *awsapi.Reader, c Cluster, declared []*v1.AccessEntry, o Options) ([]Row, []string, error) {
@@ -45,6 +49,7 @@ func readCluster(ctx context.Context, r *awsapi.Reader, c Cluster, declared []*v
 	} else {
 		err = cr.cheap(ctx)
 	}
+	cr.resolveCreator()
 	return cr.rows, cr.notes, err
 }
 
@@ -206,21 +211,60 @@ func (cr *clusterRead) readUndeclared(ctx context.Context, principal string) err
 }
 
 // originOf says whether EKS made an entry no object holds, and what shows it.
+// An entry that looks like the creator's (cluster-admin, made with the cluster)
+// is only a candidate: the cluster must have given its creator one, and only
+// the earliest candidate is it (resolveCreator).
 func (cr *clusterRead) originOf(ctx context.Context, principal string, obs *plan.Observed) (Origin, string, error) {
 	if owner, owned := ownership.Of(obs.Tags); owned {
 		return Unmanaged, "it carries the ownership tags of " + owner.String() + ", which holds it no longer here: left behind (deletionPolicy Retain, a removed finalizer) or another instance's", nil
 	}
-	if cr.c.CreatedAt.IsZero() {
-		created, err := cr.eks.ClusterCreatedAt(ctx, cr.c.Name)
-		if err != nil {
-			return "", "", fmt.Errorf("reading when the cluster was created (DescribeCluster): %w", err)
-		}
-		cr.c.CreatedAt = created
-	}
-	if why := guardrails.MadeByEKS(principal, *obs, cr.c.CreatedAt); why != "" {
+	if why := guardrails.MadeByEKS(principal, *obs, time.Time{}); why != "" {
 		return MadeByEKS, why, nil
 	}
-	return Unmanaged, "no AccessEntry declares it", nil
+	facts, err := cr.clusterFacts(ctx)
+	if err != nil || !guardrails.MadeForCreator(*obs, facts.CreatedAt) {
+		return Unmanaged, "no AccessEntry declares it", err
+	}
+	if !facts.CreatorAdmin {
+		return Unmanaged, "no AccessEntry declares it; it holds cluster-admin like the creator's entry, but EKS gave the cluster's creator none (bootstrapClusterCreatorAdminPermissions is false)", nil
+	}
+	cr.creators = append(cr.creators, creatorCandidate{principal: principal, created: obs.CreatedAt})
+	return MadeByEKS, guardrails.CreatorEntry, nil
+}
+
+// creatorCandidate is an entry that looks like the creator's.
+type creatorCandidate struct {
+	principal string
+	created   time.Time
+}
+
+// clusterFacts reads DescribeCluster once; a ClusterAccessConfig's record of
+// the creation time does not say whether the creator got an entry.
+func (cr *clusterRead) clusterFacts(ctx context.Context) (awsapi.ClusterFacts, error) {
+	if cr.facts == nil {
+		f, err := cr.eks.ClusterFacts(ctx, cr.c.Name)
+		if err != nil {
+			return f, fmt.Errorf("reading the cluster (DescribeCluster): %w", err)
+		}
+		cr.facts = &f
+	}
+	return *cr.facts, nil
+}
+
+// resolveCreator keeps EKS as the origin of the earliest creator candidate only:
+// EKS makes one entry for the creator, and an admin made by hand soon after the
+// cluster (by the same Terraform apply, say) must not pass for it.
+func (cr *clusterRead) resolveCreator() {
+	if len(cr.creators) < 2 {
+		return
+	}
+	first := slices.MinFunc(cr.creators, func(a, b creatorCandidate) int { return a.created.Compare(b.created) })
+	for i := range cr.rows {
+		r := &cr.rows[i]
+		if r.Origin == MadeByEKS && r.Why == guardrails.CreatorEntry && r.Principal != first.principal {
+			r.Origin, r.Why = Unmanaged, "no AccessEntry declares it; it holds cluster-admin and was made soon after the cluster, but the creator's entry is "+first.principal
+		}
+	}
 }
 
 // configRows are the entries the ClusterAccessConfig's status lists as
@@ -237,7 +281,12 @@ func (cr *clusterRead) configRows(holders map[string][]string) {
 		row := cr.row(u.PrincipalARN)
 		row.Type, row.Source = u.Type, FromConfigStatus
 		row.Origin, row.Why = Unmanaged, "the operator lists it as "+u.Action
-		if why := guardrails.MadeByEKS(u.PrincipalARN, plan.Observed{Type: u.Type}, time.Time{}); why != "" {
+		why := u.MadeByEKS
+		if why == "" {
+			// Recorded by an operator before madeByEKS: the type and principal still tell.
+			why = guardrails.MadeByEKS(u.PrincipalARN, plan.Observed{Type: u.Type}, time.Time{})
+		}
+		if why != "" {
 			row.Origin, row.Why = MadeByEKS, why
 		}
 		if u.Reason != "" {

@@ -92,8 +92,6 @@ type Row struct {
 type Cluster struct {
 	Name, Region, Account string
 	Target                awsapi.Target
-	// CreatedAt is when EKS made the cluster; zero: asked of EKS when needed.
-	CreatedAt time.Time
 	// Config is the cluster's ClusterAccessConfig; nil for a cluster named on the
 	// command line that none configures.
 	Config *v1.ClusterAccessConfig
