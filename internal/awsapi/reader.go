@@ -38,7 +38,7 @@ type Reader struct {
 	opts ReaderOptions
 
 	mu       sync.Mutex
-	clients  map[Target]EKS
+	clients  map[readerClient]EKS
 	limiters map[budget.Key]*rate.Limiter
 	calls    map[budget.Key]*atomic.Int64
 	accounts map[string]string // by region, STS's answer for the own credentials
@@ -50,17 +50,24 @@ func NewReader(cfg aws.Config, opts ReaderOptions) *Reader {
 		opts.QPS = 10
 	}
 	opts.Burst = max(opts.Burst, 1)
-	return &Reader{base: cfg, opts: opts, clients: map[Target]EKS{}, limiters: map[budget.Key]*rate.Limiter{}, calls: map[budget.Key]*atomic.Int64{}, accounts: map[string]string{}}
+	return &Reader{base: cfg, opts: opts, clients: map[readerClient]EKS{}, limiters: map[budget.Key]*rate.Limiter{}, calls: map[budget.Key]*atomic.Int64{}, accounts: map[string]string{}}
 }
 
-// For returns the EKS API of a target, paced with the other targets of its account.
-func (r *Reader) For(t Target) EKS {
+// For returns the EKS API of a target whose calls act in account ("" when not
+// known: the role's, else the own credentials'), paced with every other target
+// of that account and region: EKS's rate is the account's, whatever the
+// credentials.
+func (r *Reader) For(t Target, account string) EKS {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e, ok := r.clients[t]; ok {
+	key := BudgetKey(t)
+	if account != "" {
+		key.Account = account
+	}
+	ck := readerClient{t, key}
+	if e, ok := r.clients[ck]; ok {
 		return e
 	}
-	key := BudgetKey(t)
 	if r.limiters[key] == nil {
 		r.limiters[key] = rate.NewLimiter(rate.Limit(r.opts.QPS), r.opts.Burst)
 		r.calls[key] = &atomic.Int64{}
@@ -100,8 +107,14 @@ func (r *Reader) For(t Target) EKS {
 		})
 	})
 	e := EKS{api: cl}
-	r.clients[t] = e
+	r.clients[ck] = e
 	return e
+}
+
+// readerClient is a client of the Reader: its credentials and its limiter.
+type readerClient struct {
+	t   Target
+	key budget.Key
 }
 
 // CallerAccount is the account of the reader's own credentials (STS

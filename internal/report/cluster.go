@@ -35,7 +35,7 @@ type clusterRead struct {
 }
 
 func readCluster(ctx context.Context, r *awsapi.Reader, c Cluster, declared []*v1.AccessEntry, o Options) ([]Row, []string, error) {
-	cr := &clusterRead{c: c, eks: r.For(c.Target), o: o, now: o.Now(), holding: map[string]*v1.AccessEntry{}}
+	cr := &clusterRead{c: c, eks: r.For(c.Target, c.Account), o: o, now: o.Now(), holding: map[string]*v1.AccessEntry{}}
 	for _, ae := range declared {
 		if holds(ae) {
 			cr.holding[ae.Status.Identity.PrincipalARN] = ae
