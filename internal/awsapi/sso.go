@@ -22,8 +22,8 @@ import (
 const SSORolePath = "/aws-reserved/sso.amazonaws.com/"
 
 // ssoListingAge is how long one listing of an account's Identity Center roles
-// answers every lookup in that account: a thousand AccessEntries naming sets of
-// one account cost one listing, not a thousand.
+// answers every lookup made with the same target's credentials: a thousand
+// AccessEntries naming sets of one account cost one listing, not a thousand.
 const ssoListingAge = 15 * time.Second
 
 // Role is an IAM role as ListRoles shows it.
@@ -88,11 +88,16 @@ func (c *Clients) ssoRoles(ctx context.Context, t Target) ([]Role, error) {
 	if l == nil || isDone(l) && (l.err != nil || l.at.Before(time.Now().Add(-ssoListingAge))) {
 		l = &ssoListing{done: make(chan struct{})}
 		c.sso.listings[t] = l
-		c.sso.mu.Unlock()
-		l.roles, l.err = c.listSSORoles(ctx, t)
-		l.at = time.Now()
-		close(l.done)
-		return l.roles, l.err
+		// The listing serves every waiter, so it runs on its own time, not the
+		// first caller's: a caller whose context ends stops waiting, and the
+		// others still get their answer.
+		go func() {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), iamTimeout)
+			defer cancel()
+			l.roles, l.err = c.listSSORoles(lctx, t)
+			l.at = time.Now()
+			close(l.done)
+		}()
 	}
 	c.sso.mu.Unlock()
 	select {

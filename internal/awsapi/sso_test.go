@@ -1,6 +1,13 @@
 package awsapi
 
-import "testing"
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/eksaccess/eks-access-operator/internal/eksemulator"
+)
 
 // TestIsPermissionSetRole: the role of a set is AWSReservedSSO_<set>_<16 hex>
 // at Identity Center's path or one region segment below it, the set matched
@@ -28,5 +35,39 @@ func TestIsPermissionSetRole(t *testing.T) {
 		if got := IsPermissionSetRole(tc.arn, tc.set); got != tc.want {
 			t.Errorf("IsPermissionSetRole(%s, %s) = %v, want %v", tc.arn, tc.set, got, tc.want)
 		}
+	}
+}
+
+// A listing shared by concurrent lookups runs on its own time: the first
+// caller giving up does not fail the others.
+func TestSharedListingOutlivesItsFirstCaller(t *testing.T) {
+	emu, err := eksemulator.New(eksemulator.Config{Clusters: []eksemulator.ClusterConfig{{Name: "demo", Account: account, Region: region}},
+		PermissionSets: []eksemulator.PermissionSetConfig{{Name: "Developers", Account: account}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		emu.ServeHTTP(w, r)
+	}))
+	c := newClients(t, url)
+	target := Target{Region: region, RoleARN: roleARN("operator")}
+	first, giveUp := context.WithCancel(context.Background())
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := c.PermissionSetRoles(first, target, account, "Developers")
+		firstErr <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the first caller's listing is under way
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		giveUp()
+	}()
+	roles, err := c.PermissionSetRoles(context.Background(), target, account, "Developers")
+	if err != nil || len(roles) != 1 {
+		t.Errorf("the second lookup: %v, %v; want the set's one role", roles, err)
+	}
+	if err := <-firstErr; err == nil {
+		t.Error("the first caller gave up, and its lookup did not fail")
 	}
 }
