@@ -157,13 +157,8 @@ func permissionSetOf(ae *v1.AccessEntry) string {
 	if ic := ae.Spec.IdentityCenter; ic != nil {
 		return ic.PermissionSet
 	}
-	p, ok := awsarn.ParsePrincipal(ae.Spec.PrincipalARN)
-	rest, sso := strings.CutPrefix(p.Name, "AWSReservedSSO_")
-	i := strings.LastIndex(rest, "_")
-	if !ok || !sso || i <= 0 || !awsapi.IsPermissionSetRole(ae.Spec.PrincipalARN, rest[:i]) {
-		return ""
-	}
-	return rest[:i]
+	set, _ := awsapi.PermissionSetOfRole(ae.Spec.PrincipalARN)
+	return set
 }
 
 // retainedField indexes AccessEntries by the entries they retained, as

@@ -146,6 +146,17 @@ func (c *Clients) listSSORoles(ctx context.Context, t Target) ([]Role, error) {
 	}
 }
 
+// PermissionSetOfRole is the permission set whose Identity Center role arn
+// names (IsPermissionSetRole); false for any other ARN.
+func PermissionSetOfRole(arn string) (string, bool) {
+	rest, ok := strings.CutPrefix(arn[strings.LastIndex(arn, "/")+1:], "AWSReservedSSO_")
+	i := strings.LastIndex(rest, "_")
+	if !ok || i <= 0 || !IsPermissionSetRole(arn, rest[:i]) {
+		return "", false
+	}
+	return rest[:i], true
+}
+
 // IsPermissionSetRole reports whether arn is a role Identity Center provisions
 // for the permission set: AWSReservedSSO_<set>_<16 lowercase hex digits>, at
 // SSORolePath or one region segment below it. The set is matched exactly: the

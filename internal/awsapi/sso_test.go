@@ -71,3 +71,23 @@ func TestSharedListingOutlivesItsFirstCaller(t *testing.T) {
 		t.Error("the first caller gave up, and its lookup did not fail")
 	}
 }
+
+func TestPermissionSetOfRole(t *testing.T) {
+	const base = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/"
+	for _, c := range []struct {
+		arn, set string
+	}{
+		{base + "AWSReservedSSO_Developers_0123456789abcdef", "Developers"},
+		{base + "eu-west-1/AWSReservedSSO_Dev_Admin_0123456789abcdef", "Dev_Admin"},
+		{base + "AWSReservedSSO__0123456789abcdef", ""},
+		{base + "AWSReservedSSO_Developers_0123", ""},
+		{"arn:aws:iam::111122223333:role/AWSReservedSSO_Developers_0123456789abcdef", ""},
+		{"arn:aws:iam::111122223333:user/AWSReservedSSO_Developers_0123456789abcdef", ""},
+		{"not an arn", ""},
+	} {
+		set, ok := PermissionSetOfRole(c.arn)
+		if set != c.set || ok != (c.set != "") {
+			t.Errorf("PermissionSetOfRole(%s) = %q, %v; want %q", c.arn, set, ok, c.set)
+		}
+	}
+}

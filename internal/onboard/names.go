@@ -49,8 +49,8 @@ func permissionSetForm(s *v1.AccessEntrySpec, home string) string {
 	if !ok || p.Kind != "role" || s.EntryType() != v1.TypeStandard {
 		return ""
 	}
-	set, ok := ssoPermissionSet(p.Name)
-	if !ok || !permissionSetRE.MatchString(set) || !awsapi.IsPermissionSetRole(s.PrincipalARN, set) {
+	set, ok := awsapi.PermissionSetOfRole(s.PrincipalARN)
+	if !ok || !permissionSetRE.MatchString(set) {
 		return ""
 	}
 	s.IdentityCenter = &v1.IdentityCenterPrincipal{PermissionSet: set}
