@@ -124,7 +124,7 @@ func runReport(ctx context.Context, f reportFlags, stdout, stderr io.Writer) err
 		return err
 	}
 	reader := awsapi.NewReader(cfg, awsapi.ReaderOptions{Endpoint: f.endpoint, STSEndpoint: f.stsURL, QPS: f.qps, Burst: f.burst})
-	clusters, err := clustersOf(ctx, reader, configs, f, region)
+	clusters, err := clustersOf(ctx, reader, configs, objects, f, region)
 	if err != nil {
 		return err
 	}
@@ -189,9 +189,11 @@ func readObjects(ctx context.Context, kubeconfig, kubeCtx string) ([]v1.ClusterA
 	return configs.Items, entries.Items, nil
 }
 
-// clustersOf are the clusters to read: those of the ClusterAccessConfigs, and
-// those --cluster names that none configures; --cluster and --account narrow them.
-func clustersOf(ctx context.Context, reader *awsapi.Reader, configs []v1.ClusterAccessConfig, f reportFlags, region string) ([]report.Cluster, error) {
+// clustersOf are the clusters to read: those of the ClusterAccessConfigs, those
+// where AccessEntries of the trusted namespaces (which need no config) made
+// entries, and those --cluster names that none of these is; --cluster and
+// --account narrow them.
+func clustersOf(ctx context.Context, reader *awsapi.Reader, configs []v1.ClusterAccessConfig, objects []v1.AccessEntry, f reportFlags, region string) ([]report.Cluster, error) {
 	var out []report.Cluster
 	seen := map[[3]string]bool{}
 	add := func(c report.Cluster) {
@@ -207,6 +209,14 @@ func clustersOf(ctx context.Context, reader *awsapi.Reader, configs []v1.Cluster
 			return nil, err
 		}
 		add(c)
+	}
+	for i := range objects {
+		id := objects[i].Status.Identity
+		if id == nil || id.Account == "" || slices.ContainsFunc(out, func(c report.Cluster) bool { return c.Name == id.ClusterName && c.Region == id.Region }) {
+			continue
+		}
+		// No config: the operator reached it with its own credentials, and so does the report.
+		add(report.Cluster{Name: id.ClusterName, Region: id.Region, Account: id.Account, Target: awsapi.Target{Region: id.Region}})
 	}
 	for _, name := range f.clusters {
 		if slices.ContainsFunc(out, func(c report.Cluster) bool { return c.Name == name }) {

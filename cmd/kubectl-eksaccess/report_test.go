@@ -50,7 +50,9 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 	w, err := testenv.NewWorld(testenv.WorldOptions{
 		Emulator: eksemulator.Config{Clusters: []eksemulator.ClusterConfig{{Name: rCluster, Account: rAccount, Region: rRegion,
 			AuthenticationMode: eksemulator.ModeAPI, CreatorAdmin: role("cluster-creator"),
-			NodeGroups: []eksemulator.NodeGroupConfig{{Name: "workers", NodeRoleARN: role("workers")}}}}},
+			NodeGroups: []eksemulator.NodeGroupConfig{{Name: "workers", NodeRoleARN: role("workers")}}},
+			// A cluster no ClusterAccessConfig names: the trusted namespace's objects need none.
+			{Name: "plain", Account: rAccount, Region: rRegion, AuthenticationMode: eksemulator.ModeAPI}}},
 		Operator: operatorBinary(t), WorkDir: t.TempDir(), Region: rRegion,
 		OperatorArgs: []string{"--resync-period=3s", "--instance-id=report-test"},
 	})
@@ -75,6 +77,9 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 		declare("oncall", role("oncall"), "AmazonEKSViewPolicy"),
 	}
 	objects[3].Spec.ExpiresAt = &until
+	plain := declare("plain-viewers", role("viewers"), "AmazonEKSViewPolicy")
+	plain.Spec.ClusterName = "plain"
+	objects = append(objects, plain)
 	if err := w.Client.Create(ctx, cac); err != nil {
 		t.Fatal(err)
 	}
@@ -178,8 +183,8 @@ func TestReport(t *testing.T) {
 		// listings), the creator's and the two hand-made admins'. Never the
 		// declared entries whose status stands, nor the unmanaged viewer.
 		calls := w.Emulator.CallsOf(rAccount)
-		if calls["DescribeAccessEntry"] != 4 || calls["ListAccessEntries"] != 8 || calls["DescribeCluster"] != 1 {
-			t.Errorf("calls: %v; want 4 DescribeAccessEntry, one ListAccessEntries per admin-equivalent policy (8) and one DescribeCluster", calls)
+		if calls["DescribeAccessEntry"] != 4 || calls["ListAccessEntries"] != 2*8 || calls["DescribeCluster"] != 1 {
+			t.Errorf("calls: %v; want 4 DescribeAccessEntry, one ListAccessEntries per admin-equivalent policy (8) and cluster (2), and one DescribeCluster", calls)
 		}
 	})
 	t.Run("formats", func(t *testing.T) { checkFormats(t, args, len(rows)) })
@@ -250,8 +255,14 @@ func checkRows(t *testing.T, rows []report.Row) {
 	if r := rowOf(rows, role("viewers"), "AmazonEKSViewPolicy"); r == nil || r.Scope != "namespace:team-a" || r.Username == "" {
 		t.Errorf("the viewers' row: %+v", r)
 	}
-	if len(rows) != 10 {
-		t.Errorf("%d rows, want 10: %+v", len(rows), rows)
+	if n := countRows(rows, rCluster); n != 10 {
+		t.Errorf("%d rows of cluster %s, want 10: %+v", n, rCluster, rows)
+	}
+	// The cluster no config names is read too, through the identity the operator recorded.
+	if n := countRows(rows, "plain"); n != 1 || !slices.ContainsFunc(rows, func(r report.Row) bool {
+		return r.Cluster == "plain" && r.Object == rNamespace+"/plain-viewers" && r.Matches == report.Matches
+	}) {
+		t.Errorf("cluster plain: %d rows, want its one object's: %+v", n, rows)
 	}
 }
 
@@ -274,6 +285,16 @@ func checkFormats(t *testing.T, args []string, n int) {
 	}
 }
 
+func countRows(rows []report.Row, cluster string) int {
+	n := 0
+	for _, r := range rows {
+		if r.Cluster == cluster {
+			n++
+		}
+	}
+	return n
+}
+
 func countPrefix(s, prefix string) int {
 	n := 0
 	for _, l := range strings.Split(s, "\n") {
@@ -293,8 +314,8 @@ func checkFilters(t *testing.T, args []string, all []report.Row) {
 	if len(unmanaged) != 3 || slices.ContainsFunc(unmanaged, func(r report.Row) bool { return r.Origin != report.Unmanaged }) {
 		t.Errorf("--unmanaged: %+v", unmanaged)
 	}
-	if _, rows, _ := reportJSON(t, append(args, "--cluster", rCluster, "--account", rAccount)...); len(rows) != len(all) {
-		t.Errorf("--cluster and --account of the cluster: %d rows, want %d", len(rows), len(all))
+	if _, rows, _ := reportJSON(t, append(args, "--cluster", rCluster, "--account", rAccount)...); len(rows) != countRows(all, rCluster) || countRows(rows, rCluster) != len(rows) {
+		t.Errorf("--cluster and --account of the cluster: %d rows, want its %d", len(rows), countRows(all, rCluster))
 	}
 	if _, rows, _ := reportJSON(t, append(args, "--account", "444455556666")...); len(rows) != 0 {
 		t.Errorf("--account of another account: %+v", rows)
