@@ -90,6 +90,9 @@ type entryPass struct {
 	// verdict is the guardrails' verdict, set by checkGuardrails for an object
 	// outside the trusted namespaces.
 	verdict *guardrails.Verdict
+	// view is what the guardrails read of a tenant object's world, read once a
+	// pass (tenantViewOf).
+	view *tenantView
 
 	// principal is what an IAM lookup of the principal found, when the pass made
 	// one (checkPrincipalBetween, checkPrincipal).

@@ -63,10 +63,7 @@ func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPas
 	if err != nil {
 		return err
 	}
-	cfg, err := clusterGuardrails(ctx, r.Client, p.cac)
-	if err != nil {
-		return err
-	}
+	cfg := p.view.cfg
 	if req.Places, err = r.places(ctx, p.ae, cfg); err != nil {
 		return err
 	}
@@ -94,11 +91,11 @@ func (r *AccessEntryReconciler) checkGuardrails(ctx context.Context, p *entryPas
 // reserved for the platform (reservedFor; the reason is logged, the tenant is
 // told only that it is reserved).
 func (r *AccessEntryReconciler) tenantRequest(ctx context.Context, p *entryPass) (guardrails.Request, error) {
-	nsLabels, err := r.namespaceLabels(ctx, p.ae.Namespace, p.cac)
+	view, err := r.tenantViewOf(ctx, p)
 	if err != nil {
 		return guardrails.Request{}, err
 	}
-	req := guardrails.RequestFor(p.ae, nsLabels)
+	req := guardrails.RequestFor(p.ae, view.labels)
 	why, err := r.claims().reservedFor(ctx, p.ae, p.cac)
 	if err != nil {
 		return guardrails.Request{}, err
@@ -312,6 +309,32 @@ func (r *AccessEntryReconciler) adoptionProblems(p *entryPass, obs *plan.Observe
 		out = append(out, p.verdict.JudgeAdoption(*obs)...)
 	}
 	return out
+}
+
+// tenantView is what the guardrails read of a tenant object's world: its
+// namespace's labels and its cluster's config.
+type tenantView struct {
+	cac    *v1.ClusterAccessConfig
+	labels map[string]string
+	cfg    guardrails.Config
+}
+
+// tenantViewOf reads the pass's tenantView, once for its config: both the
+// permission-set lookup (setOutOfReach) and the guardrails judge by it.
+func (r *AccessEntryReconciler) tenantViewOf(ctx context.Context, p *entryPass) (*tenantView, error) {
+	if p.view != nil && p.view.cac == p.cac {
+		return p.view, nil
+	}
+	labels, err := r.namespaceLabels(ctx, p.ae.Namespace, p.cac)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := clusterGuardrails(ctx, r.Client, p.cac)
+	if err != nil {
+		return nil, err
+	}
+	p.view = &tenantView{cac: p.cac, labels: labels, cfg: cfg}
+	return p.view, nil
 }
 
 // namespaceLabels are the labels of a namespace, read when a rule of the config

@@ -88,19 +88,15 @@ func (r *AccessEntryReconciler) setOutOfReach(ctx context.Context, p *entryPass,
 	if p.cac == nil {
 		return true, nil
 	}
-	nsLabels, err := r.namespaceLabels(ctx, p.ae.Namespace, p.cac)
+	view, err := r.tenantViewOf(ctx, p)
 	if err != nil {
 		return false, err
 	}
-	cfg, err := clusterGuardrails(ctx, r.Client, p.cac)
-	if err != nil {
-		return false, err
-	}
-	req := guardrails.RequestFor(p.ae, nsLabels)
+	req := guardrails.RequestFor(p.ae, view.labels)
 	set := p.ae.Spec.IdentityCenter.PermissionSet
 	for _, path := range []string{awsapi.SSORolePath, awsapi.SSORolePath + p.id.Region + "/"} {
 		req.Principal = fmt.Sprintf("arn:%s:iam::%s:role%sAWSReservedSSO_%s_0123456789abcdef", p.id.Partition, account, path, set)
-		if guardrails.MayName(cfg, req) {
+		if guardrails.MayName(view.cfg, req) {
 			return false, nil
 		}
 	}
