@@ -34,6 +34,15 @@ func createConfig(t *testing.T, cac *v1.ClusterAccessConfig) {
 	})
 }
 
+// rulesConfig creates the ClusterAccessConfig of cluster with these guardrail
+// rules, and waits until it has read the cluster's account.
+func rulesConfig(t *testing.T, cluster string, rules ...v1.GrantRule) {
+	t.Helper()
+	createConfig(t, &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{
+		ClusterName: cluster, Guardrails: v1.Guardrails{Rules: rules}}})
+	waitConfig(t, cluster, 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) && c.Status.AccountID != "" })
+}
+
 // waitConfig waits until the ClusterAccessConfig satisfies ok and returns it.
 func waitConfig(t *testing.T, name string, timeout time.Duration, what string, ok func(*v1.ClusterAccessConfig) bool) *v1.ClusterAccessConfig {
 	t.Helper()

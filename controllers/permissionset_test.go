@@ -187,6 +187,20 @@ func TestPermissionSetPrincipals(t *testing.T) {
 	})
 }
 
+// setObject is a tenant's AccessEntry naming a permission set, with View in its
+// own namespace, in a shard of the tests' managers; deleted when the test ends.
+func setObject(t *testing.T, tenant client.Client, shard, ns, name, cluster, set string) *v1.AccessEntry {
+	t.Helper()
+	ae := &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{shardLabel: shard}},
+		Spec: v1.AccessEntrySpec{ClusterName: cluster, IdentityCenter: &v1.IdentityCenterPrincipal{PermissionSet: set},
+			AccessPolicies: []v1.AccessPolicy{policy(viewPolicy, v1.ScopeNamespace(ns))}}}
+	if err := tenant.Create(context.Background(), ae); err != nil {
+		t.Fatalf("the tenant creating %s: %v", name, err)
+	}
+	t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(ae)) })
+	return ae
+}
+
 // A tenant names only the permission sets its rule allows: by the rule's
 // permissionSets patterns, with {{namespace}} kept to the namespace's own.
 func TestTenantPermissionSets(t *testing.T) {
@@ -199,19 +213,10 @@ func TestTenantPermissionSets(t *testing.T) {
 	rule := v1.GrantRule{Name: "people", Namespaces: v1.RuleNamespaces{Names: []string{tenantNS}},
 		Principals:     v1.RulePrincipals{PermissionSets: []v1.Pattern{"{{namespace}}-*"}},
 		AccessPolicies: []v1.PolicyGrant{{PolicyARN: viewPolicy}}}
-	createConfig(t, &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: "sso-tenants"}, Spec: v1.ClusterAccessConfigSpec{
-		ClusterName: "sso-tenants", Guardrails: v1.Guardrails{Rules: []v1.GrantRule{rule}}}})
-	waitConfig(t, "sso-tenants", 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) && c.Status.AccountID != "" })
+	rulesConfig(t, "sso-tenants", rule)
 
 	tenantEntry := func(name, set string) *v1.AccessEntry {
-		ae := &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: tenantNS, Labels: map[string]string{shardLabel: "sso-tenants"}},
-			Spec: v1.AccessEntrySpec{ClusterName: "sso-tenants", IdentityCenter: &v1.IdentityCenterPrincipal{PermissionSet: set},
-				AccessPolicies: []v1.AccessPolicy{policy(viewPolicy, tenantNS)}}}
-		if err := tenant.Create(context.Background(), ae); err != nil {
-			t.Fatalf("the tenant creating %s: %v", name, err)
-		}
-		t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(ae)) })
-		return ae
+		return setObject(t, tenant, "sso-tenants", tenantNS, name, "sso-tenants", set)
 	}
 	mine := tenantEntry("sso-mine", tenantNS+"-readers")
 	theirs := tenantEntry("sso-platform", "PlatformAdmins")
@@ -281,20 +286,9 @@ func TestReprovisionedSetStaysWithItsHolder(t *testing.T) {
 	testenv.RequireControlPlane(t)
 	tenant := tenantClient(t)
 	iamManager(t, "sso-race", 30*time.Second)
-	config := func(cluster string, rule v1.GrantRule) {
-		createConfig(t, &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{
-			ClusterName: cluster, Guardrails: v1.Guardrails{Rules: []v1.GrantRule{rule}}}})
-		waitConfig(t, cluster, 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) && c.Status.AccountID != "" })
-	}
+	config := func(cluster string, rule v1.GrantRule) { rulesConfig(t, cluster, rule) }
 	tenantObject := func(ns, name, cluster, set string) *v1.AccessEntry {
-		ae := &v1.AccessEntry{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{shardLabel: "sso-race"}},
-			Spec: v1.AccessEntrySpec{ClusterName: cluster, IdentityCenter: &v1.IdentityCenterPrincipal{PermissionSet: set},
-				AccessPolicies: []v1.AccessPolicy{policy(viewPolicy, v1.ScopeNamespace(ns))}}}
-		if err := tenant.Create(context.Background(), ae); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { deleteAndWait(t, client.ObjectKeyFromObject(ae)) })
-		return ae
+		return setObject(t, tenant, "sso-race", ns, name, cluster, set)
 	}
 	// race re-provisions the set right after the holder's lookup, creates the
 	// rival once the shared listing shows the new role (15 s), and returns

@@ -100,9 +100,7 @@ func narrowRule() v1.GrantRule {
 // waits until it has read the cluster's account.
 func tenancyConfig(t *testing.T, cluster string) {
 	t.Helper()
-	createConfig(t, &v1.ClusterAccessConfig{ObjectMeta: metav1.ObjectMeta{Name: cluster}, Spec: v1.ClusterAccessConfigSpec{
-		ClusterName: cluster, Guardrails: v1.Guardrails{Rules: []v1.GrantRule{tenancyRule()}}}})
-	waitConfig(t, cluster, 30*time.Second, "to read the cluster", func(c *v1.ClusterAccessConfig) bool { return configReady(c) && c.Status.AccountID != "" })
+	rulesConfig(t, cluster, tenancyRule())
 }
 
 // setRules replaces the guardrails of a ClusterAccessConfig.
