@@ -426,7 +426,7 @@ func (r *ClusterAccessConfigReconciler) pruneEntry(ctx context.Context, p *clust
 // unmanagedEntry is the record of an entry no AccessEntry declares, with what it
 // reaches and what shows EKS made it; the action is the caller's to decide.
 func unmanagedEntry(cac *v1.ClusterAccessConfig, principal string, obs *plan.Observed) v1.UnmanagedEntry {
-	u := v1.UnmanagedEntry{PrincipalARN: principal, Type: obs.Type, MadeByEKS: guardrails.MadeByEKS(principal, *obs, clusterCreatedAt(cac))}
+	u := v1.UnmanagedEntry{PrincipalARN: principal, Type: obs.Type, MadeByEKS: guardrails.MadeByEKSHoldingAdmin(principal, *obs, clusterCreatedAt(cac))}
 	for arn := range obs.Policies {
 		u.AdminEquivalent = u.AdminEquivalent || accesspolicy.IsAdminEquivalentARN(arn)
 	}

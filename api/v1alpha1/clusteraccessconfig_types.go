@@ -429,7 +429,9 @@ type UnmanagedEntry struct {
 	// +optional
 	AdminEquivalent bool `json:"adminEquivalent,omitempty"`
 	// MadeByEKS says what shows that EKS made the entry itself (a node type, the
-	// cluster creator's entry, a policy EKS associates for its components).
+	// cluster creator's entry, a policy EKS associates for its components). For
+	// an admin-equivalent entry a component's policy beside it does not count:
+	// anyone who may associate policies can add one.
 	// +optional
 	MadeByEKS string `json:"madeByEKS,omitempty"`
 }

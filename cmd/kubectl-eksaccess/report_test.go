@@ -94,6 +94,10 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 	// Cluster-admin made by hand minutes after the cluster, as a Terraform apply
 	// does: it looks like the creator's entry, and is not.
 	outOfBand(t, api, role("terraform-admin"), "AmazonEKSClusterAdminPolicy")
+	// Admin made by hand to pass for EKS's: a component's policy beside it, or
+	// Secrets read alone (a policy EKS's components also hold).
+	outOfBand(t, api, role("masquerade"), "AmazonEKSArgoCDClusterPolicy", "AmazonEKSAdminPolicy")
+	outOfBand(t, api, role("secret-reader"), "AmazonEKSSecretReaderPolicy")
 	for _, ae := range objects {
 		testenv.Eventually(t, 60*time.Second, ae.Name+" Ready", func() (bool, string) {
 			got := &v1.AccessEntry{}
@@ -108,7 +112,7 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 		if err := w.Client.Get(ctx, client.ObjectKeyFromObject(cac), got); err != nil {
 			return false, err.Error()
 		}
-		return len(got.Status.UnmanagedEntries) == 5, fmt.Sprint(got.Status.UnmanagedEntries)
+		return len(got.Status.UnmanagedEntries) == 7, fmt.Sprint(got.Status.UnmanagedEntries)
 	})
 	w.StopOperator()
 	if _, err := api.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(rCluster), PrincipalArn: aws.String(role("drifter")),
@@ -137,15 +141,17 @@ func emulatorEKS(url string) *eks.Client {
 }
 
 // outOfBand makes an entry as a person with the console would.
-func outOfBand(t *testing.T, api *eks.Client, principal, policy string) {
+func outOfBand(t *testing.T, api *eks.Client, principal string, policies ...string) {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := api.CreateAccessEntry(ctx, &eks.CreateAccessEntryInput{ClusterName: aws.String(rCluster), PrincipalArn: aws.String(principal)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(rCluster), PrincipalArn: aws.String(principal),
-		PolicyArn: aws.String(policyARN + policy), AccessScope: &ekstypes.AccessScope{Type: ekstypes.AccessScopeTypeCluster}}); err != nil {
-		t.Fatal(err)
+	for _, policy := range policies {
+		if _, err := api.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(rCluster), PrincipalArn: aws.String(principal),
+			PolicyArn: aws.String(policyARN + policy), AccessScope: &ekstypes.AccessScope{Type: ekstypes.AccessScopeTypeCluster}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -180,11 +186,11 @@ func TestReport(t *testing.T) {
 	t.Run("rows", func(t *testing.T) { checkRows(t, rows) })
 	t.Run("cheap", func(t *testing.T) {
 		// Described: the escalated entry (its status no longer agrees with the
-		// listings), the creator's and the two hand-made admins'. Never the
+		// listings), the creator's and the four hand-made admins'. Never the
 		// declared entries whose status stands, nor the unmanaged viewer.
 		calls := w.Emulator.CallsOf(rAccount)
-		if calls["DescribeAccessEntry"] != 4 || calls["ListAccessEntries"] != 2*8 || calls["DescribeCluster"] != 1 {
-			t.Errorf("calls: %v; want 4 DescribeAccessEntry, one ListAccessEntries per admin-equivalent policy (8) and cluster (2), and one DescribeCluster", calls)
+		if calls["DescribeAccessEntry"] != 6 || calls["ListAccessEntries"] != 2*8 || calls["DescribeCluster"] != 1 {
+			t.Errorf("calls: %v; want 6 DescribeAccessEntry, one ListAccessEntries per admin-equivalent policy (8) and cluster (2), and one DescribeCluster", calls)
 		}
 	})
 	t.Run("formats", func(t *testing.T) { checkFormats(t, args, len(rows)) })
@@ -192,7 +198,7 @@ func TestReport(t *testing.T) {
 	t.Run("fail-on", func(t *testing.T) { checkFailOn(t, args) })
 	t.Run("operator's gauge", func(t *testing.T) {
 		// What the operator recorded before it stopped: the declared admins, the
-		// creator's entry (EKS's) and the two hand-made admins'.
+		// creator's entry (EKS's) and the four hand-made admins'.
 		var entries v1.AccessEntryList
 		var configs v1.ClusterAccessConfigList
 		if err := w.Client.List(context.Background(), &entries); err != nil {
@@ -203,7 +209,7 @@ func TestReport(t *testing.T) {
 		}
 		got := controllers.CountAdminHolders(entries.Items, configs.Items)
 		want := map[controllers.HolderKey]int{{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginDeclared}: 1,
-			{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginEKS}: 1, {Cluster: rCluster, Region: rRegion, Origin: controllers.OriginUnmanaged}: 2}
+			{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginEKS}: 1, {Cluster: rCluster, Region: rRegion, Origin: controllers.OriginUnmanaged}: 4}
 		if !maps.Equal(got, want) {
 			t.Errorf("admin holders %v, want %v; unmanaged entries %+v", got, want, configs.Items[0].Status.UnmanagedEntries)
 		}
@@ -236,6 +242,9 @@ func checkRows(t *testing.T, rows []report.Row) {
 		{role("cluster-creator"), "AmazonEKSClusterAdminPolicy", report.MadeByEKS, true, "", report.FromEKS, "creator"},
 		{role("hand-made-admin"), "AmazonEKSAdminPolicy", report.Unmanaged, true, "", report.FromEKS, "no AccessEntry declares it"},
 		{role("terraform-admin"), "AmazonEKSClusterAdminPolicy", report.Unmanaged, true, "", report.FromEKS, "the creator's entry is " + role("cluster-creator")},
+		{role("masquerade"), "AmazonEKSAdminPolicy", report.Unmanaged, true, "", report.FromEKS, "no AccessEntry declares it"},
+		{role("masquerade"), "AmazonEKSArgoCDClusterPolicy", report.Unmanaged, false, "", report.FromEKS, "no AccessEntry declares it"},
+		{role("secret-reader"), "AmazonEKSSecretReaderPolicy", report.Unmanaged, true, "", report.FromEKS, "no AccessEntry declares it"},
 		{role("hand-made-viewer"), "", report.Unmanaged, false, "", report.FromConfigStatus, "Kept"},
 		{role("workers"), "", report.MadeByEKS, false, "", report.FromConfigStatus, "EC2_LINUX"},
 	} {
@@ -255,8 +264,8 @@ func checkRows(t *testing.T, rows []report.Row) {
 	if r := rowOf(rows, role("viewers"), "AmazonEKSViewPolicy"); r == nil || r.Scope != "namespace:team-a" || r.Username == "" {
 		t.Errorf("the viewers' row: %+v", r)
 	}
-	if n := countRows(rows, rCluster); n != 10 {
-		t.Errorf("%d rows of cluster %s, want 10: %+v", n, rCluster, rows)
+	if n := countRows(rows, rCluster); n != 13 {
+		t.Errorf("%d rows of cluster %s, want 13: %+v", n, rCluster, rows)
 	}
 	// The cluster no config names is read too, through the identity the operator recorded.
 	if n := countRows(rows, "plain"); n != 1 || !slices.ContainsFunc(rows, func(r report.Row) bool {
@@ -307,11 +316,11 @@ func countPrefix(s, prefix string) int {
 
 func checkFilters(t *testing.T, args []string, all []report.Row) {
 	_, admin, _ := reportJSON(t, append(args, "--admin")...)
-	if len(admin) != 5 || slices.ContainsFunc(admin, func(r report.Row) bool { return !r.Admin }) {
+	if len(admin) != 7 || slices.ContainsFunc(admin, func(r report.Row) bool { return !r.Admin }) {
 		t.Errorf("--admin: %+v", admin)
 	}
 	_, unmanaged, _ := reportJSON(t, append(args, "--unmanaged")...)
-	if len(unmanaged) != 3 || slices.ContainsFunc(unmanaged, func(r report.Row) bool { return r.Origin != report.Unmanaged }) {
+	if len(unmanaged) != 6 || slices.ContainsFunc(unmanaged, func(r report.Row) bool { return r.Origin != report.Unmanaged }) {
 		t.Errorf("--unmanaged: %+v", unmanaged)
 	}
 	if _, rows, _ := reportJSON(t, append(args, "--cluster", rCluster, "--account", rAccount)...); len(rows) != countRows(all, rCluster) || countRows(rows, rCluster) != len(rows) {
@@ -328,7 +337,7 @@ func checkFailOn(t *testing.T, args []string) {
 		code      int
 		want, not []string
 	}{
-		{"unmanaged-admin", exitFindings, []string{"hand-made-admin", "terraform-admin"}, []string{"cluster-creator holds", "drifter"}},
+		{"unmanaged-admin", exitFindings, []string{"hand-made-admin", "terraform-admin", "masquerade", "secret-reader"}, []string{"cluster-creator holds", "drifter"}},
 		{"undeclared-admin", exitFindings, []string{"hand-made-admin", "cluster-creator"}, []string{"drifter"}},
 		{"drift", exitFindings, []string{"drifter"}, []string{"hand-made-admin"}},
 		{"no-such-thing", exitUsage, []string{"unmanaged-admin, undeclared-admin, drift"}, nil},

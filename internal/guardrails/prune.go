@@ -7,6 +7,7 @@ import (
 	"time"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/accesspolicy"
 	"github.com/eksaccess/eks-access-operator/internal/awsarn"
 	"github.com/eksaccess/eks-access-operator/internal/plan"
 )
@@ -63,6 +64,23 @@ func MadeByEKS(principal string, o plan.Observed, clusterCreated time.Time) stri
 		return CreatorEntry
 	}
 	return ""
+}
+
+// MadeByEKSHoldingAdmin is MadeByEKS for a judgement of who holds admin access
+// (the access report, the admin holders gauge): an entry holding an
+// admin-equivalent policy is taken for EKS's only by signs nobody else can give
+// it (its type, a service-linked role, a username only EKS may give) or as the
+// creator's entry. A component's policy beside the admin one proves nothing:
+// anyone who may associate policies can add one, and so can EKS's own entries
+// be given more by hand. Pruning keeps the looser MadeByEKS, which errs toward
+// keeping an entry.
+func MadeByEKSHoldingAdmin(principal string, o plan.Observed, clusterCreated time.Time) string {
+	why := MadeByEKS(principal, o, clusterCreated)
+	if why == "" || why == CreatorEntry || !slices.ContainsFunc(slices.Collect(maps.Keys(o.Policies)), accesspolicy.IsAdminEquivalentARN) {
+		return why
+	}
+	o.Policies = nil
+	return MadeByEKS(principal, o, time.Time{})
 }
 
 // CreatorEntry is what MadeByEKS says of an entry that looks like the one EKS

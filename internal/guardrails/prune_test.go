@@ -89,3 +89,36 @@ func TestDecidePrune(t *testing.T) {
 		})
 	}
 }
+
+// For who holds admin, a component's policy beside an admin-equivalent one does
+// not make an entry EKS's: anyone who may associate policies can add one.
+func TestMadeByEKSHoldingAdmin(t *testing.T) {
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	observed := func(typ string, at time.Time, names ...string) plan.Observed {
+		o := plan.Observed{Type: typ, CreatedAt: at, ARN: "arn:aws:eks:us-west-2:111122223333:access-entry/demo/role/111122223333/x/1", Policies: map[string]plan.ObservedPolicy{}}
+		for _, n := range names {
+			o.Policies[awsarn.PolicyARN("aws", n)] = plan.ObservedPolicy{}
+		}
+		return o
+	}
+	const person = "arn:aws:iam::111122223333:role/someone"
+	for _, c := range []struct {
+		name       string
+		principal  string
+		o          plan.Observed
+		loose, eks bool
+	}{
+		{"a component's entry", person, observed("STANDARD", created.Add(time.Hour), "AmazonEKSArgoCDClusterPolicy"), true, true},
+		{"a component's policy beside cluster-admin", person, observed("STANDARD", created.Add(time.Hour), "AmazonEKSAutoNodePolicy", "AmazonEKSClusterAdminPolicy"), true, false},
+		{"Secrets read, alone", person, observed("STANDARD", created.Add(time.Hour), "AmazonEKSSecretReaderPolicy"), true, false},
+		{"Argo CD's namespaced policy", person, observed("STANDARD", created.Add(time.Hour), "AmazonEKSArgoCDClusterPolicy", "AmazonEKSArgoCDPolicy"), true, false},
+		{"the creator's entry", person, observed("STANDARD", created.Add(time.Second), "AmazonEKSClusterAdminPolicy"), true, true},
+		{"a service-linked role with admin", "arn:aws:iam::111122223333:role/aws-service-role/eks.amazonaws.com/AWSServiceRoleForAmazonEKS", observed("STANDARD", created.Add(time.Hour), "AmazonEKSClusterAdminPolicy"), true, true},
+		{"a hand-made admin", person, observed("STANDARD", created.Add(time.Hour), "AmazonEKSAdminPolicy"), false, false},
+	} {
+		loose, strict := MadeByEKS(c.principal, c.o, created), MadeByEKSHoldingAdmin(c.principal, c.o, created)
+		if (loose != "") != c.loose || (strict != "") != c.eks {
+			t.Errorf("%s: MadeByEKS %q, MadeByEKSHoldingAdmin %q; want EKS's %v and %v", c.name, loose, strict, c.loose, c.eks)
+		}
+	}
+}

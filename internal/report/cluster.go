@@ -218,7 +218,7 @@ func (cr *clusterRead) originOf(ctx context.Context, principal string, obs *plan
 	if owner, owned := ownership.Of(obs.Tags); owned {
 		return Unmanaged, "it carries the ownership tags of " + owner.String() + ", which holds it no longer here: left behind (deletionPolicy Retain, a removed finalizer) or another instance's", nil
 	}
-	if why := guardrails.MadeByEKS(principal, *obs, time.Time{}); why != "" {
+	if why := guardrails.MadeByEKSHoldingAdmin(principal, *obs, time.Time{}); why != "" {
 		return MadeByEKS, why, nil
 	}
 	facts, err := cr.clusterFacts(ctx)
