@@ -77,6 +77,14 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 		declare("oncall", role("oncall"), "AmazonEKSViewPolicy"),
 	}
 	objects[3].Spec.ExpiresAt = &until
+	// A grant that ends during the setup (revoked: it holds nothing, and has no
+	// row), and one whose end passes while the operator is down (overdue).
+	brief := declare("brief", role("brief"), "AmazonEKSClusterAdminPolicy")
+	soon := metav1.NewTime(time.Now().Add(5 * time.Second))
+	brief.Spec.ExpiresAt = &soon
+	overdue := declare("overdue", role("overdue"), "AmazonEKSViewPolicy")
+	overdue.Spec.ExpiresAt = &until
+	objects = append(objects, brief, overdue)
 	plain := declare("plain-viewers", role("viewers"), "AmazonEKSViewPolicy")
 	plain.Spec.ClusterName = "plain"
 	objects = append(objects, plain)
@@ -104,6 +112,10 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 			if err := w.Client.Get(ctx, client.ObjectKeyFromObject(ae), got); err != nil {
 				return false, err.Error()
 			}
+			if ae == brief {
+				c := meta.FindStatusCondition(got.Status.Conditions, v1.ConditionReady)
+				return c != nil && c.Reason == v1.ReasonExpired, fmt.Sprint(got.Status.Conditions)
+			}
 			return meta.IsStatusConditionTrue(got.Status.Conditions, v1.ConditionReady) && got.Status.LastVerifiedAt != nil, fmt.Sprint(got.Status.Conditions)
 		})
 	}
@@ -115,6 +127,12 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 		return len(got.Status.UnmanagedEntries) == 7, fmt.Sprint(got.Status.UnmanagedEntries)
 	})
 	w.StopOperator()
+	past := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
+	patch := client.MergeFrom(overdue.DeepCopy())
+	overdue.Spec.ExpiresAt = &past
+	if err := w.Client.Patch(ctx, overdue, patch); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := api.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(rCluster), PrincipalArn: aws.String(role("drifter")),
 		PolicyArn: aws.String(policyARN + "AmazonEKSEditPolicy"), AccessScope: &ekstypes.AccessScope{Type: ekstypes.AccessScopeTypeCluster}}); err != nil {
 		t.Fatal(err)
@@ -186,11 +204,12 @@ func TestReport(t *testing.T) {
 	t.Run("rows", func(t *testing.T) { checkRows(t, rows) })
 	t.Run("cheap", func(t *testing.T) {
 		// Described: the escalated entry (its status no longer agrees with the
-		// listings), the creator's and the four hand-made admins'. Never the
-		// declared entries whose status stands, nor the unmanaged viewer.
+		// listings), the overdue one (changed since its status), the creator's
+		// and the four hand-made admins'. Never the declared entries whose
+		// status stands, nor the unmanaged viewer.
 		calls := w.Emulator.CallsOf(rAccount)
-		if calls["DescribeAccessEntry"] != 6 || calls["ListAccessEntries"] != 2*8 || calls["DescribeCluster"] != 1 {
-			t.Errorf("calls: %v; want 6 DescribeAccessEntry, one ListAccessEntries per admin-equivalent policy (8) and cluster (2), and one DescribeCluster", calls)
+		if calls["DescribeAccessEntry"] != 7 || calls["ListAccessEntries"] != 2*8 || calls["DescribeCluster"] != 1 {
+			t.Errorf("calls: %v; want 7 DescribeAccessEntry, one ListAccessEntries per admin-equivalent policy (8) and cluster (2), and one DescribeCluster", calls)
 		}
 	})
 	t.Run("formats", func(t *testing.T) { checkFormats(t, args, len(rows)) })
@@ -261,11 +280,17 @@ func checkRows(t *testing.T, rows []report.Row) {
 	if r := rowOf(rows, role("oncall"), "AmazonEKSViewPolicy"); r == nil || r.Until == nil || r.Object != rNamespace+"/oncall" {
 		t.Errorf("the time-bound grant's row says until when, and its object: %+v", r)
 	}
+	if r := rowOf(rows, role("overdue"), "AmazonEKSViewPolicy"); r == nil || r.Matches != report.Drifted || !strings.Contains(r.Drift, "and EKS still holds it") {
+		t.Errorf("the grant past its end that EKS still holds is drifted: %+v", r)
+	}
+	if slices.ContainsFunc(rows, func(r report.Row) bool { return r.Principal == role("brief") }) {
+		t.Errorf("the expired grant the operator revoked has rows: %+v", rows)
+	}
 	if r := rowOf(rows, role("viewers"), "AmazonEKSViewPolicy"); r == nil || r.Scope != "namespace:team-a" || r.Username == "" {
 		t.Errorf("the viewers' row: %+v", r)
 	}
-	if n := countRows(rows, rCluster); n != 13 {
-		t.Errorf("%d rows of cluster %s, want 13: %+v", n, rCluster, rows)
+	if n := countRows(rows, rCluster); n != 14 {
+		t.Errorf("%d rows of cluster %s, want 14: %+v", n, rCluster, rows)
 	}
 	// The cluster no config names is read too, through the identity the operator recorded.
 	if n := countRows(rows, "plain"); n != 1 || !slices.ContainsFunc(rows, func(r report.Row) bool {

@@ -98,8 +98,12 @@ func (r *Reader) For(t Target, account string) EKS {
 		// gives up after a burst of throttling, which a paced reader rides out.
 		o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = 10
-			so.MaxBackoff = 5 * time.Second
 			so.RateLimiter = ratelimit.None
+			// The pace already spaces the calls: a throttled one (the two buckets,
+			// ours and EKS's, a moment apart) waits a little, then its token.
+			so.Backoff = retry.BackoffDelayerFunc(func(attempt int, _ error) (time.Duration, error) {
+				return min(time.Duration(attempt)*100*time.Millisecond, 2*time.Second), nil
+			})
 		})
 		o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
 			// After Retry, so that every attempt waits for a token and is counted.

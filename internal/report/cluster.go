@@ -37,9 +37,11 @@ type clusterRead struct {
 func readCluster(ctx context.Context, r *awsapi.Reader, c Cluster, declared []*v1.AccessEntry, o Options) ([]Row, []string, error) {
 	cr := &clusterRead{c: c, eks: r.For(c.Target, c.Account), o: o, now: o.Now(), holding: map[string]*v1.AccessEntry{}}
 	for _, ae := range declared {
-		if holds(ae) {
+		switch {
+		case holds(ae):
 			cr.holding[ae.Status.Identity.PrincipalARN] = ae
-		} else {
+		case !ae.Spec.Expired(cr.now):
+			// An expired grant that holds nothing is history, not access.
 			cr.rows = append(cr.rows, cr.specRows(ae, Pending, pendingWhy(ae))...)
 		}
 	}
@@ -50,6 +52,7 @@ func readCluster(ctx context.Context, r *awsapi.Reader, c Cluster, declared []*v
 		err = cr.cheap(ctx)
 	}
 	cr.resolveCreator()
+	cr.markOverdue()
 	return cr.rows, cr.notes, err
 }
 
@@ -373,6 +376,24 @@ func (cr *clusterRead) specRows(ae *v1.AccessEntry, matches, drift string) []Row
 		rows = append(rows, cr.policyRow(base, p.PolicyARN, s))
 	}
 	return rows
+}
+
+// markOverdue calls drifted a time-bound grant past its end that EKS still
+// holds: the operator has not revoked it yet.
+func (cr *clusterRead) markOverdue() {
+	for i := range cr.rows {
+		r := &cr.rows[i]
+		if r.Origin == Declared && r.Source != FromSpec && r.Until != nil && !cr.now.Before(*r.Until) {
+			r.Matches, r.Drift = Drifted, joinDetail(r.Drift, "expired at "+r.Until.UTC().Format(time.RFC3339)+", and EKS still holds it")
+		}
+	}
+}
+
+func joinDetail(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // pendingWhy is the Ready condition of an object that holds no entry.

@@ -130,7 +130,8 @@ type Report struct {
 	Notes []string
 }
 
-// Build reads every cluster and returns its rows, sorted by cluster and principal.
+// Build reads every cluster and returns its rows, sorted by account, region,
+// cluster, principal and policy.
 // objects are the AccessEntries of every namespace.
 func Build(ctx context.Context, r *awsapi.Reader, clusters []Cluster, objects []v1.AccessEntry, o Options) *Report {
 	if o.Now == nil {
@@ -186,16 +187,17 @@ func compareRows(a, b Row) int {
 }
 
 // declaredIn are the AccessEntries that name the cluster: by the identity their
-// status records, else by their spec (a region left out matches any).
+// status records (its account too), else by their spec (a region left out
+// matches any).
 func declaredIn(c Cluster, objects []v1.AccessEntry) []*v1.AccessEntry {
 	var out []*v1.AccessEntry
 	for i := range objects {
 		ae := &objects[i]
-		name, region := ae.Spec.ClusterName, ae.Spec.Region
+		name, region, account := ae.Spec.ClusterName, ae.Spec.Region, ""
 		if id := ae.Status.Identity; id != nil {
-			name, region = id.ClusterName, id.Region
+			name, region, account = id.ClusterName, id.Region, id.Account
 		}
-		if name == c.Name && (region == "" || region == c.Region) {
+		if name == c.Name && (region == "" || region == c.Region) && (account == "" || c.Account == "" || account == c.Account) {
 			out = append(out, ae)
 		}
 	}
