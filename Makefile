@@ -124,7 +124,7 @@ demo-binary:
 	go build -o $(BIN)/kubectl-eksaccess ./cmd/kubectl-eksaccess
 
 .PHONY: bench
-bench: envtest-assets build bench-binary ## Benchmark 1,000 entries against EKS's rate limit (ARGS="--entries 10000" for more, ARGS="--accounts 10 --entries 100" for many accounts, ARGS=--events with events, ARGS=--expiry for 1,000 grants expiring at once, ARGS="--expiry --requests" with the grants made through approved requests).
+bench: envtest-assets build bench-binary ## Benchmark 1,000 entries against EKS's rate limit (ARGS="--entries 10000" for more, ARGS="--accounts 10 --entries 100" for many accounts, ARGS=--events with events, ARGS=--expiry for 1,000 grants expiring at once, ARGS="--expiry --requests" with the grants made through approved requests, ARGS=--report for the access report over 50 clusters in 5 accounts).
 	$(BIN)/bench $(ARGS)
 
 .PHONY: bench-tenancy
@@ -132,13 +132,14 @@ bench-tenancy: envtest-assets ## One namespace's 1,000 objects in Conflict, anot
 	KUBEBUILDER_ASSETS=$(K8S_BIN) go test -run '^$$' -bench BenchmarkConflictBacklog -benchtime 1x -timeout 30m ./controllers/
 
 .PHONY: bench-smoke
-bench-smoke: envtest-assets build bench-binary ## A 50-entry benchmark run, a two-account one, one with events and two of expiring grants (made directly and through requests), so the harness does not rot.
+bench-smoke: envtest-assets build bench-binary ## A 50-entry benchmark run, a two-account one, one with events, two of expiring grants (made directly and through requests) and one of the access report, so the harness does not rot.
 	$(BIN)/bench --entries 50 --rate 50 --burst 50 --sweep-period 5s --steady 10s --heals 2 --round-qps 20 --smoke
 	$(BIN)/bench --accounts 2 --entries 20 --rate 20 --burst 20 --smoke
 	$(BIN)/bench --events --entries 40 --rate 50 --burst 50 --sweep-period 10s --events-sweep-period 10s --events-watched-sweep-period 10s \
 		--steady 10s --heals 2 --loss-changes 0 --events-delay 1s --events-jitter 2s --smoke
 	$(BIN)/bench --expiry --entries 50 --rate 20 --burst 20 --smoke
 	$(BIN)/bench --expiry --requests --entries 30 --rate 20 --burst 20 --smoke
+	$(BIN)/bench --report --clusters 4 --accounts 2 --entries 20 --rate 5 --burst 5 --smoke
 
 .PHONY: bench-binary
 bench-binary:

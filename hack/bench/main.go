@@ -6,7 +6,8 @@
 //
 // `make bench` runs it at 1,000 entries; `--entries 10000` goes further. With
 // --smoke it is a small run for `make test` that fails when a target that holds at
-// any size (steady state, nothing Stalled) is missed.
+// any size (steady state, nothing Stalled) is missed. --report measures the access
+// report instead, with no operator running.
 package main
 
 import (
@@ -71,6 +72,9 @@ type options struct {
 
 	expiry   bool
 	requests bool
+
+	report   bool
+	clusters int
 }
 
 func main() {
@@ -105,7 +109,16 @@ func main() {
 	flag.IntVar(&o.lossChanges, "loss-changes", 10, "with --events: changes of each kind made while events are lost (0: no loss run)")
 	flag.BoolVar(&o.expiry, "expiry", false, "the expiry benchmark: --entries time-bound grants of one account expiring within a minute, revoked against the floor of one delete each, while another account makes changes")
 	flag.BoolVar(&o.requests, "requests", false, "with --expiry: the grants are made through AccessRequests, each approved, in a tenant's namespace under a time-bound rule")
+	flag.BoolVar(&o.report, "report", false, "the access report benchmark: the default report over --clusters clusters in --accounts accounts (default 5) with --entries entries each (default 100), timed against the floor of the calls it made; no operator runs")
+	flag.IntVar(&o.clusters, "clusters", 50, "with --report: the clusters, spread over --accounts accounts")
 	flag.Parse()
+	if o.report {
+		if err := runReportBench(o); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	listPoll = max(time.Second, time.Duration(o.entries/2000)*time.Second)
 	if o.expiry {
 		res, err := runExpiry(o)
