@@ -168,16 +168,24 @@ func (c *Clients) configFor(t Target) aws.Config {
 	if cfg, ok := c.configs[t]; ok {
 		return cfg
 	}
-	cfg := c.base.Copy()
+	cfg := targetConfig(c.base, c.sts(t.Region), t, "eks-access-operator")
+	c.configs[t] = cfg
+	return cfg
+}
+
+// targetConfig is base with the credentials of the target's role, assumed
+// through stsClient as session and cached by the SDK; base itself for a target
+// without a role.
+func targetConfig(base aws.Config, stsClient *sts.Client, t Target, session string) aws.Config {
+	cfg := base.Copy()
 	if t.RoleARN != "" {
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(c.sts(t.Region), t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = "eks-access-operator"
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+			o.RoleSessionName = session
 			if t.ExternalID != "" {
 				o.ExternalID = aws.String(t.ExternalID)
 			}
 		}))
 	}
-	c.configs[t] = cfg
 	return cfg
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/middleware"
@@ -73,22 +72,7 @@ func (r *Reader) For(t Target, account string) EKS {
 		r.calls[key] = &atomic.Int64{}
 	}
 	lim, calls := r.limiters[key], r.calls[key]
-	cfg := r.base.Copy()
-	if t.RoleARN != "" {
-		stsClient := sts.NewFromConfig(r.base, func(o *sts.Options) {
-			o.Region = t.Region
-			if r.opts.STSEndpoint != "" {
-				o.BaseEndpoint = aws.String(r.opts.STSEndpoint)
-			}
-		})
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			o.RoleSessionName = "eks-access-report"
-			if t.ExternalID != "" {
-				o.ExternalID = aws.String(t.ExternalID)
-			}
-		}))
-	}
-	cl := eks.NewFromConfig(cfg, func(o *eks.Options) {
+	cl := eks.NewFromConfig(targetConfig(r.base, r.sts(t.Region), t, "eks-access-report"), func(o *eks.Options) {
 		o.Region = t.Region
 		if r.opts.Endpoint != "" {
 			o.BaseEndpoint = aws.String(r.opts.Endpoint)
@@ -130,12 +114,7 @@ func (r *Reader) CallerAccount(ctx context.Context, region string) (string, erro
 	if ok {
 		return a, nil
 	}
-	out, err := sts.NewFromConfig(r.base, func(o *sts.Options) {
-		o.Region = region
-		if r.opts.STSEndpoint != "" {
-			o.BaseEndpoint = aws.String(r.opts.STSEndpoint)
-		}
-	}).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	out, err := r.sts(region).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return "", err
 	}
@@ -143,6 +122,16 @@ func (r *Reader) CallerAccount(ctx context.Context, region string) (string, erro
 	r.accounts[region] = aws.ToString(out.Account)
 	r.mu.Unlock()
 	return aws.ToString(out.Account), nil
+}
+
+// sts is an STS client of the reader's own credentials in a region.
+func (r *Reader) sts(region string) *sts.Client {
+	return sts.NewFromConfig(r.base, func(o *sts.Options) {
+		o.Region = region
+		if r.opts.STSEndpoint != "" {
+			o.BaseEndpoint = aws.String(r.opts.STSEndpoint)
+		}
+	})
 }
 
 // Calls counts the attempts made so far in each account and region.
