@@ -231,7 +231,7 @@ func (r *AccessRequestReconciler) audit(ctx context.Context, ar *v1.AccessReques
 		kind, reason = corev1.EventTypeWarning, "BreakGlass"
 		breakGlassGrants.Inc()
 	}
-	r.Recorder.Eventf(ar, nil, kind, reason, reason, "%s", d.Message)
+	r.Recorder.Eventf(ar, nil, kind, reason, reason, "%s", eventNote(d.Message))
 	var until string
 	if ar.Status.ExpiresAt != nil {
 		until = ar.Status.ExpiresAt.UTC().Format(time.RFC3339)

@@ -3,6 +3,7 @@ package controllers
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/events"
@@ -109,6 +110,23 @@ func (e pendingEvents) record(rec events.EventRecorder, obj runtime.Object) {
 		return
 	}
 	for _, ev := range e {
-		rec.Eventf(obj, nil, ev.eventType, ev.reason, "Reconcile", "%s", ev.message)
+		rec.Eventf(obj, nil, ev.eventType, ev.reason, "Reconcile", "%s", eventNote(ev.message))
 	}
+}
+
+// maxEventNote is the longest note the API server accepts on an event.
+const maxEventNote = 1024
+
+// eventNote cuts a message to what an event may hold, on a character boundary,
+// marking the cut: a longer one is refused, and the event lost.
+func eventNote(msg string) string {
+	if len(msg) <= maxEventNote {
+		return msg
+	}
+	const mark = " …"
+	cut := maxEventNote - len(mark)
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + mark
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -116,5 +117,18 @@ func TestThrottledRetriesSoon(t *testing.T) {
 		if err != nil || res.RequeueAfter < c.min || res.RequeueAfter > c.max {
 			t.Errorf("%v, 10 minutes reconciling: requeued after %s (%v), want %s to %s", c.err, res.RequeueAfter, err, c.min, c.max)
 		}
+	}
+}
+
+// The API server refuses an event whose note is over 1,024 bytes: a long
+// message is cut, on a character boundary, and says so.
+func TestEventNote(t *testing.T) {
+	if got := eventNote("short"); got != "short" {
+		t.Errorf("a short note changed: %q", got)
+	}
+	long := strings.Repeat("é", 600) // 1,200 bytes
+	got := eventNote(long)
+	if len(got) > maxEventNote || !utf8.ValidString(got) || !strings.HasSuffix(got, " …") || !strings.HasPrefix(long, strings.TrimSuffix(got, " …")) {
+		t.Errorf("eventNote of %d bytes: %d bytes, valid UTF-8 %v: %q", len(long), len(got), utf8.ValidString(got), got[len(got)-10:])
 	}
 }
