@@ -429,5 +429,5 @@ func (m *model) limitRefused(ae *v1.AccessEntry) bool {
 			n++
 		}
 	}
-	return n > maxEntries(m.rules[ae.Spec.ClusterName])
+	return n > m.limitOf(ae.Namespace, ae.Spec.ClusterName)
 }

@@ -274,7 +274,7 @@ func (m *model) judgeLimits(held map[string]eksemulator.Entry, c *counts) []find
 	for _, k := range sortedKeys(n) {
 		cl, ns, _ := strings.Cut(k, " ")
 		c.tenancy["(vii) a namespace within its entry limit"]++
-		if limit := maxEntries(m.rules[cl]); n[k] > limit {
+		if limit := m.limitOf(ns, cl); n[k] > limit {
 			out = append(out, finding{"(vii)", featLimits, fmt.Sprintf("%s holds %d entries in %s, above the limit of %d", ns, n[k], cl, limit)})
 		}
 	}

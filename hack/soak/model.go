@@ -486,7 +486,7 @@ func (m *model) overLimit(ns, cluster string) bool {
 			n++
 		}
 	}
-	return n > maxEntries(m.rules[cluster])
+	return n > m.limitOf(ns, cluster)
 }
 
 // entries are the entries EKS holds in every account and cluster, by key, but

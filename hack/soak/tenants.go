@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/eksaccess/eks-access-operator/api/v1alpha1"
+	"github.com/eksaccess/eks-access-operator/internal/guardrails"
 	"github.com/eksaccess/eks-access-operator/internal/testenv"
 )
 
@@ -70,9 +71,6 @@ type ruleExtras struct {
 	// maxEntriesPerNamespace caps the entries one namespace holds in the cluster; 0 leaves the default.
 	maxEntriesPerNamespace int
 }
-
-// defaultMaxEntriesPerNamespace is the limit of a rule that sets none.
-const defaultMaxEntriesPerNamespace = 25
 
 // extras are the ruleExtras of the tenants' rule of each set.
 var extras = map[string]ruleExtras{
@@ -158,12 +156,12 @@ func writeRules(ctx context.Context, k8s client.Client, cluster, set string, f f
 	return k8s.Patch(ctx, cac, client.RawPatch(types.MergePatchType, patch))
 }
 
-// maxEntries is how many entries a namespace may hold in a cluster under a set.
-func maxEntries(set string) int {
-	if n := extras[set].maxEntriesPerNamespace; n > 0 {
-		return n
-	}
-	return defaultMaxEntriesPerNamespace
+// limitOf is how many entries a namespace may hold in a cluster, read from the
+// rules as the operator reads them (the largest limit of the rules that admit
+// the namespace): the probe's and the requests' namespaces have rules, and
+// limits, of their own.
+func (m *model) limitOf(ns, cluster string) int {
+	return guardrails.Config{Rules: rulesOf(m.rules[cluster], m.feat)}.LimitOf(ns, nil)
 }
 
 // tenantClients makes, for each tenant namespace, a client that authenticates
