@@ -75,6 +75,7 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 		declare("viewers", role("viewers"), "AmazonEKSViewPolicy", "team-a"),
 		declare("drifter", role("drifter"), "AmazonEKSViewPolicy", "team-b"),
 		declare("oncall", role("oncall"), "AmazonEKSViewPolicy"),
+		declare("scoped-editor", role("scoped-editor"), "AmazonEKSEditPolicy", "team-c"),
 	}
 	objects[3].Spec.ExpiresAt = &until
 	// A grant that ends during the setup (revoked: it holds nothing, and has no
@@ -106,6 +107,8 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 	// Secrets read alone (a policy EKS's components also hold).
 	outOfBand(t, api, role("masquerade"), "AmazonEKSArgoCDClusterPolicy", "AmazonEKSAdminPolicy")
 	outOfBand(t, api, role("secret-reader"), "AmazonEKSSecretReaderPolicy")
+	// Pods anywhere reach every Secret: a HyperPod policy EKS's components hold.
+	outOfBand(t, api, role("hyperpod"), "AmazonSagemakerHyperpodTrainingPolicy")
 	for _, ae := range objects {
 		testenv.Eventually(t, 60*time.Second, ae.Name+" Ready", func() (bool, string) {
 			got := &v1.AccessEntry{}
@@ -124,7 +127,7 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 		if err := w.Client.Get(ctx, client.ObjectKeyFromObject(cac), got); err != nil {
 			return false, err.Error()
 		}
-		return len(got.Status.UnmanagedEntries) == 7, fmt.Sprint(got.Status.UnmanagedEntries)
+		return len(got.Status.UnmanagedEntries) == 8, fmt.Sprint(got.Status.UnmanagedEntries)
 	})
 	w.StopOperator()
 	past := metav1.NewTime(time.Now().Add(-time.Minute).Truncate(time.Second))
@@ -133,9 +136,13 @@ func reportWorld(t *testing.T) (*testenv.World, []string) {
 	if err := w.Client.Patch(ctx, overdue, patch); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := api.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(rCluster), PrincipalArn: aws.String(role("drifter")),
-		PolicyArn: aws.String(policyARN + "AmazonEKSEditPolicy"), AccessScope: &ekstypes.AccessScope{Type: ekstypes.AccessScopeTypeCluster}}); err != nil {
-		t.Fatal(err)
+	// Escalated out of band: an admin-equivalent policy added, and one's scope
+	// widened from a namespace to the cluster.
+	for _, principal := range []string{role("drifter"), role("scoped-editor")} {
+		if _, err := api.AssociateAccessPolicy(ctx, &eks.AssociateAccessPolicyInput{ClusterName: aws.String(rCluster), PrincipalArn: aws.String(principal),
+			PolicyArn: aws.String(policyARN + "AmazonEKSEditPolicy"), AccessScope: &ekstypes.AccessScope{Type: ekstypes.AccessScopeTypeCluster}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return w, []string{"report", "--kubeconfig", w.Kubeconfig, "--endpoint-url", w.Emulator.URL(), "--sts-endpoint-url", w.Emulator.URL()}
 }
@@ -204,20 +211,22 @@ func TestReport(t *testing.T) {
 	t.Run("rows", func(t *testing.T) { checkRows(t, rows) })
 	t.Run("cheap", func(t *testing.T) {
 		// Described: the escalated entry (its status no longer agrees with the
-		// listings), the overdue one (changed since its status), the creator's
-		// and the four hand-made admins'. Never the declared entries whose
-		// status stands, nor the unmanaged viewer.
+		// listings), the one holding a namespaced admin-equivalent policy (its
+		// scope may have been widened), the overdue one (changed since its
+		// status), the creator's and the five hand-made admins'. Never the
+		// declared entries whose status stands, nor the unmanaged viewer.
 		calls := w.Emulator.CallsOf(rAccount)
-		if calls["DescribeAccessEntry"] != 7 || calls["ListAccessEntries"] != 2*8 || calls["DescribeCluster"] != 1 {
-			t.Errorf("calls: %v; want 7 DescribeAccessEntry, one ListAccessEntries per admin-equivalent policy (8) and cluster (2), and one DescribeCluster", calls)
+		if calls["DescribeAccessEntry"] != 9 || calls["ListAccessEntries"] != 2*10 || calls["DescribeCluster"] != 1 {
+			t.Errorf("calls: %v; want 9 DescribeAccessEntry, one ListAccessEntries per admin-equivalent policy (10) and cluster (2), and one DescribeCluster", calls)
 		}
 	})
 	t.Run("formats", func(t *testing.T) { checkFormats(t, args, len(rows)) })
 	t.Run("filters", func(t *testing.T) { checkFilters(t, args, rows) })
 	t.Run("fail-on", func(t *testing.T) { checkFailOn(t, args) })
 	t.Run("operator's gauge", func(t *testing.T) {
-		// What the operator recorded before it stopped: the declared admins, the
-		// creator's entry (EKS's) and the four hand-made admins'.
+		// What the operator recorded before it stopped: the two declared admins
+		// (cluster-admin, a namespace's Edit), the creator's entry (EKS's) and
+		// the five hand-made admins'.
 		var entries v1.AccessEntryList
 		var configs v1.ClusterAccessConfigList
 		if err := w.Client.List(context.Background(), &entries); err != nil {
@@ -227,8 +236,8 @@ func TestReport(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := controllers.CountAdminHolders(entries.Items, configs.Items)
-		want := map[controllers.HolderKey]int{{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginDeclared}: 1,
-			{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginEKS}: 1, {Cluster: rCluster, Region: rRegion, Origin: controllers.OriginUnmanaged}: 4}
+		want := map[controllers.HolderKey]int{{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginDeclared}: 2,
+			{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginEKS}: 1, {Cluster: rCluster, Region: rRegion, Origin: controllers.OriginUnmanaged}: 5}
 		if !maps.Equal(got, want) {
 			t.Errorf("admin holders %v, want %v; unmanaged entries %+v", got, want, configs.Items[0].Status.UnmanagedEntries)
 		}
@@ -264,6 +273,8 @@ func checkRows(t *testing.T, rows []report.Row) {
 		{role("masquerade"), "AmazonEKSAdminPolicy", report.Unmanaged, true, "", report.FromEKS, "no AccessEntry declares it"},
 		{role("masquerade"), "AmazonEKSArgoCDClusterPolicy", report.Unmanaged, false, "", report.FromEKS, "no AccessEntry declares it"},
 		{role("secret-reader"), "AmazonEKSSecretReaderPolicy", report.Unmanaged, true, "", report.FromEKS, "no AccessEntry declares it"},
+		{role("hyperpod"), "AmazonSagemakerHyperpodTrainingPolicy", report.Unmanaged, true, "", report.FromEKS, "no AccessEntry declares it"},
+		{role("scoped-editor"), "AmazonEKSEditPolicy", report.Declared, true, report.Drifted, report.FromEKS, "the scope of AmazonEKSEditPolicy is cluster, declared namespace:team-c"},
 		{role("hand-made-viewer"), "", report.Unmanaged, false, "", report.FromConfigStatus, "Kept"},
 		{role("workers"), "", report.MadeByEKS, false, "", report.FromConfigStatus, "EC2_LINUX"},
 	} {
@@ -289,8 +300,8 @@ func checkRows(t *testing.T, rows []report.Row) {
 	if r := rowOf(rows, role("viewers"), "AmazonEKSViewPolicy"); r == nil || r.Scope != "namespace:team-a" || r.Username == "" {
 		t.Errorf("the viewers' row: %+v", r)
 	}
-	if n := countRows(rows, rCluster); n != 14 {
-		t.Errorf("%d rows of cluster %s, want 14: %+v", n, rCluster, rows)
+	if n := countRows(rows, rCluster); n != 16 {
+		t.Errorf("%d rows of cluster %s, want 16: %+v", n, rCluster, rows)
 	}
 	// The cluster no config names is read too, through the identity the operator recorded.
 	if n := countRows(rows, "plain"); n != 1 || !slices.ContainsFunc(rows, func(r report.Row) bool {
@@ -341,11 +352,11 @@ func countPrefix(s, prefix string) int {
 
 func checkFilters(t *testing.T, args []string, all []report.Row) {
 	_, admin, _ := reportJSON(t, append(args, "--admin")...)
-	if len(admin) != 7 || slices.ContainsFunc(admin, func(r report.Row) bool { return !r.Admin }) {
+	if len(admin) != 9 || slices.ContainsFunc(admin, func(r report.Row) bool { return !r.Admin }) {
 		t.Errorf("--admin: %+v", admin)
 	}
 	_, unmanaged, _ := reportJSON(t, append(args, "--unmanaged")...)
-	if len(unmanaged) != 6 || slices.ContainsFunc(unmanaged, func(r report.Row) bool { return r.Origin != report.Unmanaged }) {
+	if len(unmanaged) != 7 || slices.ContainsFunc(unmanaged, func(r report.Row) bool { return r.Origin != report.Unmanaged }) {
 		t.Errorf("--unmanaged: %+v", unmanaged)
 	}
 	if _, rows, _ := reportJSON(t, append(args, "--cluster", rCluster, "--account", rAccount)...); len(rows) != countRows(all, rCluster) || countRows(rows, rCluster) != len(rows) {
@@ -362,9 +373,9 @@ func checkFailOn(t *testing.T, args []string) {
 		code      int
 		want, not []string
 	}{
-		{"unmanaged-admin", exitFindings, []string{"hand-made-admin", "terraform-admin", "masquerade", "secret-reader"}, []string{"cluster-creator holds", "drifter"}},
+		{"unmanaged-admin", exitFindings, []string{"hand-made-admin", "terraform-admin", "masquerade", "secret-reader", "hyperpod"}, []string{"cluster-creator holds", "drifter"}},
 		{"undeclared-admin", exitFindings, []string{"hand-made-admin", "cluster-creator"}, []string{"drifter"}},
-		{"drift", exitFindings, []string{"drifter"}, []string{"hand-made-admin"}},
+		{"drift", exitFindings, []string{"drifter", "scoped-editor"}, []string{"hand-made-admin"}},
 		{"no-such-thing", exitUsage, []string{"unmanaged-admin, undeclared-admin, drift"}, nil},
 	} {
 		code, _, errOut := runCLI(t, append(args, "--fail-on", c.failOn)...)

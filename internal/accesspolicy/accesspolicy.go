@@ -1,8 +1,9 @@
 // Package accesspolicy knows what each AWS-managed EKS access policy reaches, and
 // so which ones are admin-equivalent: a policy is admin-equivalent when its
 // holder can read or write Secrets (a service account's token in a Secret is
-// that account's access), write RBAC (bind itself any role), or impersonate, or
-// when it grants every verb on every resource. The facts come from AWS's
+// that account's access), write RBAC (bind itself any role), impersonate, or
+// create pods (which mount any Secret and run as any service account of their
+// namespace), or when it grants every verb on every resource. The facts come from AWS's
 // published permissions of each policy (Source names the page); a policy AWS
 // publishes nothing for is reported as not known, except the two whose name or
 // documented use says they reach Secrets (AmazonEKSSecretAdminPolicy,
@@ -24,6 +25,9 @@ type Reach struct {
 	// RBAC: writes Roles, RoleBindings, ClusterRoles or ClusterRoleBindings, or
 	// may escalate, bind or impersonate.
 	RBAC bool
+	// Workloads: creates pods (or what runs them), which mount any Secret and run
+	// as any service account of their namespace.
+	Workloads bool
 	// Undocumented: AWS publishes no permissions for the policy; the other
 	// fields are then a judgement, which Source explains.
 	Undocumented bool
@@ -32,7 +36,7 @@ type Reach struct {
 }
 
 // Admin reports whether the reach makes a policy admin-equivalent.
-func (r Reach) Admin() bool { return r.Everything || r.Secrets != "" || r.RBAC }
+func (r Reach) Admin() bool { return r.Everything || r.Secrets != "" || r.RBAC || r.Workloads }
 
 // Why says what makes a policy admin-equivalent, "" when nothing does.
 func (r Reach) Why() string {
@@ -55,6 +59,8 @@ func (r Reach) reach() string {
 		return "writes RBAC or impersonates"
 	case r.Secrets != "":
 		return r.Secrets + "s Secrets"
+	case r.Workloads:
+		return "creates pods, which reach every Secret and service account of their namespace"
 	}
 	return ""
 }
@@ -104,10 +110,12 @@ var catalogue = map[string]Reach{
 	"AmazonEKSClusterInsightsPolicy":             {Source: guide},
 	"AmazonAIOpsAssistantPolicy":                 {Source: "CloudWatch investigations user guide, Integration with Amazon EKS"},
 	"AmazonARCRegionSwitchScalingPolicy":         {Source: "ARC Region switch user guide, Amazon EKS resource scaling execution block"},
-	"AmazonSagemakerHyperpodInferencePolicy":     {Source: hyperpod},
+	// Full access to pods (and, for training, jobs): they run as any service
+	// account of their namespace.
+	"AmazonSagemakerHyperpodInferencePolicy":     {Workloads: true, Source: hyperpod},
 	"AmazonSagemakerHyperpodSpacePolicy":         {Source: hyperpod},
 	"AmazonSagemakerHyperpodSpaceTemplatePolicy": {Source: hyperpod},
-	"AmazonSagemakerHyperpodTrainingPolicy":      {Source: hyperpod},
+	"AmazonSagemakerHyperpodTrainingPolicy":      {Workloads: true, Source: hyperpod},
 	"AmazonSagemakerHyperpodUserClusterPolicy":   {Source: hyperpod},
 	// Listed by EKS, with no permissions published anywhere found.
 	"AmazonEKSEventPolicy":                         {Undocumented: true},

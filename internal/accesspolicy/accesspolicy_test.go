@@ -25,7 +25,8 @@ func TestCatalogueCoversEveryPolicy(t *testing.T) {
 
 func TestAdminEquivalent(t *testing.T) {
 	want := []string{"AmazonEKSAdminPolicy", "AmazonEKSAdminViewPolicy", "AmazonEKSArgoCDPolicy", "AmazonEKSClusterAdminPolicy",
-		"AmazonEKSEditPolicy", "AmazonEKSSecretAdminPolicy", "AmazonEKSSecretReaderPolicy", "AmazonEMRJobPolicy"}
+		"AmazonEKSEditPolicy", "AmazonEKSSecretAdminPolicy", "AmazonEKSSecretReaderPolicy", "AmazonEMRJobPolicy",
+		"AmazonSagemakerHyperpodInferencePolicy", "AmazonSagemakerHyperpodTrainingPolicy"}
 	if got := AdminEquivalent(); !slices.Equal(got, want) {
 		t.Errorf("AdminEquivalent() = %v, want %v", got, want)
 	}
@@ -38,6 +39,7 @@ func TestAdminEquivalent(t *testing.T) {
 		{"AmazonEKSAdminPolicy", true, "writes RBAC or impersonates, and writes Secrets"},
 		{"AmazonEKSSecretReaderPolicy", true, "reads Secrets"},
 		{"AmazonEKSViewPolicy", false, ""},
+		{"AmazonSagemakerHyperpodTrainingPolicy", true, "creates pods, which reach every Secret and service account of their namespace"},
 		{"AmazonEKSSecretAdminPolicy", true, "writes Secrets, judged from its name (AWS publishes no permissions for it)"},
 		{"AmazonEKSPodIdentityPolicy", false, "not known: AWS publishes no permissions for it"},
 		{"AmazonEKSFuturePolicy", false, "not known: a policy this version of the report does not know"},

@@ -117,7 +117,9 @@ func (cr *clusterRead) adminHolders(ctx context.Context) (map[string][]string, e
 
 // statusStands says whether an object's status can stand in for EKS: verified
 // within MaxAge, of its current generation, Ready, and holding exactly the
-// admin-equivalent policies EKS lists it under.
+// admin-equivalent policies EKS lists it under, each at cluster scope. The
+// listings do not show scopes: an admin-equivalent policy the status records
+// at a namespace scope could have been widened since, so it is read.
 func (cr *clusterRead) statusStands(ae *v1.AccessEntry, listed []string) bool {
 	st := &ae.Status
 	if st.LastVerifiedAt == nil || cr.now.Sub(st.LastVerifiedAt.Time) > cr.o.MaxAge || st.ObservedGeneration != ae.Generation ||
@@ -126,9 +128,13 @@ func (cr *clusterRead) statusStands(ae *v1.AccessEntry, listed []string) bool {
 	}
 	var recorded []string
 	for _, p := range st.AccessPolicies {
-		if accesspolicy.IsAdminEquivalentARN(p.PolicyARN) {
-			recorded = append(recorded, p.PolicyARN)
+		if !accesspolicy.IsAdminEquivalentARN(p.PolicyARN) {
+			continue
 		}
+		if p.AccessScope.Type != v1.AccessScopeCluster {
+			return false
+		}
+		recorded = append(recorded, p.PolicyARN)
 	}
 	slices.Sort(recorded)
 	return slices.Equal(recorded, plan.Sorted(listed))
