@@ -91,8 +91,10 @@ func reportCommand(stdout, stderr io.Writer) *command {
 	fs.StringVar(&f.endpoint, "endpoint-url", "", "`URL` of the EKS endpoint to call instead of the regional one (a VPC endpoint, or the EKS emulator of this project).")
 	fs.StringVar(&f.stsURL, "sts-endpoint-url", "", "`URL` of the STS endpoint to assume the ClusterAccessConfigs' roles through.")
 	return &command{
-		name:    "report",
-		usage:   "report [--cluster NAME] [--account ACCOUNT] [--admin] [--unmanaged] [-o table|csv|json|markdown] [--fail-on CONDITIONS] [--live] [--kubeconfig PATH]",
+		name: "report",
+		usage: "report [--cluster NAME] [--account ACCOUNT] [--region REGION] [--admin] [--unmanaged] [--output table|csv|json|markdown]\n" +
+			"    [--fail-on CONDITIONS] [--live] [--max-age 1h] [--eks-qps 10] [--eks-burst 10]\n" +
+			"    [--kubeconfig PATH] [--context CONTEXT] [--endpoint-url URL] [--sts-endpoint-url URL]",
 		summary: "list who can do what on every cluster, where it comes from, and what drifted",
 		help:    reportHelp,
 		flags:   fs,
