@@ -55,13 +55,21 @@ type HolderKey struct {
 // CountAdminHolders counts the entries that hold an admin-equivalent policy: the
 // AccessEntries whose status records one on the entry they hold, and the
 // unmanaged entries the ClusterAccessConfigs list (not those deleted or revoked).
+// Every cluster known has a series of each origin, 0 when it holds none, so
+// that an alert tells "none" from "not served".
 func CountAdminHolders(entries []v1.AccessEntry, configs []v1.ClusterAccessConfig) map[HolderKey]int {
 	out := map[HolderKey]int{}
+	known := func(cluster, region string) {
+		for _, o := range []string{OriginDeclared, OriginEKS, OriginUnmanaged} {
+			out[HolderKey{Cluster: cluster, Region: region, Origin: o}] += 0
+		}
+	}
 	for i := range entries {
 		st := &entries[i].Status
 		if st.Identity == nil || st.AccessEntryARN == "" {
 			continue
 		}
+		known(st.Identity.ClusterName, st.Identity.Region)
 		if slices.ContainsFunc(st.AccessPolicies, func(p v1.AssociatedAccessPolicy) bool { return accesspolicy.IsAdminEquivalentARN(p.PolicyARN) }) {
 			out[HolderKey{Cluster: st.Identity.ClusterName, Region: st.Identity.Region, Origin: OriginDeclared}]++
 		}
@@ -72,6 +80,7 @@ func CountAdminHolders(entries []v1.AccessEntry, configs []v1.ClusterAccessConfi
 		if t := cac.Status.Target; region == "" && t != nil {
 			region = t.Region
 		}
+		known(cac.Spec.ClusterName, region)
 		creators := 0
 		for _, u := range cac.Status.UnmanagedEntries {
 			if !u.AdminEquivalent || u.Action == guardrails.PruneDelete || u.Action == guardrails.PruneRevoked {

@@ -53,8 +53,8 @@ func TestCountEntries(t *testing.T) {
 		t.Fatalf("got %d series %v, want %d %v", len(got), got, len(want), want)
 	}
 	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("%+v: got %d, want %d", k, got[k], n)
+		if c, ok := got[k]; !ok || c != n {
+			t.Errorf("%+v: got %d (present %v), want %d", k, c, ok, n)
 		}
 	}
 }
@@ -110,18 +110,24 @@ func TestCountAdminHolders(t *testing.T) {
 		{PrincipalARN: "viewer", Action: "Kept"},
 		{PrincipalARN: "gone", Action: "Deleted", AdminEquivalent: true},
 	}
-	got := CountAdminHolders([]v1.AccessEntry{holding("admins", view, admin), holding("viewers", view), notHeld}, []v1.ClusterAccessConfig{cac})
+	elsewhere := holding("elsewhere", view)
+	elsewhere.Status.Identity.ClusterName = "other"
+	got := CountAdminHolders([]v1.AccessEntry{holding("admins", view, admin), holding("viewers", view), notHeld, elsewhere}, []v1.ClusterAccessConfig{cac})
 	want := map[HolderKey]int{
 		{Cluster: "demo", Region: "eu-west-1", Origin: OriginDeclared}:  1,
 		{Cluster: "demo", Region: "eu-west-1", Origin: OriginEKS}:       2,
 		{Cluster: "demo", Region: "eu-west-1", Origin: OriginUnmanaged}: 3,
+		// A cluster with no admin holder has its series, at 0.
+		{Cluster: "other", Region: "eu-west-1", Origin: OriginDeclared}:  0,
+		{Cluster: "other", Region: "eu-west-1", Origin: OriginEKS}:       0,
+		{Cluster: "other", Region: "eu-west-1", Origin: OriginUnmanaged}: 0,
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("%+v: got %d, want %d", k, got[k], n)
+		if c, ok := got[k]; !ok || c != n {
+			t.Errorf("%+v: got %d (present %v), want %d", k, c, ok, n)
 		}
 	}
 }

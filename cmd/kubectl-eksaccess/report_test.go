@@ -237,7 +237,10 @@ func TestReport(t *testing.T) {
 		}
 		got := controllers.CountAdminHolders(entries.Items, configs.Items)
 		want := map[controllers.HolderKey]int{{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginDeclared}: 2,
-			{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginEKS}: 1, {Cluster: rCluster, Region: rRegion, Origin: controllers.OriginUnmanaged}: 5}
+			{Cluster: rCluster, Region: rRegion, Origin: controllers.OriginEKS}: 1, {Cluster: rCluster, Region: rRegion, Origin: controllers.OriginUnmanaged}: 5,
+			// The cluster no config names holds no admin: its series are 0.
+			{Cluster: "plain", Region: rRegion, Origin: controllers.OriginDeclared}: 0, {Cluster: "plain", Region: rRegion, Origin: controllers.OriginEKS}: 0,
+			{Cluster: "plain", Region: rRegion, Origin: controllers.OriginUnmanaged}: 0}
 		if !maps.Equal(got, want) {
 			t.Errorf("admin holders %v, want %v; unmanaged entries %+v", got, want, configs.Items[0].Status.UnmanagedEntries)
 		}

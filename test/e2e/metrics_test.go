@@ -128,10 +128,13 @@ func TestMetricsEndpoint(t *testing.T) {
 	var body string
 	flowing := `eks_access_operator_events_flowing{account="111122223333",region="us-west-2"} 1`
 	timeBound := `eks_access_operator_time_bound_grants{cluster="demo",region="us-west-2",state="active"} 1`
-	testenv.Eventually(t, 60*time.Second, "the gauges to count the Stalled and the Ready object and the time-bound grant, and events to flow", func() (bool, string) {
+	// The viewers hold no admin-equivalent policy: the cluster's series says 0.
+	noUnmanagedAdmin := `eks_access_operator_admin_holders{cluster="demo",origin="Unmanaged",region="us-west-2"} 0`
+	testenv.Eventually(t, 60*time.Second, "the gauges to count the Stalled and the Ready object, the time-bound grant and no admin holder, and events to flow", func() (bool, string) {
 		var code int
 		code, body = scrape(reader)
-		return code == http.StatusOK && strings.Contains(body, gauge) && strings.Contains(body, readyGauge) && strings.Contains(body, flowing) && strings.Contains(body, timeBound), body
+		return code == http.StatusOK && strings.Contains(body, gauge) && strings.Contains(body, readyGauge) && strings.Contains(body, flowing) && strings.Contains(body, timeBound) &&
+			strings.Contains(body, noUnmanagedAdmin), body
 	})
 
 	// The alerts of the chart are written on metrics the operator serves.
